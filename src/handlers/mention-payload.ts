@@ -1,0 +1,199 @@
+// Reduces the payloads of the five mention events to what the policy and the Task need. Pure.
+import type { ContentKeyInput } from "../policy/dedupe.js";
+import type { MentionEvent, TriggerInput } from "../policy/trigger.js";
+import type { TargetSnapshot, TaskRepo, TaskTrigger } from "../tasks/task.js";
+
+interface User {
+  login: string;
+}
+interface Label {
+  name?: string;
+}
+interface IssueLike {
+  number: number;
+  title: string;
+  body?: string | null;
+  user: User | null;
+  state?: string;
+  html_url: string;
+  labels?: Label[];
+  assignees?: User[] | null;
+  pull_request?: unknown;
+  updated_at?: string;
+}
+interface PullRequestLike extends IssueLike {
+  draft?: boolean;
+  head: { ref: string; sha: string; repo: { full_name: string } | null };
+  base: { ref: string; repo?: { full_name: string } };
+}
+interface CommentLike {
+  id: number;
+  body: string;
+  user: User | null;
+  html_url: string;
+  path?: string;
+  line?: number | null;
+  diff_hunk?: string;
+}
+interface RepositoryLike {
+  name: string;
+  full_name: string;
+  owner: User;
+  default_branch?: string;
+  private?: boolean;
+  clone_url?: string;
+  html_url: string;
+}
+export interface MentionPayload {
+  action: string;
+  sender: User;
+  repository: RepositoryLike;
+  installation?: { id: number };
+  issue?: IssueLike;
+  pull_request?: PullRequestLike;
+  comment?: CommentLike;
+  review?: { id: number; body: string | null; user: User | null; html_url: string; state?: string };
+  assignee?: User | null;
+  changes?: { body?: { from?: string | null }; title?: { from?: string } };
+}
+
+export interface ExtractedMention {
+  input: TriggerInput;
+  target: TargetSnapshot;
+  trigger: Omit<TaskTrigger, "reason">;
+  content: ContentKeyInput;
+}
+
+export function repoOf(payload: Pick<MentionPayload, "repository">): TaskRepo {
+  const r = payload.repository;
+  return {
+    owner: r.owner.login,
+    name: r.name,
+    fullName: r.full_name,
+    defaultBranch: r.default_branch ?? "main",
+    private: r.private ?? false,
+    cloneUrl: r.clone_url ?? `${r.html_url}.git`,
+    htmlUrl: r.html_url,
+  };
+}
+
+const login = (u: User | null | undefined): string => u?.login ?? "ghost";
+
+function issueText(title: string, body: string | null | undefined): string {
+  return `${title}\n\n${body ?? ""}`;
+}
+
+function targetOf(issue: IssueLike, pr: PullRequestLike | undefined, repoFullName: string): TargetSnapshot {
+  const isPr = pr !== undefined || issue.pull_request !== undefined;
+  return {
+    type: isPr ? "pull_request" : "issue",
+    number: issue.number,
+    title: issue.title,
+    body: issue.body ?? "",
+    author: login(issue.user),
+    state: issue.state ?? "open",
+    url: issue.html_url,
+    labels: (issue.labels ?? []).map((l) => l.name ?? "").filter(Boolean),
+    pullRequest: pr
+      ? {
+          headRef: pr.head.ref,
+          headSha: pr.head.sha,
+          headRepoFullName: pr.head.repo?.full_name ?? null,
+          baseRef: pr.base.ref,
+          draft: pr.draft ?? false,
+          fromFork: (pr.head.repo?.full_name ?? "").toLowerCase() !== repoFullName.toLowerCase(),
+        }
+      : undefined,
+  };
+}
+
+/** Returns null when the payload lacks what the event needs (a malformed or foreign payload). */
+export function extractMention(event: MentionEvent, payload: MentionPayload): ExtractedMention | null {
+  const repo = payload.repository.full_name;
+  const base = { event, action: payload.action, sender: login(payload.sender) };
+  switch (event) {
+    case "issues":
+    case "pull_request": {
+      const item = event === "issues" ? payload.issue : payload.pull_request;
+      if (!item) return null;
+      const text = issueText(item.title, item.body);
+      const previous =
+        payload.changes && (payload.changes.body || payload.changes.title)
+          ? issueText(payload.changes.title?.from ?? item.title, payload.changes.body ? payload.changes.body.from : item.body)
+          : text;
+      const assigned = payload.action === "assigned" ? login(payload.assignee) : "";
+      return {
+        input: {
+          ...base,
+          text,
+          previousText: payload.action === "edited" ? previous : undefined,
+          assignee: payload.assignee?.login ?? null,
+          assignees: (item.assignees ?? []).map((a) => a.login),
+          pullRequestAuthor: event === "pull_request" ? login(item.user) : null,
+        },
+        target: targetOf(item, payload.pull_request, repo),
+        trigger: {
+          subject: event === "issues" ? { type: "issue", id: item.number } : { type: "pull_request", id: item.number },
+          author: payload.action === "assigned" ? base.sender : login(item.user),
+          body: item.body ?? "",
+          url: item.html_url,
+        },
+        content: {
+          event,
+          repo,
+          subjectId: item.number,
+          text: assigned ? `assigned:${assigned}` : text,
+          revision: assigned ? item.updated_at : undefined,
+        },
+      };
+    }
+    case "issue_comment":
+    case "pull_request_review_comment": {
+      const comment = payload.comment;
+      const item = event === "issue_comment" ? payload.issue : payload.pull_request;
+      if (!comment || !item) return null;
+      const target = targetOf(item, payload.pull_request, repo);
+      return {
+        input: {
+          ...base,
+          author: login(comment.user),
+          text: comment.body,
+          previousText: payload.action === "edited" ? (payload.changes?.body?.from ?? null) : undefined,
+          pullRequestAuthor: target.type === "pull_request" ? target.author : null,
+        },
+        target,
+        trigger: {
+          subject: { type: event, id: comment.id },
+          author: login(comment.user),
+          body: comment.body,
+          url: comment.html_url,
+          path: comment.path,
+          line: comment.line,
+          diffHunk: comment.diff_hunk,
+        },
+        content: { event, repo, subjectId: comment.id, text: comment.body },
+      };
+    }
+    case "pull_request_review": {
+      const review = payload.review;
+      const pr = payload.pull_request;
+      if (!review || !pr) return null;
+      return {
+        input: {
+          ...base,
+          author: login(review.user),
+          text: review.body,
+          pullRequestAuthor: login(pr.user),
+        },
+        target: targetOf(pr, pr, repo),
+        trigger: {
+          subject: { type: "pull_request_review", id: review.id },
+          author: login(review.user),
+          body: review.body ?? "",
+          url: review.html_url,
+        },
+        content: { event, repo, subjectId: review.id, text: review.body ?? "" },
+      };
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// issues, issue_comment, pull_request, pull_request_review, pull_request_review_comment:
+// guard clauses in the order that keeps work smallest (allowlist before anything, W24), then one
+// Task handed to the sink and 👀 on what triggered. The work itself is never awaited here.
+import type { Context } from "probot";
+import type { PermissionCache } from "../github/permissions.js";
+import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
+import { contentKey } from "../policy/dedupe.js";
+import { decideMentionTrigger, type MentionEvent } from "../policy/trigger.js";
+import { addReaction } from "../publish/reactions.js";
+import type { AllowList } from "../settings.js";
+import type { DeliveryMemory } from "../tasks/delivery-memory.js";
+import type { TaskSink } from "../tasks/sink.js";
+import { TASK_VERSION, type Task } from "../tasks/task.js";
+import { extractMention, repoOf, type MentionPayload } from "./mention-payload.js";
+
+export interface MentionDeps {
+  botHandle: string;
+  allowedOwners: readonly string[];
+  authorizedUsers: AllowList;
+  sink: TaskSink;
+  memory: DeliveryMemory;
+  permissions: PermissionCache;
+  now: () => Date;
+}
+
+export async function handleMention(context: Context, deps: MentionDeps): Promise<void> {
+  const event = context.name as MentionEvent;
+  const payload = context.payload as unknown as MentionPayload;
+  const repo = repoOf(payload);
+  const log = context.log.child({ delivery: context.id, repo: repo.fullName, event: `${event}.${payload.action}` });
+
+  if (!isOwnerAllowed(repo.owner, deps.allowedOwners)) {
+    log.info("ignored: repository owner is not in ALLOWED_ORGS/ALLOWED_USERS");
+    return;
+  }
+  const extracted = extractMention(event, payload);
+  if (!extracted) {
+    log.warn("ignored: payload lacks the fields this event needs");
+    return;
+  }
+  const decision = decideMentionTrigger(extracted.input, deps.botHandle);
+  if (!decision.trigger) {
+    log.debug({ reason: decision.reason }, "not a trigger");
+    return;
+  }
+  const taskId = `agent-${context.id}`;
+  if (deps.memory.seenDelivery(taskId)) {
+    log.info("ignored: delivery already handled (redelivery)");
+    return;
+  }
+  const key = contentKey(extracted.content);
+  if (deps.memory.seenContent(key)) {
+    log.info("ignored: the same trigger already arrived in another delivery");
+    return;
+  }
+  const sender = extracted.input.sender;
+  if (!(await mayTrigger(context, deps, repo.owner, repo.name, sender))) {
+    log.info({ sender }, "ignored: sender may not trigger the agent");
+    return;
+  }
+
+  const task: Task = {
+    version: TASK_VERSION,
+    id: taskId,
+    kind: "agent",
+    createdAt: deps.now().toISOString(),
+    deliveryId: context.id,
+    event,
+    action: payload.action,
+    installationId: payload.installation?.id ?? null,
+    repo,
+    target: extracted.target,
+    trigger: { ...extracted.trigger, reason: decision.reason },
+    sender,
+  };
+  if (!deps.memory.claim(taskId, key)) {
+    log.info("ignored: a concurrent delivery claimed the same trigger");
+    return;
+  }
+  try {
+    await deps.sink.submit(task);
+  } catch (error) {
+    // Not queued: forget the claim so GitHub's redelivery can try again, and fail the delivery.
+    deps.memory.release(taskId, key);
+    throw error;
+  }
+  log.info({ task: task.id, reason: decision.reason, target: task.target.number }, "task queued");
+  try {
+    await addReaction(context.octokit, repo.owner, repo.name, task.target.number, task.trigger.subject, "eyes");
+  } catch (error) {
+    log.warn({ err: error }, "could not add the 👀 reaction");
+  }
+}
+
+async function mayTrigger(context: Context, deps: MentionDeps, owner: string, repo: string, login: string) {
+  const verdict = checkAllowList(login, deps.authorizedUsers);
+  if (verdict !== "ask-github") return verdict === "allowed";
+  return deps.permissions.hasWriteAccess(context.octokit, owner, repo, login);
+}

@@ -1,0 +1,73 @@
+// When does an event start an agent task? Pure: the handler reduces a payload to a TriggerInput.
+import { isBotLogin, mentions, newlyMentions } from "./mention.js";
+
+export type MentionEvent =
+  | "issues"
+  | "issue_comment"
+  | "pull_request"
+  | "pull_request_review"
+  | "pull_request_review_comment";
+
+export const MENTION_ACTIONS: Record<MentionEvent, readonly string[]> = {
+  issues: ["opened", "edited", "assigned"],
+  issue_comment: ["created", "edited"],
+  pull_request: ["opened", "edited", "assigned"],
+  pull_request_review: ["submitted"],
+  pull_request_review_comment: ["created", "edited"],
+};
+
+export interface TriggerInput {
+  event: MentionEvent;
+  action: string;
+  /** Who caused the delivery. */
+  sender: string;
+  /** Author of the comment or review, when the event is one. */
+  author?: string | undefined;
+  /** Only the new text: the comment/review body, or an issue/PR's title and body. */
+  text: string | null;
+  /** On `edited`: the same text before the edit (from `changes`). */
+  previousText?: string | null | undefined;
+  /** On `assigned`: the user just assigned. */
+  assignee?: string | null | undefined;
+  /** On `opened`: everyone assigned at creation. */
+  assignees?: readonly string[] | undefined;
+  /** Author of the pull request the event is about, if it is about one. */
+  pullRequestAuthor?: string | null | undefined;
+}
+
+export type TriggerReason = "mention" | "assigned" | "bot_pull_request";
+
+export type TriggerDecision =
+  | { trigger: true; reason: TriggerReason }
+  | { trigger: false; reason: string };
+
+const no = (reason: string): TriggerDecision => ({ trigger: false, reason });
+
+export function decideMentionTrigger(input: TriggerInput, botHandle: string): TriggerDecision {
+  if (!MENTION_ACTIONS[input.event].includes(input.action)) return no(`action ${input.action} is not a trigger`);
+  // Loop guard: the bot's own comments, edits, reviews and assignments never trigger (W8).
+  if (isBotLogin(input.sender, botHandle)) return no("sent by the bot itself");
+  if (input.author && isBotLogin(input.author, botHandle)) return no("written by the bot itself");
+
+  if (input.action === "assigned") {
+    return isBotLogin(input.assignee, botHandle) ? { trigger: true, reason: "assigned" } : no("someone else was assigned");
+  }
+  if (input.event === "pull_request_review" && !input.text?.trim()) return no("review has no body");
+
+  if (input.action === "opened" && input.assignees?.some((a) => isBotLogin(a, botHandle))) {
+    return { trigger: true, reason: "assigned" };
+  }
+  const mentioned =
+    input.action === "edited"
+      ? newlyMentions(input.text, input.previousText, botHandle)
+      : mentions(input.text, botHandle);
+  if (mentioned) return { trigger: true, reason: "mention" };
+
+  // A new comment or review on a pull request the bot opened is addressed to the bot.
+  const isNewFeedback =
+    (input.event === "issue_comment" || input.event === "pull_request_review_comment") && input.action === "created";
+  if ((isNewFeedback || input.event === "pull_request_review") && isBotLogin(input.pullRequestAuthor, botHandle)) {
+    return { trigger: true, reason: "bot_pull_request" };
+  }
+  return no(input.action === "edited" ? "the edit adds no new mention" : "no mention of the bot");
+}

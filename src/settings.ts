@@ -1,0 +1,438 @@
+// The one place that reads the environment. Every variable is declared once in SETTINGS (names,
+// aliases, default, whether it is a secret, what it means); `loadSettings` parses and validates
+// them all and throws a SettingsError that names the variable at fault.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+
+export class SettingsError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = "SettingsError";
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+interface SettingSpec {
+  /** Canonical name first, then aliases (the seed's and Probot's names). */
+  names: readonly string[];
+  secret?: boolean;
+  default?: string;
+  doc: string;
+  group: string;
+}
+
+export const SETTINGS = {
+  appId: { names: ["APP_ID", "GITHUB_APP_ID"], group: "GitHub App", doc: "The App's numeric id." },
+  privateKey: {
+    names: ["PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY"],
+    secret: true,
+    group: "GitHub App",
+    doc: "The App's private key: PEM text (\\n escapes allowed), base64 of it, or a file path.",
+  },
+  privateKeyPath: { names: ["PRIVATE_KEY_PATH"], group: "GitHub App", doc: "Path to the App's PEM file." },
+  webhookSecret: {
+    names: ["WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET"],
+    secret: true,
+    group: "GitHub App",
+    doc: "Secret GitHub signs deliveries with (required to serve).",
+  },
+  installationId: {
+    names: ["GITHUB_APP_INSTALLATION_ID"],
+    group: "GitHub App",
+    doc: "Optional fixed installation id (otherwise taken from each delivery).",
+  },
+  githubToken: {
+    names: ["GITHUB_TOKEN"],
+    secret: true,
+    group: "GitHub App",
+    doc: "Token mode: a token for a plain repository webhook instead of an App.",
+  },
+  gheHost: { names: ["GHE_HOST"], group: "GitHub App", doc: "GitHub Enterprise Server host name (host[:port])." },
+  gheProtocol: { names: ["GHE_PROTOCOL"], default: "https", group: "GitHub App", doc: "http or https for GHE_HOST." },
+  webhookProxyUrl: { names: ["WEBHOOK_PROXY_URL"], group: "GitHub App", doc: "smee.io channel for local development." },
+
+  mentionedUser: {
+    names: ["GITHUB_MENTIONED_USER"],
+    group: "Triggers",
+    doc: "Handle people @mention (default: the App's slug, or the token's user).",
+  },
+  authorizedTriggerUsers: {
+    names: ["AUTHORIZED_TRIGGER_USERS"],
+    default: "",
+    group: "Triggers",
+    doc: "Comma list of users who may trigger the agent; * = everyone; empty = users with write access.",
+  },
+  authorizedCiTriggerUsers: {
+    names: ["AUTHORIZED_CI_TRIGGER_USERS"],
+    default: "",
+    group: "Triggers",
+    doc: "Comma list of users whose pushes and PRs run CI; * = everyone; empty = users with write access.",
+  },
+  allowedOrgs: { names: ["ALLOWED_ORGS"], default: "", group: "Triggers", doc: "Repository owners (orgs) served; empty with ALLOWED_USERS empty = all." },
+  allowedUsers: { names: ["ALLOWED_USERS"], default: "", group: "Triggers", doc: "Repository owners (users) served." },
+
+  claudeApiKey: {
+    names: ["CLAUDE_API_KEY", "ANTHROPIC_API_KEY"],
+    secret: true,
+    group: "Agent",
+    doc: "Anthropic API key handed to the agent.",
+  },
+  claudeOauthToken: {
+    names: ["CLAUDE_CODE_OAUTH_TOKEN"],
+    secret: true,
+    group: "Agent",
+    doc: "Claude Code OAuth token (alternative to an API key).",
+  },
+
+  containerPool: { names: ["CONTAINER_POOL"], default: "eamonn,harry,darren", group: "Pool", doc: "Names of the long-lived containers." },
+  ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate container names for CI (empty = share CONTAINER_POOL)." },
+  containerTimeoutMinutes: { names: ["CONTAINER_TIMEOUT_MINUTES"], default: "30", group: "Pool", doc: "Per-task time limit in minutes." },
+  maxConcurrentTasks: { names: ["MAX_CONCURRENT_TASKS"], default: "3", group: "Pool", doc: "Running tasks across all containers." },
+  repoCacheDir: { names: ["REPO_CACHE_DIR"], default: "~/.devs-webhook/repos", group: "Pool", doc: "Bare repository caches." },
+  workspaceDir: { names: ["WORKSPACE_DIR"], default: "~/.devs-webhook/workspaces", group: "Pool", doc: "Per-task worktrees." },
+  dataDir: { names: ["DATA_DIR"], default: "~/.devs-webhook", group: "Pool", doc: "Task journal and delivery memory." },
+  devsEnvsDir: { names: ["DEVS_ENVS_DIR"], default: "~/.devs/envs", group: "Pool", doc: "Operator DEVS.yml layers." },
+  defaultImage: { names: ["DEFAULT_IMAGE"], default: "mcr.microsoft.com/devcontainers/base:bookworm", group: "Pool", doc: "Image for repositories without a devcontainer.json." },
+  dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket)." },
+  containerNetwork: { names: ["CONTAINER_NETWORK"], default: "bridge", group: "Pool", doc: "Network mode for task containers: bridge, none, host or a network name." },
+
+  host: { names: ["WEBHOOK_HOST", "HOST"], default: "0.0.0.0", group: "Server", doc: "Address to listen on." },
+  port: { names: ["WEBHOOK_PORT", "PORT"], default: "8000", group: "Server", doc: "Port to listen on." },
+  adminUsername: { names: ["ADMIN_USERNAME"], default: "admin", group: "Server", doc: "Basic-auth user for the admin routes." },
+  adminPassword: {
+    names: ["ADMIN_PASSWORD"],
+    secret: true,
+    group: "Server",
+    doc: "Basic-auth password; without it the admin routes are closed (open to any password only with DEV_MODE).",
+  },
+  devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
+  logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
+  logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty." },
+  nodeEnv: { names: ["NODE_ENV"], default: "", group: "Server", doc: "production refuses setup mode." },
+
+  taskSource: { names: ["TASK_SOURCE"], default: "webhook", group: "Scale-out", doc: "webhook (this process receives) or sqs." },
+  sqsQueueUrl: { names: ["AWS_SQS_QUEUE_URL"], default: "", group: "Scale-out", doc: "Task queue for TASK_SOURCE=sqs." },
+  awsRegion: { names: ["AWS_REGION"], default: "us-east-1", group: "Scale-out", doc: "Region for SQS and S3." },
+  awsEndpointUrl: { names: ["AWS_ENDPOINT_URL"], default: "", group: "Scale-out", doc: "Endpoint override (local emulators)." },
+  s3ArtifactBucket: { names: ["AWS_S3_ARTIFACT_BUCKET"], default: "", group: "Artifacts", doc: "Bucket for CI artifacts (empty = no upload)." },
+  s3ArtifactPrefix: { names: ["AWS_S3_ARTIFACT_PREFIX"], default: "devs-artifacts", group: "Artifacts", doc: "Key prefix for artifacts." },
+  s3ArtifactBaseUrl: { names: ["AWS_S3_ARTIFACT_BASE_URL"], default: "", group: "Artifacts", doc: "Public base URL that artifact links use." },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+export type AuthMode =
+  | { kind: "app"; appId: number; privateKey: string }
+  | { kind: "token"; token: string }
+  | { kind: "unconfigured" };
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface Settings {
+  auth: AuthMode;
+  webhookSecret: string | null;
+  installationId: number | null;
+  /** REST base URL: https://api.github.com, or {protocol}://{GHE_HOST}/api/v3. */
+  githubApiUrl: string;
+  githubWebUrl: string;
+  webhookProxyUrl: string | null;
+
+  mentionedUser: string | null;
+  authorizedTriggerUsers: AllowList;
+  authorizedCiTriggerUsers: AllowList;
+  allowedOwners: string[];
+
+  claudeApiKey: string | null;
+  claudeOauthToken: string | null;
+
+  containerPool: string[];
+  ciContainerPool: string[];
+  containerTimeoutMinutes: number;
+  maxConcurrentTasks: number;
+  repoCacheDir: string;
+  workspaceDir: string;
+  dataDir: string;
+  devsEnvsDir: string;
+  defaultImage: string;
+  dockerHost: string | null;
+  containerNetwork: string;
+
+  host: string;
+  port: number;
+  adminUsername: string;
+  adminPassword: string | null;
+  devMode: boolean;
+  logLevel: LogLevel;
+  logFormat: "json" | "pretty";
+  production: boolean;
+
+  taskSource: "webhook" | "sqs";
+  sqsQueueUrl: string | null;
+  awsRegion: string;
+  awsEndpointUrl: string | null;
+  s3ArtifactBucket: string | null;
+  s3ArtifactPrefix: string;
+  s3ArtifactBaseUrl: string | null;
+}
+
+/** `everyone` for `*`; `write-access` when empty (ask GitHub); otherwise lower-cased logins. */
+export type AllowList = { kind: "everyone" } | { kind: "write-access" } | { kind: "users"; users: string[] };
+
+/** A raw value with the name it was found under, so errors name what the operator wrote. */
+interface Raw {
+  name: string;
+  value: string;
+}
+
+function raw(env: Env, key: SettingKey): Raw | null {
+  const spec: SettingSpec = SETTINGS[key];
+  let found: Raw | null = null;
+  for (const name of spec.names) {
+    const value = env[name]?.trim();
+    if (value === undefined || value === "") continue;
+    if (found && found.value !== value) {
+      throw new SettingsError(name, `disagrees with ${found.name}; set only one of them`);
+    }
+    found ??= { name, value };
+  }
+  if (found) return found;
+  return spec.default !== undefined ? { name: spec.names[0]!, value: spec.default } : null;
+}
+
+function str(env: Env, key: SettingKey): string | null {
+  const r = raw(env, key);
+  return r && r.value !== "" ? r.value : null;
+}
+
+function int(env: Env, key: SettingKey, min: number, max: number): number | null {
+  const r = raw(env, key);
+  if (!r || r.value === "") return null;
+  if (!/^\d+$/.test(r.value)) throw new SettingsError(r.name, `expected a whole number, got "${r.value}"`);
+  const n = Number(r.value);
+  if (n < min || n > max) throw new SettingsError(r.name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, key: SettingKey): boolean {
+  const r = raw(env, key)!;
+  const v = r.value.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off", ""].includes(v)) return false;
+  throw new SettingsError(r.name, `expected true or false, got "${r.value}"`);
+}
+
+function oneOf<T extends string>(env: Env, key: SettingKey, allowed: readonly T[]): T {
+  const r = raw(env, key)!;
+  const v = r.value.toLowerCase() as T;
+  if (!allowed.includes(v)) throw new SettingsError(r.name, `expected one of ${allowed.join(", ")}, got "${r.value}"`);
+  return v;
+}
+
+function list(env: Env, key: SettingKey): string[] {
+  return (str(env, key) ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const LOGIN = /^[a-z\d](?:[a-z\d-]*[a-z\d])?(?:\[bot\])?$/i;
+
+function logins(env: Env, key: SettingKey): string[] {
+  const r = raw(env, key);
+  const items = list(env, key);
+  for (const item of items) {
+    if (item !== "*" && !LOGIN.test(item)) throw new SettingsError(r!.name, `"${item}" is not a GitHub login`);
+  }
+  return items.map((s) => s.toLowerCase());
+}
+
+function allowList(env: Env, key: SettingKey): AllowList {
+  const users = logins(env, key);
+  if (users.includes("*")) return { kind: "everyone" };
+  return users.length ? { kind: "users", users } : { kind: "write-access" };
+}
+
+const POOL_NAME = /^[a-z\d][a-z\d_-]{0,30}$/;
+
+function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
+  const r = raw(env, key);
+  const names = list(env, key);
+  if (required && names.length === 0) throw new SettingsError(r?.name ?? SETTINGS[key].names[0], "needs at least one name");
+  const seen = new Set<string>();
+  for (const name of names) {
+    // Pool names become container names, labels and path segments: keep them plain (W5).
+    if (!POOL_NAME.test(name)) {
+      throw new SettingsError(r!.name, `"${name}" must be lower-case letters, digits, - or _ (at most 31)`);
+    }
+    if (seen.has(name)) throw new SettingsError(r!.name, `"${name}" is listed twice`);
+    seen.add(name);
+  }
+  return names;
+}
+
+function dir(env: Env, key: SettingKey, home: string): string {
+  const value = str(env, key)!;
+  const expanded = value === "~" ? home : value.startsWith("~/") ? `${home}/${value.slice(2)}` : value;
+  return resolve(expanded);
+}
+
+function url(env: Env, key: SettingKey): string | null {
+  const r = raw(env, key);
+  if (!r || r.value === "") return null;
+  try {
+    const u = new URL(r.value);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http");
+  } catch {
+    throw new SettingsError(r.name, `expected an http(s) URL, got "${r.value}"`);
+  }
+  return r.value;
+}
+
+/** PEM text, \n-escaped PEM, base64 PEM, or a path to a PEM file (as Probot accepts). */
+function privateKey(env: Env): string | null {
+  const inline = raw(env, "privateKey");
+  const path = raw(env, "privateKeyPath");
+  if (inline) return parsePem(inline);
+  if (path) return readPemFile(path);
+  return null;
+}
+
+function parsePem(r: Raw): string {
+  if (r.value.includes("-----BEGIN")) return r.value.replace(/\\n/g, "\n");
+  if (!/\s/.test(r.value) && existsSync(r.value)) return readPemFile(r);
+  const decoded = Buffer.from(r.value, "base64").toString("utf8");
+  if (decoded.includes("-----BEGIN")) return decoded;
+  throw new SettingsError(r.name, "is neither a PEM private key, nor base64 of one, nor a readable file");
+}
+
+function readPemFile(r: Raw): string {
+  let text: string;
+  try {
+    if (!statSync(r.value).isFile()) throw new Error("not a file");
+    text = readFileSync(r.value, "utf8");
+  } catch {
+    throw new SettingsError(r.name, `cannot read the key file "${r.value}"`);
+  }
+  if (!text.includes("-----BEGIN")) throw new SettingsError(r.name, `"${r.value}" does not hold a PEM key`);
+  return text;
+}
+
+function authMode(env: Env): AuthMode {
+  const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
+  const key = privateKey(env);
+  if (appId !== null && key === null) {
+    throw new SettingsError("PRIVATE_KEY", "required with APP_ID (or set PRIVATE_KEY_PATH / GITHUB_APP_PRIVATE_KEY)");
+  }
+  if (appId === null && key !== null) throw new SettingsError("APP_ID", "required with the App's private key");
+  if (appId !== null && key !== null) return { kind: "app", appId, privateKey: key };
+  const token = str(env, "githubToken");
+  return token ? { kind: "token", token } : { kind: "unconfigured" };
+}
+
+function githubUrls(env: Env): { api: string; web: string } {
+  const host = raw(env, "gheHost");
+  const protocol = oneOf(env, "gheProtocol", ["http", "https"] as const);
+  if (!host) return { api: "https://api.github.com", web: "https://github.com" };
+  if (!/^[a-z\d.-]+(?::\d{1,5})?$/i.test(host.value)) {
+    throw new SettingsError(host.name, `expected a host name such as github.example.com, got "${host.value}"`);
+  }
+  return { api: `${protocol}://${host.value}/api/v3`, web: `${protocol}://${host.value}` };
+}
+
+export function loadSettings(env: Env, home: string = homedir()): Settings {
+  const auth = authMode(env);
+  const urls = githubUrls(env);
+  const taskSource = oneOf(env, "taskSource", ["webhook", "sqs"] as const);
+  const sqsQueueUrl = url(env, "sqsQueueUrl");
+  if (taskSource === "sqs" && !sqsQueueUrl) throw new SettingsError("AWS_SQS_QUEUE_URL", "required when TASK_SOURCE=sqs");
+  const mentionedUser = str(env, "mentionedUser");
+  if (mentionedUser && !LOGIN.test(mentionedUser)) {
+    throw new SettingsError("GITHUB_MENTIONED_USER", `"${mentionedUser}" is not a GitHub login`);
+  }
+  const network = str(env, "containerNetwork")!;
+  if (!/^[\w][\w.-]*$/.test(network)) {
+    throw new SettingsError("CONTAINER_NETWORK", `"${network}" is not a Docker network name`);
+  }
+  const containerPool = poolNames(env, "containerPool", true);
+  const ciContainerPool = poolNames(env, "ciContainerPool", false);
+  return {
+    auth,
+    webhookSecret: str(env, "webhookSecret"),
+    installationId: int(env, "installationId", 1, Number.MAX_SAFE_INTEGER),
+    githubApiUrl: urls.api,
+    githubWebUrl: urls.web,
+    webhookProxyUrl: url(env, "webhookProxyUrl"),
+
+    mentionedUser: mentionedUser ? mentionedUser.replace(/\[bot\]$/i, "") : null,
+    authorizedTriggerUsers: allowList(env, "authorizedTriggerUsers"),
+    authorizedCiTriggerUsers: allowList(env, "authorizedCiTriggerUsers"),
+    allowedOwners: [...logins(env, "allowedOrgs"), ...logins(env, "allowedUsers")],
+
+    claudeApiKey: str(env, "claudeApiKey"),
+    claudeOauthToken: str(env, "claudeOauthToken"),
+
+    containerPool,
+    ciContainerPool,
+    containerTimeoutMinutes: int(env, "containerTimeoutMinutes", 1, 24 * 60)!,
+    maxConcurrentTasks: int(env, "maxConcurrentTasks", 1, 1000)!,
+    repoCacheDir: dir(env, "repoCacheDir", home),
+    workspaceDir: dir(env, "workspaceDir", home),
+    dataDir: dir(env, "dataDir", home),
+    devsEnvsDir: dir(env, "devsEnvsDir", home),
+    defaultImage: str(env, "defaultImage")!,
+    dockerHost: str(env, "dockerHost"),
+    containerNetwork: network,
+
+    host: str(env, "host")!,
+    port: int(env, "port", 0, 65535)!,
+    adminUsername: str(env, "adminUsername")!,
+    adminPassword: str(env, "adminPassword"),
+    devMode: bool(env, "devMode"),
+    logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
+    logFormat: oneOf(env, "logFormat", ["json", "pretty"] as const),
+    production: str(env, "nodeEnv") === "production",
+
+    taskSource,
+    sqsQueueUrl,
+    awsRegion: str(env, "awsRegion")!,
+    awsEndpointUrl: url(env, "awsEndpointUrl"),
+    s3ArtifactBucket: str(env, "s3ArtifactBucket"),
+    s3ArtifactPrefix: str(env, "s3ArtifactPrefix")!,
+    s3ArtifactBaseUrl: url(env, "s3ArtifactBaseUrl"),
+  };
+}
+
+/**
+ * What `serve` needs beyond well-formed values. Setup mode (no credentials, not production) is not
+ * an error: the caller starts Probot's manifest registration instead.
+ */
+export function checkServeRequirements(settings: Settings): void {
+  if (settings.auth.kind === "unconfigured") {
+    if (settings.production) {
+      throw new SettingsError("APP_ID", "required in production: set APP_ID and PRIVATE_KEY, or GITHUB_TOKEN for token mode");
+    }
+    return;
+  }
+  if (!settings.webhookSecret) {
+    throw new SettingsError("WEBHOOK_SECRET", "required to verify deliveries (alias GITHUB_WEBHOOK_SECRET)");
+  }
+}
+
+/** The effective settings as `devs-webhook config` prints them: secrets masked. */
+export function describeSettings(env: Env, settings: Settings): Array<{ name: string; value: string; source: string }> {
+  const rows: Array<{ name: string; value: string; source: string }> = [];
+  for (const spec of Object.values(SETTINGS) as SettingSpec[]) {
+    const setName = spec.names.find((n) => (env[n]?.trim() ?? "") !== "");
+    const value = setName ? env[setName]!.trim() : (spec.default ?? "");
+    const shown = value === "" ? "(not set)" : spec.secret ? "******** (set)" : value;
+    rows.push({ name: spec.names[0]!, value: shown, source: setName ?? (spec.default !== undefined ? "default" : "-") });
+  }
+  rows.push({ name: "(auth mode)", value: settings.auth.kind, source: "derived" });
+  rows.push({ name: "(GitHub API)", value: settings.githubApiUrl, source: "derived" });
+  return rows;
+}

@@ -1,0 +1,35 @@
+// The embedded SQLite database in DATA_DIR that holds what must survive a restart: delivery
+// memory now, the task journal with it. Migrations are numbered and applied in order.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE seen_delivery (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+   CREATE TABLE seen_content (key TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, seen_at INTEGER NOT NULL);
+   CREATE INDEX seen_delivery_at ON seen_delivery (seen_at);
+   CREATE INDEX seen_content_at ON seen_content (seen_at);`,
+];
+
+export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, fileName));
+  db.pragma("journal_mode = WAL");
+  // FULL: a task acknowledged to GitHub is on disk even if the machine loses power right after.
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

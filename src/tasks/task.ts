@@ -1,0 +1,99 @@
+// A Task is what a triggering event becomes: everything the worker needs, snapshotted at trigger
+// time, as versioned JSON so it can sit in the journal or on SQS and be read back by a newer build.
+import type { TriggerReason } from "../policy/trigger.js";
+
+export const TASK_VERSION = 1;
+
+export type TaskKind = "agent" | "ci";
+
+export interface TaskRepo {
+  owner: string;
+  name: string;
+  fullName: string;
+  defaultBranch: string;
+  private: boolean;
+  cloneUrl: string;
+  htmlUrl: string;
+}
+
+export type TriggerSubject =
+  | { type: "issue"; id: number; apiUrl?: string }
+  | { type: "pull_request"; id: number }
+  | { type: "issue_comment"; id: number }
+  | { type: "pull_request_review"; id: number }
+  | { type: "pull_request_review_comment"; id: number };
+
+export interface TaskTrigger {
+  reason: TriggerReason;
+  subject: TriggerSubject;
+  author: string;
+  /** The text that addressed the bot (comment or review body, or the issue/PR body). */
+  body: string;
+  url: string;
+  /** For review comments: where in the diff. */
+  path?: string | undefined;
+  line?: number | null | undefined;
+  diffHunk?: string | undefined;
+}
+
+export interface PullRequestSnapshot {
+  headRef: string;
+  headSha: string;
+  headRepoFullName: string | null;
+  baseRef: string;
+  draft: boolean;
+  fromFork: boolean;
+}
+
+export interface TargetSnapshot {
+  type: "issue" | "pull_request";
+  number: number;
+  title: string;
+  body: string;
+  author: string;
+  state: string;
+  url: string;
+  labels: string[];
+  pullRequest?: PullRequestSnapshot | undefined;
+}
+
+export interface Task {
+  version: typeof TASK_VERSION;
+  id: string;
+  kind: TaskKind;
+  createdAt: string;
+  deliveryId: string;
+  event: string;
+  action: string;
+  installationId: number | null;
+  repo: TaskRepo;
+  target: TargetSnapshot;
+  trigger: TaskTrigger;
+  sender: string;
+}
+
+export class TaskFormatError extends Error {
+  override name = "TaskFormatError";
+}
+
+export function serializeTask(task: Task): string {
+  return JSON.stringify(task);
+}
+
+/** Reads a task written by this or an earlier build; refuses what it cannot understand. */
+export function parseTask(json: string): Task {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new TaskFormatError("task is not JSON");
+  }
+  if (typeof value !== "object" || value === null) throw new TaskFormatError("task is not an object");
+  const task = value as Partial<Task>;
+  if (task.version !== TASK_VERSION) throw new TaskFormatError(`unsupported task version ${String(task.version)}`);
+  for (const field of ["id", "kind", "deliveryId", "repo", "target", "trigger"] as const) {
+    if (task[field] === undefined) throw new TaskFormatError(`task has no ${field}`);
+  }
+  if (task.kind !== "agent" && task.kind !== "ci") throw new TaskFormatError(`unknown task kind ${String(task.kind)}`);
+  return task as Task;
+}

@@ -1,0 +1,377 @@
+import nock from "nock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateKeyPairSync } from "node:crypto";
+import { Probot } from "probot";
+import { pino } from "pino";
+import { createApp } from "../../src/index.js";
+import { BOT, TestOctokit, testDeps, testProbot } from "../helpers/probot.js";
+import { payload } from "../helpers/payloads.js";
+
+const API = "https://api.github.com";
+const REPO = "/repos/Codertocat/Hello-World";
+let unmatched: string[] = [];
+const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
+
+beforeEach(() => {
+  nock.disableNetConnect();
+  unmatched = [];
+  nock.emitter.on("no match", onNoMatch);
+});
+afterEach(() => {
+  nock.emitter.removeListener("no match", onNoMatch);
+  nock.cleanAll();
+  expect(unmatched).toEqual([]);
+});
+
+const comment = (body: string, extra: Record<string, unknown> = {}) =>
+  payload("issue_comment", "created", { comment: { body }, ...extra });
+
+function expectEyes(path: string) {
+  return nock(API)
+    .post(`${REPO}${path}`, (body) => {
+      expect(body).toEqual({ content: "eyes" });
+      return true;
+    })
+    .reply(201, { id: 1, content: "eyes" });
+}
+
+async function deliver(probot: Probot, name: string, body: Record<string, unknown>, id = crypto.randomUUID()) {
+  await probot.receive({ id, name, payload: body } as never);
+}
+
+describe("mention triggers: a task and exactly one 👀 on the right endpoint", () => {
+  const commentId = (payload("issue_comment", "created").comment as { id: number }).id;
+  const reviewCommentId = (payload("pull_request_review_comment", "created").comment as { id: number }).id;
+  const prNumber = (payload("pull_request", "opened").pull_request as { number: number }).number;
+  const reviewPrNumber = (payload("pull_request_review", "submitted").pull_request as { number: number }).number;
+  const cases: Array<{ name: string; event: string; body: Record<string, unknown>; reaction: string; reason: string }> = [
+    { name: "issue comment mentioning the bot", event: "issue_comment", body: comment(`@${BOT} please fix this`), reaction: `/issues/comments/${commentId}/reactions`, reason: "mention" },
+    { name: "mention in any case", event: "issue_comment", body: comment("hey @Devs-Bot, look"), reaction: `/issues/comments/${commentId}/reactions`, reason: "mention" },
+    { name: "mention followed by punctuation", event: "issue_comment", body: comment(`thanks @${BOT}.`), reaction: `/issues/comments/${commentId}/reactions`, reason: "mention" },
+    {
+      name: "comment edited to add a mention",
+      event: "issue_comment",
+      body: payload("issue_comment", "edited", { comment: { body: `now @${BOT} do it` }, changes: { body: { from: "before" } } }),
+      reaction: `/issues/comments/${(payload("issue_comment", "edited").comment as { id: number }).id}/reactions`,
+      reason: "mention",
+    },
+    { name: "issue opened mentioning the bot", event: "issues", body: payload("issues", "opened", { issue: { body: `@${BOT} build it` } }), reaction: "/issues/1/reactions", reason: "mention" },
+    { name: "issue title mentioning the bot", event: "issues", body: payload("issues", "opened", { issue: { title: `@${BOT}: add a README`, body: null } }), reaction: "/issues/1/reactions", reason: "mention" },
+    {
+      name: "issue opened with the bot as second assignee (W20)",
+      event: "issues",
+      body: payload("issues", "opened", { issue: { body: "plain", assignees: [{ login: "someone" }, { login: `${BOT}[bot]` }] } }),
+      reaction: "/issues/1/reactions",
+      reason: "assigned",
+    },
+    { name: "issue assigned to the bot", event: "issues", body: payload("issues", "assigned", { assignee: { login: BOT } }), reaction: "/issues/1/reactions", reason: "assigned" },
+    {
+      name: "issue edited to add a mention",
+      event: "issues",
+      body: payload("issues", "edited", { issue: { body: `@${BOT} go` }, changes: { body: { from: "old text" } } }),
+      reaction: "/issues/1/reactions",
+      reason: "mention",
+    },
+    { name: "pull request opened mentioning the bot", event: "pull_request", body: payload("pull_request", "opened", { pull_request: { body: `@${BOT} review` } }), reaction: `/issues/${prNumber}/reactions`, reason: "mention" },
+    {
+      name: "pull request assigned to the bot",
+      event: "pull_request",
+      body: payload("pull_request", "assigned", { assignee: { login: `${BOT}[bot]` } }),
+      reaction: `/issues/${(payload("pull_request", "assigned").pull_request as { number: number }).number}/reactions`,
+      reason: "assigned",
+    },
+    {
+      name: "review submitted with a body mentioning the bot (W20)",
+      event: "pull_request_review",
+      body: payload("pull_request_review", "submitted", { review: { body: `@${BOT} address these` } }),
+      reaction: `/issues/${reviewPrNumber}/reactions`,
+      reason: "mention",
+    },
+    {
+      name: "review comment mentioning the bot uses the pulls endpoint (W19)",
+      event: "pull_request_review_comment",
+      body: payload("pull_request_review_comment", "created", { comment: { body: `@${BOT} rename this` } }),
+      reaction: `/pulls/comments/${reviewCommentId}/reactions`,
+      reason: "mention",
+    },
+    {
+      name: "comment on a pull request the bot opened, without a mention",
+      event: "issue_comment",
+      body: comment("please also update the docs", { issue: { pull_request: { url: "x" }, user: { login: `${BOT}[bot]` } } }),
+      reaction: `/issues/comments/${commentId}/reactions`,
+      reason: "bot_pull_request",
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const deps = testDeps();
+      const probot = await testProbot(deps);
+      const scope = expectEyes(c.reaction);
+      await deliver(probot, c.event, c.body);
+      scope.done();
+      expect(deps.sink.tasks).toHaveLength(1);
+      expect(deps.sink.tasks[0]!.trigger.reason).toBe(c.reason);
+    });
+  }
+});
+
+describe("not a trigger: no task and no request", () => {
+  const cases: Array<{ name: string; event: string; body: Record<string, unknown> }> = [
+    { name: "comment without a mention", event: "issue_comment", body: comment("looks good") },
+    { name: "mention inside a fenced code block", event: "issue_comment", body: comment(`see:\n\`\`\`\n@${BOT} run\n\`\`\``) },
+    { name: "mention inside inline code", event: "issue_comment", body: comment(`type \`@${BOT} fix\` to ask it`) },
+    { name: "mention inside a block quote", event: "issue_comment", body: comment(`> @${BOT} fix it\n\nI disagree`) },
+    { name: "mention inside an HTML comment", event: "issue_comment", body: comment(`<!-- @${BOT} --> hello`) },
+    { name: "e-mail-like x@bot", event: "issue_comment", body: comment(`mail x@${BOT} please`) },
+    { name: "longer handle @bot-helper", event: "issue_comment", body: comment(`@${BOT}-helper do it`) },
+    { name: "longer handle @botname", event: "issue_comment", body: comment(`@${BOT}name do it`) },
+    { name: "comment written by the bot (App actor)", event: "issue_comment", body: comment(`@${BOT} done`, { comment: { body: `@${BOT} done`, user: { login: `${BOT}[bot]` } }, sender: { login: `${BOT}[bot]` } }) },
+    { name: "sender is the bot in another case (W8)", event: "issue_comment", body: comment(`@${BOT} x`, { sender: { login: "DEVS-BOT" } }) },
+    {
+      name: "parent issue mentions the bot, the comment does not (W9)",
+      event: "issue_comment",
+      body: comment("me too", { issue: { body: `@${BOT} fix this` } }),
+    },
+    {
+      name: "edit that keeps an existing mention",
+      event: "issue_comment",
+      body: payload("issue_comment", "edited", { comment: { body: `@${BOT} fix it now` }, changes: { body: { from: `@${BOT} fix it` } } }),
+    },
+    { name: "deleted comment", event: "issue_comment", body: payload("issue_comment", "deleted", { comment: { body: `@${BOT} x` } }) },
+    { name: "issue labeled", event: "issues", body: payload("issues", "labeled", { issue: { body: `@${BOT} x` } }) },
+    { name: "issue assigned to someone else, body mentions the bot", event: "issues", body: payload("issues", "assigned", { assignee: { login: "alice" }, issue: { body: `@${BOT} x` } }) },
+    { name: "review without a body", event: "pull_request_review", body: payload("pull_request_review", "submitted", { review: { body: null } }) },
+    { name: "pull request synchronize", event: "pull_request", body: payload("pull_request", "synchronize", { pull_request: { body: `@${BOT} x` } }) },
+    { name: "comment on a human's pull request without a mention", event: "issue_comment", body: comment("nit", { issue: { pull_request: { url: "x" } } }) },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const deps = testDeps();
+      const probot = await testProbot(deps);
+      await deliver(probot, c.event, c.body);
+      expect(deps.sink.tasks).toEqual([]);
+    });
+  }
+
+  it("repository owner outside the allowlist: rejected before any request (W24)", async () => {
+    const deps = testDeps({ allowedOwners: ["acme"], authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    await deliver(probot, "issue_comment", comment(`@${BOT} fix`));
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("allowlist matches the owner case-insensitively", async () => {
+    const deps = testDeps({ allowedOwners: ["codertocat"] });
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${(comment("").comment as { id: number }).id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} fix`));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("who may trigger", () => {
+  const id = (comment("").comment as { id: number }).id;
+  const sender = (comment("").sender as { login: string }).login;
+  const permission = (level: string, role = level) =>
+    nock(API).get(`${REPO}/collaborators/${sender}/permission`).reply(200, { permission: level, role_name: role });
+
+  it("AUTHORIZED_TRIGGER_USERS set: a listed sender triggers without asking GitHub", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "users", users: [sender.toLowerCase()] } });
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+
+  it("AUTHORIZED_TRIGGER_USERS set: anyone else is ignored, with no request", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "users", users: ["alice"] } });
+    const probot = await testProbot(deps);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  for (const [level, role, allowed] of [
+    ["admin", "admin", true],
+    ["write", "maintain", true],
+    ["write", "write", true],
+    ["read", "triage", false],
+    ["read", "read", false],
+    ["none", "none", false],
+  ] as const) {
+    it(`empty list: ${role} permission ${allowed ? "may" : "may not"} trigger (W1)`, async () => {
+      const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+      const probot = await testProbot(deps);
+      const scope = permission(level, role);
+      const eyes = allowed ? expectEyes(`/issues/comments/${id}/reactions`) : null;
+      await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+      scope.done();
+      eyes?.done();
+      expect(deps.sink.tasks).toHaveLength(allowed ? 1 : 0);
+    });
+  }
+
+  it("empty list: a non-collaborator (404) may not trigger", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    const scope = nock(API).get(`${REPO}/collaborators/${sender}/permission`).reply(404, { message: "Not Found" });
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("the permission answer is cached briefly: a second comment does not ask again", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    const scope = permission("write").post(`${REPO}/issues/comments/${id}/reactions`).reply(201, {});
+    const second = comment("", { comment: { id: id + 1, body: `@${BOT} and this` } });
+    scope.post(`${REPO}/issues/comments/${id + 1}/reactions`).reply(201, {});
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+    await deliver(probot, "issue_comment", second);
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(2);
+  });
+
+  it("a failing permission API fails the delivery and claims nothing, so a redelivery works", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    const failing = nock(API).get(`${REPO}/collaborators/${sender}/permission`).reply(502, { message: "Bad gateway" });
+    await expect(deliver(probot, "issue_comment", comment(`@${BOT} go`), "d-1")).rejects.toThrow();
+    failing.done();
+    expect(deps.sink.tasks).toEqual([]);
+    const retry = permission("write");
+    const eyes = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "d-1");
+    retry.done();
+    eyes.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("dedupe", () => {
+  const id = (comment("").comment as { id: number }).id;
+
+  it("a redelivery (same X-GitHub-Delivery) does nothing", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "same-delivery");
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "same-delivery");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+
+  it("the same comment under another delivery id does nothing", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "delivery-a");
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "delivery-b");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+
+  it("the memory survives a restart (a new app on the same DATA_DIR)", async () => {
+    const first = testDeps();
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(await testProbot(first), "issue_comment", comment(`@${BOT} go`), "before-restart");
+    scope.done();
+    const second = testDeps({ memory: first.memory });
+    await deliver(await testProbot(second), "issue_comment", comment(`@${BOT} go`), "before-restart");
+    expect(second.sink.tasks).toEqual([]);
+  });
+
+  it("a sink failure releases the claim so the redelivery queues the task", async () => {
+    let fail = true;
+    const deps = testDeps();
+    const submit = deps.sink.submit.bind(deps.sink);
+    deps.sink.submit = async (task) => {
+      if (fail) throw new Error("journal unavailable");
+      return submit(task);
+    };
+    const probot = await testProbot(deps);
+    await expect(deliver(probot, "issue_comment", comment(`@${BOT} go`), "d-x")).rejects.toThrow(/journal unavailable/);
+    fail = false;
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`), "d-x");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("the Task", () => {
+  it("carries the repository, installation, target snapshot, trigger and delivery", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const body = payload("pull_request_review_comment", "created", {
+      comment: { body: `@${BOT} rename this`, path: "src/a.ts", line: 7 },
+      installation: { id: 42 },
+    });
+    const c = body.comment as { id: number; html_url: string; user: { login: string } };
+    const pr = body.pull_request as { number: number; title: string; head: { ref: string; sha: string } };
+    const scope = expectEyes(`/pulls/comments/${c.id}/reactions`);
+    await deliver(probot, "pull_request_review_comment", body, "guid-1");
+    scope.done();
+    expect(deps.sink.tasks[0]).toMatchObject({
+      version: 1,
+      id: "agent-guid-1",
+      kind: "agent",
+      deliveryId: "guid-1",
+      createdAt: "2026-11-29T12:00:00.000Z",
+      event: "pull_request_review_comment",
+      action: "created",
+      installationId: 42,
+      repo: { owner: "Codertocat", name: "Hello-World", fullName: "Codertocat/Hello-World", defaultBranch: "master" },
+      target: {
+        type: "pull_request",
+        number: pr.number,
+        title: pr.title,
+        pullRequest: { headRef: pr.head.ref, headSha: pr.head.sha, baseRef: "master", fromFork: false },
+      },
+      trigger: {
+        reason: "mention",
+        subject: { type: "pull_request_review_comment", id: c.id },
+        author: c.user.login,
+        body: `@${BOT} rename this`,
+        url: c.html_url,
+        path: "src/a.ts",
+        line: 7,
+      },
+    });
+  });
+
+  it("a comment on a pull request is presented as pull request context (W18)", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${(comment("").comment as { id: number }).id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} x`, { issue: { pull_request: { url: "u" } } }));
+    scope.done();
+    expect(deps.sink.tasks[0]!.target.type).toBe("pull_request");
+  });
+});
+
+describe("GitHub App mode", () => {
+  it("reacts through an installation token", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const deps = testDeps();
+    const probot = new Probot({
+      appId: 123,
+      privateKey: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+      Octokit: TestOctokit,
+      log: pino({ level: "silent" }),
+    });
+    await probot.load(createApp(deps));
+    const id = (comment("").comment as { id: number }).id;
+    const scope = nock(API)
+      .post("/app/installations/77/access_tokens")
+      .reply(201, { token: "installation-token", expires_at: "2099-01-01T00:00:00Z", permissions: {} })
+      .post(`${REPO}/issues/comments/${id}/reactions`, { content: "eyes" })
+      .matchHeader("authorization", "token installation-token")
+      .reply(201, {});
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`, { installation: { id: 77 } }));
+    scope.done();
+    expect(deps.sink.tasks[0]!.installationId).toBe(77);
+  });
+});
