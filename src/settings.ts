@@ -303,10 +303,10 @@ function privateKey(env: Env): string | null {
 }
 
 function parsePem(r: Raw): string {
-  if (r.value.includes("-----BEGIN")) return r.value.replace(/\\n/g, "\n");
+  if (r.value.includes("-----BEGIN")) return normalizePem(r.value.replace(/\\n/g, "\n"));
   if (!/\s/.test(r.value) && existsSync(r.value)) return readPemFile(r);
   const decoded = Buffer.from(r.value, "base64").toString("utf8");
-  if (decoded.includes("-----BEGIN")) return decoded;
+  if (decoded.includes("-----BEGIN")) return normalizePem(decoded);
   throw new SettingsError(r.name, "is neither a PEM private key, nor base64 of one, nor a readable file");
 }
 
@@ -319,8 +319,10 @@ function readPemFile(r: Raw): string {
     throw new SettingsError(r.name, `cannot read the key file "${r.value}"`);
   }
   if (!text.includes("-----BEGIN")) throw new SettingsError(r.name, `"${r.value}" does not hold a PEM key`);
-  return text;
+  return normalizePem(text);
 }
+
+const normalizePem = (text: string): string => `${text.trim()}\n`;
 
 function authMode(env: Env): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// devs-webhook: the command line. Parses arguments, loads settings once, and turns typed errors
+// into one line on stderr and an exit code (2 for settings).
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv, parseArgs } from "node:util";
+import { createLogger } from "./logging.js";
+import { startServer, WEBHOOK_PATHS } from "./server.js";
+import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
+import { MemoryTaskSink } from "./tasks/sink.js";
+import { VERSION } from "./version.js";
+
+const HELP = `devs-webhook ${VERSION} — a GitHub App that runs a coding agent in your devcontainer
+
+Usage: devs-webhook <command> [options]
+
+Commands:
+  serve [--host H] [--port P]   Receive webhooks (${WEBHOOK_PATHS.join(" and ")}), GET /health.
+                                Without App credentials or a token, starts the App registration.
+  config                        Print the effective settings (secrets masked).
+  status [--url URL]            Ask a running server for its status (Basic auth from ADMIN_*).
+  test-setup                    Check that the settings, data directories and tools are usable.
+
+Options:
+  --env-file PATH               Read settings from this file (default: ./.env when present).
+  -h, --help                    Show this help.
+  -v, --version                 Print the version.
+
+Settings come from the environment; see .env.example. Exit codes: 0 ok, 1 failure, 2 bad settings.`;
+
+export class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+      "env-file": { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      url: { type: "string" },
+      repo: { type: "string" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.version) return print(VERSION);
+  if (values.help || !command) return print(HELP);
+  if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
+
+  const env = loadEnv(process.env, values["env-file"]);
+  if (values.host !== undefined) env.WEBHOOK_HOST = values.host;
+  if (values.port !== undefined) env.WEBHOOK_PORT = values.port;
+  const settings = loadSettings(env);
+
+  switch (command) {
+    case "serve":
+      return serve(settings);
+    case "config":
+      return printConfig(env, settings);
+    case "status":
+      return status(settings, values.url);
+    case "test-setup":
+      return testSetup(settings);
+    default:
+      throw new UsageError(`unknown command "${command}" (see devs-webhook --help)`);
+  }
+}
+
+/** The environment plus a .env file; variables already set win, as with Probot and dotenv. */
+function loadEnv(processEnv: Env, envFile: string | undefined): Env {
+  const env: Env = { ...processEnv };
+  const path = envFile ?? ".env";
+  if (!existsSync(path)) {
+    if (envFile) throw new UsageError(`--env-file ${envFile}: no such file`);
+    return env;
+  }
+  for (const [key, value] of Object.entries(parseEnv(readFileSync(path, "utf8")))) {
+    if (env[key] === undefined || env[key] === "") env[key] = value;
+  }
+  return env;
+}
+
+function print(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+async function serve(settings: Settings): Promise<number> {
+  checkServeRequirements(settings);
+  if (settings.auth.kind === "unconfigured") return registerApp(settings);
+  const log = await createLogger(settings);
+  const sink = new MemoryTaskSink();
+  const server = await startServer(settings, { log, sink });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) process.exit(1); // A second signal: stop now.
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      server.close().then(resolve, (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+/**
+ * First run: no App and no token. Probot's manifest flow registers a GitHub App from app.yml and
+ * writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET into .env; then `npm start` again.
+ */
+async function registerApp(settings: Settings): Promise<number> {
+  const { run } = await import("probot");
+  console.error(
+    `devs-webhook: no GitHub App credentials and no GITHUB_TOKEN.\n` +
+      `Open http://localhost:${settings.port} to register the App from app.yml, then restart.`,
+  );
+  await run(() => undefined, {
+    env: {
+      HOST: settings.host,
+      PORT: String(settings.port),
+      LOG_LEVEL: settings.logLevel,
+      ...(settings.webhookProxyUrl ? { WEBHOOK_PROXY_URL: settings.webhookProxyUrl } : {}),
+      ...(settings.githubWebUrl !== "https://github.com" ? { GHE_HOST: new URL(settings.githubWebUrl).host } : {}),
+    },
+  });
+  await new Promise(() => undefined); // Runs until the user stops it.
+  return 0;
+}
+
+function printConfig(env: Env, settings: Settings): number {
+  const rows = describeSettings(env, settings);
+  const width = Math.max(...rows.map((r) => r.name.length));
+  for (const row of rows) process.stdout.write(`${row.name.padEnd(width)}  ${row.value}  [${row.source}]\n`);
+  return 0;
+}
+
+async function status(settings: Settings, url: string | undefined): Promise<number> {
+  const base = url ?? `http://127.0.0.1:${settings.port}`;
+  const headers: Record<string, string> = {};
+  if (settings.adminPassword) {
+    headers.authorization = `Basic ${Buffer.from(`${settings.adminUsername}:${settings.adminPassword}`).toString("base64")}`;
+  }
+  const response = await fetch(new URL("/status", base), { headers });
+  const text = await response.text();
+  if (!response.ok) {
+    console.error(`devs-webhook: ${base}/status answered ${response.status}: ${text}`);
+    return 1;
+  }
+  return print(JSON.stringify(JSON.parse(text), null, 2));
+}
+
+async function testSetup(settings: Settings): Promise<number> {
+  const { runSetupChecks } = await import("./setup-checks.js");
+  const results = await runSetupChecks(settings);
+  for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.name}: ${r.detail}\n`);
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof SettingsError) {
+      console.error(`devs-webhook: ${error.message}`);
+      process.exitCode = 2;
+    } else if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`devs-webhook: ${(error as Error).message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`devs-webhook: ${(error as Error).message ?? String(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,221 @@
+// `serve`: the Probot app behind our own HTTP server, so that both webhook paths, /health and the
+// admin routes share one port, and a bad delivery can never take the process down.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Probot, type ProbotOctokit } from "probot";
+import type { Logger } from "pino";
+import { handleAdminRoute, sendJson } from "./admin/routes.js";
+import { PermissionCache } from "./github/permissions.js";
+import { createApp } from "./index.js";
+import { SettingsError, type Settings } from "./settings.js";
+import { openDatabase } from "./tasks/database.js";
+import { SqliteDeliveryMemory } from "./tasks/delivery-memory.js";
+import type { TaskSink } from "./tasks/sink.js";
+import { verifyDelivery } from "./webhooks/delivery.js";
+
+/** Probot's path and the seed's path both receive deliveries. */
+export const WEBHOOK_PATHS = ["/api/github/webhooks", "/webhook"] as const;
+/** GitHub caps payloads at 25 MB. */
+const MAX_BODY_BYTES = 26 * 1024 * 1024;
+/** GitHub gives up after 10 s; answer 202 before that and let the handler finish. */
+const ACK_TIMEOUT_MS = 9_000;
+
+export interface ServerDeps {
+  log: Logger;
+  sink: TaskSink;
+  /** Tests pass an Octokit class with throttling and retries off. */
+  Octokit?: typeof ProbotOctokit;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  botHandle: string;
+  probot: Probot;
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Settings, deps: ServerDeps): Promise<RunningServer> {
+  const { log } = deps;
+  const secret = settings.webhookSecret;
+  if (settings.auth.kind === "unconfigured" || !secret) {
+    throw new SettingsError("WEBHOOK_SECRET", "serve needs App credentials or GITHUB_TOKEN, and a webhook secret");
+  }
+  const probot = new Probot({
+    ...(settings.auth.kind === "app"
+      ? { appId: settings.auth.appId, privateKey: settings.auth.privateKey }
+      : { githubToken: settings.auth.token }),
+    secret,
+    baseUrl: settings.githubApiUrl,
+    log: log.child({ name: "probot" }),
+    ...(deps.Octokit ? { Octokit: deps.Octokit } : {}),
+  });
+  const botHandle = await resolveBotHandle(probot, settings);
+  const db = openDatabase(settings.dataDir);
+  const memory = new SqliteDeliveryMemory(db);
+  await probot.load(
+    createApp({
+      botHandle,
+      allowedOwners: settings.allowedOwners,
+      authorizedUsers: settings.authorizedTriggerUsers,
+      sink: deps.sink,
+      memory,
+      permissions: new PermissionCache(),
+      now: () => new Date(),
+    }),
+  );
+
+  const startedAt = Date.now();
+  const routeDeps = {
+    credentials: { username: settings.adminUsername, password: settings.adminPassword, devMode: settings.devMode },
+    startedAt,
+    status: () => ({
+      mentioned_user: botHandle,
+      auth_mode: settings.auth.kind,
+      container_pool: settings.containerPool,
+      ci_container_pool: settings.ciContainerPool,
+      delivery_memory: memory.stats(),
+    }),
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      log.error({ err: error }, "request failed");
+      if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+      else res.destroy();
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    if ((WEBHOOK_PATHS as readonly string[]).includes(path)) return receiveDelivery(req, res);
+    // Probot's manifest registration points the App's webhook at the site root.
+    if (path === "/" && req.method === "POST") return receiveDelivery(req, res);
+    if (handleAdminRoute(req, res, path, routeDeps)) return;
+    sendJson(res, 404, { error: `no route ${req.method} ${path}` });
+  }
+
+  async function receiveDelivery(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return sendJson(res, 405, { error: "deliveries are POSTed" });
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === null) return sendJson(res, 413, { error: "payload too large" });
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const delivery = await verifyDelivery(header, body, secret!);
+    if (!delivery.ok) {
+      log.warn({ status: delivery.status, delivery: header("x-github-delivery") }, `delivery rejected: ${delivery.error}`);
+      return sendJson(res, delivery.status, { error: delivery.error });
+    }
+    const work = probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ACK_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([work.then(() => "done" as const), timedOut]);
+      if (outcome === "timeout") {
+        work.catch((error: unknown) => log.error({ err: error, delivery: delivery.id }, "delivery failed after 202"));
+        return sendJson(res, 202, { status: "processing", delivery_id: delivery.id });
+      }
+      sendJson(res, 200, { status: "accepted", delivery_id: delivery.id });
+    } catch (error) {
+      // The details stay in our log; GitHub (and whoever reads its delivery log) gets no internals (W3).
+      log.error({ err: error, delivery: delivery.id, event: delivery.name }, "delivery failed");
+      sendJson(res, 500, { error: "delivery failed; redeliver it from the App's advanced settings", delivery_id: delivery.id });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
+  const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+  const stopProxy = settings.webhookProxyUrl ? await startSmee(settings.webhookProxyUrl, `${url}${WEBHOOK_PATHS[0]}`, log) : null;
+  log.info({ url, bot: botHandle, auth: settings.auth.kind }, `listening on ${url}${WEBHOOK_PATHS[0]} and ${url}${WEBHOOK_PATHS[1]}`);
+
+  return {
+    url,
+    port,
+    botHandle,
+    probot,
+    close: async () => {
+      stopProxy?.();
+      await closeServer(server);
+      db.close();
+    },
+  };
+}
+
+/** The handle people mention: GITHUB_MENTIONED_USER, else the App's slug, else the token's user. */
+async function resolveBotHandle(probot: Probot, settings: Settings): Promise<string> {
+  if (settings.mentionedUser) return settings.mentionedUser;
+  try {
+    const octokit = await probot.auth();
+    if (settings.auth.kind === "app") {
+      const { data } = await octokit.request("GET /app");
+      const slug = (data as { slug?: string } | null)?.slug;
+      if (slug) return slug;
+    } else {
+      const { data } = await octokit.request("GET /user");
+      return (data as { login: string }).login;
+    }
+  } catch (error) {
+    throw new SettingsError(
+      "GITHUB_MENTIONED_USER",
+      `not set, and GitHub could not tell the bot's name (${(error as Error).message}); set it or check the credentials`,
+    );
+  }
+  throw new SettingsError("GITHUB_MENTIONED_USER", "not set, and GitHub returned no App slug; set it");
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(tooLarge ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // In-flight requests get a moment to finish; then connections are cut.
+  const grace = setTimeout(() => server.closeAllConnections(), 5_000);
+  await closed;
+  clearTimeout(grace);
+}
+
+/** smee.io forwarding for local development (smee-client is a dev dependency). */
+async function startSmee(source: string, target: string, log: Logger): Promise<(() => void) | null> {
+  try {
+    const { default: SmeeClient } = (await import("smee-client")) as unknown as {
+      default: new (o: { source: string; target: string; logger: Pick<Logger, "info" | "error"> }) => {
+        start(): Promise<unknown> | unknown;
+        stop(): Promise<unknown> | unknown;
+      };
+    };
+    const smee = new SmeeClient({ source, target, logger: log.child({ name: "smee" }) });
+    await smee.start();
+    log.info({ source, target }, "forwarding deliveries from smee");
+    return () => void smee.stop();
+  } catch (error) {
+    log.warn({ err: error }, "WEBHOOK_PROXY_URL is set but smee-client could not start (npm install --save-dev smee-client)");
+    return null;
+  }
+}

@@ -1,0 +1,181 @@
+// The CLI as an operator runs it: a real process, real HTTP, and a local GitHub stand-in.
+import { spawn, type ChildProcess } from "node:child_process";
+import { sign } from "@octokit/webhooks-methods";
+import { afterEach, describe, expect, it } from "vitest";
+import { GitHubStandIn } from "../helpers/github-standin.js";
+import { payload } from "../helpers/payloads.js";
+import { tempDir } from "../helpers/settings.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+/** tsx by absolute URL: the CLI runs from other working directories. */
+const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+const children: ChildProcess[] = [];
+
+/** A clean environment: nothing from the developer's shell leaks into the settings. */
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tempDir("devs-home-"), NO_SMEE_SETUP: "true", ...extra };
+}
+
+function cli(args: string[], env: Record<string, string>, cwd = tempDir("devs-cwd-")) {
+  const child = spawn(process.execPath, ["--import", TSX, `${ROOT}src/cli.ts`, ...args], {
+    cwd,
+    env: baseEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const p = cli(args, env);
+  const code = await p.exited;
+  return { code, stdout: p.out(), stderr: p.err() };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+describe("devs-webhook CLI", () => {
+  it("--help lists the commands", async () => {
+    const { code, stdout } = await run(["--help"]);
+    expect(code).toBe(0);
+    for (const command of ["serve", "config", "status", "test-setup"]) expect(stdout).toContain(command);
+  });
+
+  it("a missing setting stops serve with one line naming it (exit 2)", async () => {
+    const { code, stderr } = await run(["serve"], { GITHUB_TOKEN: "t" });
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/^devs-webhook: WEBHOOK_SECRET: required/);
+  });
+
+  it("a malformed setting stops any command with one line naming it (exit 2)", async () => {
+    const { code, stderr } = await run(["config"], { WEBHOOK_PORT: "eighty" });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('devs-webhook: WEBHOOK_PORT: expected a whole number, got "eighty"');
+  });
+
+  it("an unknown command is a usage error (exit 2)", async () => {
+    const { code, stderr } = await run(["frobnicate"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it("config prints the effective settings with secrets masked", async () => {
+    const { code, stdout } = await run(["config"], { GITHUB_TOKEN: "ghp_topsecretvalue", GITHUB_WEBHOOK_SECRET: "hooksecret", PORT: "9100" });
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/topsecretvalue|hooksecret/);
+    expect(stdout).toMatch(/GITHUB_TOKEN\s+\*+ \(set\)/);
+    expect(stdout).toMatch(/WEBHOOK_PORT\s+9100\s+\[PORT\]/);
+    expect(stdout).toMatch(/\(auth mode\)\s+token/);
+  });
+
+  it("serve with a token and a secret answers /health, reacts once to a signed mention, and stops on SIGTERM", async () => {
+    const github = await new GitHubStandIn()
+      .on("GET", /^\/user$/, () => ({ status: 200, body: { login: "devs-bot" } }))
+      .on("POST", /\/reactions$/, () => ({ status: 201, body: { id: 1, content: "eyes" } }))
+      .start();
+    try {
+      const port = await freePort();
+      const server = cli(["serve", "--host", "127.0.0.1", "--port", String(port)], {
+        GITHUB_TOKEN: "test-token",
+        WEBHOOK_SECRET: "s3cret",
+        GHE_HOST: github.host,
+        GHE_PROTOCOL: "http",
+        AUTHORIZED_TRIGGER_USERS: "*",
+        LOG_LEVEL: "warn",
+      });
+      const base = `http://127.0.0.1:${port}`;
+      const health = await waitFor(async () => {
+        const res = await fetch(`${base}/health`);
+        return res.ok ? res.json() : undefined;
+      });
+      expect(health).toMatchObject({ status: "healthy" });
+      // The bot's name came from the token's user.
+      expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /user"]);
+
+      const body = JSON.stringify(payload("issue_comment", "created", { comment: { body: "@devs-bot fix the typo" } }));
+      const res = await fetch(`${base}/webhook`, {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "issue_comment",
+          "x-github-delivery": crypto.randomUUID(),
+          "x-hub-signature-256": await sign("s3cret", body),
+        },
+      });
+      expect(res.status).toBe(200);
+      const id = (JSON.parse(body).comment as { id: number }).id;
+      expect(github.requests.slice(1).map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
+        { method: "POST", path: `/repos/Codertocat/Hello-World/issues/comments/${id}/reactions`, body: { content: "eyes" } },
+      ]);
+      expect(github.requests[1]!.headers.authorization).toBe("token test-token");
+
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+    } finally {
+      await github.stop();
+    }
+  });
+
+  it("serve without credentials leads a new user through the App registration", async () => {
+    const port = await freePort();
+    const setup = spawn(process.execPath, ["--import", TSX, `${ROOT}src/cli.ts`, "serve", "--port", String(port), "--host", "127.0.0.1"], {
+      cwd: ROOT, // app.yml is read from the working directory
+      env: baseEnv({ LOG_LEVEL: "warn" }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(setup);
+    let stderr = "";
+    setup.stderr!.on("data", (d: Buffer) => (stderr += d));
+    const page = await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/probot`);
+      return res.ok ? res.text() : undefined;
+    });
+    expect(page).toContain("devs-webhook");
+    expect(page).toMatch(/Register GitHub App/i);
+    // The manifest posted to GitHub is whole JSON carrying app.yml's least permissions and events.
+    const manifest = JSON.parse(/name="manifest" id="manifest" value='([^']*)'/.exec(page)![1]!);
+    expect(manifest.default_permissions).toEqual({ contents: "write", issues: "write", pull_requests: "write", checks: "write", metadata: "read" });
+    expect(manifest.default_events).toEqual([
+      "issues",
+      "issue_comment",
+      "pull_request",
+      "pull_request_review",
+      "pull_request_review_comment",
+      "push",
+      "check_run",
+      "check_suite",
+    ]);
+    expect(manifest.public).toBe(false);
+    expect(stderr).toMatch(/no GitHub App credentials/);
+    setup.kill("SIGINT");
+  });
+});

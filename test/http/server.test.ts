@@ -1,0 +1,167 @@
+// The running server over real HTTP: both webhook paths, signatures, bad bodies, health, admin.
+import nock from "nock";
+import { sign } from "@octokit/webhooks-methods";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "../../src/server.js";
+import { MemoryTaskSink } from "../../src/tasks/sink.js";
+import { payload } from "../helpers/payloads.js";
+import { TestOctokit } from "../helpers/probot.js";
+import { testSettings } from "../helpers/settings.js";
+import type { Env } from "../../src/settings.js";
+
+const SECRET = "s3cret";
+let server: RunningServer;
+let sink: MemoryTaskSink;
+
+async function start(env: Env = {}) {
+  sink = new MemoryTaskSink();
+  server = await startServer(testSettings(env), { log: pino({ level: "silent" }), sink, Octokit: TestOctokit });
+}
+
+beforeEach(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1"));
+});
+afterEach(async () => {
+  await server?.close();
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+const mention = payload("issue_comment", "created", { comment: { body: "@devs-bot please fix" } });
+const commentId = (mention.comment as { id: number }).id;
+
+async function post(path: string, body: string, headers: Record<string, string>) {
+  const res = await fetch(`${server.url}${path}`, { method: "POST", body, headers });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+async function signedHeaders(event: string, body: string, secret = SECRET) {
+  return {
+    "content-type": "application/json",
+    "x-github-event": event,
+    "x-github-delivery": crypto.randomUUID(),
+    "x-hub-signature-256": await sign(secret, body),
+  };
+}
+
+describe("webhook deliveries over HTTP", () => {
+  for (const path of ["/api/github/webhooks", "/webhook"]) {
+    it(`a signed mention at ${path} is accepted, queued and acknowledged with one 👀`, async () => {
+      await start();
+      const scope = nock("https://api.github.com")
+        .post(`/repos/Codertocat/Hello-World/issues/comments/${commentId}/reactions`, { content: "eyes" })
+        .reply(201, {});
+      const body = JSON.stringify(mention);
+      const headers = await signedHeaders("issue_comment", body);
+      const res = await post(path, body, headers);
+      expect(res).toEqual({ status: 200, body: { status: "accepted", delivery_id: headers["x-github-delivery"] } });
+      scope.done();
+      expect(sink.tasks).toHaveLength(1);
+    });
+
+    it(`a wrongly signed delivery at ${path} is refused with 401 and queues nothing`, async () => {
+      await start();
+      const body = JSON.stringify(mention);
+      const res = await post(path, body, await signedHeaders("issue_comment", body, "not-the-secret"));
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatch(/signature/);
+      expect(sink.tasks).toEqual([]);
+    });
+  }
+
+  it("a body changed after signing is refused", async () => {
+    await start();
+    const body = JSON.stringify(mention);
+    const headers = await signedHeaders("issue_comment", body);
+    const res = await post("/webhook", body.replace("please fix", "please delete"), headers);
+    expect(res.status).toBe(401);
+    expect(sink.tasks).toEqual([]);
+  });
+
+  it("a delivery without a signature is refused with 400", async () => {
+    await start();
+    const body = JSON.stringify(mention);
+    const { "x-hub-signature-256": _, ...headers } = await signedHeaders("issue_comment", body);
+    const res = await post("/api/github/webhooks", body, headers);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/X-Hub-Signature-256/);
+  });
+
+  it("an unsupported event is answered 2xx and queues nothing", async () => {
+    await start();
+    const body = JSON.stringify(payload("ping", undefined));
+    const res = await post("/api/github/webhooks", body, await signedHeaders("ping", body));
+    expect(res.status).toBe(200);
+    expect(sink.tasks).toEqual([]);
+  });
+
+  it("malformed JSON (correctly signed) is a 400 and the server stays up", async () => {
+    await start();
+    const body = '{"action": "created", ';
+    const res = await post("/api/github/webhooks", body, await signedHeaders("issue_comment", body));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/JSON/);
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it("a form-encoded delivery is a 415 naming the fix", async () => {
+    await start();
+    const res = await post("/webhook", "payload=%7B%7D", { "content-type": "application/x-www-form-urlencoded" });
+    expect(res.status).toBe(415);
+    expect(res.body.error).toMatch(/application\/json/);
+  });
+
+  it("GET on a webhook path is 405", async () => {
+    await start();
+    const res = await fetch(`${server.url}/webhook`);
+    expect(res.status).toBe(405);
+  });
+
+  it("a handler failure is a 500 without internals, so GitHub can redeliver", async () => {
+    await start({ AUTHORIZED_TRIGGER_USERS: "" });
+    const scope = nock("https://api.github.com")
+      .get("/repos/Codertocat/Hello-World/collaborators/Codertocat/permission")
+      .reply(500, { message: "internal detail /srv/secret/path" });
+    const body = JSON.stringify(mention);
+    const res = await post("/webhook", body, await signedHeaders("issue_comment", body));
+    scope.done();
+    expect(res.status).toBe(500);
+    expect(JSON.stringify(res.body)).not.toMatch(/secret|internal detail/);
+    expect(sink.tasks).toEqual([]);
+  });
+});
+
+describe("health and admin routes", () => {
+  it("GET /health is open", async () => {
+    await start();
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "healthy", service: "devs-webhook" });
+  });
+
+  it("GET /status is closed without ADMIN_PASSWORD (W34)", async () => {
+    await start();
+    const res = await fetch(`${server.url}/status`, { headers: { authorization: `Basic ${btoa("admin:")}` } });
+    expect(res.status).toBe(503);
+  });
+
+  it("GET /status needs the right Basic credentials", async () => {
+    await start({ ADMIN_PASSWORD: "pw" });
+    expect((await fetch(`${server.url}/status`)).status).toBe(401);
+    const wrong = await fetch(`${server.url}/status`, { headers: { authorization: `Basic ${btoa("admin:nope")}` } });
+    expect(wrong.status).toBe(401);
+    const right = await fetch(`${server.url}/status`, { headers: { authorization: `Basic ${btoa("admin:pw")}` } });
+    expect(right.status).toBe(200);
+    const body = await right.json();
+    expect(body).toMatchObject({ mentioned_user: "devs-bot", auth_mode: "token", container_pool: ["eamonn", "harry", "darren"] });
+    expect(JSON.stringify(body)).not.toContain("test-token");
+  });
+
+  it("unknown paths are 404", async () => {
+    await start();
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { decideMentionTrigger, type TriggerInput } from "../../src/policy/trigger.js";
+
+const BOT = "devs-bot";
+const base: TriggerInput = { event: "issue_comment", action: "created", sender: "alice", author: "alice", text: "" };
+
+const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned" | "bot_pull_request"]> = [
+  ["comment mention", { text: "@devs-bot go" }, "mention"],
+  ["comment without mention", { text: "go" }, false],
+  ["deleted comment", { action: "deleted", text: "@devs-bot" }, false],
+  ["sender is the bot", { sender: "devs-bot[bot]", text: "@devs-bot" }, false],
+  ["author is the bot in upper case", { author: "DEVS-BOT", text: "@devs-bot" }, false],
+  ["edit adds a mention", { action: "edited", text: "@devs-bot go", previousText: "go" }, "mention"],
+  ["edit keeps a mention", { action: "edited", text: "@devs-bot go!", previousText: "@devs-bot go" }, false],
+  ["new comment on the bot's PR", { text: "also docs", pullRequestAuthor: "devs-bot[bot]" }, "bot_pull_request"],
+  ["edited comment on the bot's PR without new mention", { action: "edited", text: "also docs!", previousText: "also docs", pullRequestAuthor: "devs-bot[bot]" }, false],
+  ["comment on a human's PR", { text: "also docs", pullRequestAuthor: "bob" }, false],
+  ["issue opened with mention", { event: "issues", action: "opened", author: undefined, text: "T\n\n@devs-bot" }, "mention"],
+  ["issue opened, bot among assignees", { event: "issues", action: "opened", text: "T", assignees: ["bob", "Devs-Bot"] }, "assigned"],
+  ["issue assigned to the bot", { event: "issues", action: "assigned", assignee: "devs-bot", text: "T" }, "assigned"],
+  ["issue assigned to someone else, text mentions", { event: "issues", action: "assigned", assignee: "bob", text: "@devs-bot" }, false],
+  ["issue assigned by the bot itself", { event: "issues", action: "assigned", sender: "devs-bot[bot]", assignee: "devs-bot" }, false],
+  ["issue labeled", { event: "issues", action: "labeled", text: "@devs-bot" }, false],
+  ["issue edited adds mention", { event: "issues", action: "edited", text: "@devs-bot", previousText: "x" }, "mention"],
+  ["PR opened with mention", { event: "pull_request", action: "opened", text: "@devs-bot" }, "mention"],
+  ["PR synchronize", { event: "pull_request", action: "synchronize", text: "@devs-bot" }, false],
+  ["PR assigned to bot", { event: "pull_request", action: "assigned", assignee: "devs-bot[bot]" }, "assigned"],
+  ["review with mention", { event: "pull_request_review", action: "submitted", text: "@devs-bot fix" }, "mention"],
+  ["review with empty body", { event: "pull_request_review", action: "submitted", text: "  " }, false],
+  ["review on the bot's PR", { event: "pull_request_review", action: "submitted", text: "please rename", pullRequestAuthor: "devs-bot" }, "bot_pull_request"],
+  ["review dismissed", { event: "pull_request_review", action: "dismissed", text: "@devs-bot" }, false],
+  ["review comment with mention", { event: "pull_request_review_comment", action: "created", text: "@devs-bot" }, "mention"],
+  ["review comment edited adds mention", { event: "pull_request_review_comment", action: "edited", text: "@devs-bot", previousText: "" }, "mention"],
+];
+
+describe("decideMentionTrigger", () => {
+  for (const [name, patch, expected] of table) {
+    it(name, () => {
+      const decision = decideMentionTrigger({ ...base, ...patch }, BOT);
+      expect(decision.trigger ? decision.reason : false).toBe(expected);
+      if (!decision.trigger) expect(decision.reason).toBeTruthy();
+    });
+  }
+});
