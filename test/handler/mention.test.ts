@@ -35,7 +35,7 @@ function expectEyes(path: string) {
     .reply(201, { id: 1, content: "eyes" });
 }
 
-async function deliver(probot: Probot, name: string, body: Record<string, unknown>, id = crypto.randomUUID()) {
+async function deliver(probot: Probot, name: string, body: Record<string, unknown>, id: string = crypto.randomUUID()) {
   await probot.receive({ id, name, payload: body } as never);
 }
 

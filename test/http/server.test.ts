@@ -34,7 +34,7 @@ const commentId = (mention.comment as { id: number }).id;
 
 async function post(path: string, body: string, headers: Record<string, string>) {
   const res = await fetch(`${server.url}${path}`, { method: "POST", body, headers });
-  return { status: res.status, body: await res.json().catch(() => null) };
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as { error?: string; status?: string; delivery_id?: string } };
 }
 
 async function signedHeaders(event: string, body: string, secret = SECRET) {
