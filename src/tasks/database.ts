@@ -11,6 +11,22 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE seen_content (key TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, seen_at INTEGER NOT NULL);
    CREATE INDEX seen_delivery_at ON seen_delivery (seen_at);
    CREATE INDEX seen_content_at ON seen_content (seen_at);`,
+  `CREATE TABLE task (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     body TEXT NOT NULL,
+     state TEXT NOT NULL,
+     container TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     detail TEXT,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER,
+     seq INTEGER NOT NULL
+   );
+   CREATE INDEX task_state ON task (state, seq);
+   CREATE TABLE queue_pin (repo TEXT PRIMARY KEY, container TEXT NOT NULL, pinned_at INTEGER NOT NULL);`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

@@ -1,0 +1,154 @@
+// The task journal: every task is written here (synchronously, fsync'd) before GitHub is answered,
+// with its state and timings, so a crash or restart loses nothing. On start, tasks that were
+// queued are queued again; a running one was interrupted and is retried once.
+import type { Db } from "./database.js";
+import { parseTask, serializeTask, type Task } from "./task.js";
+
+export type TaskState = "queued" | "running" | "done" | "failed" | "timed_out" | "cancelled";
+export const FINAL_STATES: readonly TaskState[] = ["done", "failed", "timed_out", "cancelled"];
+
+export interface JournalEntry {
+  task: Task;
+  state: TaskState;
+  container: string | null;
+  attempts: number;
+  detail: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface Recovery {
+  /** Tasks to queue again, oldest first; `interrupted` when they were running at the crash. */
+  requeue: Array<{ task: Task; interrupted: boolean; container: string | null }>;
+  /** Tasks interrupted twice: given up and marked failed. */
+  abandoned: Task[];
+}
+
+interface Row {
+  body: string;
+  state: TaskState;
+  container: string | null;
+  attempts: number;
+  detail: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** A task interrupted by a restart is retried this many times in all. */
+const MAX_ATTEMPTS = 2;
+
+export class TaskJournal {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records a new task as queued. False when a task with this id is already known. */
+  add(task: Task): boolean {
+    const seq = (this.db.prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM task").get() as { n: number }).n;
+    const result = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO task (id, kind, repo, body, state, created_at, seq) VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+      )
+      .run(task.id, task.kind, task.repo.fullName.toLowerCase(), serializeTask(task), this.now(), seq);
+    return result.changes === 1;
+  }
+
+  markRunning(id: string, container: string): void {
+    this.db
+      .prepare("UPDATE task SET state = 'running', container = ?, started_at = ?, attempts = attempts + 1 WHERE id = ?")
+      .run(container, this.now(), id);
+  }
+
+  /** Sets the container a queued task waits for (routing), so status shows it. */
+  assign(id: string, container: string): void {
+    this.db.prepare("UPDATE task SET container = ? WHERE id = ? AND state = 'queued'").run(container, id);
+  }
+
+  /** Back to queued without counting the attempt (a graceful shutdown interrupted it). */
+  requeue(id: string): void {
+    this.db.prepare("UPDATE task SET state = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'").run(id);
+  }
+
+  finish(id: string, state: Exclude<TaskState, "queued" | "running">, detail: string | null = null): void {
+    this.db.prepare("UPDATE task SET state = ?, detail = ?, finished_at = ? WHERE id = ?").run(state, detail, this.now(), id);
+  }
+
+  get(id: string): JournalEntry | null {
+    const row = this.db.prepare("SELECT * FROM task WHERE id = ?").get(id) as Row | undefined;
+    return row ? toEntry(row) : null;
+  }
+
+  /** Newest first. */
+  recent(limit = 50): JournalEntry[] {
+    return (this.db.prepare("SELECT * FROM task ORDER BY seq DESC LIMIT ?").all(limit) as Row[]).map(toEntry);
+  }
+
+  counts(): Record<TaskState, number> {
+    const counts: Record<TaskState, number> = { queued: 0, running: 0, done: 0, failed: 0, timed_out: 0, cancelled: 0 };
+    for (const row of this.db.prepare("SELECT state, COUNT(*) AS n FROM task GROUP BY state").all() as Array<{ state: TaskState; n: number }>) {
+      counts[row.state] = row.n;
+    }
+    return counts;
+  }
+
+  /** Called once at start-up, before new deliveries are accepted. */
+  recover(): Recovery {
+    const rows = this.db
+      .prepare("SELECT * FROM task WHERE state IN ('queued', 'running') ORDER BY seq")
+      .all() as Array<Row & { id: string }>;
+    const recovery: Recovery = { requeue: [], abandoned: [] };
+    this.db.transaction(() => {
+      for (const row of rows) {
+        const task = parseTask(row.body);
+        if (row.state === "running" && row.attempts >= MAX_ATTEMPTS) {
+          this.finish(row.id, "failed", "interrupted by a restart twice; not retried again");
+          recovery.abandoned.push(task);
+          continue;
+        }
+        if (row.state === "running") {
+          this.db.prepare("UPDATE task SET state = 'queued', detail = 'interrupted by a restart; retrying' WHERE id = ?").run(row.id);
+        }
+        recovery.requeue.push({ task, interrupted: row.state === "running", container: row.container });
+      }
+    })();
+    return recovery;
+  }
+
+  // --- single_queue pins: a repository's tasks all go to one container name, across restarts.
+
+  pinOf(repo: string): string | null {
+    const row = this.db.prepare("SELECT container FROM queue_pin WHERE repo = ?").get(repo.toLowerCase()) as { container: string } | undefined;
+    return row?.container ?? null;
+  }
+
+  pin(repo: string, container: string): void {
+    this.db
+      .prepare("INSERT INTO queue_pin (repo, container, pinned_at) VALUES (?, ?, ?) ON CONFLICT(repo) DO UPDATE SET container = excluded.container, pinned_at = excluded.pinned_at")
+      .run(repo.toLowerCase(), container, this.now());
+  }
+
+  unpin(repo: string): void {
+    this.db.prepare("DELETE FROM queue_pin WHERE repo = ?").run(repo.toLowerCase());
+  }
+
+  pins(): Record<string, string> {
+    const rows = this.db.prepare("SELECT repo, container FROM queue_pin ORDER BY repo").all() as Array<{ repo: string; container: string }>;
+    return Object.fromEntries(rows.map((r) => [r.repo, r.container]));
+  }
+}
+
+function toEntry(row: Row): JournalEntry {
+  return {
+    task: parseTask(row.body),
+    state: row.state,
+    container: row.container,
+    attempts: row.attempts,
+    detail: row.detail,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}

@@ -1,0 +1,314 @@
+// The pool with its real journal (SQLite on disk) and real timers; the executor is a function
+// here, the container-backed one is tested against dockerd in test/integration.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { ContainerPool, type PoolEvent, type PoolOptions, type RunContext, type TaskExecutor } from "../../src/pool/pool.js";
+import { chooseContainer, namesFor } from "../../src/pool/routing.js";
+import { openDatabase } from "../../src/tasks/database.js";
+import { TaskJournal } from "../../src/tasks/journal.js";
+import type { Task } from "../../src/tasks/task.js";
+import { tempDir } from "../helpers/settings.js";
+import { makeTask } from "../helpers/tasks.js";
+
+const log = pino({ level: "silent" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pool(options: Partial<PoolOptions> & { executor: TaskExecutor }, dataDir = tempDir()) {
+  const journal = new TaskJournal(openDatabase(dataDir));
+  const events: PoolEvent[] = [];
+  const p = new ContainerPool({
+    names: { main: ["eamonn", "harry", "darren"], ci: [] },
+    journal,
+    log,
+    maxConcurrent: 3,
+    timeoutMs: 60_000,
+    onEvent: (e) => void events.push(e),
+    ...options,
+  });
+  p.start();
+  return { pool: p, journal, events, dataDir };
+}
+
+/** An executor whose tasks finish when the test says so. */
+function gated() {
+  const gates = new Map<string, () => void>();
+  const started: Array<{ id: string; container: string }> = [];
+  const executor: TaskExecutor = async (task, ctx) => {
+    started.push({ id: task.id, container: ctx.container });
+    await new Promise<void>((resolve) => gates.set(task.id, resolve));
+    return { state: "done" };
+  };
+  return { executor, started, open: (id: string) => gates.get(id)?.(), gates };
+}
+
+async function until(check: () => boolean, ms = 5_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await sleep(5);
+  }
+}
+
+describe("routing (pure)", () => {
+  it("least loaded wins; ties go to config order", () => {
+    const loads: Record<string, number> = { a: 1, b: 0, c: 0 };
+    expect(chooseContainer(["a", "b", "c"], (n) => loads[n]!, null)).toBe("b");
+    expect(chooseContainer(["a", "b", "c"], () => 0, null)).toBe("a");
+  });
+  it("a configured pin wins; an unknown pin is ignored", () => {
+    expect(chooseContainer(["a", "b"], (n) => (n === "b" ? 5 : 0), "b")).toBe("b");
+    expect(chooseContainer(["a", "b"], () => 0, "gone")).toBe("a");
+  });
+  it("CI uses its own pool unless the repository is single_queue (W14)", () => {
+    const names = { main: ["a"], ci: ["ci1"] };
+    expect(namesFor("ci", names, false)).toEqual(["ci1"]);
+    expect(namesFor("ci", names, true)).toEqual(["a"]);
+    expect(namesFor("agent", names, false)).toEqual(["a"]);
+    expect(namesFor("ci", { main: ["a"], ci: [] }, false)).toEqual(["a"]);
+  });
+});
+
+describe("ContainerPool", () => {
+  it("spreads tasks over the least loaded names, in config order, and counts running ones", async () => {
+    const g = gated();
+    const { pool: p, events } = pool({ executor: g.executor });
+    const tasks = ["a/1", "b/2", "c/3", "d/4"].map((r) => makeTask(r));
+    for (const t of tasks) await p.submit(t);
+    await until(() => events.filter((e) => e.type === "queued").length === 4);
+    const placed = events.filter((e) => e.type === "queued").map((e) => [e.task.id, e.container, e.type === "queued" ? e.position : -1]);
+    expect(placed).toEqual([
+      [tasks[0]!.id, "eamonn", 0],
+      [tasks[1]!.id, "harry", 0],
+      [tasks[2]!.id, "darren", 0],
+      [tasks[3]!.id, "eamonn", 1],
+    ]);
+    for (const t of tasks) g.open(t.id);
+    await until(() => g.started.length === 4);
+    for (const t of tasks) g.open(t.id);
+    await p.idle();
+  });
+
+  it("single_queue pins a repository to one name, across restarts; others spread", async () => {
+    const g = gated();
+    const hints = async (t: Task) => ({ singleQueue: t.repo.fullName === "acme/pinned" });
+    const first = pool({ executor: g.executor, routeHints: hints });
+    const pinned = [makeTask("acme/pinned"), makeTask("acme/pinned", "ci"), makeTask("acme/pinned")];
+    const other = [makeTask("acme/free"), makeTask("acme/free")];
+    for (const t of [pinned[0]!, other[0]!, pinned[1]!, other[1]!, pinned[2]!]) await first.pool.submit(t);
+    await until(() => first.events.filter((e) => e.type === "queued").length === 5);
+    const where = (id: string) => first.events.find((e) => e.type === "queued" && e.task.id === id)!.container;
+    expect(pinned.map((t) => where(t.id))).toEqual(["eamonn", "eamonn", "eamonn"]);
+    expect(other.map((t) => where(t.id))).toEqual(["harry", "darren"]);
+    // Order within the pinned repository is kept.
+    for (const t of [...pinned, ...other]) {
+      await until(() => g.gates.has(t.id) || g.started.some((s) => s.id === t.id));
+      g.open(t.id);
+    }
+    await first.pool.idle();
+    expect(g.started.filter((s) => s.container === "eamonn").map((s) => s.id)).toEqual(pinned.map((t) => t.id));
+    expect(first.journal.pins()).toEqual({ "acme/pinned": "eamonn" });
+
+    // After a restart on the same DATA_DIR the pin holds even when eamonn is the busiest.
+    const g2 = gated();
+    const second = pool({ executor: g2.executor, routeHints: hints }, first.dataDir);
+    const busy = makeTask("x/y");
+    await second.pool.submit(busy);
+    await until(() => g2.started.length === 1);
+    const again = makeTask("acme/pinned");
+    await second.pool.submit(again);
+    await until(() => second.events.some((e) => e.type === "queued" && e.task.id === again.id));
+    expect(second.events.find((e) => e.type === "queued" && e.task.id === again.id)!.container).toBe("eamonn");
+    g2.open(busy.id);
+    await until(() => g2.started.length === 2);
+    g2.open(again.id);
+    await second.pool.idle();
+  });
+
+  it("turning single_queue off removes the pin", async () => {
+    let single = true;
+    const { pool: p, journal } = pool({ executor: async () => ({ state: "done" }), routeHints: async () => ({ singleQueue: single }) });
+    await p.submit(makeTask("acme/x"));
+    await p.idle();
+    expect(journal.pins()).toEqual({ "acme/x": "eamonn" });
+    single = false;
+    await p.submit(makeTask("acme/x"));
+    await p.idle();
+    expect(journal.pins()).toEqual({});
+  });
+
+  it("MAX_CONCURRENT_TASKS caps running tasks across names", async () => {
+    let running = 0;
+    let peak = 0;
+    const { pool: p } = pool({
+      maxConcurrent: 2,
+      executor: async () => {
+        peak = Math.max(peak, ++running);
+        await sleep(40);
+        running--;
+        return { state: "done" };
+      },
+    });
+    for (let i = 0; i < 6; i++) await p.submit(makeTask(`r/${i}`));
+    await p.idle();
+    expect(peak).toBe(2);
+  });
+
+  it("a timeout aborts the task, measured from its own start (W11), and ends it timed_out", async () => {
+    const finished: PoolEvent[] = [];
+    const executor: TaskExecutor = async (task, ctx: RunContext) => {
+      if (task.repo.fullName === "slow/one") {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return { state: "failed", detail: "aborted" };
+      }
+      await sleep(250);
+      return { state: "done" };
+    };
+    const { pool: p, journal } = pool({ executor, timeoutMs: 400, names: { main: ["solo"], ci: [] }, onEvent: (e) => void finished.push(e) });
+    const quick1 = makeTask("quick/a");
+    const quick2 = makeTask("quick/b");
+    const slow = makeTask("slow/one");
+    const t0 = Date.now();
+    for (const t of [quick1, quick2, slow]) await p.submit(t);
+    await p.idle();
+    // quick2 waited ~250 ms and ran ~250 ms: over 400 ms since queued, but not since it started.
+    expect(journal.get(quick2.id)!.state).toBe("done");
+    const slowEntry = journal.get(slow.id)!;
+    expect(slowEntry.state).toBe("timed_out");
+    expect(slowEntry.finishedAt! - slowEntry.startedAt!).toBeGreaterThanOrEqual(390);
+    expect(slowEntry.finishedAt! - slowEntry.startedAt!).toBeLessThan(1_000);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(finished.find((e) => e.type === "finished" && e.task.id === slow.id)).toMatchObject({ state: "timed_out" });
+  });
+
+  it("an executor that ignores the abort is abandoned after the grace period; the queue moves on", async () => {
+    const { pool: p, journal } = pool({
+      names: { main: ["solo"], ci: [] },
+      timeoutMs: 100,
+      abortGraceMs: 100,
+      executor: async (task) => (task.repo.name === "hung" ? new Promise(() => undefined) : { state: "done" }),
+    });
+    const hung = makeTask("a/hung");
+    const next = makeTask("a/next");
+    await p.submit(hung);
+    await p.submit(next);
+    await p.idle();
+    expect(journal.get(hung.id)!.state).toBe("timed_out");
+    expect(journal.get(next.id)!.state).toBe("done");
+  });
+
+  it("cancels a queued task (it never runs) and a running one (aborted)", async () => {
+    const g = gated();
+    const executor: TaskExecutor = async (task, ctx) => {
+      g.started.push({ id: task.id, container: ctx.container });
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      return { state: "failed", detail: "aborted" };
+    };
+    const { pool: p, journal } = pool({ executor, names: { main: ["solo"], ci: [] } });
+    const running = makeTask("r/run");
+    const queued = makeTask("r/wait");
+    await p.submit(running);
+    await p.submit(queued);
+    await until(() => g.started.length === 1);
+    expect(p.cancel(queued.id)).toBe(true);
+    expect(journal.get(queued.id)!.state).toBe("cancelled");
+    expect(p.cancel(running.id)).toBe(true);
+    await p.idle();
+    expect(journal.get(running.id)!.state).toBe("cancelled");
+    expect(g.started.map((s) => s.id)).toEqual([running.id]);
+    expect(p.cancel("nope")).toBe(false);
+  });
+
+  it("a duplicate task id is not queued twice", async () => {
+    let runs = 0;
+    const { pool: p } = pool({ executor: async () => (runs++, { state: "done" }) });
+    const t = makeTask("r/x", "agent", "same-id");
+    await p.submit(t);
+    await p.submit(t);
+    await p.idle();
+    expect(runs).toBe(1);
+  });
+
+  it("a failing executor marks the task failed with its message and the queue goes on", async () => {
+    const { pool: p, journal } = pool({
+      names: { main: ["solo"], ci: [] },
+      executor: async (task) => {
+        if (task.repo.name === "bad") throw new Error("docker went away");
+        return { state: "done" };
+      },
+    });
+    const bad = makeTask("a/bad");
+    const good = makeTask("a/good");
+    await p.submit(bad);
+    await p.submit(good);
+    await p.idle();
+    expect(journal.get(bad.id)).toMatchObject({ state: "failed", detail: "docker went away" });
+    expect(journal.get(good.id)!.state).toBe("done");
+  });
+
+  it("stop-after-task stops the container when its queue is empty; a busy name is never stopped", async () => {
+    const stopped: string[] = [];
+    const g = gated();
+    const { pool: p } = pool({
+      executor: g.executor,
+      names: { main: ["solo"], ci: [] },
+      cleanup: { mode: "after-task" },
+      lifecycle: { stop: async (c, r) => void stopped.push(`${c}:${r}`) },
+    });
+    const a = makeTask("o/a");
+    const b = makeTask("o/b");
+    await p.submit(a);
+    await p.submit(b);
+    await until(() => g.started.length === 1);
+    expect(await p.stopContainer("solo")).toBe("busy");
+    g.open(a.id);
+    await until(() => g.started.length === 2);
+    expect(stopped).toEqual([]); // b is still queued for solo
+    g.open(b.id);
+    await p.idle();
+    await until(() => stopped.length === 1);
+    expect(stopped).toEqual(["solo:o/b"]);
+    expect(await p.stopContainer("nope")).toBe("unknown");
+  });
+
+  it("idle cleanup stops a container only after the idle period from the end of its last task", async () => {
+    const stopped: string[] = [];
+    const { pool: p } = pool({
+      executor: async () => {
+        await sleep(150); // longer than the idle period: idleness must not count from the start (W11)
+        return { state: "done" };
+      },
+      names: { main: ["solo"], ci: [] },
+      cleanup: { mode: "idle", idleMs: 100, checkEveryMs: 20 },
+      lifecycle: { stop: async (c, r) => void stopped.push(`${c}:${r}`) },
+    });
+    await p.submit(makeTask("o/a"));
+    await sleep(120);
+    expect(stopped).toEqual([]); // still running
+    await p.idle();
+    const ended = Date.now();
+    await until(() => stopped.length === 1, 2_000);
+    expect(Date.now() - ended).toBeGreaterThanOrEqual(80);
+    expect(stopped).toEqual(["solo:o/a"]);
+    await p.close();
+  });
+
+  it("close() interrupts running work and leaves it queued for the next start, uncounted", async () => {
+    const dir = tempDir();
+    const executor: TaskExecutor = async (_t, ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      return { state: "failed", detail: "aborted" };
+    };
+    const first = pool({ executor, names: { main: ["solo"], ci: [] } }, dir);
+    const t = makeTask("o/a");
+    await first.pool.submit(t);
+    await until(() => first.journal.get(t.id)!.state === "running");
+    await first.pool.close();
+    expect(first.journal.get(t.id)).toMatchObject({ state: "queued", attempts: 0 });
+    const ran: string[] = [];
+    const second = pool({ executor: async (task) => (ran.push(task.id), { state: "done" }) }, dir);
+    await second.pool.idle();
+    expect(ran).toEqual([t.id]);
+    expect(second.journal.get(t.id)!.state).toBe("done");
+    await expect(first.pool.submit(makeTask())).rejects.toThrow(/shutting down/);
+  });
+});
