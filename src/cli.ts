@@ -6,7 +6,7 @@ import { parseEnv, parseArgs } from "node:util";
 import { createLogger } from "./logging.js";
 import { startServer, WEBHOOK_PATHS } from "./server.js";
 import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
-import { MemoryTaskSink } from "./tasks/sink.js";
+import { createRuntime } from "./runtime.js";
 import { VERSION } from "./version.js";
 
 const HELP = `devs-webhook ${VERSION} — a GitHub App that runs a coding agent in your devcontainer
@@ -18,6 +18,7 @@ Commands:
                                 Without App credentials or a token, starts the App registration.
   config                        Print the effective settings (secrets masked).
   status [--url URL]            Ask a running server for its status (Basic auth from ADMIN_*).
+  stop-container NAME [--url]   Stop the containers of a pool name on a running server.
   test-setup                    Check that the settings, data directories and tools are usable.
 
 Options:
@@ -47,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.version) return print(VERSION);
   if (values.help || !command) return print(HELP);
+  const argument = command === "stop-container" ? rest.shift() : undefined;
+  if (command === "stop-container" && !argument) throw new UsageError("stop-container needs a container name");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
 
   const env = loadEnv(process.env, values["env-file"]);
@@ -61,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       return printConfig(env, settings);
     case "status":
       return status(settings, values.url);
+    case "stop-container":
+      return stopContainer(settings, argument!, values.url);
     case "test-setup":
       return testSetup(settings);
     default:
@@ -91,15 +96,26 @@ async function serve(settings: Settings): Promise<number> {
   checkServeRequirements(settings);
   if (settings.auth.kind === "unconfigured") return registerApp(settings);
   const log = await createLogger(settings);
-  const sink = new MemoryTaskSink();
-  const server = await startServer(settings, { log, sink });
+  const runtime = createRuntime(settings, log, {});
+  const server = await startServer(settings, {
+    log,
+    sink: runtime.pool,
+    memory: runtime.memory,
+    operations: runtime.operations,
+  }).catch(async (error: unknown) => {
+    await runtime.close();
+    throw error;
+  });
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) process.exit(1); // A second signal: stop now.
       stopping = true;
       log.info({ signal }, "shutting down");
-      server.close().then(resolve, (error: unknown) => {
+      server
+        .close()
+        .then(() => runtime.close())
+        .then(resolve, (error: unknown) => {
         log.error({ err: error }, "shutdown failed");
         resolve();
       });
@@ -140,19 +156,46 @@ function printConfig(env: Env, settings: Settings): number {
   return 0;
 }
 
-async function status(settings: Settings, url: string | undefined): Promise<number> {
+/** Calls an admin route of a running server with the configured Basic credentials. */
+async function adminRequest(settings: Settings, url: string | undefined, method: string, path: string) {
   const base = url ?? `http://127.0.0.1:${settings.port}`;
   const headers: Record<string, string> = {};
   if (settings.adminPassword) {
     headers.authorization = `Basic ${Buffer.from(`${settings.adminUsername}:${settings.adminPassword}`).toString("base64")}`;
+  } else if (settings.devMode) {
+    headers.authorization = `Basic ${Buffer.from(`${settings.adminUsername}:`).toString("base64")}`;
   }
-  const response = await fetch(new URL("/status", base), { headers });
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, base), { method, headers });
+  } catch (error) {
+    throw new Error(`cannot reach ${base} (${(error as Error).message}); is the server running?`);
+  }
   const text = await response.text();
-  if (!response.ok) {
-    console.error(`devs-webhook: ${base}/status answered ${response.status}: ${text}`);
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: response.status, body, base };
+}
+
+async function status(settings: Settings, url: string | undefined): Promise<number> {
+  const res = await adminRequest(settings, url, "GET", "/status");
+  if (res.status !== 200) {
+    console.error(`devs-webhook: ${res.base}/status answered ${res.status}: ${JSON.stringify(res.body)}`);
     return 1;
   }
-  return print(JSON.stringify(JSON.parse(text), null, 2));
+  return print(JSON.stringify(res.body, null, 2));
+}
+
+async function stopContainer(settings: Settings, name: string, url: string | undefined): Promise<number> {
+  const res = await adminRequest(settings, url, "POST", `/container/${encodeURIComponent(name)}/stop`);
+  if (res.status === 200) return print(`stopped ${name}`);
+  const error = (res.body as { error?: string })?.error ?? JSON.stringify(res.body);
+  console.error(`devs-webhook: ${res.status === 401 ? "not authorised (check ADMIN_USERNAME/ADMIN_PASSWORD)" : error}`);
+  return 1;
 }
 
 async function testSetup(settings: Settings): Promise<number> {

@@ -4,12 +4,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Probot, type ProbotOctokit } from "probot";
 import type { Logger } from "pino";
-import { handleAdminRoute, sendJson } from "./admin/routes.js";
+import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
 import { PermissionCache } from "./github/permissions.js";
 import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
-import { openDatabase } from "./tasks/database.js";
-import { SqliteDeliveryMemory } from "./tasks/delivery-memory.js";
+import type { DeliveryMemory } from "./tasks/delivery-memory.js";
 import type { TaskSink } from "./tasks/sink.js";
 import { verifyDelivery } from "./webhooks/delivery.js";
 
@@ -23,6 +22,9 @@ const ACK_TIMEOUT_MS = 9_000;
 export interface ServerDeps {
   log: Logger;
   sink: TaskSink;
+  memory: DeliveryMemory;
+  /** What the admin routes report and control beyond the basics (the pool, the journal). */
+  operations?: Partial<AdminOperations>;
   /** Tests pass an Octokit class with throttling and retries off. */
   Octokit?: typeof ProbotOctokit;
 }
@@ -51,8 +53,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     ...(deps.Octokit ? { Octokit: deps.Octokit } : {}),
   });
   const botHandle = await resolveBotHandle(probot, settings);
-  const db = openDatabase(settings.dataDir);
-  const memory = new SqliteDeliveryMemory(db);
+  const { memory } = deps;
   await probot.load(
     createApp({
       botHandle,
@@ -69,13 +70,17 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const routeDeps = {
     credentials: { username: settings.adminUsername, password: settings.adminPassword, devMode: settings.devMode },
     startedAt,
-    status: () => ({
-      mentioned_user: botHandle,
-      auth_mode: settings.auth.kind,
-      container_pool: settings.containerPool,
-      ci_container_pool: settings.ciContainerPool,
-      delivery_memory: memory.stats(),
-    }),
+    operations: {
+      ...deps.operations,
+      status: () => ({
+        mentioned_user: botHandle,
+        auth_mode: settings.auth.kind,
+        container_pool: settings.containerPool,
+        ci_container_pool: settings.ciContainerPool,
+        delivery_memory: memory.stats(),
+        ...deps.operations?.status?.(),
+      }),
+    },
   };
 
   const server = createServer((req, res) => {
@@ -87,11 +92,12 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
     if ((WEBHOOK_PATHS as readonly string[]).includes(path)) return receiveDelivery(req, res);
     // Probot's manifest registration points the App's webhook at the site root.
     if (path === "/" && req.method === "POST") return receiveDelivery(req, res);
-    if (handleAdminRoute(req, res, path, routeDeps)) return;
+    if (await handleAdminRoute(req, res, url, routeDeps)) return;
     sendJson(res, 404, { error: `no route ${req.method} ${path}` });
   }
 
@@ -150,7 +156,6 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     close: async () => {
       stopProxy?.();
       await closeServer(server);
-      db.close();
     },
   };
 }

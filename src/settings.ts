@@ -93,6 +93,18 @@ export const SETTINGS = {
   ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate container names for CI (empty = share CONTAINER_POOL)." },
   containerTimeoutMinutes: { names: ["CONTAINER_TIMEOUT_MINUTES"], default: "30", group: "Pool", doc: "Per-task time limit in minutes." },
   maxConcurrentTasks: { names: ["MAX_CONCURRENT_TASKS"], default: "3", group: "Pool", doc: "Running tasks across all containers." },
+  stopContainerAfterTask: {
+    names: ["STOP_CONTAINER_AFTER_TASK"],
+    default: "true",
+    group: "Pool",
+    doc: "Stop a container when its queue empties (saves memory); false keeps it warm until idle.",
+  },
+  containerIdleMinutes: {
+    names: ["CONTAINER_IDLE_MINUTES"],
+    default: "60",
+    group: "Pool",
+    doc: "With STOP_CONTAINER_AFTER_TASK=false: stop a container this long after its last task ended.",
+  },
   repoCacheDir: { names: ["REPO_CACHE_DIR"], default: "~/.devs-webhook/repos", group: "Pool", doc: "Bare repository caches." },
   workspaceDir: { names: ["WORKSPACE_DIR"], default: "~/.devs-webhook/workspaces", group: "Pool", doc: "Per-task worktrees." },
   dataDir: { names: ["DATA_DIR"], default: "~/.devs-webhook", group: "Pool", doc: "Task journal and delivery memory." },
@@ -154,6 +166,8 @@ export interface Settings {
   ciContainerPool: string[];
   containerTimeoutMinutes: number;
   maxConcurrentTasks: number;
+  stopContainerAfterTask: boolean;
+  containerIdleMinutes: number;
   repoCacheDir: string;
   workspaceDir: string;
   dataDir: string;
@@ -382,6 +396,8 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     ciContainerPool,
     containerTimeoutMinutes: int(env, "containerTimeoutMinutes", 1, 24 * 60)!,
     maxConcurrentTasks: int(env, "maxConcurrentTasks", 1, 1000)!,
+    stopContainerAfterTask: bool(env, "stopContainerAfterTask"),
+    containerIdleMinutes: int(env, "containerIdleMinutes", 1, 7 * 24 * 60)!,
     repoCacheDir: dir(env, "repoCacheDir", home),
     workspaceDir: dir(env, "workspaceDir", home),
     dataDir: dir(env, "dataDir", home),

@@ -3,11 +3,21 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
 import { checkAdminAuth, type AdminCredentials } from "./auth.js";
 
+/** What the admin routes can ask of the running process; absent parts answer 501. */
+export interface AdminOperations {
+  status(): Record<string, unknown>;
+  containers?(): Record<string, unknown>;
+  stopContainer?(name: string): Promise<"stopped" | "busy" | "unknown">;
+  cancelTask?(id: string): boolean;
+  recentTasks?(limit: number): unknown[];
+  /** Prometheus text exposition. */
+  metrics?(): string;
+}
+
 export interface AdminRoutesDeps {
   credentials: AdminCredentials;
   startedAt: number;
-  /** What GET /status reports; gathered on each call. */
-  status: () => Record<string, unknown>;
+  operations: AdminOperations;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,8 +26,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+type Route = {
+  method: string;
+  pattern: RegExp;
+  handle: (res: ServerResponse, match: RegExpExecArray, url: URL) => Promise<void> | void;
+};
+
 /** Returns true when it answered the request. */
-export function handleAdminRoute(req: IncomingMessage, res: ServerResponse, path: string, deps: AdminRoutesDeps): boolean {
+export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminRoutesDeps): Promise<boolean> {
+  const path = url.pathname.replace(/\/+$/, "") || "/";
   if (path === "/health" || path === "/") {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res);
     sendJson(res, 200, {
@@ -28,10 +45,57 @@ export function handleAdminRoute(req: IncomingMessage, res: ServerResponse, path
     });
     return true;
   }
-  if (path === "/status") {
-    if (req.method !== "GET") return methodNotAllowed(res);
+  const ops = deps.operations;
+  const routes: Route[] = [
+    { method: "GET", pattern: /^\/status$/, handle: (r) => sendJson(r, 200, { version: VERSION, ...ops.status() }) },
+    { method: "GET", pattern: /^\/containers$/, handle: (r) => (ops.containers ? sendJson(r, 200, ops.containers()) : notAvailable(r)) },
+    {
+      method: "POST",
+      pattern: /^\/container\/([a-z\d_-]+)\/stop$/,
+      handle: async (r, m) => {
+        if (!ops.stopContainer) return notAvailable(r);
+        const name = m[1]!;
+        const result = await ops.stopContainer(name);
+        if (result === "stopped") sendJson(r, 200, { status: "stopped", container: name });
+        else if (result === "busy") sendJson(r, 409, { error: `container ${name} is running a task; cancel it first` });
+        else sendJson(r, 404, { error: `no container named ${name}` });
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/tasks$/,
+      handle: (r, _m, u) => {
+        if (!ops.recentTasks) return notAvailable(r);
+        const limit = Math.min(Number(u.searchParams.get("limit") ?? 50) || 50, 500);
+        sendJson(r, 200, { tasks: ops.recentTasks(limit) });
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/tasks?\/([\w.:-]+)\/cancel$/,
+      handle: (r, m) => {
+        if (!ops.cancelTask) return notAvailable(r);
+        if (ops.cancelTask(m[1]!)) sendJson(r, 200, { status: "cancelled", task: m[1] });
+        else sendJson(r, 404, { error: `no queued or running task ${m[1]}` });
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/metrics$/,
+      handle: (r) => {
+        if (!ops.metrics) return notAvailable(r);
+        const text = ops.metrics();
+        r.writeHead(200, { "content-type": "text/plain; version=0.0.4", "content-length": Buffer.byteLength(text) });
+        r.end(text);
+      },
+    },
+  ];
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    if (req.method !== route.method) return methodNotAllowed(res);
     if (!authorized(req, res, deps)) return true;
-    sendJson(res, 200, { version: VERSION, ...deps.status() });
+    await route.handle(res, match, url);
     return true;
   }
   return false;
@@ -40,6 +104,10 @@ export function handleAdminRoute(req: IncomingMessage, res: ServerResponse, path
 function methodNotAllowed(res: ServerResponse): true {
   sendJson(res, 405, { error: "method not allowed" });
   return true;
+}
+
+function notAvailable(res: ServerResponse): void {
+  sendJson(res, 501, { error: "not available in this mode" });
 }
 
 function authorized(req: IncomingMessage, res: ServerResponse, deps: AdminRoutesDeps): boolean {

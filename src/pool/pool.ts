@@ -53,6 +53,11 @@ export interface PoolOptions {
   lifecycle?: ContainerLifecycle;
   /** Stop the container after each task, or after this many idle ms (measured from the end of its last task). */
   cleanup?: { mode: "after-task" } | { mode: "idle"; idleMs: number; checkEveryMs?: number };
+  /**
+   * Tasks this process can run. Others are journaled and stay queued (for a worker or a later
+   * build that can run them) instead of failing.
+   */
+  runnable?: (task: Task) => boolean;
   /** How long an aborted executor gets to settle before the pool moves on. */
   abortGraceMs?: number;
   now?: () => number;
@@ -91,7 +96,7 @@ export class ContainerPool implements TaskSink {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");
       void this.emit({ type: "finished", task, container: "", state: "failed", detail: "interrupted by a restart twice", durationMs: 0 });
     }
-    for (const { task, interrupted } of recovery.requeue) this.route(task, interrupted);
+    for (const { task, interrupted } of recovery.requeue) if (this.canRun(task)) this.route(task, interrupted);
     if (this.options.cleanup?.mode === "idle") {
       const every = this.options.cleanup.checkEveryMs ?? 60_000;
       this.idleTimer = setInterval(() => void this.stopIdle(), every);
@@ -104,8 +109,13 @@ export class ContainerPool implements TaskSink {
   async submit(task: Task): Promise<SubmitResult> {
     if (this.closing) throw new Error("the pool is shutting down");
     if (!this.options.journal.add(task)) return {};
-    this.route(task, false);
+    if (this.canRun(task)) this.route(task, false);
+    else this.options.log.warn({ task: task.id, kind: task.kind }, "no runner for this kind of task here; it stays queued in the journal");
     return {};
+  }
+
+  private canRun(task: Task): boolean {
+    return this.options.runnable?.(task) ?? true;
   }
 
   /** Cancels a queued or running task. False when the pool does not hold it. */

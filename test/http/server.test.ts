@@ -5,6 +5,8 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
+import { openDatabase } from "../../src/tasks/database.js";
+import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
 import { payload } from "../helpers/payloads.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { testSettings } from "../helpers/settings.js";
@@ -16,7 +18,9 @@ let sink: MemoryTaskSink;
 
 async function start(env: Env = {}) {
   sink = new MemoryTaskSink();
-  server = await startServer(testSettings(env), { log: pino({ level: "silent" }), sink, Octokit: TestOctokit });
+  const settings = testSettings(env);
+  const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
+  server = await startServer(settings, { log: pino({ level: "silent" }), sink, memory, Octokit: TestOctokit });
 }
 
 beforeEach(() => {
@@ -163,5 +167,55 @@ describe("health and admin routes", () => {
   it("unknown paths are 404", async () => {
     await start();
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe("admin routes over the pool and journal", () => {
+  it("list containers and tasks, cancel a task, refuse to stop a busy container, expose metrics", async () => {
+    const { createRuntime } = await import("../../src/runtime.js");
+    const settings = testSettings({ ADMIN_PASSWORD: "pw", CONTAINER_POOL: "solo" });
+    const started: string[] = [];
+    const runtime = createRuntime(settings, pino({ level: "silent" }), {
+      agent: async (task, ctx) => {
+        started.push(task.id);
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return { state: "failed", detail: "aborted" };
+      },
+    });
+    server = await startServer(settings, {
+      log: pino({ level: "silent" }),
+      sink: runtime.pool,
+      memory: runtime.memory,
+      operations: runtime.operations,
+      Octokit: TestOctokit,
+    });
+    const auth = { authorization: `Basic ${btoa("admin:pw")}` };
+    const scope = nock("https://api.github.com").post(/\/reactions$/).times(2).reply(201, {});
+    for (const [i, text] of ["@devs-bot one", "@devs-bot two"].entries()) {
+      const body = JSON.stringify(payload("issue_comment", "created", { comment: { id: 1000 + i, body: text } }));
+      expect((await post("/webhook", body, await signedHeaders("issue_comment", body))).status).toBe(200);
+    }
+    scope.done();
+    for (let i = 0; i < 100 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const containers = await (await fetch(`${server.url}/containers`, { headers: auth })).json();
+    expect(containers).toEqual({ solo: { queued: 1, running: started[0] } });
+
+    const stop = await fetch(`${server.url}/container/solo/stop`, { method: "POST", headers: auth });
+    expect(stop.status).toBe(409);
+    expect((await fetch(`${server.url}/container/nobody/stop`, { method: "POST", headers: auth })).status).toBe(404);
+
+    const tasks = (await (await fetch(`${server.url}/tasks`, { headers: auth })).json()) as { tasks: Array<{ id: string; state: string }> };
+    expect(tasks.tasks.map((t) => t.state)).toEqual(["queued", "running"]);
+    const waiting = tasks.tasks[0]!.id;
+    const cancel = await fetch(`${server.url}/task/${waiting}/cancel`, { method: "POST", headers: auth });
+    expect(cancel.status).toBe(200);
+    expect((await fetch(`${server.url}/task/unknown/cancel`, { method: "POST", headers: auth })).status).toBe(404);
+
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain('devs_tasks{state="cancelled"} 1');
+    expect(metrics).toContain('devs_tasks{state="running"} 1');
+    expect(metrics).toContain('devs_container_busy{container="solo"} 1');
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    await runtime.close();
   });
 });
