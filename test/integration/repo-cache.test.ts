@@ -1,0 +1,116 @@
+// The repository cache and per-task clones with real git: file:// remotes and git's smart HTTP.
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { GitError, RepoCache } from "../../src/workspace/repo-cache.js";
+import { bareRepo, git } from "../helpers/git-repo.js";
+import { startGitHttp, type GitHttpServer } from "../helpers/git-http.js";
+import { tempDir } from "../helpers/settings.js";
+
+const identity = { name: "devs-bot[bot]", email: "1+devs-bot[bot]@users.noreply.github.com" };
+let http: GitHttpServer | null = null;
+afterEach(async () => {
+  await http?.close();
+  http = null;
+});
+
+function setup() {
+  const remotes = tempDir("devs-remotes-");
+  const remote = bareRepo(remotes, "Acme", "Widgets", { "README.md": "v1\n" });
+  const cache = new RepoCache(tempDir("devs-cache-"));
+  const ref = { owner: "Acme", name: "Widgets", cloneUrl: `file://${remote.path}` };
+  return { remotes, remote, cache, ref };
+}
+
+describe("RepoCache", () => {
+  it("creates a lower-case bare cache once and fetches new commits into it", async () => {
+    const { remote, cache, ref } = setup();
+    const path = await cache.sync(ref, null);
+    expect(path).toMatch(/acme\/widgets\.git$/);
+    const head1 = git(path, "rev-parse", "refs/heads/main");
+    const next = remote.commit({ "README.md": "v2\n" }, "second");
+    await cache.sync(ref, null);
+    expect(git(path, "rev-parse", "refs/heads/main")).toBe(next);
+    expect(next).not.toBe(head1);
+  });
+
+  it("checks out a branch into a self-contained repository with the real remote and no credentials", async () => {
+    const { cache, ref } = setup();
+    await cache.sync(ref, null);
+    const dir = join(tempDir("devs-ws-"), "eamonn-acme-widgets");
+    const result = await cache.checkout(ref, dir, { kind: "branch", branch: "main" }, identity);
+    expect(result.branch).toBe("main");
+    expect(readFileSync(join(dir, "README.md"), "utf8")).toBe("v1\n");
+    expect(statSync(join(dir, ".git")).isDirectory()).toBe(true); // not a worktree pointer file
+    expect(git(dir, "remote", "get-url", "origin")).toBe(ref.cloneUrl);
+    expect(git(dir, "config", "user.name")).toBe(identity.name);
+    expect(git(dir, "status", "--porcelain")).toBe("");
+  });
+
+  it("a new task's checkout leaves nothing of the previous one (W16), in the same directory", async () => {
+    const { remote, cache, ref } = setup();
+    remote.commit({ "feature.txt": "f\n" }, "feature", "feature");
+    await cache.sync(ref, null);
+    const dir = join(tempDir("devs-ws-"), "ws");
+    await cache.checkout(ref, dir, { kind: "branch", branch: "feature" }, identity);
+    writeFileSync(join(dir, "leftover.txt"), "junk");
+    const inode = statSync(dir).ino;
+    const result = await cache.checkout(ref, dir, { kind: "branch", branch: "main" }, identity);
+    expect(statSync(dir).ino).toBe(inode);
+    expect(existsSync(join(dir, "leftover.txt"))).toBe(false);
+    expect(existsSync(join(dir, "feature.txt"))).toBe(false);
+    expect(result.branch).toBe("main");
+    expect(git(dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("main");
+  });
+
+  it("checks out a pull request: its branch in the same repository, refs/pull/N/head for a fork, a commit detached", async () => {
+    const { remote, cache, ref } = setup();
+    const headSha = remote.commit({ "pr.txt": "pr\n" }, "pr work", "fix-typo");
+    // A fork's PR exists only as refs/pull/N/head in the base repository.
+    const forkSha = remote.commit({ "fork.txt": "fork\n" }, "fork work", "fork-tmp");
+    git(remote.path, "update-ref", "refs/pull/9/head", forkSha);
+    git(remote.path, "update-ref", "-d", "refs/heads/fork-tmp");
+    await cache.sync(ref, null, ["refs/pull/9/head"]);
+    const dir = join(tempDir("devs-ws-"), "ws");
+
+    const same = await cache.checkout(ref, dir, { kind: "pull", number: 3, headRef: "fix-typo", headSha, sameRepo: true }, identity);
+    expect(same).toMatchObject({ branch: "fix-typo", baseSha: headSha });
+    const fork = await cache.checkout(ref, dir, { kind: "pull", number: 9, headRef: "main", headSha: forkSha, sameRepo: false }, identity);
+    expect(fork).toMatchObject({ branch: "pr-9", baseSha: forkSha });
+    expect(existsSync(join(dir, "fork.txt"))).toBe(true);
+    const detached = await cache.checkout(ref, dir, { kind: "sha", sha: headSha }, identity);
+    expect(detached).toMatchObject({ branch: null, baseSha: headSha });
+  });
+
+  it("a missing branch is a clear GitError", async () => {
+    const { cache, ref } = setup();
+    await cache.sync(ref, null);
+    await expect(cache.checkout(ref, join(tempDir(), "ws"), { kind: "branch", branch: "nope" }, identity)).rejects.toThrow(GitError);
+  });
+
+  it("concurrent syncs of one repository are serialised without git lock errors (W15)", async () => {
+    const { remote, cache, ref } = setup();
+    const commits = [1, 2, 3, 4].map((i) => remote.commit({ [`f${i}`]: `${i}` }, `c${i}`, `b${i}`));
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map(() => cache.sync(ref, null)));
+    expect(new Set(results).size).toBe(1);
+    for (const [i, sha] of commits.entries()) expect(git(results[0]!, "rev-parse", `refs/heads/b${i + 1}`)).toBe(sha);
+  });
+
+  it("over HTTP the token goes as a header only: never in the cache, the clone or an error", async () => {
+    const { remotes, cache } = setup();
+    http = await startGitHttp(remotes, { token: "ghs_secret123" });
+    const ref = { owner: "Acme", name: "Widgets", cloneUrl: `${http.url}/Acme/Widgets.git` };
+    const path = await cache.sync(ref, "ghs_secret123");
+    expect(http.authHeaders.some((h) => h === `Basic ${Buffer.from("x-access-token:ghs_secret123").toString("base64")}`)).toBe(true);
+    const dir = join(tempDir("devs-ws-"), "ws");
+    await cache.checkout(ref, dir, { kind: "branch", branch: "main" }, identity);
+    for (const file of [join(path, "config"), join(dir, ".git", "config")]) {
+      const text = readFileSync(file, "utf8");
+      expect(text).not.toContain("ghs_secret123");
+      expect(text).not.toContain(Buffer.from("x-access-token:ghs_secret123").toString("base64"));
+    }
+    const failure = await cache.sync(ref, "ghs_wrong").catch((e: unknown) => e as Error);
+    expect(failure).toBeInstanceOf(GitError);
+    expect((failure as Error).message).not.toContain("ghs_wrong");
+  });
+});
