@@ -93,7 +93,21 @@ export class RepoCache {
   }
 }
 
+/** Ref names from payloads end up as git arguments: refuse anything git would read as an option. */
+export function safeRef(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what git forbids in refs
+  if (!name || name.startsWith("-") || /[\s~^:?*[\\\x00-\x1f\x7f]|\.\.|@\{|\/\/|\.lock$|^\/|\/$/.test(name)) {
+    throw new GitError(`"${name}" is not a valid branch name`);
+  }
+  return name;
+}
+
 async function checkoutTarget(git: SimpleGit, dir: string, target: CheckoutTarget): Promise<CheckoutResult> {
+  if (target.kind === "branch") safeRef(target.branch);
+  if (target.kind === "pull") safeRef(target.headRef);
+  if (target.kind !== "branch" && !/^[0-9a-f]{7,64}$/i.test(target.kind === "pull" ? target.headSha : target.sha)) {
+    throw new GitError("not a commit id");
+  }
   try {
     switch (target.kind) {
       case "branch": {
@@ -127,14 +141,16 @@ function describe(target: CheckoutTarget): string {
  * The token as an HTTP header for this git process only, passed through the environment (which,
  * unlike `-c` arguments, other users of the host cannot read from the process list).
  */
-export function withAuth(dir: string, token: string | null): SimpleGit {
-  const env = gitEnv();
+export function withAuth(dir: string, token: string | null, extraEnv: Record<string, string> = {}): SimpleGit {
+  const env = { ...gitEnv(), ...extraEnv };
   if (token) {
     const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
     Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
   }
+  // Our arguments never come from users unchecked (ref names are validated by safeRef), so the
+  // guards simple-git keeps for apps that pass user input through are not needed here.
   return simpleGit(dir, {
-    unsafe: { allowUnsafeConfigEnvCount: true },
+    unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeConfigPaths: true },
     allowEnvironment: Object.keys(env),
   }).env(env);
 }

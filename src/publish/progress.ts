@@ -1,0 +1,62 @@
+// The one progress comment per task, rendered for each stage. A hidden marker names the task so
+// a retried task (after a restart) edits its comment instead of posting another (W4). Pure.
+
+export type Progress =
+  | { stage: "queued"; container: string; position: number }
+  | { stage: "running"; container: string; since: Date; retry?: boolean }
+  | {
+      stage: "done";
+      container: string;
+      durationMs: number;
+      costUsd: number | null;
+      turns: number | null;
+      summary: string;
+      pullRequest?: { number: number; url: string } | undefined;
+      pushed?: { branch: string; url: string } | undefined;
+      note?: string | undefined;
+    }
+  | { stage: "failed"; reason: string; durationMs?: number | undefined; costUsd?: number | null | undefined }
+  | { stage: "timed_out"; minutes: number }
+  | { stage: "cancelled" };
+
+export const markerFor = (taskId: string) => `<!-- devs-webhook:task=${taskId} -->`;
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** Keeps comments under GitHub's 65,536-character limit with room for the header. */
+const MAX_SUMMARY = 60_000;
+
+export function renderProgress(taskId: string, p: Progress): string {
+  const marker = markerFor(taskId);
+  switch (p.stage) {
+    case "queued":
+      return `${marker}\n⏳ Queued for \`${p.container}\`${p.position > 0 ? ` (${p.position} ahead)` : ""}.`;
+    case "running":
+      return `${marker}\n⚙️ Working in \`${p.container}\` since ${p.since.toISOString().replace(/\.\d+Z$/, "Z")}${p.retry ? " (retrying after a restart)" : ""}.`;
+    case "done": {
+      const facts = [`in ${formatDuration(p.durationMs)}`];
+      if (p.costUsd !== null) facts.push(`$${p.costUsd.toFixed(2)}`);
+      if (p.turns !== null) facts.push(`${p.turns} turn${p.turns === 1 ? "" : "s"}`);
+      const result = p.pullRequest
+        ? ` Opened [#${p.pullRequest.number}](${p.pullRequest.url}).`
+        : p.pushed
+          ? ` Pushed to [\`${p.pushed.branch}\`](${p.pushed.url}).`
+          : "";
+      let summary = p.summary.trim() || "_The agent left no summary._";
+      if (summary.length > MAX_SUMMARY) summary = `${summary.slice(0, MAX_SUMMARY)}\n\n…(summary cut at ${MAX_SUMMARY} characters)`;
+      return `${marker}\n✅ Done ${facts.join(" · ")} in \`${p.container}\`.${result}${p.note ? `\n\n> ${p.note}` : ""}\n\n${summary}`;
+    }
+    case "failed":
+      return `${marker}\n❌ Failed${p.durationMs !== undefined ? ` after ${formatDuration(p.durationMs)}` : ""}: ${p.reason}`;
+    case "timed_out":
+      return `${marker}\n⏱️ Stopped after ${p.minutes} minute${p.minutes === 1 ? "" : "s"} (the time limit). Nothing was published.`;
+    case "cancelled":
+      return `${marker}\n🚫 Cancelled.`;
+  }
+}

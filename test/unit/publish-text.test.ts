@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { branchFor, commitMessage, pullRequestText, slugify } from "../../src/publish/naming.js";
+import { formatDuration, markerFor, renderProgress } from "../../src/publish/progress.js";
+import { safeRef } from "../../src/workspace/repo-cache.js";
+import { makeTask } from "../helpers/tasks.js";
+
+describe("naming", () => {
+  const table: Array<[string, string]> = [
+    ["Crash on empty input!", "crash-on-empty-input"],
+    ["  Ünïcödé títle  ", "unicode-title"],
+    ["[bug] fix `foo()` in src/x.ts", "bug-fix-foo-in-src-x-ts"],
+    ["!!!", "task"],
+    ["a".repeat(80), "a".repeat(40)],
+  ];
+  for (const [title, slug] of table) it(`slugify ${JSON.stringify(title)}`, () => expect(slugify(title)).toBe(slug));
+
+  it("branches: devs/issue-<n>-<slug>, devs/pr-<n>-<slug>, with a suffix when taken", () => {
+    const task = makeTask();
+    task.target = { ...task.target, number: 12, title: "Crash on empty input" };
+    expect(branchFor(task)).toBe("devs/issue-12-crash-on-empty-input");
+    expect(branchFor(task, "a1b2c3")).toBe("devs/issue-12-crash-on-empty-input-a1b2c3");
+    task.target.type = "pull_request";
+    expect(branchFor(task)).toBe("devs/pr-12-crash-on-empty-input");
+    expect(() => safeRef(branchFor(task))).not.toThrow();
+  });
+
+  it("PR text refers to the issue without closing it", () => {
+    const task = makeTask();
+    task.target = { ...task.target, number: 12, title: "Crash" };
+    const { title, body } = pullRequestText(task, "Fixed the crash.");
+    expect(title).toBe("Crash");
+    expect(body).toMatch(/^Refs #12\n/);
+    expect(body).not.toMatch(/\b(fix(es|ed)?|close[sd]?|resolve[sd]?) #12/i);
+    expect(body).toContain("## Summary\n\nFixed the crash.");
+    expect(commitMessage(task)).toMatch(/^Crash\n\nRequested by @alice in /);
+  });
+});
+
+describe("safeRef", () => {
+  for (const bad of ["-x", "--upload-pack=evil", "a..b", "a b", "a:b", "a~1", "x.lock", "/a", "a/", "a//b", "a@{1}", "a\u0001b", ""]) {
+    it(`refuses ${JSON.stringify(bad)}`, () => expect(() => safeRef(bad)).toThrow(/not a valid branch name/));
+  }
+  for (const good of ["main", "feature/x-1", "release/2026.11", "devs/issue-1-a"]) it(`accepts ${good}`, () => expect(safeRef(good)).toBe(good));
+});
+
+describe("renderProgress", () => {
+  const id = "agent-1";
+  it("every stage carries the task marker", () => {
+    for (const p of [
+      { stage: "queued", container: "eamonn", position: 0 },
+      { stage: "cancelled" },
+      { stage: "timed_out", minutes: 30 },
+    ] as const) {
+      expect(renderProgress(id, p).startsWith(markerFor(id))).toBe(true);
+    }
+  });
+  it("queued with position, running with container", () => {
+    expect(renderProgress(id, { stage: "queued", container: "harry", position: 2 })).toContain("⏳ Queued for `harry` (2 ahead).");
+    expect(renderProgress(id, { stage: "running", container: "harry", since: new Date("2026-11-29T10:00:00.123Z"), retry: true })).toContain(
+      "⚙️ Working in `harry` since 2026-11-29T10:00:00Z (retrying after a restart).",
+    );
+  });
+  it("done: duration, cost, turns, link and summary", () => {
+    const text = renderProgress(id, {
+      stage: "done",
+      container: "eamonn",
+      durationMs: 192_000,
+      costUsd: 0.4215,
+      turns: 7,
+      summary: "Changed x.",
+      pullRequest: { number: 13, url: "https://github.com/o/r/pull/13" },
+    });
+    expect(text).toContain("✅ Done in 3m 12s · $0.42 · 7 turns in `eamonn`. Opened [#13](https://github.com/o/r/pull/13).");
+    expect(text.endsWith("Changed x.")).toBe(true);
+  });
+  it("a huge summary is cut below GitHub's limit", () => {
+    const text = renderProgress(id, { stage: "done", container: "e", durationMs: 1, costUsd: null, turns: null, summary: "x".repeat(100_000) });
+    expect(text.length).toBeLessThan(65_536);
+  });
+  it("durations", () => {
+    expect([formatDuration(999), formatDuration(59_000), formatDuration(61_000), formatDuration(3_720_000)]).toEqual(["1s", "59s", "1m 1s", "1h 2m"]);
+  });
+});
