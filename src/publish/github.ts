@@ -1,0 +1,65 @@
+// GitHub writes for a task, all through the installation client: the progress comment (found again
+// by its marker after a restart, W4), pull requests, and the closing reaction.
+import type { GitHubClient } from "../github/client.js";
+import type { Task } from "../tasks/task.js";
+import { markerFor, renderProgress, type Progress } from "./progress.js";
+import { addReaction, type Reaction } from "./reactions.js";
+
+export class TaskPublisher {
+  private commentId: number | null = null;
+  private lastBody: string | null = null;
+
+  constructor(
+    private readonly octokit: GitHubClient,
+    private readonly task: Task,
+  ) {}
+
+  private get repo() {
+    return { owner: this.task.repo.owner, repo: this.task.repo.name };
+  }
+
+  /** Creates the progress comment, or edits it; unchanged text is not sent again. */
+  async progress(progress: Progress): Promise<void> {
+    const body = renderProgress(this.task.id, progress);
+    if (body === this.lastBody) return;
+    if (this.commentId === null) this.commentId = await this.findExisting();
+    if (this.commentId === null) {
+      const { data } = await this.octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+        ...this.repo,
+        issue_number: this.task.target.number,
+        body,
+      });
+      this.commentId = (data as { id: number }).id;
+    } else {
+      await this.octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+        ...this.repo,
+        comment_id: this.commentId,
+        body,
+      });
+    }
+    this.lastBody = body;
+  }
+
+  /** A retried task finds the comment its first attempt made. Newest comments are searched first. */
+  private async findExisting(): Promise<number | null> {
+    const marker = markerFor(this.task.id);
+    const { data } = await this.octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      ...this.repo,
+      issue_number: this.task.target.number,
+      per_page: 100,
+      since: this.task.createdAt,
+    });
+    const found = (data as Array<{ id: number; body?: string }>).find((c) => c.body?.startsWith(marker));
+    return found?.id ?? null;
+  }
+
+  async openPullRequest(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<{ number: number; url: string }> {
+    const { data } = await this.octokit.request("POST /repos/{owner}/{repo}/pulls", { ...this.repo, ...input });
+    const pr = data as { number: number; html_url: string };
+    return { number: pr.number, url: pr.html_url };
+  }
+
+  async react(content: Reaction): Promise<void> {
+    await addReaction(this.octokit, this.task.repo.owner, this.task.repo.name, this.task.target.number, this.task.trigger.subject, content);
+  }
+}
