@@ -2,7 +2,7 @@
 // bare repositories under a root directory, optionally requiring a token the way GitHub does
 // (Basic auth with any user name and the token as password).
 import { spawn } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface GitHttpServer {
@@ -12,10 +12,14 @@ export interface GitHttpServer {
   close(): Promise<void>;
 }
 
-export async function startGitHttp(root: string, options: { token?: string; prefix?: string } = {}): Promise<GitHttpServer> {
-  const authHeaders: Array<string | undefined> = [];
+/** The CGI bridge as a request handler, so other test servers (the GitHub stand-in) can mount it. */
+export function gitHttpHandler(
+  root: string,
+  options: { token?: string; prefix?: string; authHeaders?: Array<string | undefined> } = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const authHeaders = options.authHeaders ?? [];
   const prefix = options.prefix ?? "";
-  const server: Server = createServer((req, res) => {
+  return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     authHeaders.push(req.headers.authorization);
     if (options.token) {
@@ -67,7 +71,13 @@ export async function startGitHttp(root: string, options: { token?: string; pref
       res.write(head.subarray(end + 4));
     });
     cgi.on("close", () => res.end());
-  });
+  };
+}
+
+export async function startGitHttp(root: string, options: { token?: string; prefix?: string } = {}): Promise<GitHttpServer> {
+  const authHeaders: Array<string | undefined> = [];
+  const prefix = options.prefix ?? "";
+  const server: Server = createServer(gitHttpHandler(root, { ...options, authHeaders }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -3,6 +3,7 @@
 // from a route table; unknown routes are 404 and recorded, so tests can assert nothing else ran.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gitHttpHandler } from "./git-http.js";
 
 export interface RecordedRequest {
   method: string;
@@ -17,7 +18,16 @@ export class GitHubStandIn {
   readonly requests: RecordedRequest[] = [];
   private readonly routes: Array<{ method: string; pattern: RegExp; handle: Route }> = [];
   private server: Server | null = null;
+  private git: ReturnType<typeof gitHttpHandler> | null = null;
+  /** Authorization headers of git requests, in order. */
+  readonly gitAuth: Array<string | undefined> = [];
   port = 0;
+
+  /** Serves the bare repositories under `root` (as `root/<owner>/<repo>.git`) over git's smart HTTP, requiring `token`. */
+  serveGit(root: string, token?: string): this {
+    this.git = gitHttpHandler(root, { ...(token ? { token } : {}), authHeaders: this.gitAuth });
+    return this;
+  }
 
   on(method: string, pattern: RegExp, handle: Route): this {
     this.routes.push({ method, pattern, handle });
@@ -30,6 +40,7 @@ export class GitHubStandIn {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
+      if (this.git && !(req.url ?? "").startsWith("/api/v3/")) return this.git(req, res);
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
