@@ -1,0 +1,244 @@
+// An agent task from start to answer: config, checkout, container, the agent, then publishing on
+// the host. Each collaborator is injected, so this file holds only the order of things and what
+// the user is told at each step.
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { GitHubClient } from "../github/client.js";
+import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../pool/pool.js";
+import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publish/git-publish.js";
+import { TaskPublisher } from "../publish/github.js";
+import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
+import type { Task } from "../tasks/task.js";
+import type { CheckoutTarget, Identity, RepoCache } from "../workspace/repo-cache.js";
+import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
+
+/** What DEVS.yml says about an agent task (trusted keys, read from the default branch). */
+export interface AgentConfig {
+  defaultBranch: string | null;
+  promptExtra: string | null;
+  /** Renders prompt_override with the documented variables, or null when there is none. */
+  renderOverride: ((vars: Record<string, string>) => string) | null;
+  directCommit: boolean;
+  draftPrs: boolean;
+  /** env_vars for this container name, server secrets already removed. */
+  env: Record<string, string>;
+}
+
+/** A configuration problem the user must fix; `markdown` names the file, key and problem. */
+export interface UserFacingError extends Error {
+  userMessage: string;
+}
+
+export interface AgentOutcomeOk {
+  ok: true;
+  text: string;
+  turns: number | null;
+  costUsd: number | null;
+  durationMs: number | null;
+}
+export interface AgentOutcomeFailed {
+  ok: false;
+  reason: string;
+  costUsd?: number | null;
+}
+export type AgentOutcome = AgentOutcomeOk | AgentOutcomeFailed;
+
+export interface PreparedContainer {
+  /** Where the workspace is mounted inside the container. */
+  workspaceFolder: string;
+  /** Notes for the user, e.g. devcontainer.json parts that were not applied. */
+  notes: string[];
+  /** Runs the agent in the container with the prompt; must stop its processes on abort. */
+  runAgent(prompt: string, signal: AbortSignal): Promise<AgentOutcome>;
+}
+
+export interface AgentRunnerDeps {
+  botHandle: string;
+  identity: Identity;
+  repoCache: RepoCache;
+  /** Stable per container name and repository, so the container's bind mount holds. */
+  workspaceFor(container: string, task: Task): string;
+  scratchDir: string;
+  github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
+  loadConfig(task: Task, octokit: GitHubClient, container: string): Promise<AgentConfig>;
+  conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
+  prepareContainer(input: { container: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
+  redact(text: string): string;
+  /** CONTAINER_TIMEOUT_MINUTES, for the timed-out message. */
+  timeoutMinutes: number;
+  log: Logger;
+  now?: () => number;
+}
+
+export function isUserFacing(error: unknown): error is UserFacingError {
+  return typeof (error as UserFacingError)?.userMessage === "string";
+}
+
+export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor {
+  return (task, ctx) => runAgentTask(deps, task, ctx);
+}
+
+async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.container });
+  const { octokit, token } = await deps.github(task);
+  const publisher = new TaskPublisher(octokit, task);
+  const fail = async (reason: string, costUsd?: number | null): Promise<RunResult> => {
+    const safe = deps.redact(reason);
+    await publisher.progress({ stage: "failed", reason: safe, durationMs: now() - started, costUsd }).catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
+    await publisher.react("confused").catch(() => undefined);
+    return { state: "failed", detail: safe };
+  };
+
+  await publisher.progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted });
+  let config: AgentConfig;
+  try {
+    config = await deps.loadConfig(task, octokit, ctx.container);
+  } catch (error) {
+    if (isUserFacing(error)) return fail(error.userMessage);
+    throw error;
+  }
+
+  const workspace = deps.workspaceFor(ctx.container, task);
+  const scratch = join(deps.scratchDir, task.id);
+  try {
+    const plan = planCheckout(task, config);
+    await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
+    const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
+    const container = await deps.prepareContainer({ container: ctx.container, task, workspace, env: config.env, signal: ctx.signal });
+    const conversation = await deps.conversation(octokit, task);
+    const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
+    log.info({ chars: prompt.length }, "starting the agent");
+    const outcome = await container.runAgent(prompt, ctx.signal);
+    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
+    if (!outcome.ok) return fail(`the agent did not finish: ${outcome.reason}`, outcome.costUsd);
+
+    const collected = await collectChanges({
+      workspace,
+      cache: deps.repoCache.cachePath(repoRef(task)),
+      scratch,
+      baseSha: checkout.baseSha,
+      identity: deps.identity,
+      message: commitMessage(task),
+    });
+    const summary = deps.redact(outcome.text);
+    const done = { stage: "done" as const, container: ctx.container, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
+    if (!collected.changed) {
+      await publisher.progress({ ...done, note: container.notes.length ? container.notes.join(" ") : undefined });
+      await publisher.react("rocket").catch(() => undefined);
+      return { state: "done", detail: "no changes" };
+    }
+    const published = await publish(deps, publisher, task, config, plan.publish, scratch, token, collected.headSha, summary);
+    await publisher.progress({ ...done, ...published });
+    await publisher.react("rocket").catch(() => undefined);
+    return { state: "done", detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}` };
+  } catch (error) {
+    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
+    if (isUserFacing(error)) return fail(error.userMessage);
+    log.error({ err: error }, "agent task failed");
+    return fail((error as Error).message);
+  } finally {
+    await discard(scratch).catch(() => undefined);
+  }
+}
+
+async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes: number): Promise<RunResult> {
+  const reason = (ctx.signal.reason as TaskAbort | undefined)?.reason;
+  if (reason === "timeout") {
+    await publisher.progress({ stage: "timed_out", minutes: timeoutMinutes }).catch(() => undefined);
+  } else if (reason === "cancelled") {
+    await publisher.progress({ stage: "cancelled" }).catch(() => undefined);
+  }
+  return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
+}
+
+const repoRef = (task: Task) => ({ owner: task.repo.owner, name: task.repo.name, cloneUrl: task.repo.cloneUrl });
+
+interface CheckoutPlan {
+  target: CheckoutTarget;
+  extraRefs: string[];
+  publish: PublishMode;
+}
+
+/** Issue → the default branch (DEVS.yml's, else the repository's); PR → its head. */
+export function planCheckout(task: Task, config: Pick<AgentConfig, "defaultBranch" | "directCommit">): CheckoutPlan {
+  const pr = task.target.pullRequest;
+  if (task.target.type === "pull_request" && pr) {
+    const target: CheckoutTarget = { kind: "pull", number: task.target.number, headRef: pr.headRef, headSha: pr.headSha, sameRepo: !pr.fromFork };
+    return {
+      target,
+      extraRefs: pr.fromFork ? [`refs/pull/${task.target.number}/head`] : [],
+      publish: pr.fromFork ? { kind: "fork_pr", number: task.target.number } : { kind: "push_to_pr", branch: pr.headRef },
+    };
+  }
+  const base = config.defaultBranch ?? task.repo.defaultBranch;
+  return {
+    target: { kind: "branch", branch: base },
+    extraRefs: [],
+    publish: config.directCommit ? { kind: "direct_commit", branch: base } : { kind: "pull_request", branch: branchFor(task), baseBranch: base },
+  };
+}
+
+function renderPrompt(
+  deps: AgentRunnerDeps,
+  task: Task,
+  config: AgentConfig,
+  publish: PublishMode,
+  workspaceFolder: string,
+  conversation: ConversationComment[],
+): string {
+  if (config.renderOverride) {
+    return config.renderOverride({
+      event_type: task.target.type === "pull_request" ? "pull request" : "issue",
+      event_type_full: `${task.event}.${task.action}`,
+      task_description: taskDescription(task, conversation, deps.botHandle),
+      repo_name: task.repo.fullName,
+      workspace_path: workspaceFolder,
+      github_username: deps.botHandle,
+    });
+  }
+  return buildPrompt({ task, workspacePath: workspaceFolder, botHandle: deps.botHandle, publish, conversation, promptExtra: config.promptExtra });
+}
+
+type Published = { pullRequest?: { number: number; url: string }; pushed?: { branch: string; url: string }; note?: string };
+
+async function publish(
+  deps: AgentRunnerDeps,
+  publisher: TaskPublisher,
+  task: Task,
+  config: AgentConfig,
+  mode: PublishMode,
+  scratch: string,
+  token: string,
+  sha: string,
+  summary: string,
+): Promise<Published> {
+  const url = task.repo.cloneUrl;
+  const branchUrl = (branch: string) => `${task.repo.htmlUrl}/tree/${branch}`;
+  const openPr = async (base: string, note?: string): Promise<Published> => {
+    let branch = branchFor(task);
+    if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
+    if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new Error(`the branch ${branch} could not be pushed`);
+    const text = pullRequestText(task, summary, note);
+    const pr = await publisher.openPullRequest({ head: branch, base, title: text.title, body: text.body, draft: config.draftPrs });
+    return { pullRequest: pr, ...(note ? { note } : {}) };
+  };
+  switch (mode.kind) {
+    case "pull_request":
+      return openPr(mode.baseBranch);
+    case "direct_commit": {
+      if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) } };
+      return openPr(mode.branch, `\`${mode.branch}\` moved on while the agent worked, so the change is a pull request instead of a direct commit.`);
+    }
+    case "push_to_pr": {
+      if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) } };
+      return openPr(mode.branch, `\`${mode.branch}\` moved on while the agent worked, so the change is a pull request into it.`);
+    }
+    case "fork_pr":
+      return openPr(
+        task.target.pullRequest?.baseRef ?? task.repo.defaultBranch,
+        `#${mode.number} comes from a fork that this app cannot push to, so the change is offered as a new pull request.`,
+      );
+  }
+}
