@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { Probot, type ProbotOctokit } from "probot";
 import type { Logger } from "pino";
 import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
+import { resolveBotIdentity, type BotIdentity } from "./github/identity.js";
 import { PermissionCache } from "./github/permissions.js";
 import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
@@ -33,6 +34,7 @@ export interface RunningServer {
   url: string;
   port: number;
   botHandle: string;
+  identity: BotIdentity;
   probot: Probot;
   close(): Promise<void>;
 }
@@ -52,7 +54,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     log: log.child({ name: "probot" }),
     ...(deps.Octokit ? { Octokit: deps.Octokit } : {}),
   });
-  const botHandle = await resolveBotHandle(probot, settings);
+  const identity = await resolveBotIdentity(probot, settings, log);
+  const botHandle = identity.handle;
   const { memory } = deps;
   await probot.load(
     createApp({
@@ -152,34 +155,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     url,
     port,
     botHandle,
+    identity,
     probot,
     close: async () => {
       stopProxy?.();
       await closeServer(server);
     },
   };
-}
-
-/** The handle people mention: GITHUB_MENTIONED_USER, else the App's slug, else the token's user. */
-async function resolveBotHandle(probot: Probot, settings: Settings): Promise<string> {
-  if (settings.mentionedUser) return settings.mentionedUser;
-  try {
-    const octokit = await probot.auth();
-    if (settings.auth.kind === "app") {
-      const { data } = await octokit.request("GET /app");
-      const slug = (data as { slug?: string } | null)?.slug;
-      if (slug) return slug;
-    } else {
-      const { data } = await octokit.request("GET /user");
-      return (data as { login: string }).login;
-    }
-  } catch (error) {
-    throw new SettingsError(
-      "GITHUB_MENTIONED_USER",
-      `not set, and GitHub could not tell the bot's name (${(error as Error).message}); set it or check the credentials`,
-    );
-  }
-  throw new SettingsError("GITHUB_MENTIONED_USER", "not set, and GitHub returned no App slug; set it");
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | null> {

@@ -98,7 +98,8 @@ describe("devs-webhook CLI", () => {
 
   it("serve with a token and a secret answers /health, reacts once to a signed mention, and stops on SIGTERM", async () => {
     const github = await new GitHubStandIn()
-      .on("GET", /^\/user$/, () => ({ status: 200, body: { login: "devs-bot" } }))
+      .on("GET", /^\/user$/, () => ({ status: 200, body: { login: "devs-bot", id: 4242 } }))
+      .on("GET", /^\/users\/devs-bot$/, () => ({ status: 200, body: { login: "devs-bot", id: 4242 } }))
       .on("POST", /\/reactions$/, () => ({ status: 201, body: { id: 1, content: "eyes" } }))
       .start();
     try {
@@ -117,8 +118,8 @@ describe("devs-webhook CLI", () => {
         return res.ok ? res.json() : undefined;
       });
       expect(health).toMatchObject({ status: "healthy" });
-      // The bot's name came from the token's user.
-      expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /user"]);
+      // The bot's name and commit identity came from the token's user.
+      expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /user", "GET /users/devs-bot"]);
 
       const body = JSON.stringify(payload("issue_comment", "created", { comment: { body: "@devs-bot fix the typo" } }));
       const res = await fetch(`${base}/webhook`, {
@@ -133,10 +134,10 @@ describe("devs-webhook CLI", () => {
       });
       expect(res.status).toBe(200);
       const id = (JSON.parse(body).comment as { id: number }).id;
-      expect(github.requests.slice(1).map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
+      expect(github.requests.slice(2).map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
         { method: "POST", path: `/repos/Codertocat/Hello-World/issues/comments/${id}/reactions`, body: { content: "eyes" } },
       ]);
-      expect(github.requests[1]!.headers.authorization).toBe("token test-token");
+      expect(github.requests[2]!.headers.authorization).toBe("token test-token");
 
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);

@@ -1,0 +1,50 @@
+// Who the bot is: the handle people mention, and the name and e-mail its commits carry (GitHub
+// shows `<slug>[bot]` commits with the App's avatar when the e-mail is the bot user's noreply one).
+import type { Probot } from "probot";
+import type { Logger } from "pino";
+import { SettingsError, type Settings } from "../settings.js";
+import type { Identity } from "../workspace/repo-cache.js";
+
+export interface BotIdentity {
+  handle: string;
+  commit: Identity;
+}
+
+export async function resolveBotIdentity(probot: Probot, settings: Settings, log: Logger): Promise<BotIdentity> {
+  let handle = settings.mentionedUser;
+  let login: string | null = null;
+  try {
+    const octokit = await probot.auth();
+    if (settings.auth.kind === "app") {
+      const { data } = await octokit.request("GET /app");
+      const slug = (data as { slug?: string } | null)?.slug;
+      if (slug) login = `${slug}[bot]`;
+      handle ??= slug ?? null;
+    } else {
+      const { data } = await octokit.request("GET /user");
+      login = (data as { login: string }).login;
+      handle ??= login;
+    }
+  } catch (error) {
+    if (!handle) {
+      throw new SettingsError(
+        "GITHUB_MENTIONED_USER",
+        `not set, and GitHub could not tell the bot's name (${(error as Error).message}); set it or check the credentials`,
+      );
+    }
+    log.warn({ err: error }, "could not look the bot up on GitHub; commits use a generic identity");
+  }
+  if (!handle) throw new SettingsError("GITHUB_MENTIONED_USER", "not set, and GitHub returned no App slug; set it");
+  const name = login ?? handle;
+  let email = `${name}@users.noreply.github.com`;
+  if (login) {
+    try {
+      const octokit = await probot.auth();
+      const { data } = await octokit.request("GET /users/{username}", { username: login });
+      email = `${(data as { id: number }).id}+${login}@users.noreply.github.com`;
+    } catch (error) {
+      log.debug({ err: error }, "bot user id not found; using a plain noreply address");
+    }
+  }
+  return { handle, commit: { name, email } };
+}
