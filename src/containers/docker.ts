@@ -1,0 +1,463 @@
+// The container lifecycle on a Docker engine: one long-lived container per pool name and
+// repository, created from a devcontainer spec and a resolved image, reused warm between tasks,
+// recreated when what made it changes, with lifecycle hooks run when the spec says (W23).
+//
+// Identity is in labels; the name is predictable (`devs-<pool>-<owner>-<repo>`, lower-case, W5).
+// Containers get only the environment the spec and the caller give (W1): nothing of the server's
+// own environment, never privileged, no published ports, only the workspace mounted.
+import { resolve } from "node:path";
+import Docker from "dockerode";
+import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type DevcontainerSpec, type LifecycleHook } from "./devcontainer.js";
+import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
+import { valueHash } from "./hash.js";
+import type { ResolvedImage } from "./image.js";
+import { Tail, type LineCallback } from "./stream.js";
+
+export const LABELS = {
+  managed: "devs.managed",
+  pool: "devs.pool",
+  repo: "devs.repo",
+  configHash: "devs.config-hash",
+  imageId: "devs.image-id",
+  devcontainerHash: "devs.devcontainer-hash",
+  envHash: "devs.env-hash",
+} as const;
+
+export class DockerHostError extends Error {
+  override name = "DockerHostError";
+}
+
+export class ContainerError extends Error {
+  override name = "ContainerError";
+  constructor(
+    readonly container: string,
+    problem: string,
+  ) {
+    super(`container ${container}: ${problem}`);
+  }
+}
+
+export class LifecycleCommandError extends Error {
+  override name = "LifecycleCommandError";
+  constructor(
+    readonly container: string,
+    readonly hook: LifecycleHook,
+    /** The entry's name for the object form of a command. */
+    readonly entry: string | null,
+    readonly exitCode: number,
+    readonly lastLines: string[],
+  ) {
+    super(
+      `${hook}${entry ? ` (${entry})` : ""} failed with exit code ${exitCode} in ${container}` +
+        (lastLines.length ? `:\n${lastLines.join("\n")}` : ""),
+    );
+  }
+}
+
+/** A Docker client for DOCKER_HOST: empty for the local socket, unix://, tcp:// or http(s)://. */
+export function connectDocker(dockerHost?: string | null): Docker {
+  const host = dockerHost?.trim() ?? "";
+  // Explicit fields throughout: docker-modem would otherwise fill gaps from process.env.
+  const unset = { host: undefined, port: undefined, protocol: undefined } as const;
+  if (!host) return new Docker({ ...unset, socketPath: "/var/run/docker.sock" });
+  if (host.startsWith("unix://")) return new Docker({ ...unset, socketPath: host.slice("unix://".length) || "/var/run/docker.sock" });
+  const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
+  if (match) {
+    const [, scheme, hostname, port] = match;
+    return new Docker({ host: hostname, port: Number(port), protocol: scheme === "https" ? "https" : "http" });
+  }
+  throw new DockerHostError(
+    `DOCKER_HOST=${host} is not supported: use unix:///path/to/docker.sock or tcp://host:port (TLS client certificates are not supported)`,
+  );
+}
+
+/** `devs-<pool>-<owner>-<repo>`, lower-case, characters Docker refuses replaced by `-` (W5). */
+export function containerName(pool: string, owner: string, repo: string): string {
+  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-");
+  return `devs-${part(pool)}-${part(owner)}-${part(repo)}`;
+}
+
+export interface RuntimeOptions {
+  /** Network mode: bridge (default), none, host or a network's name (CONTAINER_NETWORK). */
+  network?: string;
+  /** Seconds `stop` waits before Docker kills the container. */
+  stopTimeoutSeconds?: number;
+  /** Run Docker's init as PID 1 so processes orphaned by a kill are reaped (default true). */
+  init?: boolean;
+}
+
+export interface EnsureRequest {
+  pool: string;
+  owner: string;
+  repo: string;
+  /** Host folder bind-mounted at the spec's workspaceFolder. Keep it stable per pool name and repo: it is part of the container's identity. */
+  workspaceDir: string;
+  spec: DevcontainerSpec;
+  image: ResolvedImage;
+  /** Extra variables set on the container (for example DEVS.yml env_vars, W25); they win over containerEnv. */
+  env?: Readonly<Record<string, string>>;
+  /** Output of lifecycle hooks. */
+  onLine?: LineCallback;
+  /** What ensure is doing, in a few words (for the task's log). */
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface DevContainer {
+  /** The name to use with stop/remove (normally `containerName(...)`). */
+  name: string;
+  id: string;
+  pool: string;
+  /** owner/repo, lower-case. */
+  repo: string;
+  spec: DevcontainerSpec;
+  imageId: string;
+  /** The container's environment as Docker reports it: image ENV, containerEnv, caller env. */
+  env: Record<string, string>;
+  /** reused: it was running; started: it existed stopped; created: it is new. */
+  action: "reused" | "started" | "created";
+  /** Why an existing container was replaced, if it was. */
+  recreatedBecause: string | null;
+}
+
+export interface ManagedContainer {
+  name: string;
+  id: string;
+  pool: string;
+  repo: string;
+  state: string;
+  running: boolean;
+  imageId: string;
+  configHash: string;
+  createdAt: Date;
+}
+
+/** Keeps the container's PID 1 idle, and quits at once on `docker stop` (the devcontainer CLI's loop). */
+const KEEP_ALIVE = "trap 'exit 0' TERM INT; while sleep 3600 & wait $!; do :; done";
+
+/** Lifecycle state kept inside the container, so it survives restarts of this process. */
+const STATE_DIR = "/var/lib/devs-webhook";
+const READ_STATE = `[ -e ${STATE_DIR}/created ] && echo created; [ -r ${STATE_DIR}/started ] && printf 'started:%s\\n' "$(cat ${STATE_DIR}/started)"; true`;
+const MARK_CREATED = `mkdir -p ${STATE_DIR} && : > ${STATE_DIR}/created`;
+const MARK_STARTED = `mkdir -p ${STATE_DIR} && printf '%s' "$1" > ${STATE_DIR}/started`;
+
+const CREATE_HOOKS = ["onCreateCommand", "updateContentCommand", "postCreateCommand"] as const;
+
+export class ContainerRuntime {
+  private readonly network: string;
+  private readonly stopTimeout: number;
+  private readonly init: boolean;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
+  private readonly hooksDone = new Map<string, string>();
+
+  constructor(
+    readonly docker: Docker,
+    options: RuntimeOptions = {},
+  ) {
+    this.network = options.network ?? "bridge";
+    this.stopTimeout = options.stopTimeoutSeconds ?? 10;
+    this.init = options.init ?? true;
+  }
+
+  /** Returns a running container for the request, creating, recreating or starting it as needed. */
+  ensure(request: EnsureRequest): Promise<DevContainer> {
+    const preferred = containerName(request.pool, request.owner, request.repo);
+    return this.locked(preferred, () => this.ensureUnlocked(request, preferred));
+  }
+
+  private async ensureUnlocked(request: EnsureRequest, preferred: string): Promise<DevContainer> {
+    const { signal } = request;
+    const repo = `${request.owner}/${request.repo}`.toLowerCase();
+    const wanted = this.createOptions(request, repo);
+    const { name, info: existing } = await this.find(preferred, request.pool, repo);
+    let info = existing;
+    let recreatedBecause: string | null = null;
+
+    if (info) {
+      const labels = info.Config.Labels ?? {};
+      const status = info.State.Status;
+      if (labels[LABELS.configHash] !== wanted.Labels[LABELS.configHash]) recreatedBecause = changeReason(labels, wanted.Labels);
+      else if (status === "dead" || status === "removing") recreatedBecause = `it was ${status}`;
+      if (recreatedBecause) {
+        request.onProgress?.(`recreating ${name}: ${recreatedBecause}`);
+        await this.docker.getContainer(info.Id).remove({ force: true, v: true });
+        this.hooksDone.delete(info.Id);
+        info = null;
+      }
+    }
+    signal?.throwIfAborted();
+
+    let action: DevContainer["action"];
+    if (!info) {
+      request.onProgress?.(`creating ${name} from ${request.image.ref}`);
+      const created = await this.docker.createContainer({ ...wanted, name }).catch((error: unknown) => {
+        throw new ContainerError(name, `could not be created: ${dockerMessage(error)}`);
+      });
+      await created.start().catch(async (error: unknown) => {
+        await created.remove({ force: true }).catch(() => undefined);
+        throw new ContainerError(name, `could not be started: ${dockerMessage(error)}`);
+      });
+      action = "created";
+      info = await created.inspect();
+    } else if (info.State.Paused) {
+      await this.docker.getContainer(info.Id).unpause();
+      action = "reused";
+    } else if (!info.State.Running) {
+      request.onProgress?.(`starting ${name}`);
+      await this.docker
+        .getContainer(info.Id)
+        .start()
+        .catch((error: unknown) => {
+          throw new ContainerError(name, `could not be started: ${dockerMessage(error)}`);
+        });
+      action = "started";
+      info = await this.docker.getContainer(info.Id).inspect();
+    } else {
+      action = "reused";
+    }
+
+    const handle: DevContainer = {
+      name,
+      id: info.Id,
+      pool: request.pool,
+      repo,
+      spec: request.spec,
+      imageId: request.image.id,
+      env: parseEnvList(info.Config.Env),
+      action,
+      recreatedBecause,
+    };
+    await this.runHooks(handle, info.State.StartedAt, action === "created", request);
+    return handle;
+  }
+
+  /** Runs `cmd` (an argv) in the container with remoteEnv, then `options.env`, over the container's env. */
+  exec(container: DevContainer, cmd: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { spec } = container;
+    const remoteEnv = Object.fromEntries(
+      Object.entries(spec.remoteEnv).map(([k, v]) => [k, resolveContainerEnvRefs(v, container.env)]),
+    );
+    const user = options.user ?? spec.remoteUser ?? spec.containerUser ?? undefined;
+    return execInContainer(this.docker.getContainer(container.id), cmd, {
+      ...options,
+      env: { ...remoteEnv, ...options.env },
+      cwd: options.cwd ?? spec.workspaceFolder,
+      ...(user ? { user } : {}),
+    });
+  }
+
+  /** Stops a managed container; false when it was not running or does not exist. */
+  async stop(name: string): Promise<boolean> {
+    const info = await this.inspectManaged(name);
+    if (!info?.State.Running) return false;
+    try {
+      await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
+    } catch (error) {
+      if (statusCode(error) === 304 || statusCode(error) === 404) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /** Removes a managed container, running or not; false when it does not exist. */
+  async remove(name: string): Promise<boolean> {
+    const info = await this.inspectManaged(name);
+    if (!info) return false;
+    try {
+      await this.docker.getContainer(info.Id).remove({ force: true, v: true });
+    } catch (error) {
+      if (statusCode(error) === 404) return false;
+      throw error;
+    }
+    this.hooksDone.delete(info.Id);
+    return true;
+  }
+
+  async isRunning(name: string): Promise<boolean> {
+    const info = await this.inspectManaged(name);
+    return info?.State.Running ?? false;
+  }
+
+  /** Containers this app manages, optionally only one pool name's. */
+  async list(filter: { pool?: string } = {}): Promise<ManagedContainer[]> {
+    const label = [`${LABELS.managed}=true`, ...(filter.pool ? [`${LABELS.pool}=${filter.pool}`] : [])];
+    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+    return containers
+      .map((c) => ({
+        name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+        id: c.Id,
+        pool: c.Labels[LABELS.pool] ?? "",
+        repo: c.Labels[LABELS.repo] ?? "",
+        state: c.State,
+        running: c.State === "running",
+        imageId: c.Labels[LABELS.imageId] ?? c.ImageID,
+        configHash: c.Labels[LABELS.configHash] ?? "",
+        createdAt: new Date(c.Created * 1000),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private createOptions(request: EnsureRequest, repo: string): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
+    const { spec } = request;
+    const env = { ...spec.run.env, ...spec.containerEnv, ...request.env };
+    const options = {
+      Image: request.image.id,
+      Env: toEnvList(sortedRecord(env)),
+      WorkingDir: spec.workspaceFolder,
+      ...(spec.containerUser ? { User: spec.containerUser } : {}),
+      ...(spec.overrideCommand ? { Entrypoint: ["/bin/sh", "-c", KEEP_ALIVE], Cmd: ["devs-keepalive"] } : {}),
+      StopTimeout: this.stopTimeout,
+      Labels: {
+        [LABELS.managed]: "true",
+        [LABELS.pool]: request.pool,
+        [LABELS.repo]: repo,
+        [LABELS.imageId]: request.image.id,
+        [LABELS.devcontainerHash]: devcontainerHash(spec),
+        [LABELS.envHash]: valueHash(sortedRecord(request.env ?? {})),
+      } as Record<string, string>,
+      HostConfig: {
+        Mounts: [{ Type: "bind" as const, Source: resolve(request.workspaceDir), Target: spec.workspaceFolder }],
+        NetworkMode: this.network,
+        Init: this.init,
+        Privileged: false,
+        RestartPolicy: { Name: "no" },
+        ...(spec.run.capDrop.length ? { CapDrop: spec.run.capDrop } : {}),
+        ...(spec.run.memoryBytes ? { Memory: spec.run.memoryBytes } : {}),
+        ...(spec.run.nanoCpus ? { NanoCpus: spec.run.nanoCpus } : {}),
+      },
+    };
+    // Everything that would make a different container, so any change recreates it.
+    options.Labels[LABELS.configHash] = valueHash(options);
+    return options;
+  }
+
+  private async find(preferred: string, pool: string, repo: string): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {
+    const owns = (info: Docker.ContainerInspectInfo) => {
+      const labels = info.Config.Labels ?? {};
+      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === pool && labels[LABELS.repo] === repo;
+    };
+    const info = await this.inspect(preferred);
+    if (!info || owns(info)) return { name: preferred, info };
+    // The name is taken: another repository whose name reads the same once made safe (a-b/c and
+    // a/b-c), or a container this app did not make. Step aside with a name made unique by a hash.
+    const alternative = `${preferred}-${valueHash([pool, repo], 8)}`;
+    const other = await this.inspect(alternative);
+    if (other && !owns(other)) throw new ContainerError(alternative, "exists and was not created by devs-webhook for this repository");
+    return { name: alternative, info: other };
+  }
+
+  private async runHooks(container: DevContainer, startedAt: string, fresh: boolean, request: EnsureRequest): Promise<void> {
+    const { spec } = container;
+    const createHooks = CREATE_HOOKS.filter((hook) => spec[hook]);
+    if (!createHooks.length && !spec.postStartCommand) return;
+    if (!fresh && this.hooksDone.get(container.id) === startedAt) return;
+
+    // Marks are written only after a hook succeeds: a failed hook runs again on the next ensure.
+    const state = fresh ? { created: false, started: null } : await this.readState(container);
+    if (createHooks.length && !state.created) {
+      for (const hook of createHooks) await this.runHook(container, hook, request);
+      await this.asRoot(container, MARK_CREATED);
+    }
+    if (spec.postStartCommand && state.started !== startedAt) {
+      await this.runHook(container, "postStartCommand", request);
+      await this.asRoot(container, MARK_STARTED, startedAt);
+    }
+    this.hooksDone.set(container.id, startedAt);
+  }
+
+  private async runHook(container: DevContainer, hook: LifecycleHook, request: EnsureRequest): Promise<void> {
+    const command = container.spec[hook];
+    if (!command) return;
+    request.onProgress?.(`running ${hook} in ${container.name}`);
+    const entries: Array<[string | null, CommandForm]> =
+      command.kind === "parallel" ? Object.entries(command.commands) : [[null, command]];
+    await Promise.all(
+      entries.map(async ([entry, form]) => {
+        const tail = new Tail(20);
+        const argv =
+          form.kind === "shell"
+            ? ["/bin/sh", "-c", resolveContainerEnvRefs(form.command, container.env)]
+            : form.argv.map((arg) => resolveContainerEnvRefs(arg, container.env));
+        const result = await this.exec(container, argv, {
+          onLine: (stream, line) => {
+            tail.push(line);
+            request.onLine?.(stream, line);
+          },
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
+        if (result.exitCode !== 0) throw new LifecycleCommandError(container.name, hook, entry, result.exitCode, tail.get());
+      }),
+    );
+  }
+
+  private async readState(container: DevContainer): Promise<{ created: boolean; started: string | null }> {
+    const lines: string[] = [];
+    await this.asRoot(container, READ_STATE, undefined, (line) => lines.push(line));
+    const started = lines.find((l) => l.startsWith("started:"));
+    return { created: lines.includes("created"), started: started ? started.slice("started:".length) : null };
+  }
+
+  private async asRoot(container: DevContainer, script: string, arg?: string, onStdout?: (line: string) => void): Promise<void> {
+    const errors: string[] = [];
+    const result = await execInContainer(this.docker.getContainer(container.id), ["/bin/sh", "-c", script, "devs-state", ...(arg ? [arg] : [])], {
+      user: "0",
+      onLine: (stream, line) => (stream === "stdout" ? onStdout?.(line) : errors.push(line)),
+    });
+    if (result.exitCode !== 0) {
+      throw new ContainerError(container.name, `could not record lifecycle state in ${STATE_DIR} (exit ${result.exitCode}): ${errors.join(" ")}`);
+    }
+  }
+
+  private async inspect(name: string): Promise<Docker.ContainerInspectInfo | null> {
+    try {
+      return await this.docker.getContainer(name).inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /** Inspects by name and refuses containers this app did not create. */
+  private async inspectManaged(name: string): Promise<Docker.ContainerInspectInfo | null> {
+    const info = await this.inspect(name);
+    if (info && info.Config.Labels?.[LABELS.managed] !== "true") {
+      throw new ContainerError(name, "was not created by devs-webhook; leaving it alone");
+    }
+    return info;
+  }
+
+  /** Serialises work on one container name within this process. */
+  private locked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => undefined);
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return next;
+  }
+}
+
+function changeReason(have: Record<string, string>, want: Record<string, string>): string {
+  if (have[LABELS.imageId] !== want[LABELS.imageId]) return "its image changed";
+  if (have[LABELS.devcontainerHash] !== want[LABELS.devcontainerHash]) return "the devcontainer configuration changed";
+  if (have[LABELS.envHash] !== want[LABELS.envHash]) return "its environment changed";
+  return "its container options changed";
+}
+
+function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+function dockerMessage(error: unknown): string {
+  const json = (error as { json?: { message?: string } }).json;
+  return (json?.message ?? (error instanceof Error ? error.message : String(error))).trim();
+}
