@@ -10,6 +10,7 @@ import { TaskPublisher } from "../publish/github.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { Task } from "../tasks/task.js";
 import type { CheckoutTarget, Identity, RepoCache } from "../workspace/repo-cache.js";
+import type { AgentOutcome } from "./claude.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
 
 /** What DEVS.yml says about an agent task (trusted keys, read from the default branch). */
@@ -28,20 +29,6 @@ export interface AgentConfig {
 export interface UserFacingError extends Error {
   userMessage: string;
 }
-
-export interface AgentOutcomeOk {
-  ok: true;
-  text: string;
-  turns: number | null;
-  costUsd: number | null;
-  durationMs: number | null;
-}
-export interface AgentOutcomeFailed {
-  ok: false;
-  reason: string;
-  costUsd?: number | null;
-}
-export type AgentOutcome = AgentOutcomeOk | AgentOutcomeFailed;
 
 export interface PreparedContainer {
   /** Where the workspace is mounted inside the container. */
