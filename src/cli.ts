@@ -6,6 +6,8 @@ import { parseEnv, parseArgs } from "node:util";
 import { createLogger } from "./logging.js";
 import { startServer, WEBHOOK_PATHS } from "./server.js";
 import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
+import { resolveBotIdentity } from "./github/identity.js";
+import { createProbot } from "./github/probot.js";
 import { createRuntime } from "./runtime.js";
 import { VERSION } from "./version.js";
 
@@ -96,9 +98,13 @@ async function serve(settings: Settings): Promise<number> {
   checkServeRequirements(settings);
   if (settings.auth.kind === "unconfigured") return registerApp(settings);
   const log = await createLogger(settings);
+  const probot = createProbot(settings, log);
+  const identity = await resolveBotIdentity(probot, settings, log);
   const runtime = createRuntime(settings, log, {});
   const server = await startServer(settings, {
     log,
+    probot,
+    identity,
     sink: runtime.pool,
     memory: runtime.memory,
     operations: runtime.operations,

@@ -2,10 +2,10 @@
 // admin routes share one port, and a bad delivery can never take the process down.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Probot, type ProbotOctokit } from "probot";
+import type { Probot } from "probot";
 import type { Logger } from "pino";
 import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
-import { resolveBotIdentity, type BotIdentity } from "./github/identity.js";
+import type { BotIdentity } from "./github/identity.js";
 import { PermissionCache } from "./github/permissions.js";
 import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
@@ -22,12 +22,12 @@ const ACK_TIMEOUT_MS = 9_000;
 
 export interface ServerDeps {
   log: Logger;
+  probot: Probot;
+  identity: BotIdentity;
   sink: TaskSink;
   memory: DeliveryMemory;
   /** What the admin routes report and control beyond the basics (the pool, the journal). */
   operations?: Partial<AdminOperations>;
-  /** Tests pass an Octokit class with throttling and retries off. */
-  Octokit?: typeof ProbotOctokit;
 }
 
 export interface RunningServer {
@@ -45,16 +45,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   if (settings.auth.kind === "unconfigured" || !secret) {
     throw new SettingsError("WEBHOOK_SECRET", "serve needs App credentials or GITHUB_TOKEN, and a webhook secret");
   }
-  const probot = new Probot({
-    ...(settings.auth.kind === "app"
-      ? { appId: settings.auth.appId, privateKey: settings.auth.privateKey }
-      : { githubToken: settings.auth.token }),
-    secret,
-    baseUrl: settings.githubApiUrl,
-    log: log.child({ name: "probot" }),
-    ...(deps.Octokit ? { Octokit: deps.Octokit } : {}),
-  });
-  const identity = await resolveBotIdentity(probot, settings, log);
+  const { probot, identity } = deps;
   const botHandle = identity.handle;
   const { memory } = deps;
   await probot.load(

@@ -3,6 +3,7 @@ import nock from "nock";
 import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createProbot } from "../../src/github/probot.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
 import { openDatabase } from "../../src/tasks/database.js";
@@ -13,6 +14,14 @@ import { testSettings } from "../helpers/settings.js";
 import type { Env } from "../../src/settings.js";
 
 const SECRET = "s3cret";
+
+/** Probot with throttling off, and the bot's identity as GITHUB_MENTIONED_USER gives it. */
+async function github(settings: ReturnType<typeof testSettings>) {
+  const log = pino({ level: "silent" });
+  const probot = createProbot(settings, log, TestOctokit);
+  const identity = { handle: settings.mentionedUser!, commit: { name: "devs-bot", email: "devs-bot@users.noreply.github.com" } };
+  return { log, probot, identity };
+}
 let server: RunningServer;
 let sink: MemoryTaskSink;
 
@@ -20,7 +29,7 @@ async function start(env: Env = {}) {
   sink = new MemoryTaskSink();
   const settings = testSettings(env);
   const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
-  server = await startServer(settings, { log: pino({ level: "silent" }), sink, memory, Octokit: TestOctokit });
+  server = await startServer(settings, { ...(await github(settings)), sink, memory });
 }
 
 beforeEach(() => {
@@ -183,11 +192,10 @@ describe("admin routes over the pool and journal", () => {
       },
     });
     server = await startServer(settings, {
-      log: pino({ level: "silent" }),
+      ...(await github(settings)),
       sink: runtime.pool,
       memory: runtime.memory,
       operations: runtime.operations,
-      Octokit: TestOctokit,
     });
     const auth = { authorization: `Basic ${btoa("admin:pw")}` };
     const scope = nock("https://api.github.com").post(/\/reactions$/).times(2).reply(201, {});
