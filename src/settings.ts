@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
+import { DEFAULT_AGENT_COMMAND, parseAgentCommand } from "./agent/claude.js";
 
 export class SettingsError extends Error {
   constructor(
@@ -88,6 +89,12 @@ export const SETTINGS = {
     group: "Agent",
     doc: "Claude Code OAuth token (alternative to an API key).",
   },
+  agentCommand: {
+    names: ["AGENT_COMMAND"],
+    default: DEFAULT_AGENT_COMMAND,
+    group: "Agent",
+    doc: "The agent's command line in the container; {prompt} (one word) becomes the prompt. Other agents plug in here.",
+  },
 
   containerPool: { names: ["CONTAINER_POOL"], default: "eamonn,harry,darren", group: "Pool", doc: "Names of the long-lived containers." },
   ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate container names for CI (empty = share CONTAINER_POOL)." },
@@ -161,6 +168,7 @@ export interface Settings {
 
   claudeApiKey: string | null;
   claudeOauthToken: string | null;
+  agentCommand: string;
 
   containerPool: string[];
   ciContainerPool: string[];
@@ -338,6 +346,16 @@ function readPemFile(r: Raw): string {
 
 const normalizePem = (text: string): string => `${text.trim()}\n`;
 
+function agentCommand(env: Env): string {
+  const r = raw(env, "agentCommand")!;
+  try {
+    parseAgentCommand(r.value);
+  } catch (error) {
+    throw new SettingsError(r.name, (error as Error).message);
+  }
+  return r.value;
+}
+
 function authMode(env: Env): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
   const key = privateKey(env);
@@ -391,6 +409,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
 
     claudeApiKey: str(env, "claudeApiKey"),
     claudeOauthToken: str(env, "claudeOauthToken"),
+    agentCommand: agentCommand(env),
 
     containerPool,
     ciContainerPool,

@@ -139,6 +139,8 @@ describe("malformed values stop start-up naming the variable", () => {
     [{ GITHUB_MENTIONED_USER: "@bot" }, "GITHUB_MENTIONED_USER", /not a GitHub login/],
     [{ CONTAINER_NETWORK: "a b" }, "CONTAINER_NETWORK", /network name/],
     [{ GITHUB_APP_INSTALLATION_ID: "x" }, "GITHUB_APP_INSTALLATION_ID", /whole number/],
+    [{ AGENT_COMMAND: "claude -p" }, "AGENT_COMMAND", /\{prompt\} exactly once/],
+    [{ AGENT_COMMAND: "claude 'unbalanced {prompt}" }, "AGENT_COMMAND", /quote/],
   ];
   for (const [env, variable, problem] of cases) {
     it(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`, () => {
