@@ -47,6 +47,8 @@ export interface AgentRunnerDeps {
   workspaceFor(container: string, task: Task): string;
   scratchDir: string;
   github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
+  /** The task's publisher, shared with whoever posted its "queued" comment, so writes stay in order. */
+  publisherFor?(task: Task, octokit: GitHubClient): TaskPublisher;
   loadConfig(task: Task, octokit: GitHubClient, container: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
   prepareContainer(input: { container: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
@@ -70,7 +72,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   const started = now();
   const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.container });
   const { octokit, token } = await deps.github(task);
-  const publisher = new TaskPublisher(octokit, task);
+  const publisher = deps.publisherFor?.(task, octokit) ?? new TaskPublisher(octokit, task);
   const fail = async (reason: string, costUsd?: number | null): Promise<RunResult> => {
     const safe = deps.redact(reason);
     await publisher.progress({ stage: "failed", reason: safe, durationMs: now() - started, costUsd }).catch((e: unknown) => log.warn({ err: e }, "progress update failed"));

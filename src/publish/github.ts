@@ -8,6 +8,8 @@ import { addReaction, type Reaction } from "./reactions.js";
 export class TaskPublisher {
   private commentId: number | null = null;
   private lastBody: string | null = null;
+  /** Progress writes run one at a time, in order, whoever calls (pool events, the runner). */
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly octokit: GitHubClient,
@@ -19,7 +21,13 @@ export class TaskPublisher {
   }
 
   /** Creates the progress comment, or edits it; unchanged text is not sent again. */
-  async progress(progress: Progress): Promise<void> {
+  progress(progress: Progress): Promise<void> {
+    const next = this.chain.then(() => this.write(progress));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(progress: Progress): Promise<void> {
     const body = renderProgress(this.task.id, progress);
     if (body === this.lastBody) return;
     if (this.commentId === null) this.commentId = await this.findExisting();
