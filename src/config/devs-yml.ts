@@ -1,0 +1,95 @@
+// The layered DEVS.yml loader. Highest first:
+//   1. DEVS_ENVS_DIR/{owner-repo}/DEVS.yml   (operator, per repository; any case, W5)
+//   2. DEVS_ENVS_DIR/default/DEVS.yml        (operator default)
+//   3. the repository's DEVS.yml, else .github/devs.yml, on the default branch (with the owner's
+//      .github fallback and _extends, as Probot's config plugin does)
+//   4. the schema's defaults
+// Every layer applies (W6). A fresh read per task, but the repository's files are read again only
+// when the default branch's head moves, or the head of another repository they came from (W7);
+// operator files when their mtime changes. A broken file anywhere throws a DevsConfigError.
+import type { Logger } from "pino";
+import { DevsConfigError, RepositoryUnavailableError } from "./errors.js";
+import { layerDocuments, type LoadedDevsConfig } from "./layers.js";
+import { OperatorFiles } from "./operator-files.js";
+import {
+  defaultBranchHead,
+  headKey,
+  readRepositoryFiles,
+  type ConfigOctokit,
+  type RepoId,
+  type RepositoryRead,
+} from "./repository-files.js";
+
+export type { ConfigOctokit } from "./repository-files.js";
+
+export interface DevsConfigLoaderOptions {
+  /** DEVS_ENVS_DIR (absolute). */
+  envsDir: string;
+  /** The GitHub web URL for links in error messages (settings.githubWebUrl). */
+  webUrl?: string;
+  /** Repositories whose read is kept; the least recently used goes first. */
+  maxCachedRepos?: number;
+  log?: Pick<Logger, "debug">;
+}
+
+interface CachedRead {
+  head: string;
+  /** Heads of the other repositories the files came from, when they were read. */
+  others: Array<{ id: RepoId; head: string }>;
+  read: RepositoryRead;
+}
+
+export class DevsConfigLoader {
+  private readonly operator: OperatorFiles;
+  private readonly cache = new Map<string, CachedRead>();
+  private readonly webUrl: string;
+  private readonly maxCached: number;
+
+  constructor(private readonly options: DevsConfigLoaderOptions) {
+    this.operator = new OperatorFiles(options.envsDir);
+    this.webUrl = options.webUrl ?? "https://github.com";
+    this.maxCached = options.maxCachedRepos ?? 500;
+  }
+
+  /**
+   * The merged, validated DEVS.yml for a repository, with where each value came from. Throws
+   * DevsConfigError (the user must fix a file) or RepositoryUnavailableError; other errors are
+   * GitHub or the server failing and may be retried.
+   */
+  async load(octokit: ConfigOctokit, id: RepoId): Promise<LoadedDevsConfig> {
+    const fullName = `${id.owner}/${id.repo}`;
+    const [head, operator] = await Promise.all([defaultBranchHead(octokit, id), this.operator.read(id.owner, id.repo)]);
+    if (head.kind === "missing") throw new RepositoryUnavailableError(fullName);
+    const sha = head.kind === "sha" ? head.sha : null;
+    const repository = await this.repositoryRead(octokit, id, headKey(head), sha);
+    const problems = [...operator.problems, ...repository.problems];
+    if (problems.length) throw new DevsConfigError(fullName, problems);
+    return layerDocuments(fullName, sha, [...operator.documents, ...repository.documents]);
+  }
+
+  private async repositoryRead(octokit: ConfigOctokit, id: RepoId, head: string, sha: string | null): Promise<RepositoryRead> {
+    const key = `${id.owner}/${id.repo}`.toLowerCase();
+    const cached = this.cache.get(key);
+    if (cached && cached.head === head && (await this.othersUnchanged(octokit, cached))) {
+      this.cache.delete(key); // re-inserted below: most recently used last
+      this.cache.set(key, cached);
+      this.options.log?.debug({ repo: key, sha }, "DEVS.yml unchanged since the last read");
+      return cached.read;
+    }
+    const read = await readRepositoryFiles(octokit, id, sha, this.webUrl);
+    // A broken read is not kept: the fix may land in another repository whose head we do not track.
+    if (read.problems.length === 0) {
+      const others = await Promise.all(read.consulted.map(async (other) => ({ id: other, head: headKey(await defaultBranchHead(octokit, other)) })));
+      this.cache.delete(key);
+      this.cache.set(key, { head, others, read });
+      while (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.options.log?.debug({ repo: key, sha, files: read.documents.map((d) => d.source.file) }, "DEVS.yml read");
+    return read;
+  }
+
+  private async othersUnchanged(octokit: ConfigOctokit, cached: CachedRead): Promise<boolean> {
+    const now = await Promise.all(cached.others.map(async (o) => headKey(await defaultBranchHead(octokit, o.id)) === o.head));
+    return now.every(Boolean);
+  }
+}

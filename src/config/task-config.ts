@@ -1,0 +1,99 @@
+// What a task takes from DEVS.yml, for the agent runner, the pool and CI. The configuration is
+// always the default branch's (the loader never reads a pull request's head), whatever the task.
+// CI maps `loaded.config.ci_*` to policy/ci.ts's CiConfig and takes its env from containerEnv.
+import type { Logger } from "pino";
+import type { AgentConfig } from "../agent/runner.js";
+import type { GitHubClient } from "../github/client.js";
+import type { Task } from "../tasks/task.js";
+import type { ConfigOctokit, DevsConfigLoader } from "./devs-yml.js";
+import { describeWithheld, resolveEnvVars, type EnvVarOptions, type ResolvedEnv } from "./env-vars.js";
+import type { LoadedDevsConfig } from "./layers.js";
+import { isDevsConfigError } from "./errors.js";
+import { logConfigError, renderConfigProblems } from "../publish/config-error.js";
+import { renderPromptOverride } from "./prompt-template.js";
+
+/** The runner's client type names only `request`; the loader needs Probot's `config` plugin too. */
+export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
+  const candidate = octokit as Partial<ConfigOctokit>;
+  if (typeof candidate.config?.get !== "function") {
+    throw new TypeError("reading DEVS.yml needs a ProbotOctokit (with @probot/octokit-plugin-config), not a bare client");
+  }
+  return octokit as ConfigOctokit;
+}
+
+/** env_vars for one container (agent or CI), with withheld variables logged. */
+export function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
+  const resolved = resolveEnvVars(loaded.config.env_vars, container, options);
+  if (resolved.withheld.length) {
+    log.warn({ repo: loaded.repo, container, withheld: resolved.withheld }, `env_vars withheld from ${container}: ${describeWithheld(resolved.withheld)}`);
+  }
+  return resolved;
+}
+
+/** The agent runner's view of a loaded configuration, for one container. */
+export function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
+  const { config } = loaded;
+  const override = config.prompt_override;
+  return {
+    defaultBranch: config.default_branch,
+    promptExtra: config.prompt_extra,
+    renderOverride: override ? (values) => renderPromptOverride(override, values) : null,
+    directCommit: config.direct_commit,
+    draftPrs: config.draft_prs,
+    env: containerEnv(loaded, container, log, options).env,
+  };
+}
+
+export interface TaskConfigDeps {
+  loader: DevsConfigLoader;
+  env?: EnvVarOptions;
+  log: Pick<Logger, "warn">;
+}
+
+/**
+ * `AgentRunnerDeps.loadConfig`. A DevsConfigError it throws is "user facing" (`userMessage`):
+ * the runner shows it in the task's comment and does not run.
+ */
+export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<AgentConfig> {
+  return async (task, octokit, container) => {
+    let loaded: LoadedDevsConfig;
+    try {
+      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
+    } catch (error) {
+      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
+      throw error;
+    }
+    return toAgentConfig(loaded, container, deps.log, deps.env);
+  };
+}
+
+/** `PoolOptions.routeHints`: single_queue for the task's repository. */
+export function routeHints(loader: DevsConfigLoader, octokitFor: (task: Task) => Promise<GitHubClient>): (task: Task) => Promise<{ singleQueue: boolean }> {
+  return async (task) => {
+    const loaded = await loader.load(asConfigOctokit(await octokitFor(task)), { owner: task.repo.owner, repo: task.repo.name });
+    return { singleQueue: loaded.config.single_queue };
+  };
+}
+
+/** What handlers/ci.ts's LoadCiConfig answers: the CI keys, or the problems for the check run. */
+export type CiConfigAnswer =
+  | { ciEnabled: boolean; ciBranches: string[]; ciTestCommand: string }
+  | { error: { userMessage: string; message: string } };
+
+/**
+ * handlers/ci.ts's `LoadCiConfig`, from the same loader (default branch only). An invalid file
+ * becomes `{ error }` whose `userMessage` is the list of problems without a "try again" line (the
+ * check run adds its own); it is logged here. Other errors are thrown.
+ */
+export function ciConfigLoader(deps: Omit<TaskConfigDeps, "env">): (context: { octokit: unknown }, repo: { owner: string; name: string }) => Promise<CiConfigAnswer> {
+  return async (context, repo) => {
+    try {
+      const { config } = await deps.loader.load(asConfigOctokit(context.octokit as GitHubClient), { owner: repo.owner, repo: repo.name });
+      return { ciEnabled: config.ci_enabled, ciBranches: [...config.ci_branches], ciTestCommand: config.ci_test_command };
+    } catch (error) {
+      if (!isDevsConfigError(error)) throw error;
+      logConfigError(deps.log, error);
+      return { error: { userMessage: renderConfigProblems(error, null), message: error.message } };
+    }
+  };
+}

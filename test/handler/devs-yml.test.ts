@@ -1,0 +1,431 @@
+// The layered DEVS.yml loader against GitHub's REST API (nock): the repository's files read through
+// Probot's config plugin at the default branch's head, the owner's .github fallback, _extends, the
+// cache, and a broken file becoming the comment the user sees.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import nock from "nock";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DevsConfigLoader } from "../../src/config/devs-yml.js";
+import { DevsConfigError, RepositoryUnavailableError } from "../../src/config/errors.js";
+import { agentConfigLoader, ciConfigLoader, routeHints } from "../../src/config/task-config.js";
+import { postConfigErrorComment } from "../../src/publish/config-error.js";
+import { TestOctokit } from "../helpers/probot.js";
+import { makeTask } from "../helpers/tasks.js";
+
+const API = "https://api.github.com";
+const SHA = "1111111111111111111111111111111111111111";
+const NEW_SHA = "2222222222222222222222222222222222222222";
+const PR_HEAD_SHA = "9999999999999999999999999999999999999999";
+const ORG_SHA = "3333333333333333333333333333333333333333";
+const silent = pino({ level: "silent" });
+const octokit = new TestOctokit({ auth: "installation-token" });
+
+let envsDir: string;
+beforeEach(() => {
+  nock.disableNetConnect();
+  envsDir = mkdtempSync(join(tmpdir(), "devs-envs-"));
+});
+afterEach(() => nock.cleanAll());
+
+const loader = () => new DevsConfigLoader({ envsDir, log: silent });
+const contents = (path: string) => `/contents/${encodeURIComponent(path)}`;
+
+/** `GET commits/HEAD` with the SHA media type: the bare SHA as text. */
+function head(scope: nock.Scope, repo: string, sha: string | 404): nock.Scope {
+  const interceptor = scope.get(`/repos/${repo}/commits/HEAD`).matchHeader("accept", "application/vnd.github.sha");
+  return sha === 404 ? interceptor.reply(404, { message: "Not Found" }) : interceptor.reply(200, sha, { "content-type": "application/vnd.github.sha; charset=utf-8" });
+}
+
+/** A file as the contents API answers `mediaType.format=raw`; `ref` null = the default branch. */
+function file(scope: nock.Scope, repo: string, path: string, ref: string | null, body: string | 404): nock.Scope {
+  const interceptor = scope.get(`/repos/${repo}${contents(path)}`).query(ref ? { ref } : {});
+  return body === 404
+    ? interceptor.reply(404, { message: "Not Found" })
+    : interceptor.reply(200, body, { "content-type": "application/vnd.github.raw; charset=utf-8" });
+}
+
+function operatorFile(dir: string, text: string): string {
+  mkdirSync(join(envsDir, dir), { recursive: true });
+  const path = join(envsDir, dir, "DEVS.yml");
+  writeFileSync(path, text);
+  return path;
+}
+
+async function loadError(promise: Promise<unknown>): Promise<DevsConfigError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DevsConfigError);
+  return error as DevsConfigError;
+}
+
+describe("the repository's file", () => {
+  it("reads the root DEVS.yml at the default branch's head commit", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\nci_test_command: npm test\n");
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.sha).toBe(SHA);
+    expect(loaded.config).toMatchObject({ ci_enabled: true, ci_test_command: "npm test", ci_branches: ["main", "master"], direct_commit: false });
+    const ci = loaded.provenance.find((e) => e.keyPath === "ci_enabled")!;
+    expect(ci.source).toEqual({ layer: "repository", file: "DEVS.yml", url: `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`, origin: "repository" });
+    expect(loaded.provenance.find((e) => e.keyPath === "ci_branches")!.source.layer).toBe("default");
+    scope.done();
+  });
+
+  it("falls back to .github/devs.yml when there is no root DEVS.yml", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, 404);
+    file(scope, "acme/.github", "DEVS.yml", null, 404);
+    file(scope, "acme/widgets", ".github/devs.yml", SHA, "draft_prs: true\n");
+    head(scope, "acme/.github", 404); // consulted, so its head is remembered for the cache
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.draft_prs).toBe(true);
+    expect(loaded.sources.map((s) => s.file)).toEqual([".github/devs.yml", "built-in default"]);
+    expect(loaded.sources[0]!.url).toBe(`https://github.com/acme/widgets/blob/${SHA}/.github/devs.yml`);
+    scope.done();
+  });
+
+  it("follows _extends into another repository: own keys win, lists replace, maps merge", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(
+      scope,
+      "acme/widgets",
+      "DEVS.yml",
+      SHA,
+      "_extends: acme/shared:ci/devs.yml\nci_branches: [develop]\nenv_vars:\n  default:\n    B: widgets\n",
+    );
+    file(
+      scope,
+      "acme/shared",
+      "ci/devs.yml",
+      null,
+      "ci_enabled: true\nci_branches: [main, release/*]\nenv_vars:\n  default:\n    A: shared\n    B: shared\n",
+    );
+    head(scope, "acme/shared", ORG_SHA);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.ci_enabled).toBe(true);
+    expect(loaded.config.ci_branches).toEqual(["develop"]); // not [main, release/*, develop]
+    expect(loaded.config.env_vars).toEqual({ default: { A: "shared", B: "widgets" } });
+    expect(loaded.provenance.find((e) => e.keyPath === "env_vars.default.A")!.source).toMatchObject({
+      layer: "extends",
+      file: "acme/shared:ci/devs.yml",
+      url: "https://github.com/acme/shared/blob/HEAD/ci/devs.yml",
+    });
+    expect(loaded.provenance.find((e) => e.keyPath === "env_vars.default.B")!.source.file).toBe("DEVS.yml");
+    scope.done();
+  });
+
+  it("uses the owner's .github repository when the repository has no file", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, 404);
+    file(scope, "acme/.github", "DEVS.yml", null, "single_queue: true\n");
+    file(scope, "acme/widgets", ".github/devs.yml", SHA, 404);
+    file(scope, "acme/.github", ".github/devs.yml", null, 404);
+    head(scope, "acme/.github", ORG_SHA);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.single_queue).toBe(true);
+    expect(loaded.sources[0]).toMatchObject({ layer: "organization", file: "acme/.github:DEVS.yml" });
+    scope.done();
+  });
+
+  it("prefers the repository's own .github/devs.yml to the owner's DEVS.yml", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, 404);
+    file(scope, "acme/.github", "DEVS.yml", null, "single_queue: true\n");
+    file(scope, "acme/widgets", ".github/devs.yml", SHA, "draft_prs: true\n");
+    head(scope, "acme/.github", ORG_SHA);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config).toMatchObject({ draft_prs: true, single_queue: false });
+    expect(loaded.sources.map((s) => s.layer)).toEqual(["repository", "default"]);
+    scope.done();
+  });
+
+  it("gives the defaults when no file exists anywhere", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, 404);
+    file(scope, "acme/.github", "DEVS.yml", null, 404);
+    file(scope, "acme/widgets", ".github/devs.yml", SHA, 404);
+    file(scope, "acme/.github", ".github/devs.yml", null, 404);
+    head(scope, "acme/.github", 404);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config).toEqual({
+      default_branch: null,
+      prompt_extra: "",
+      prompt_override: null,
+      direct_commit: false,
+      draft_prs: false,
+      single_queue: false,
+      ci_enabled: false,
+      ci_test_command: "./runtests.sh",
+      ci_branches: ["main", "master"],
+      env_vars: {},
+      ssh_host: null,
+    });
+    expect(loaded.provenance.every((e) => e.source.layer === "default")).toBe(true);
+    scope.done();
+  });
+
+  it("a repository without commits reads no ref (the owner's fallback still applies)", async () => {
+    const scope = nock(API);
+    scope.get("/repos/acme/empty/commits/HEAD").reply(409, { message: "Git Repository is empty." });
+    file(scope, "acme/empty", "DEVS.yml", null, 404);
+    file(scope, "acme/.github", "DEVS.yml", null, "draft_prs: true\n");
+    file(scope, "acme/empty", ".github/devs.yml", null, 404);
+    file(scope, "acme/.github", ".github/devs.yml", null, 404);
+    head(scope, "acme/.github", ORG_SHA);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "empty" });
+    expect(loaded.sha).toBeNull();
+    expect(loaded.config.draft_prs).toBe(true);
+    scope.done();
+  });
+
+  it("a repository the app cannot see is not a configuration problem", async () => {
+    const scope = nock(API);
+    head(scope, "acme/secret", 404);
+    await expect(loader().load(octokit, { owner: "acme", repo: "secret" })).rejects.toBeInstanceOf(RepositoryUnavailableError);
+    scope.done();
+  });
+});
+
+describe("every layer applies (W6)", () => {
+  it("operator files override the repository's keys, and the repository's other keys stay", async () => {
+    operatorFile("default", "ci_test_command: make test\nenv_vars:\n  default:\n    FROM_DEFAULT: d\n    SHARED: operator\n");
+    operatorFile("Acme-Widgets", "env_vars:\n  eamonn:\n    ONLY_EAMONN: e\n"); // another case (W5)
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\nci_test_command: npm test\nenv_vars:\n  default:\n    SHARED: repo\n    FROM_REPO: r\n");
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.ci_enabled).toBe(true); // from the repository, not hidden by the operator layer
+    expect(loaded.config.ci_test_command).toBe("make test");
+    expect(loaded.config.env_vars).toEqual({ default: { SHARED: "operator", FROM_REPO: "r", FROM_DEFAULT: "d" }, eamonn: { ONLY_EAMONN: "e" } });
+    expect(loaded.sources.map((s) => s.layer)).toEqual(["operator-repo", "operator-default", "repository", "default"]);
+    expect(loaded.sources[0]!.file).toBe("DEVS_ENVS_DIR/Acme-Widgets/DEVS.yml");
+    scope.done();
+  });
+});
+
+describe("the cache (W7)", () => {
+  it("reads the files again only when the default branch's head moves", async () => {
+    const shared = loader();
+    const first = nock(API);
+    head(first, "acme/widgets", SHA);
+    file(first, "acme/widgets", "DEVS.yml", SHA, "draft_prs: true\n");
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" })).config.draft_prs).toBe(true);
+    first.done();
+
+    const same = nock(API);
+    head(same, "acme/widgets", SHA); // one request, no file read
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" })).config.draft_prs).toBe(true);
+    same.done();
+
+    const moved = nock(API);
+    head(moved, "acme/widgets", NEW_SHA);
+    file(moved, "acme/widgets", "DEVS.yml", NEW_SHA, "draft_prs: false\n");
+    const loaded = await shared.load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.draft_prs).toBe(false);
+    expect(loaded.sha).toBe(NEW_SHA);
+    moved.done();
+  });
+
+  it("reads again when a repository the files came from moves (the owner's .github)", async () => {
+    const shared = loader();
+    const misses = (scope: nock.Scope, orgBody: string) => {
+      file(scope, "acme/widgets", "DEVS.yml", SHA, 404);
+      file(scope, "acme/.github", "DEVS.yml", null, orgBody);
+      file(scope, "acme/widgets", ".github/devs.yml", SHA, 404);
+      file(scope, "acme/.github", ".github/devs.yml", null, 404);
+    };
+    const first = nock(API);
+    head(first, "acme/widgets", SHA);
+    misses(first, "draft_prs: true\n");
+    head(first, "acme/.github", ORG_SHA);
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" })).config.draft_prs).toBe(true);
+    first.done();
+
+    const orgMoved = nock(API);
+    head(orgMoved, "acme/widgets", SHA);
+    head(orgMoved, "acme/.github", NEW_SHA);
+    misses(orgMoved, "draft_prs: false\n");
+    head(orgMoved, "acme/.github", NEW_SHA);
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" })).config.draft_prs).toBe(false);
+    orgMoved.done();
+  });
+
+  it("does not keep a broken read: a fix in an extended repository is seen at once", async () => {
+    const shared = loader();
+    const own = "_extends: shared\ndraft_prs: true\n";
+    const broken = nock(API);
+    head(broken, "acme/widgets", SHA);
+    file(broken, "acme/widgets", "DEVS.yml", SHA, own);
+    file(broken, "acme/shared", "DEVS.yml", null, "ci_enabled: [\n");
+    const error = await loadError(shared.load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(error.problems[0]).toMatchObject({ file: "acme/shared:DEVS.yml", url: "https://github.com/acme/shared/blob/HEAD/DEVS.yml" });
+    broken.done();
+
+    const fixed = nock(API);
+    head(fixed, "acme/widgets", SHA); // the same commit: only acme/shared changed
+    file(fixed, "acme/widgets", "DEVS.yml", SHA, own);
+    file(fixed, "acme/shared", "DEVS.yml", null, "ci_enabled: true\n");
+    head(fixed, "acme/shared", ORG_SHA);
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" })).config).toMatchObject({ ci_enabled: true, draft_prs: true });
+    fixed.done();
+  });
+});
+
+describe("broken files are reported, never guessed around", () => {
+  it("invalid YAML names the file, with its URL at the commit read", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\n  bad: [\n");
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatchObject({ file: "DEVS.yml", url: `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`, keyPath: "" });
+    expect(error.problems[0]!.problem).toMatch(/^not valid YAML: .*line \d+, column \d+/);
+    scope.done();
+  });
+
+  it("a missing _extends target is a problem on the file that names it", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: shared\ndraft_prs: true\n");
+    file(scope, "acme/shared", "DEVS.yml", null, 404);
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(error.problems).toEqual([
+      {
+        layer: "repository",
+        file: "DEVS.yml",
+        url: `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`,
+        origin: "repository",
+        keyPath: "_extends",
+        problem: "names `acme/shared:DEVS.yml`, which does not exist or this app cannot read",
+      },
+    ]);
+    scope.done();
+  });
+
+  it("a malformed _extends and a directory at the path are named too", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: 'not a repo'\n");
+    const bad = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(bad.problems[0]).toMatchObject({ file: "DEVS.yml", keyPath: "_extends", problem: "must be repo, owner/repo or owner/repo:path.yml, found `not a repo`" });
+    scope.done();
+
+    const dir = nock(API);
+    head(dir, "acme/widgets", SHA);
+    dir
+      .get(`/repos/acme/widgets${contents("DEVS.yml")}`)
+      .query({ ref: SHA })
+      .reply(200, [{ name: "x", type: "file" }], { "content-type": "application/json; charset=utf-8" });
+    const directory = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(directory.problems[0]).toMatchObject({ file: "DEVS.yml", problem: "is a directory or a submodule, not a file" });
+    dir.done();
+  });
+
+  it("a wrong type and an unknown key become one comment on the issue, with exact wording", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "direct_commit: yes\nci_brances: [main]\nenv_vars:\n  default:\n    PORT: 8080\n");
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    const url = `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`;
+    const expected = [
+      "❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**",
+      "",
+      `- [\`DEVS.yml\`](${url}), \`ci_brances\`: unknown key (did you mean \`ci_branches\`?)`,
+      `- [\`DEVS.yml\`](${url}), \`direct_commit\`: must be true or false, found the string \`"yes"\``,
+      `- [\`DEVS.yml\`](${url}), \`env_vars.default.PORT\`: must be a string, found the number \`8080\`; quote it: \`PORT: "8080"\``,
+      "",
+      "Fix the file on the default branch, then trigger the task again.",
+    ].join("\n");
+    scope.post("/repos/acme/widgets/issues/12/comments", { body: expected }).reply(201, { id: 501 });
+    const id = await postConfigErrorComment(octokit, { owner: "acme", repo: "widgets", issueNumber: 12 }, error, silent);
+    expect(id).toBe(501);
+    scope.done();
+  });
+
+  it("problems in operator files are counted for the user, never shown", async () => {
+    const path = operatorFile("default", "env_vars:\n  default:\n    DB_PASSWORD: 12345678\n");
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\n");
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(error.problems[0]).toMatchObject({ origin: "operator", url: path, keyPath: "env_vars.default.DB_PASSWORD" });
+    const body = [
+      "❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**",
+      "",
+      "The server's own configuration for this repository (set by whoever runs this devs-webhook) has 1 problem; they are in the server's log for the operator to fix.",
+    ].join("\n");
+    scope.post("/repos/acme/widgets/issues/3/comments", { body }).reply(201, { id: 9 });
+    await postConfigErrorComment(octokit, { owner: "acme", repo: "widgets", issueNumber: 3 }, error, silent);
+    scope.done();
+  });
+});
+
+describe("a pull request's head is never read", () => {
+  it("the agent's configuration for a PR task comes from the default branch's head only", async () => {
+    const task = makeTask("acme/widgets", "agent", "pr-task");
+    task.target = {
+      ...task.target,
+      type: "pull_request",
+      number: 7,
+      pullRequest: { headRef: "evil", headSha: PR_HEAD_SHA, headRepoFullName: "mallory/widgets", baseRef: "main", draft: false, fromFork: true },
+    };
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "prompt_override: 'trusted {repo_name}'\nenv_vars:\n  default:\n    MODE: trusted\n");
+    // What the pull request would like to run with, at its head and on its branch: never asked for.
+    const trap = nock(API)
+      .get(/\/repos\/(acme|mallory)\/widgets\/contents\/.*/)
+      .query((q) => q.ref === PR_HEAD_SHA || q.ref === "evil")
+      .reply(200, "prompt_override: 'pwned'\n", { "content-type": "text/plain; charset=utf-8" });
+    const load = agentConfigLoader({ loader: loader(), log: silent });
+    const config = await load(task, octokit, "eamonn");
+    expect(config.renderOverride?.({ repo_name: "acme/widgets" })).toBe("trusted acme/widgets");
+    expect(config.env).toEqual({ MODE: "trusted" });
+    expect(trap.isDone()).toBe(false);
+    scope.done();
+  });
+});
+
+describe("CI's view", () => {
+  it("gives the CI keys, or the problems for the check run (without a second 'try again' line)", async () => {
+    const load = ciConfigLoader({ loader: loader(), log: silent });
+    const good = nock(API);
+    head(good, "acme/widgets", SHA);
+    file(good, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\nci_branches: ['release/*']\n");
+    expect(await load({ octokit }, { owner: "acme", name: "widgets" })).toEqual({ ciEnabled: true, ciBranches: ["release/*"], ciTestCommand: "./runtests.sh" });
+    good.done();
+
+    const bad = nock(API);
+    head(bad, "acme/widgets", NEW_SHA);
+    file(bad, "acme/widgets", "DEVS.yml", NEW_SHA, "ci_test_command: 42\n");
+    const answer = await load({ octokit }, { owner: "acme", name: "widgets" });
+    expect(answer).toEqual({
+      error: {
+        userMessage: `- [\`DEVS.yml\`](https://github.com/acme/widgets/blob/${NEW_SHA}/DEVS.yml), \`ci_test_command\`: must be a string, found the number \`42\``,
+        message: expect.stringContaining("ci_test_command: must be a string"),
+      },
+    });
+    bad.done();
+  });
+});
+
+describe("the pool's routing hint", () => {
+  it("reads single_queue for the task's repository", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "single_queue: true\n");
+    const hints = routeHints(loader(), async () => octokit);
+    expect(await hints(makeTask("acme/widgets"))).toEqual({ singleQueue: true });
+    scope.done();
+  });
+});
