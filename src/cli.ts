@@ -19,6 +19,7 @@ Commands:
   serve [--host H] [--port P]   Receive webhooks (${WEBHOOK_PATHS.join(" and ")}), GET /health.
                                 Without App credentials or a token, starts the App registration.
   config                        Print the effective settings (secrets masked).
+  config --repo OWNER/NAME      Print a repository's merged DEVS.yml and the layer of each value.
   status [--url URL]            Ask a running server for its status (Basic auth from ADMIN_*).
   stop-container NAME [--url]   Stop the containers of a pool name on a running server.
   test-setup                    Check that the settings, data directories and tools are usable.
@@ -63,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     case "serve":
       return serve(settings);
     case "config":
-      return printConfig(env, settings);
+      return values.repo ? printRepoDevsConfig(settings, values.repo) : printConfig(env, settings);
     case "status":
       return status(settings, values.url);
     case "stop-container":
@@ -185,6 +186,22 @@ async function adminRequest(settings: Settings, url: string | undefined, method:
     /* not JSON */
   }
   return { status: response.status, body, base };
+}
+
+async function printRepoDevsConfig(settings: Settings, repo: string): Promise<number> {
+  if (settings.auth.kind === "unconfigured") throw new UsageError("config --repo needs App credentials or GITHUB_TOKEN");
+  const { appOctokitForRepo, printRepoConfig, tokenOctokitForRepo } = await import("./config/describe.js");
+  const log = await createLogger({ ...settings, logLevel: settings.logLevel === "info" ? "warn" : settings.logLevel });
+  const probot = createProbot(settings, log);
+  const octokitForRepo =
+    settings.auth.kind === "app" ? appOctokitForRepo((id) => probot.auth(id), settings.installationId) : tokenOctokitForRepo(await probot.auth());
+  try {
+    return await printRepoConfig({ octokitForRepo, envsDir: settings.devsEnvsDir, repo, out: process.stdout, webUrl: settings.githubWebUrl });
+  } catch (error) {
+    const { RepoArgumentError } = await import("./config/describe.js");
+    if (error instanceof RepoArgumentError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 async function status(settings: Settings, url: string | undefined): Promise<number> {

@@ -180,3 +180,39 @@ describe("devs-webhook CLI", () => {
     setup.kill("SIGINT");
   });
 });
+
+describe("devs-webhook config --repo", () => {
+  it("prints the merged DEVS.yml of a repository with the layer of each value, secrets masked", async () => {
+    const { GitHubSim } = await import("../helpers/github-sim.js");
+    const { bareRepo } = await import("../helpers/git-repo.js");
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const root = tempDir("devs-repos-");
+    bareRepo(root, "acme", "widgets", { "DEVS.yml": "ci_enabled: true\nci_branches: [main, release/*]\nenv_vars:\n  default:\n    API_TOKEN: repo-secret-value\n" });
+    const envs = tempDir("devs-envs-");
+    mkdirSync(`${envs}/default`);
+    writeFileSync(`${envs}/default/DEVS.yml`, "prompt_extra: Be brief.\n");
+    const sim = await new GitHubSim(root, "test-token").start();
+    try {
+      const { code, stdout, stderr } = await run(["config", "--repo", "acme/widgets"], {
+        GITHUB_TOKEN: "test-token",
+        GHE_HOST: sim.host,
+        GHE_PROTOCOL: "http",
+        DEVS_ENVS_DIR: envs,
+      });
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/ci_enabled: true.*DEVS\.yml/);
+      expect(stdout).toMatch(/release\/\*/);
+      expect(stdout).toMatch(/prompt_extra: Be brief\..*default/);
+      expect(stdout).not.toContain("repo-secret-value");
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("a malformed --repo is a usage error (exit 2)", async () => {
+    const { code, stderr } = await run(["config", "--repo", "not-a-repo"], { GITHUB_TOKEN: "t" });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/owner\/name/);
+  });
+});

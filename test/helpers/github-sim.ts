@@ -75,11 +75,12 @@ export class GitHubSim {
   async start(): Promise<this> {
     const s = this.standIn.serveGit(this.reposRoot, this.token);
     const now = () => new Date().toISOString();
-    const guard = (handler: (req: RecordedRequest, m: RegExpExecArray) => { status: number; body?: unknown } | undefined, pattern: RegExp) => (req: RecordedRequest) => {
+    type Answer = { status: number; body?: unknown; contentType?: string } | undefined;
+    const guard = (handler: (req: RecordedRequest, m: RegExpExecArray) => Answer, pattern: RegExp) => (req: RecordedRequest) => {
       if (!this.authorized(req)) return { status: 401, body: { message: "Bad credentials" } };
       return handler(req, pattern.exec(req.path.split("?")[0]!)!);
     };
-    const route = (method: string, pattern: RegExp, handler: (req: RecordedRequest, m: RegExpExecArray) => { status: number; body?: unknown } | undefined) =>
+    const route = (method: string, pattern: RegExp, handler: (req: RecordedRequest, m: RegExpExecArray) => Answer) =>
       s.on(method, pattern, guard(handler, pattern));
 
     route("GET", /^\/user$/, () => ({ status: 200, body: this.bot }));
@@ -93,7 +94,7 @@ export class GitHubSim {
       const bare = this.bare(m[1]!, m[2]!);
       const sha = bare && this.git(bare, "rev-parse", "--verify", "--quiet", `${decodeURIComponent(m[3]!)}^{commit}`)?.trim();
       if (!sha) return { status: 404, body: { message: "No commit found" } };
-      return String(req.headers.accept).includes("sha") ? { status: 200, body: sha } : { status: 200, body: { sha } };
+      return String(req.headers.accept).includes("sha") ? { status: 200, body: sha, contentType: "text/plain; charset=utf-8" } : { status: 200, body: { sha } };
     });
     route("GET", /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/, (req, m) => {
       const bare = this.bare(m[1]!, m[2]!);
@@ -102,7 +103,7 @@ export class GitHubSim {
       const path = decodeURIComponent(m[3]!);
       const text = bare && this.git(bare, "show", `${ref}:${path}`);
       if (text === null || text === undefined || text === "") return { status: 404, body: { message: "Not Found" } };
-      if (String(req.headers.accept).includes("raw")) return { status: 200, body: text };
+      if (String(req.headers.accept).includes("raw")) return { status: 200, body: text, contentType: "text/plain; charset=utf-8" };
       return { status: 200, body: { type: "file", path, content: Buffer.from(text).toString("base64"), encoding: "base64" } };
     });
     route("POST", /^\/repos\/([^/]+)\/([^/]+)\/(issues\/comments\/\d+|issues\/\d+|pulls\/comments\/\d+)\/reactions$/, (req) => {

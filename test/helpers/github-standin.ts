@@ -12,7 +12,8 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-export type Route = (req: RecordedRequest) => { status: number; body?: unknown } | undefined;
+/** `contentType` set: `body` (a string) is sent as it is; otherwise as JSON. */
+export type Route = (req: RecordedRequest) => { status: number; body?: unknown; contentType?: string } | undefined;
 
 export class GitHubStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -56,7 +57,12 @@ export class GitHubStandIn {
         this.requests.push(recorded);
         const route = this.routes.find((r) => r.method === recorded.method && r.pattern.test(path.split("?")[0]!));
         const answer = route?.handle(recorded) ?? { status: 404, body: { message: "Not Found" } };
-        res.writeHead(answer.status, { "content-type": "application/json" });
+        if (answer.contentType) {
+          res.writeHead(answer.status, { "content-type": answer.contentType });
+          res.end(String(answer.body ?? ""));
+          return;
+        }
+        res.writeHead(answer.status, { "content-type": "application/json; charset=utf-8" });
         res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
       });
     });
