@@ -24,7 +24,8 @@ export type TriggerSubject =
   | { type: "pull_request_review_comment"; id: number };
 
 export interface TaskTrigger {
-  reason: TriggerReason;
+  /** Why an agent task was triggered; `ci` for every CI task (its `ci` snapshot says more). */
+  reason: TriggerReason | "ci";
   subject: TriggerSubject;
   author: string;
   /** The text that addressed the bot (comment or review body, or the issue/PR body). */
@@ -46,7 +47,11 @@ export interface PullRequestSnapshot {
 }
 
 export interface TargetSnapshot {
-  type: "issue" | "pull_request";
+  /**
+   * `commit`: a CI task with no pull request (a push, or a re-run of a commit's checks); its
+   * number is 0 and its trigger subject `{ type: "issue", id: 0 }` (CI never reacts or comments).
+   */
+  type: "issue" | "pull_request" | "commit";
   number: number;
   title: string;
   body: string;
@@ -55,6 +60,29 @@ export interface TargetSnapshot {
   url: string;
   labels: string[];
   pullRequest?: PullRequestSnapshot | undefined;
+}
+
+/** What a CI task tests and where it reports, fixed when the event arrived. */
+export interface CiSnapshot {
+  /** The commit to test, exactly (W35). */
+  headSha: string;
+  /**
+   * A ref that holds `headSha`, to fetch before checking it out: `refs/heads/<branch>` for a push,
+   * `refs/pull/<n>/head` for a pull request (forks too); null when only the SHA is known.
+   */
+  ref: string | null;
+  /** The pushed branch or the pull request's head branch, for display. */
+  branch: string | null;
+  /** What started it: a push, a pull request event, or a re-run button on GitHub. */
+  trigger: "push" | "pull_request" | "rerun";
+  pullRequest: { number: number; baseRef: string | null; fromFork: boolean } | null;
+  /** DEVS.yml `ci_test_command`, read from the default branch when the event arrived. */
+  testCommand: string;
+  checkName: string;
+  /** `checks` (GitHub App) or `statuses` (token mode: commit statuses with context = checkName). */
+  report: "checks" | "statuses";
+  /** The check run created `queued` with the task; null in status mode or when creating it failed. */
+  checkRunId: number | null;
 }
 
 export interface Task {
@@ -70,6 +98,8 @@ export interface Task {
   target: TargetSnapshot;
   trigger: TaskTrigger;
   sender: string;
+  /** Present on CI tasks (kind `ci`) made by the CI handler. */
+  ci?: CiSnapshot | undefined;
 }
 
 export class TaskFormatError extends Error {

@@ -1,0 +1,291 @@
+// push, pull_request, check_run and check_suite: guard clauses in the order that keeps work
+// smallest (owner allowlist, then the payload alone, then DEVS.yml, then permissions), then a
+// check run created `queued` (W13) and one Task handed to the sink. The run itself is never
+// awaited here. A pull request that may not run gets a completed check saying why instead of
+// silence; a newer push to a pull request cancels its older runs that have not started.
+import type { Context } from "probot";
+import { CiCheck, type CheckAction, type CiReportMode } from "../ci/checks.js";
+import { blockedOutput, configErrorOutput, notQueuedOutput, queuedOutput, supersededOutput } from "../ci/report.js";
+import type { PermissionCache } from "../github/permissions.js";
+import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
+import { applyCiAccess, applyCiConfig, preflightCi, runActionIdentifier, type CiCandidate, type CiConfig, type CiEvent } from "../policy/ci.js";
+import { contentKey } from "../policy/dedupe.js";
+import { isBotLogin } from "../policy/mention.js";
+import type { AllowList } from "../settings.js";
+import type { DeliveryMemory } from "../tasks/delivery-memory.js";
+import type { TaskSink } from "../tasks/sink.js";
+import { TASK_VERSION, type Task, type TaskRepo } from "../tasks/task.js";
+import { ciTarget, extractCi, type CiPayload } from "./ci-payload.js";
+import { repoOf } from "./mention-payload.js";
+
+export const CI_EVENTS = ["push", "pull_request", "check_run", "check_suite"] as const;
+
+/** A DEVS.yml that cannot be used; `userMessage` names the file (with its URL), the key and the problem. */
+export interface CiConfigProblem {
+  userMessage: string;
+  message?: string;
+}
+export type CiConfigResult = CiConfig | { error: CiConfigProblem };
+/** Reads ci_enabled, ci_branches and ci_test_command for the repository (default branch only). */
+export type LoadCiConfig = (context: Context, repo: TaskRepo) => Promise<CiConfigResult>;
+
+export interface SupersedeRequest {
+  repo: TaskRepo;
+  prNumber: number;
+  /** The newer commit, for the message on the older runs. */
+  headSha: string;
+  /** The task just queued for the newer commit: never cancelled. */
+  keepTaskId: string;
+}
+
+/** An older run that was cancelled before it started. */
+export interface SupersededRun {
+  taskId: string;
+  headSha: string;
+  checkName: string;
+  report: CiReportMode;
+  checkRunId: number | null;
+}
+
+export interface CiDeps {
+  botHandle: string;
+  allowedOwners: readonly string[];
+  /** AUTHORIZED_CI_TRIGGER_USERS. */
+  authorizedUsers: AllowList;
+  sink: TaskSink;
+  memory: DeliveryMemory;
+  permissions: PermissionCache;
+  loadCiConfig: LoadCiConfig;
+  /**
+   * Cancels the CI tasks of this pull request that are still queued (not `keepTaskId`) and returns
+   * them; the handler then completes their checks as `cancelled`, naming the newer commit. Running
+   * tasks are left to finish. Omitted: older runs are not cancelled.
+   */
+  supersede?: ((request: SupersedeRequest) => Promise<SupersededRun[]>) | undefined;
+  /** The check run's name (default `devs-ci`). */
+  checkName: string;
+  /** `checks` with a GitHub App; `statuses` in token mode (commit statuses). */
+  report: CiReportMode;
+  /** A page with the run's details, if the server has one. */
+  detailsUrl?: ((taskId: string) => string | null) | undefined;
+  redact: (text: string) => string;
+  now: () => Date;
+}
+
+export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
+  const event = context.name as CiEvent;
+  const payload = context.payload as unknown as CiPayload;
+  const repo = repoOf(payload);
+  const log = context.log.child({ delivery: context.id, repo: repo.fullName, event: payload.action ? `${event}.${payload.action}` : event });
+
+  if (!isOwnerAllowed(repo.owner, deps.allowedOwners)) {
+    log.info("ignored: repository owner is not in ALLOWED_ORGS/ALLOWED_USERS");
+    return;
+  }
+  const input = extractCi(event, payload);
+  if (!input) {
+    log.warn("ignored: payload lacks the fields this event needs");
+    return;
+  }
+  const preflight = preflightCi(input, deps.checkName);
+  if (!preflight.relevant) {
+    log.debug({ reason: preflight.reason }, "not a CI trigger");
+    return;
+  }
+  const candidate = preflight.candidate;
+  const taskId = `ci-${context.id}`;
+  if (deps.memory.seenDelivery(taskId)) {
+    log.info("ignored: delivery already handled (redelivery)");
+    return;
+  }
+  // One run per commit: a push and a pull_request event for the same head share it. A re-run
+  // button always runs again.
+  const key =
+    candidate.trigger === "rerun"
+      ? contentKey({ event: "ci-rerun", repo: repo.fullName, subjectId: 0, text: taskId })
+      : contentKey({ event: "ci", repo: repo.fullName, subjectId: 0, text: `${deps.checkName}\u0000${candidate.headSha}` });
+  if (deps.memory.seenContent(key)) {
+    log.info({ sha: candidate.headSha }, "ignored: this commit already has a run");
+    return;
+  }
+
+  const config = await deps.loadCiConfig(context, repo);
+  const check = new CiCheck(
+    context.octokit,
+    { owner: repo.owner, repo: repo.name, headSha: candidate.headSha },
+    { mode: deps.report, name: deps.checkName, externalId: taskId, detailsUrl: deps.detailsUrl?.(taskId) ?? null, now: deps.now },
+  );
+  if ("error" in config) {
+    await reportConfigError(context, deps, { repo, candidate, taskId, check, problem: config.error });
+    return;
+  }
+  const byConfig = applyCiConfig(candidate, config);
+  if (!byConfig.run) {
+    log.debug({ reason: byConfig.reason }, "not a CI trigger");
+    return;
+  }
+  const allowed = await accessAnswers(context, deps, repo, candidate.actors);
+  const access = applyCiAccess(candidate, (login) => allowed.get(login.toLowerCase()) ?? false);
+  if (access.kind === "skip") {
+    log.info({ reason: access.reason }, "ignored: may not trigger CI");
+    return;
+  }
+  if (!deps.memory.claim(taskId, key)) {
+    log.info("ignored: a concurrent delivery claimed the same commit");
+    return;
+  }
+
+  if (access.kind === "blocked") {
+    const buttons = deps.report === "checks";
+    const actions: CheckAction[] = [
+      { label: "Run tests", description: "Run CI on this commit", identifier: runActionIdentifier(candidate.pullRequest?.number ?? null) },
+    ];
+    try {
+      await check.complete({
+        conclusion: "action_required",
+        output: blockedOutput({ reason: access.reason, headSha: candidate.headSha, buttons }),
+        actions: buttons ? actions : undefined,
+      });
+    } catch (error) {
+      deps.memory.release(taskId, key);
+      throw error;
+    }
+    log.info({ login: access.login, sha: candidate.headSha }, "CI not run: approval needed (reported on the check)");
+    return;
+  }
+
+  const cause = causeOf(candidate);
+  let queuedReported = false;
+  try {
+    await check.queued(queuedOutput({ command: config.ciTestCommand, headSha: candidate.headSha, cause, sender: input.sender }, deps.redact));
+    queuedReported = true;
+  } catch (error) {
+    // The run still happens; the runner creates the check when it starts.
+    log.warn({ err: error }, "could not create the queued check run");
+  }
+
+  const target = ciTarget(payload, candidate.headSha, candidate.pullRequest?.number ?? null);
+  const task: Task = {
+    version: TASK_VERSION,
+    id: taskId,
+    kind: "ci",
+    createdAt: deps.now().toISOString(),
+    deliveryId: context.id,
+    event,
+    action: payload.action ?? "",
+    installationId: payload.installation?.id ?? null,
+    repo,
+    target,
+    trigger: {
+      reason: "ci",
+      subject: candidate.pullRequest ? { type: "pull_request", id: candidate.pullRequest.number } : { type: "issue", id: 0 },
+      author: input.sender,
+      body: "",
+      url: target.url,
+    },
+    sender: input.sender,
+    ci: {
+      headSha: candidate.headSha,
+      ref: candidate.ref,
+      branch: candidate.branch,
+      trigger: candidate.trigger,
+      pullRequest: candidate.pullRequest,
+      testCommand: config.ciTestCommand,
+      checkName: deps.checkName,
+      report: deps.report,
+      checkRunId: check.id,
+    },
+  };
+  try {
+    await deps.sink.submit(task);
+  } catch (error) {
+    // Not queued: forget the claim so a redelivery can try again, and leave no check waiting.
+    deps.memory.release(taskId, key);
+    if (queuedReported) {
+      await check
+        .complete({ conclusion: "cancelled", output: notQueuedOutput("the server could not store the task") })
+        .catch((err: unknown) => log.warn({ err }, "could not complete the check run of a task that was not queued"));
+    }
+    throw error;
+  }
+  log.info({ task: task.id, sha: candidate.headSha, cause, check: check.id }, "CI task queued");
+
+  if (candidate.trigger === "pull_request" && candidate.pullRequest && deps.supersede) {
+    await supersedeOlder(context, deps, { repo, prNumber: candidate.pullRequest.number, headSha: candidate.headSha, keepTaskId: task.id });
+  }
+}
+
+/** Who may trigger: the configured list, or write access (which the App itself has) when it is empty. */
+async function accessAnswers(context: Context, deps: CiDeps, repo: TaskRepo, logins: string[]): Promise<Map<string, boolean>> {
+  const answers = new Map<string, boolean>();
+  for (const login of logins) {
+    const verdict = checkAllowList(login, deps.authorizedUsers);
+    let allowed: boolean;
+    if (verdict !== "ask-github") allowed = verdict === "allowed";
+    else if (isBotLogin(login, deps.botHandle)) allowed = true;
+    else allowed = await deps.permissions.hasWriteAccess(context.octokit, repo.owner, repo.name, login);
+    answers.set(login.toLowerCase(), allowed);
+  }
+  return answers;
+}
+
+/**
+ * An unusable DEVS.yml is shown where the user looks, never silently ignored: on pull requests,
+ * re-runs and pushes to the default branch (other branches' pushes would repeat it endlessly).
+ */
+async function reportConfigError(
+  context: Context,
+  deps: CiDeps,
+  input: { repo: TaskRepo; candidate: CiCandidate; taskId: string; check: CiCheck; problem: CiConfigProblem },
+): Promise<void> {
+  const { repo, candidate, taskId, check, problem } = input;
+  const log = context.log.child({ delivery: context.id, repo: repo.fullName });
+  log.warn({ problem: problem.message ?? problem.userMessage }, "DEVS.yml cannot be used for CI");
+  if (candidate.trigger === "push" && candidate.branch !== repo.defaultBranch) return;
+  // Once per delivery: after the file is fixed, the same commit may run.
+  const key = contentKey({ event: "ci-config-error", repo: repo.fullName, subjectId: 0, text: taskId });
+  if (!deps.memory.claim(taskId, key)) return;
+  try {
+    await check.complete({ conclusion: "failure", output: configErrorOutput(problem.userMessage, deps.redact) });
+  } catch (error) {
+    deps.memory.release(taskId, key);
+    throw error;
+  }
+}
+
+async function supersedeOlder(context: Context, deps: CiDeps, request: SupersedeRequest): Promise<void> {
+  const log = context.log.child({ delivery: context.id, repo: request.repo.fullName, pr: request.prNumber });
+  let older: SupersededRun[];
+  try {
+    older = await deps.supersede!(request);
+  } catch (error) {
+    log.warn({ err: error }, "could not cancel older runs of this pull request");
+    return;
+  }
+  for (const run of older) {
+    // A check that was never created has nothing to complete.
+    if (run.report === "checks" && run.checkRunId === null) continue;
+    const check = new CiCheck(
+      context.octokit,
+      { owner: request.repo.owner, repo: request.repo.name, headSha: run.headSha },
+      { mode: run.report, name: run.checkName, externalId: run.taskId, checkRunId: run.checkRunId, now: deps.now },
+    );
+    try {
+      await check.complete({ conclusion: "cancelled", output: supersededOutput(request.headSha) });
+      log.info({ task: run.taskId, newer: request.keepTaskId }, "older run cancelled: superseded");
+    } catch (error) {
+      log.warn({ err: error, task: run.taskId }, "could not complete the check run of a superseded task");
+    }
+  }
+}
+
+function causeOf(candidate: CiCandidate): string {
+  switch (candidate.trigger) {
+    case "push":
+      return `push to \`${candidate.branch ?? "?"}\``;
+    case "pull_request":
+      return `pull request #${candidate.pullRequest?.number ?? "?"}`;
+    case "rerun":
+      return "re-run";
+  }
+}

@@ -1,0 +1,605 @@
+// The CI handler through Probot with nock: every trigger and skip case, with the exact check-run
+// (or commit-status) request bodies, the Task it queues, dedupe, authorisation and supersede.
+import nock from "nock";
+import { generateKeyPairSync } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Probot } from "probot";
+import type { CiConfigResult, SupersedeRequest, SupersededRun } from "../../src/handlers/ci.js";
+import type { Task } from "../../src/tasks/task.js";
+import { CI_ENABLED, ciDeps, ciProbot, exactBody, mismatches, type TestCiDeps } from "../helpers/ci.js";
+import { payload } from "../helpers/payloads.js";
+
+const API = "https://api.github.com";
+const REPO = "/repos/Codertocat/Hello-World";
+const PUSH_SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+const PR_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const COMPLETED_AT = "2026-11-29T12:00:00Z";
+let unmatched: string[] = [];
+const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
+
+beforeEach(() => {
+  nock.disableNetConnect();
+  unmatched = [];
+  mismatches.length = 0;
+  nock.emitter.on("no match", onNoMatch);
+});
+afterEach(() => {
+  nock.emitter.removeListener("no match", onNoMatch);
+  nock.cleanAll();
+  expect(mismatches).toEqual([]);
+  expect(unmatched).toEqual([]);
+});
+
+async function deliver(probot: Probot, name: string, body: Record<string, unknown>, id: string = crypto.randomUUID()) {
+  await probot.receive({ id, name, payload: body } as never);
+}
+
+const push = (ref: string, patch: Record<string, unknown> = {}) => payload("push", undefined, { ref, deleted: false, created: false, ...patch });
+const pullRequest = (action: string, patch: Record<string, unknown> = {}) => payload("pull_request", action, { pull_request: { draft: false }, ...patch });
+const forkPr = (action: string, author: string) =>
+  pullRequest(action, { sender: { login: author }, pull_request: { user: { login: author }, head: { repo: { full_name: `${author}/Hello-World` } } } });
+
+function queuedBody(id: string, sha: string, summary: string) {
+  return { name: "devs-ci", head_sha: sha, external_id: `ci-${id}`, status: "queued", output: { title: "Queued", summary } };
+}
+function expectQueued(id: string, sha: string, summary: string, checkRunId = 101, repoPath = REPO) {
+  return nock(API).post(`${repoPath}/check-runs`, exactBody(queuedBody(id, sha, summary))).reply(201, { id: checkRunId });
+}
+
+describe("triggers: a queued check run, then one task", () => {
+  it("push to main", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = expectQueued("d-push", PUSH_SHA, "Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @Codertocat.");
+    await deliver(probot, "push", push("refs/heads/main"), "d-push");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+    const task = deps.sink.tasks[0]!;
+    expect(task).toMatchObject({
+      version: 1,
+      id: "ci-d-push",
+      kind: "ci",
+      deliveryId: "d-push",
+      createdAt: "2026-11-29T12:00:00.000Z",
+      event: "push",
+      action: "",
+      repo: { owner: "Codertocat", name: "Hello-World", fullName: "Codertocat/Hello-World", defaultBranch: "master" },
+      target: { type: "commit", number: 0, title: "Adding a .gitignore file", url: `https://github.com/Codertocat/Hello-World/commit/${PUSH_SHA}` },
+      trigger: { reason: "ci", subject: { type: "issue", id: 0 }, author: "Codertocat" },
+      sender: "Codertocat",
+    });
+    expect(task.ci).toEqual({
+      headSha: PUSH_SHA,
+      ref: "refs/heads/main",
+      branch: "main",
+      trigger: "push",
+      pullRequest: null,
+      testCommand: "./runtests.sh",
+      checkName: "devs-ci",
+      report: "checks",
+      checkRunId: 101,
+    });
+  });
+
+  it("push to a branch matching a ci_branches glob (release/*)", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = expectQueued("d-rel", PUSH_SHA, "Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `release/1.2` by @Codertocat.");
+    await deliver(probot, "push", push("refs/heads/release/1.2"), "d-rel");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ branch: "release/1.2", ref: "refs/heads/release/1.2" });
+  });
+
+  for (const action of ["opened", "synchronize", "reopened", "ready_for_review"]) {
+    it(`pull_request.${action}`, async () => {
+      const deps = ciDeps();
+      const probot = await ciProbot(deps);
+      const scope = expectQueued("d-pr", PR_SHA, "Waiting for a container to run `./runtests.sh` on `ec26c3e`, for the pull request #2 by @Codertocat.");
+      await deliver(probot, "pull_request", pullRequest(action), "d-pr");
+      scope.done();
+      expect(deps.sink.tasks).toHaveLength(1);
+      const task = deps.sink.tasks[0]!;
+      expect(task.ci).toEqual({
+        headSha: PR_SHA,
+        ref: "refs/pull/2/head",
+        branch: "changes",
+        trigger: "pull_request",
+        pullRequest: { number: 2, baseRef: "master", fromFork: false },
+        testCommand: "./runtests.sh",
+        checkName: "devs-ci",
+        report: "checks",
+        checkRunId: 101,
+      });
+      expect(task.target).toMatchObject({ type: "pull_request", number: 2, pullRequest: { headSha: PR_SHA, fromFork: false } });
+      expect(task.trigger.subject).toEqual({ type: "pull_request", id: 2 });
+    });
+  }
+
+  it("check_run.rerequested for our check: a new run on the same commit, for whoever pressed Re-run", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const body = payload("check_run", "rerequested", { check_run: { name: "devs-ci" } });
+    const scope = expectQueued(
+      "d-rr",
+      "d6fde92930d4715a2b49857d24b940956b26d2d3",
+      "Waiting for a container to run `./runtests.sh` on `d6fde92`, for the re-run by @octocat.",
+      102,
+      "/repos/github/hello-world",
+    );
+    await deliver(probot, "check_run", body, "d-rr");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ trigger: "rerun", ref: "refs/heads/master", pullRequest: null, checkRunId: 102 });
+  });
+
+  it("check_run.requested_action Run tests: a fork PR's number comes from the button", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const body = payload("check_run", "requested_action", { check_run: { name: "devs-ci", pull_requests: [] }, requested_action: { identifier: "run-ci:26764" } });
+    const scope = expectQueued(
+      "d-ra",
+      "5bd5f196a46b8222fb7484f05faba41a73cf34bd",
+      "Waiting for a container to run `./runtests.sh` on `5bd5f19`, for the re-run by @codebytere.",
+      103,
+      "/repos/electron/electron",
+    );
+    await deliver(probot, "check_run", body, "d-ra");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ ref: "refs/pull/26764/head", pullRequest: { number: 26764, baseRef: null, fromFork: true } });
+  });
+
+  it("check_suite.rerequested (Re-run all checks)", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = expectQueued("d-cs", PR_SHA, "Waiting for a container to run `./runtests.sh` on `ec26c3e`, for the re-run by @octocoders-linter[bot].");
+    await deliver(probot, "check_suite", payload("check_suite", "rerequested"), "d-cs");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ trigger: "rerun", ref: "refs/pull/2/head", pullRequest: { number: 2, baseRef: "master", fromFork: false } });
+  });
+
+  it("the check name is settable", async () => {
+    const deps = ciDeps({ checkName: "tests" });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .post(`${REPO}/check-runs`, exactBody({ ...queuedBody("d-n", PUSH_SHA, "Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @Codertocat."), name: "tests" }))
+      .reply(201, { id: 5 });
+    await deliver(probot, "push", push("refs/heads/main"), "d-n");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci?.checkName).toBe("tests");
+  });
+});
+
+describe("not CI: no request, no task", () => {
+  const cases: Array<{ name: string; event: string; body: Record<string, unknown>; readsConfig?: boolean; deps?: Parameters<typeof ciDeps>[0] }> = [
+    { name: "push to a branch not in ci_branches", event: "push", body: push("refs/heads/feature/x"), readsConfig: true },
+    { name: "push of a tag (W22)", event: "push", body: push("refs/tags/v1.0") },
+    { name: "branch deletion (W22)", event: "push", body: push("refs/heads/main", { deleted: true, after: "0".repeat(40) }) },
+    { name: "draft pull request opened", event: "pull_request", body: pullRequest("opened", { pull_request: { draft: true } }) },
+    { name: "draft pull request synchronize", event: "pull_request", body: pullRequest("synchronize", { pull_request: { draft: true } }) },
+    { name: "pull request labeled", event: "pull_request", body: payload("pull_request", "labeled") },
+    { name: "pull request closed", event: "pull_request", body: payload("pull_request", "closed") },
+    { name: "check_run.rerequested for another app's check", event: "check_run", body: payload("check_run", "rerequested") },
+    { name: "check_run.requested_action with another identifier", event: "check_run", body: payload("check_run", "requested_action", { check_run: { name: "devs-ci" } }) },
+    { name: "check_run.created", event: "check_run", body: payload("check_run", "created", { check_run: { name: "devs-ci" } }) },
+    { name: "check_suite.requested (GitHub's automatic suite)", event: "check_suite", body: payload("check_suite", "requested") },
+    { name: "ci_enabled false", event: "push", body: push("refs/heads/main"), readsConfig: true, deps: { config: { ...CI_ENABLED, ciEnabled: false } as CiConfigResult } },
+    { name: "ci_enabled false on a pull request", event: "pull_request", body: pullRequest("opened"), readsConfig: true, deps: { config: { ...CI_ENABLED, ciEnabled: false } as CiConfigResult } },
+    { name: "repository owner outside the allowlist (W24)", event: "push", body: push("refs/heads/main"), deps: { allowedOwners: ["acme"] } },
+    {
+      name: "unauthorised pusher",
+      event: "push",
+      body: push("refs/heads/main"),
+      readsConfig: true,
+      deps: { authorizedUsers: { kind: "users", users: ["alice"] } },
+    },
+    {
+      name: "re-run pressed by someone who may not trigger CI",
+      event: "check_suite",
+      body: payload("check_suite", "rerequested"),
+      readsConfig: true,
+      deps: { authorizedUsers: { kind: "users", users: ["alice"] } },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const deps = ciDeps(c.deps);
+      const probot = await ciProbot(deps);
+      await deliver(probot, c.event, c.body);
+      expect(deps.sink.tasks).toEqual([]);
+      // Irrelevant events never cost a DEVS.yml read (W24).
+      expect(deps.configReads).toHaveLength(c.readsConfig ? 1 : 0);
+    });
+  }
+});
+
+describe("pull requests that may not run say why", () => {
+  const blockedBody = (id: string, summary: string, identifier = "run-ci:2") => ({
+    name: "devs-ci",
+    head_sha: PR_SHA,
+    external_id: `ci-${id}`,
+    status: "completed",
+    conclusion: "action_required",
+    completed_at: COMPLETED_AT,
+    output: { title: "Not run: approval needed", summary },
+    actions: [{ label: "Run tests", description: "Run CI on this commit", identifier }],
+  });
+  const approval =
+    "\n\nSomeone who may trigger CI (listed in `AUTHORIZED_CI_TRIGGER_USERS`, or with write access when that list is empty) can start it with **Run tests** above, or with **Re-run**. Approval covers this commit (`ec26c3e`) only; a new push needs it again.";
+
+  it("fork PR by an outsider: a completed action_required check with the explanation and a button, no task", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "users", users: ["codertocat"] } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .post(
+        `${REPO}/check-runs`,
+        exactBody(blockedBody("d-fork", `This pull request comes from a fork, and @outsider may not trigger CI in this repository. The tests were not run.${approval}`)),
+      )
+      .reply(201, { id: 300 });
+    await deliver(probot, "pull_request", forkPr("opened", "outsider"), "d-fork");
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("fork PR, empty list: the author's permission is asked (404 = no access)", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .get(`${REPO}/collaborators/outsider/permission`)
+      .reply(404, { message: "Not Found" })
+      .post(`${REPO}/check-runs`, exactBody(blockedBody("d-f2", `This pull request comes from a fork, and @outsider may not trigger CI in this repository. The tests were not run.${approval}`)))
+      .reply(201, { id: 301 });
+    await deliver(probot, "pull_request", forkPr("synchronize", "outsider"), "d-f2");
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("fork PR by a collaborator with write access runs", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .get(`${REPO}/collaborators/trusted/permission`)
+      .reply(200, { permission: "write", role_name: "write" })
+      .post(`${REPO}/check-runs`, exactBody(queuedBody("d-f3", PR_SHA, "Waiting for a container to run `./runtests.sh` on `ec26c3e`, for the pull request #2 by @trusted.")))
+      .reply(201, { id: 302 });
+    await deliver(probot, "pull_request", forkPr("opened", "trusted"), "d-f3");
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ ref: "refs/pull/2/head", pullRequest: { number: 2, fromFork: true } });
+  });
+
+  it("a redelivery of the blocked event does not add a second check", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "users", users: ["codertocat"] } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 303 });
+    await deliver(probot, "pull_request", forkPr("opened", "outsider"), "d-b");
+    await deliver(probot, "pull_request", forkPr("opened", "outsider"), "d-b");
+    await deliver(probot, "pull_request", forkPr("reopened", "outsider"), "d-b2");
+    scope.done();
+  });
+
+  it("then a maintainer presses Run tests on that check: it runs, for the fork's PR", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "users", users: ["codertocat"] } });
+    const probot = await ciProbot(deps);
+    const blocked = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 304 });
+    await deliver(probot, "pull_request", forkPr("opened", "outsider"), "d-c1");
+    blocked.done();
+    const button = payload("check_run", "requested_action", {
+      repository: payload("pull_request", "opened").repository as Record<string, unknown>,
+      sender: { login: "Codertocat" },
+      check_run: { name: "devs-ci", head_sha: PR_SHA, pull_requests: [], check_suite: { head_branch: null } },
+      requested_action: { identifier: "run-ci:2" },
+    });
+    const queued = expectQueued("d-c2", PR_SHA, "Waiting for a container to run `./runtests.sh` on `ec26c3e`, for the re-run by @Codertocat.");
+    await deliver(probot, "check_run", button, "d-c2");
+    queued.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ headSha: PR_SHA, ref: "refs/pull/2/head", pullRequest: { number: 2, fromFork: true } });
+  });
+});
+
+describe("who may trigger CI", () => {
+  it("empty list: a pusher with write access runs (the answer is asked once)", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .get(`${REPO}/collaborators/Codertocat/permission`)
+      .reply(200, { permission: "admin", role_name: "admin" })
+      .post(`${REPO}/check-runs`)
+      .reply(201, { id: 1 });
+    await deliver(probot, "push", push("refs/heads/main"));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+
+  it("empty list: a pusher with read access is ignored", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).get(`${REPO}/collaborators/Codertocat/permission`).reply(200, { permission: "read", role_name: "triage" });
+    await deliver(probot, "push", push("refs/heads/main"));
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("empty list: the App's own pushes run (it has write access) without asking GitHub", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await ciProbot(deps);
+    const scope = expectQueued("d-bot", PUSH_SHA, "Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @devs-bot[bot].");
+    await deliver(probot, "push", push("refs/heads/main", { sender: { login: "devs-bot[bot]" } }), "d-bot");
+    scope.done();
+  });
+
+  it("a list: it decides alone, for the bot too", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "users", users: ["alice"] } });
+    const probot = await ciProbot(deps);
+    await deliver(probot, "push", push("refs/heads/main", { sender: { login: "devs-bot[bot]" } }));
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("same-repo PR by a sender outside the list: explained, not silent", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "users", users: ["alice"] }, report: "checks" });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .post(`${REPO}/check-runs`, (b: { conclusion?: string; output?: { summary?: string } }) => b.conclusion === "action_required" && b.output!.summary!.startsWith("@Codertocat may not trigger CI in this repository."))
+      .reply(201, { id: 9 });
+    await deliver(probot, "pull_request", pullRequest("synchronize"));
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+});
+
+describe("DEVS.yml that cannot be used", () => {
+  const problem = { userMessage: "[`DEVS.yml`](https://github.com/Codertocat/Hello-World/blob/master/DEVS.yml): `ci_branches` must be a list" };
+  const failureBody = (id: string, sha: string) => ({
+    name: "devs-ci",
+    head_sha: sha,
+    external_id: `ci-${id}`,
+    status: "completed",
+    conclusion: "failure",
+    completed_at: COMPLETED_AT,
+    output: {
+      title: "DEVS.yml is invalid",
+      summary: `CI did not run: the configuration could not be used.\n\n${problem.userMessage}\n\nFix the file on the default branch, then press **Re-run**.`,
+    },
+  });
+
+  it("on a pull request: a failed check naming the file and the key, no task", async () => {
+    const deps = ciDeps({ config: { error: problem } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`, exactBody(failureBody("d-e", PR_SHA))).reply(201, { id: 1 });
+    await deliver(probot, "pull_request", pullRequest("opened"), "d-e");
+    await deliver(probot, "pull_request", pullRequest("opened"), "d-e");
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("on a push to the default branch too; on other branches only in the log", async () => {
+    const deps = ciDeps({ config: { error: problem } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`, exactBody(failureBody("d-m", PUSH_SHA))).reply(201, { id: 1 });
+    await deliver(probot, "push", push("refs/heads/master"), "d-m");
+    await deliver(probot, "push", push("refs/heads/feature"), "d-f");
+    scope.done();
+    expect(deps.configReads).toHaveLength(2);
+  });
+
+  it("after the file is fixed, the same commit runs", async () => {
+    let config: CiConfigResult = { error: problem };
+    const deps = ciDeps();
+    deps.loadCiConfig = async () => config;
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 1 }).post(`${REPO}/check-runs`, exactBody(queuedBody("d-2", PR_SHA, "Waiting for a container to run `./runtests.sh` on `ec26c3e`, for the pull request #2 by @Codertocat."))).reply(201, { id: 2 });
+    await deliver(probot, "pull_request", pullRequest("opened"), "d-1");
+    config = CI_ENABLED;
+    await deliver(probot, "pull_request", pullRequest("reopened"), "d-2");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("dedupe", () => {
+  it("a redelivery (same delivery id) does nothing", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 1 });
+    await deliver(probot, "push", push("refs/heads/main"), "same");
+    await deliver(probot, "push", push("refs/heads/main"), "same");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+    expect(deps.configReads).toHaveLength(1);
+  });
+
+  it("a push and a pull_request event for the same head commit: one run", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 1 });
+    await deliver(probot, "pull_request", pullRequest("synchronize"), "pr-event");
+    await deliver(probot, "push", push("refs/heads/main", { after: PR_SHA, head_commit: { id: PR_SHA } }), "push-event");
+    scope.done();
+    expect(deps.sink.tasks.map((t) => t.id)).toEqual(["ci-pr-event"]);
+  });
+
+  it("re-runs always run again", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).times(3).reply(201, { id: 1 });
+    await deliver(probot, "pull_request", pullRequest("opened"));
+    await deliver(probot, "check_suite", payload("check_suite", "rerequested"));
+    await deliver(probot, "check_suite", payload("check_suite", "rerequested"));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(3);
+  });
+});
+
+describe("failures on the way", () => {
+  it("the sink fails: the queued check is completed as cancelled, the claim released, the delivery fails; a redelivery works", async () => {
+    const deps = ciDeps();
+    let fail = true;
+    const submit = deps.sink.submit.bind(deps.sink);
+    deps.sink.submit = async (task: Task) => {
+      if (fail) throw new Error("journal unavailable");
+      return submit(task);
+    };
+    const probot = await ciProbot(deps);
+    const summary = "Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @Codertocat.";
+    const scope = expectQueued("d-s", PUSH_SHA, summary, 400)
+      .patch(
+        `${REPO}/check-runs/400`,
+        exactBody({
+          status: "completed",
+          conclusion: "cancelled",
+          completed_at: COMPLETED_AT,
+          output: { title: "Not queued", summary: "The run could not be queued: the server could not store the task. Redeliver the webhook or press **Re-run** to try again." },
+        }),
+      )
+      .reply(200, {});
+    await expect(deliver(probot, "push", push("refs/heads/main"), "d-s")).rejects.toThrow(/journal unavailable/);
+    scope.done();
+    fail = false;
+    const retry = expectQueued("d-s", PUSH_SHA, summary, 401);
+    await deliver(probot, "push", push("refs/heads/main"), "d-s");
+    retry.done();
+    expect(deps.sink.tasks[0]!.ci?.checkRunId).toBe(401);
+  });
+
+  it("the queued check cannot be created: the task is queued anyway, and its runner creates the check", async () => {
+    const deps = ciDeps();
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(500, { message: "boom" });
+    await deliver(probot, "push", push("refs/heads/main"));
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci?.checkRunId).toBeNull();
+  });
+
+  it("the DEVS.yml read fails: the delivery fails and nothing is claimed", async () => {
+    const deps = ciDeps();
+    let fail = true;
+    deps.loadCiConfig = async () => {
+      if (fail) throw new Error("GitHub 502");
+      return CI_ENABLED;
+    };
+    const probot = await ciProbot(deps);
+    await expect(deliver(probot, "push", push("refs/heads/main"), "d-x")).rejects.toThrow(/GitHub 502/);
+    fail = false;
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 1 });
+    await deliver(probot, "push", push("refs/heads/main"), "d-x");
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("a newer push to the same pull request cancels the older queued run", () => {
+  /** What the runtime will do with the journal and pool: cancel this PR's queued CI tasks but the new one. */
+  function supersedeOver(deps: TestCiDeps, started: Set<string>, calls: SupersedeRequest[]) {
+    return async (request: SupersedeRequest): Promise<SupersededRun[]> => {
+      calls.push(request);
+      const older = deps.sink.tasks.filter(
+        (t) => t.kind === "ci" && t.id !== request.keepTaskId && t.repo.fullName === request.repo.fullName && t.ci?.pullRequest?.number === request.prNumber && !started.has(t.id),
+      );
+      deps.sink.tasks.splice(0, deps.sink.tasks.length, ...deps.sink.tasks.filter((t) => !older.includes(t)));
+      return older.map((t) => ({ taskId: t.id, headSha: t.ci!.headSha, checkName: t.ci!.checkName, report: t.ci!.report, checkRunId: t.ci!.checkRunId }));
+    };
+  }
+  const NEWER = "f".repeat(40);
+
+  it("the older run's check is completed as cancelled, naming the newer commit", async () => {
+    const calls: SupersedeRequest[] = [];
+    const deps = ciDeps();
+    deps.supersede = supersedeOver(deps, new Set(), calls);
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .post(`${REPO}/check-runs`)
+      .reply(201, { id: 501 })
+      .post(`${REPO}/check-runs`, (b: { head_sha: string }) => b.head_sha === NEWER)
+      .reply(201, { id: 502 })
+      .patch(
+        `${REPO}/check-runs/501`,
+        exactBody({
+          status: "completed",
+          conclusion: "cancelled",
+          completed_at: COMPLETED_AT,
+          output: {
+            title: "Cancelled: a newer commit was pushed",
+            summary: "A newer commit (`fffffff`) was pushed to this pull request before this run started; its run replaces this one.",
+          },
+        }),
+      )
+      .reply(200, {});
+    await deliver(probot, "pull_request", pullRequest("opened"), "first");
+    await deliver(probot, "pull_request", pullRequest("synchronize", { pull_request: { head: { sha: NEWER } } }), "second");
+    scope.done();
+    expect(deps.sink.tasks.map((t) => t.id)).toEqual(["ci-second"]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toMatchObject({ prNumber: 2, headSha: NEWER, keepTaskId: "ci-second", repo: { fullName: "Codertocat/Hello-World" } });
+  });
+
+  it("a run that already started is left alone; pushes and re-runs never supersede", async () => {
+    const calls: SupersedeRequest[] = [];
+    const deps = ciDeps();
+    const started = new Set(["ci-first"]);
+    deps.supersede = supersedeOver(deps, started, calls);
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).times(4).reply(201, { id: 600 });
+    await deliver(probot, "pull_request", pullRequest("opened"), "first");
+    await deliver(probot, "pull_request", pullRequest("synchronize", { pull_request: { head: { sha: NEWER } } }), "second");
+    await deliver(probot, "push", push("refs/heads/main"), "third");
+    await deliver(probot, "check_suite", payload("check_suite", "rerequested"), "fourth");
+    scope.done();
+    expect(calls.map((c) => c.keepTaskId)).toEqual(["ci-first", "ci-second"]);
+    expect(deps.sink.tasks.map((t) => t.id)).toEqual(["ci-first", "ci-second", "ci-third", "ci-fourth"]);
+  });
+
+  it("a failing supersede does not fail the delivery: the new run is queued", async () => {
+    const deps = ciDeps({ supersede: async () => Promise.reject(new Error("journal busy")) });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/check-runs`).reply(201, { id: 1 });
+    await deliver(probot, "pull_request", pullRequest("synchronize"));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+
+  it("token mode: the superseded commit's status turns to error", async () => {
+    const deps = ciDeps({ report: "statuses", supersede: async () => [{ taskId: "ci-old", headSha: "a".repeat(40), checkName: "devs-ci", report: "statuses", checkRunId: null }] });
+    const probot = await ciProbot(deps);
+    const scope = nock(API)
+      .post(`${REPO}/statuses/${PR_SHA}`)
+      .reply(201, {})
+      .post(`${REPO}/statuses/${"a".repeat(40)}`, exactBody({ state: "error", context: "devs-ci", description: "Cancelled: a newer commit was pushed" }))
+      .reply(201, {});
+    await deliver(probot, "pull_request", pullRequest("synchronize"));
+    scope.done();
+  });
+});
+
+describe("token mode: commit statuses instead of check runs", () => {
+  it("queued is a pending status with the check name as context", async () => {
+    const deps = ciDeps({ report: "statuses" });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/statuses/${PUSH_SHA}`, exactBody({ state: "pending", context: "devs-ci", description: "Queued" })).reply(201, {});
+    await deliver(probot, "push", push("refs/heads/main"));
+    scope.done();
+    expect(deps.sink.tasks[0]!.ci).toMatchObject({ report: "statuses", checkRunId: null });
+  });
+
+  it("a blocked fork PR is a failure status (no buttons exist)", async () => {
+    const deps = ciDeps({ report: "statuses", authorizedUsers: { kind: "users", users: ["codertocat"] } });
+    const probot = await ciProbot(deps);
+    const scope = nock(API).post(`${REPO}/statuses/${PR_SHA}`, exactBody({ state: "failure", context: "devs-ci", description: "Not run: approval needed" })).reply(201, {});
+    await deliver(probot, "pull_request", forkPr("opened", "outsider"));
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+});
+
+describe("GitHub App mode", () => {
+  it("the check run is created through the installation token", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const deps = ciDeps();
+    const probot = await ciProbot(deps, { appId: 123, privateKey: privateKey.export({ type: "pkcs1", format: "pem" }).toString() });
+    const scope = nock(API)
+      .post("/app/installations/77/access_tokens")
+      .reply(201, { token: "installation-token", expires_at: "2099-01-01T00:00:00Z", permissions: {} })
+      .post(`${REPO}/check-runs`)
+      .matchHeader("authorization", "token installation-token")
+      .reply(201, { id: 1 });
+    await deliver(probot, "push", push("refs/heads/main", { installation: { id: 77 } }));
+    scope.done();
+    expect(deps.sink.tasks[0]!.installationId).toBe(77);
+  });
+});
