@@ -8,6 +8,7 @@ import { startServer, WEBHOOK_PATHS } from "./server.js";
 import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
 import { resolveBotIdentity } from "./github/identity.js";
 import { createProbot } from "./github/probot.js";
+import { assemble } from "./assemble.js";
 import { createRuntime } from "./runtime.js";
 import { VERSION } from "./version.js";
 
@@ -101,7 +102,9 @@ async function serve(settings: Settings): Promise<number> {
   const log = await createLogger(settings);
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
-  const runtime = createRuntime(settings, log, {});
+  const assembly = assemble(settings, log, probot, identity);
+  const { runners, ...hooks } = assembly;
+  const runtime = createRuntime(settings, log, runners, hooks);
   const server = await startServer(settings, {
     log,
     probot,

@@ -2,7 +2,7 @@
 // container pool, and the admin operations over them.
 import type { Logger } from "pino";
 import type { AdminOperations } from "./admin/routes.js";
-import { ContainerPool, type TaskExecutor } from "./pool/pool.js";
+import { ContainerPool, type PoolOptions, type TaskExecutor } from "./pool/pool.js";
 import type { Settings } from "./settings.js";
 import { openDatabase, type Db } from "./tasks/database.js";
 import { SqliteDeliveryMemory } from "./tasks/delivery-memory.js";
@@ -21,7 +21,9 @@ export interface Runtime {
 
 export type Runners = Partial<Record<TaskKind, TaskExecutor>>;
 
-export function createRuntime(settings: Settings, log: Logger, runners: Runners, extra: { lifecycle?: ConstructorParameters<typeof ContainerPool>[0]["lifecycle"] } = {}): Runtime {
+export type RuntimeHooks = Partial<Pick<PoolOptions, "lifecycle" | "routeHints" | "onEvent">>;
+
+export function createRuntime(settings: Settings, log: Logger, runners: Runners, hooks: RuntimeHooks = {}): Runtime {
   const db = openDatabase(settings.dataDir);
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
@@ -34,7 +36,7 @@ export function createRuntime(settings: Settings, log: Logger, runners: Runners,
     runnable: (task) => runners[task.kind] !== undefined,
     executor: (task, ctx) => runners[task.kind]!(task, ctx),
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
-    ...(extra.lifecycle ? { lifecycle: extra.lifecycle } : {}),
+    ...hooks,
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");

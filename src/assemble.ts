@@ -1,0 +1,115 @@
+// Wires the parts of `serve` that run tasks: Docker, the repository cache, DEVS.yml, the agent
+// runner, and the pool's hooks (routing hints, progress comments, container stops).
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Probot } from "probot";
+import { trustedConversation } from "./agent/conversation.js";
+import { containerAgent } from "./agent/container-agent.js";
+import { createAgentRunner } from "./agent/runner.js";
+import { DevsConfigLoader } from "./config/devs-yml.js";
+import { agentConfigLoader, routeHints } from "./config/task-config.js";
+import { connectDocker, ContainerRuntime } from "./containers/docker.js";
+import type { BotIdentity } from "./github/identity.js";
+import { PermissionCache } from "./github/permissions.js";
+import { taskGitHub } from "./github/probot.js";
+import type { ContainerLifecycle, PoolEvent } from "./pool/pool.js";
+import { TaskPublisher } from "./publish/github.js";
+import { createRedactor } from "./publish/redact.js";
+import type { Runners } from "./runtime.js";
+import type { Settings } from "./settings.js";
+import type { Task } from "./tasks/task.js";
+import { RepoCache } from "./workspace/repo-cache.js";
+
+export interface Assembly {
+  runners: Runners;
+  lifecycle: ContainerLifecycle;
+  routeHints: (task: Task) => Promise<{ singleQueue: boolean }>;
+  onEvent: (event: PoolEvent) => Promise<void>;
+  devsConfig: DevsConfigLoader;
+}
+
+/** Settings whose values must never appear in anything posted or logged. */
+export function secretValues(settings: Settings): string[] {
+  return [
+    settings.webhookSecret,
+    settings.auth.kind === "app" ? settings.auth.privateKey : null,
+    settings.auth.kind === "token" ? settings.auth.token : null,
+    settings.adminPassword,
+    settings.claudeApiKey,
+    settings.claudeOauthToken,
+  ].filter((v): v is string => Boolean(v));
+}
+
+export function assemble(settings: Settings, log: Logger, probot: Probot, identity: BotIdentity): Assembly {
+  const docker = connectDocker(settings.dockerHost);
+  const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
+  const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
+  const github = taskGitHub(probot, settings);
+  const secrets = secretValues(settings);
+  const redact = createRedactor(secrets);
+  const permissions = new PermissionCache();
+  const repoCache = new RepoCache(settings.repoCacheDir);
+
+  // One publisher per task for its whole life, so "queued" and the runner's edits stay in order.
+  const publishers = new Map<string, TaskPublisher>();
+  const publisherFor = (task: Task, octokit: Awaited<ReturnType<typeof github>>["octokit"]) => {
+    let publisher = publishers.get(task.id);
+    if (!publisher) publishers.set(task.id, (publisher = new TaskPublisher(octokit, task)));
+    return publisher;
+  };
+
+  const agent = createAgentRunner({
+    botHandle: identity.handle,
+    identity: identity.commit,
+    repoCache,
+    workspaceFor: (container, task) => join(settings.workspaceDir, safeName(`${container}-${task.repo.owner}-${task.repo.name}`)),
+    scratchDir: join(settings.dataDir, "publish"),
+    github,
+    publisherFor,
+    loadConfig: agentConfigLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
+    conversation: (octokit, task) =>
+      trustedConversation(octokit, task, { botHandle: identity.handle, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
+    prepareContainer: containerAgent({
+      docker,
+      runtime: containers,
+      defaultImage: settings.defaultImage,
+      agentCommand: settings.agentCommand,
+      credentials: { apiKey: settings.claudeApiKey, oauthToken: settings.claudeOauthToken },
+      secrets: () => secrets,
+      log,
+    }),
+    redact,
+    timeoutMinutes: settings.containerTimeoutMinutes,
+    log,
+  });
+
+  const onEvent = async (event: PoolEvent): Promise<void> => {
+    if (event.task.kind !== "agent") return;
+    const { task } = event;
+    if (event.type === "queued") {
+      const { octokit } = await github(task);
+      await publisherFor(task, octokit).progress({ stage: "queued", container: event.container, position: event.position });
+    } else if (event.type === "finished") {
+      // The runner reports its own outcomes; what ends a task before it runs is reported here.
+      const publisher = publishers.get(task.id);
+      publishers.delete(task.id);
+      if (event.durationMs === 0 && publisher) {
+        await publisher.progress(event.state === "cancelled" ? { stage: "cancelled" } : { stage: "failed", reason: event.detail ?? "the task could not run" });
+      }
+    }
+  };
+
+  return {
+    runners: { agent },
+    devsConfig,
+    routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
+    onEvent,
+    lifecycle: {
+      stop: async (pool, repo) => {
+        for (const c of await containers.list({ pool })) if (c.repo === repo.toLowerCase() && c.running) await containers.stop(c.name);
+      },
+    },
+  };
+}
+
+const safeName = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
