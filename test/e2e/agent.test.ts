@@ -1,0 +1,228 @@
+// End to end, with real parts: `devs-webhook serve` as a process, a local GitHub (REST backed by
+// real bare repositories, git over HTTP with a token), a real dockerd, the real Claude Code CLI in
+// a container, and a scripted Anthropic Messages API on loopback. A signed mention must end with
+// the agent's edit on a branch, a pull request, one progress comment edited to its final state,
+// and 👀 then 🚀; an API error and a time-out each end with one clear comment and no PR.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import type Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
+import { psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
+import { GitHubSim } from "../helpers/github-sim.js";
+import { payload } from "../helpers/payloads.js";
+import { tempDir } from "../helpers/settings.js";
+
+const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const TOKEN = "ghs_e2eInstallationToken0000000000000000";
+const API_KEY = "sk-ant-api03-e2e-test-key-000000000000";
+const SECRET = "e2e-webhook-secret";
+const pool = `e2e${runId()}`;
+
+const engine = await dockerEngine();
+if (!engine.ok) {
+  if (process.env.DEVS_REQUIRE_DOCKER === "1") throw new Error(`DEVS_REQUIRE_DOCKER=1 but no Docker engine answers (${engine.why}); run .ci/docker.sh`);
+  console.warn(`skipping the end-to-end tests: no Docker engine answers (${engine.why})`);
+}
+
+let docker: Docker | null = null;
+let sim: GitHubSim;
+let fake: FakeAnthropic;
+let repo: BareRepo;
+let server: ChildProcess | null = null;
+let serverLog = "";
+let base = "";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(probe: () => T | undefined | false, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n--- server log ---\n${serverLog.slice(-6000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  if (!engine.ok) return;
+  docker = await requireDocker();
+  if (!docker) return;
+  const image = await ensureClaudeImage();
+  const reposRoot = tempDir("devs-e2e-repos-");
+  repo = bareRepo(reposRoot, "acme", "widgets", { "README.md": "# widgets\n" });
+  sim = await new GitHubSim(reposRoot, TOKEN).start();
+  fake = await startFakeAnthropic({ kind: "hang" });
+  // The operator's DEVS.yml layer points the agent at the scripted API, as an operator would.
+  const envs = tempDir("devs-e2e-envs-");
+  mkdirSync(join(envs, "default"));
+  writeFileSync(
+    join(envs, "default", "DEVS.yml"),
+    `env_vars:\n  default:\n    ANTHROPIC_BASE_URL: ${fake.url}\n    HTTP_PROXY: ${fake.url}\n    HTTPS_PROXY: ${fake.url}\n    NO_PROXY: 127.0.0.1,localhost\n`,
+  );
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: tempDir("devs-e2e-cwd-"),
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: tempDir("devs-e2e-home-"),
+      GITHUB_TOKEN: TOKEN,
+      WEBHOOK_SECRET: SECRET,
+      GHE_HOST: sim.host,
+      GHE_PROTOCOL: "http",
+      CLAUDE_API_KEY: API_KEY,
+      AUTHORIZED_TRIGGER_USERS: "*",
+      CONTAINER_POOL: pool,
+      CONTAINER_NETWORK: "host",
+      CONTAINER_TIMEOUT_MINUTES: "1",
+      DEFAULT_IMAGE: image.tag,
+      DATA_DIR: tempDir("devs-e2e-data-"),
+      REPO_CACHE_DIR: tempDir("devs-e2e-cache-"),
+      WORKSPACE_DIR: tempDir("devs-e2e-ws-"),
+      DEVS_ENVS_DIR: envs,
+      LOG_LEVEL: "info",
+      ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout!.on("data", (d: Buffer) => (serverLog += d));
+  server.stderr!.on("data", (d: Buffer) => (serverLog += d));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${serverLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 15 * 60_000);
+
+afterAll(async () => {
+  server?.kill("SIGTERM");
+  await fake?.close();
+  await sim?.stop();
+  if (docker) await removePoolContainers(docker, pool);
+});
+
+/** A signed issue_comment delivery mentioning the bot on issue `number` of acme/widgets. */
+async function mention(number: number, commentId: number, text: string): Promise<Response> {
+  const body = JSON.stringify(
+    payload("issue_comment", "created", {
+      repository: {
+        name: "widgets",
+        full_name: "acme/widgets",
+        owner: { login: "acme" },
+        default_branch: "main",
+        private: false,
+        clone_url: sim.cloneUrl("acme", "widgets"),
+        html_url: sim.htmlUrl("acme", "widgets"),
+      },
+      issue: { number, title: "Add a greeting", body: "The project needs a hello.txt.", user: { login: "alice" }, labels: [], assignees: [] },
+      comment: { id: commentId, body: `@devs-bot ${text}`, user: { login: "alice" }, html_url: `${sim.htmlUrl("acme", "widgets")}/issues/${number}#issuecomment-${commentId}` },
+      sender: { login: "alice" },
+    }),
+  );
+  return fetch(`${base}/webhook`, {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "issue_comment",
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": await sign(SECRET, body),
+    },
+  });
+}
+
+describe.skipIf(!engine.ok)("an @mention end to end", () => {
+  it("ends with the agent's edit on a branch, a pull request, the progress comment edited to done, 👀 then 🚀", async () => {
+    fake.setMode({
+      kind: "script",
+      turns: [
+        {
+          content: [
+            { type: "text", text: "I'll add the greeting." },
+            { type: "tool_use", name: "Write", input: { file_path: "/workspaces/widgets/hello.txt", content: "Hello, widgets!\n" } },
+          ],
+        },
+        { content: [{ type: "text", text: "Added `hello.txt` with a greeting." }] },
+      ],
+    });
+    const res = await mention(1, 9001, "please add hello.txt with a greeting");
+    expect(res.status).toBe(200);
+
+    const done = await until(() => sim.comments.find((c) => c.issue === 1 && /✅|❌|⏱️/.test(c.body)), 180_000, "the final comment");
+    expect(done.body).toContain("✅ Done");
+    expect(sim.comments.filter((c) => c.issue === 1)).toHaveLength(1);
+    expect(done.body.split("\n")[0]).toMatch(/^<!-- devs-webhook:task=agent-[0-9a-f-]{36} -->$/);
+    const stages = done.edits.map((e) => e.split("\n")[1]!);
+    expect(stages.map((line) => [...line][0])).toEqual(["⏳", "⚙", "✅"]);
+
+    const pr = sim.pulls[0]!;
+    expect(sim.pulls).toHaveLength(1);
+    expect(pr).toMatchObject({ head: "devs/issue-1-add-a-greeting", base: "main", title: "Add a greeting", draft: false });
+    expect(pr.body).toMatch(/^Refs #1\n/);
+    expect(pr.body).toContain("Added `hello.txt` with a greeting.");
+    expect(done.body).toContain(`Opened [#${pr.number}](${pr.html_url}).`);
+    expect(done.body).toContain("Added `hello.txt` with a greeting.");
+
+    // The commit landed in the bare repository, by the bot, on top of main.
+    expect(git(repo.path, "show", "devs/issue-1-add-a-greeting:hello.txt")).toBe("Hello, widgets!");
+    expect(git(repo.path, "log", "-1", "--format=%an <%ae>|%s", "devs/issue-1-add-a-greeting")).toBe("devs-bot <4242+devs-bot@users.noreply.github.com>|Add a greeting");
+    expect(git(repo.path, "rev-parse", "devs/issue-1-add-a-greeting^")).toBe(git(repo.path, "rev-parse", "main"));
+
+    await until(() => sim.reactions.length >= 2, 10_000, "the closing reaction");
+    expect(sim.reactions.map((r) => `${r.content} ${r.path}`)).toEqual([
+      "eyes /repos/acme/widgets/issues/comments/9001/reactions",
+      "rocket /repos/acme/widgets/issues/comments/9001/reactions",
+    ]);
+    // The agent got the request and the issue in its prompt, the key as a header, and nothing
+    // tried to leave the machine.
+    const prompt = JSON.stringify(fake.agentRequests[0]!.body?.messages);
+    expect(prompt).toContain("please add hello.txt with a greeting");
+    expect(prompt).toContain("Issue #1: Add a greeting");
+    expect(fake.agentRequests[0]!.headers["x-api-key"]).toBe(API_KEY);
+    expect(fake.requests.filter((r) => r.role === "proxy")).toEqual([]);
+    // Secrets reach neither GitHub nor the log.
+    const everything = JSON.stringify([sim.comments, sim.pulls]) + serverLog;
+    for (const secret of [API_KEY, TOKEN, SECRET]) expect(everything).not.toContain(secret);
+  }, 240_000);
+
+  it("an API error ends with one clear comment, 😕 and no pull request", async () => {
+    fake.setMode({ kind: "error", status: 500, errorType: "api_error", message: "overloaded", shouldRetry: false });
+    const pulls = sim.pulls.length;
+    expect((await mention(2, 9002, "please add hello.txt")).status).toBe(200);
+    const failed = await until(() => sim.comments.find((c) => c.issue === 2 && /✅|❌|⏱️/.test(c.body)), 180_000, "the failure comment");
+    expect(failed.body).toMatch(/❌ Failed after \d+s: the agent did not finish: The Claude API returned an error \(HTTP 500\)/);
+    expect(sim.comments.filter((c) => c.issue === 2)).toHaveLength(1);
+    expect(sim.pulls).toHaveLength(pulls);
+    await until(() => sim.reactions.filter((r) => r.path.includes("/9002/")).length >= 2, 10_000, "the closing reaction");
+    expect(sim.reactions.filter((r) => r.path.includes("/9002/")).map((r) => r.content)).toEqual(["eyes", "confused"]);
+  }, 240_000);
+
+  it("a run past CONTAINER_TIMEOUT_MINUTES ends with one time-out comment, no PR, and no agent left running", async () => {
+    fake.setMode({ kind: "hang" });
+    const pulls = sim.pulls.length;
+    expect((await mention(3, 9003, "please add hello.txt")).status).toBe(200);
+    const stopped = await until(() => sim.comments.find((c) => c.issue === 3 && /✅|❌|⏱️/.test(c.body)), 180_000, "the time-out comment");
+    expect(stopped.body).toContain("⏱️ Stopped after 1 minute (the time limit). Nothing was published.");
+    expect(sim.comments.filter((c) => c.issue === 3)).toHaveLength(1);
+    expect(sim.pulls).toHaveLength(pulls);
+    const containers = await docker!.listContainers({ filters: { label: [`devs.pool=${pool}`] } });
+    for (const c of containers) expect((await psLines(docker!, c.Id)).filter((l) => /claude/.test(l))).toEqual([]);
+  }, 240_000);
+});
