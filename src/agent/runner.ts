@@ -80,7 +80,11 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     return { state: "failed", detail: safe };
   };
 
-  await publisher.progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted });
+  // Not awaited: the publisher keeps its writes in order, and the work need not wait for GitHub's
+  // write throttle (about one write a second per installation).
+  publisher
+    .progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted })
+    .catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
   let config: AgentConfig;
   try {
     config = await deps.loadConfig(task, octokit, ctx.container);
@@ -92,11 +96,14 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   const workspace = deps.workspaceFor(ctx.container, task);
   const scratch = join(deps.scratchDir, task.id);
   try {
+    // Fetched while the checkout and the container get ready.
+    const conversationP = deps.conversation(octokit, task);
+    conversationP.catch(() => undefined);
     const plan = planCheckout(task, config);
     await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
     const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
     const container = await deps.prepareContainer({ container: ctx.container, task, workspace, env: config.env, signal: ctx.signal });
-    const conversation = await deps.conversation(octokit, task);
+    const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
     const outcome = await container.runAgent(prompt, ctx.signal);

@@ -197,6 +197,11 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     expect(prompt).toContain("Issue #1: Add a greeting");
     expect(fake.agentRequests[0]!.headers["x-api-key"]).toBe(API_KEY);
     expect(fake.requests.filter((r) => r.role === "proxy")).toEqual([]);
+    if (process.env.DEVS_E2E_TRANSCRIPT) {
+      // For the README: what GitHub saw, in order.
+      const lines = sim.requests.map((r) => `${r.method} ${r.path}`);
+      writeFileSync(process.env.DEVS_E2E_TRANSCRIPT, [`# requests\n${lines.join("\n")}`, `# comment edits\n${done.edits.join("\n---\n")}`, `# pull request\n${JSON.stringify(pr, null, 2)}`].join("\n\n"));
+    }
     // Secrets reach neither GitHub nor the log.
     const everything = JSON.stringify([sim.comments, sim.pulls]) + serverLog;
     for (const secret of [API_KEY, TOKEN, SECRET]) expect(everything).not.toContain(secret);
