@@ -111,6 +111,9 @@ describe("devs-webhook CLI", () => {
         GHE_PROTOCOL: "http",
         AUTHORIZED_TRIGGER_USERS: "*",
         LOG_LEVEL: "warn",
+        // The task really runs after the 👀: keep everything it reaches on loopback (a pull from
+        // 127.0.0.1:9 is refused at once; the stand-in has no git repository, so the fetch fails).
+        DEFAULT_IMAGE: "127.0.0.1:9/none:latest",
       });
       const base = `http://127.0.0.1:${port}`;
       const health = await waitFor(async () => {
@@ -121,7 +124,12 @@ describe("devs-webhook CLI", () => {
       // The bot's name and commit identity came from the token's user.
       expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /user", "GET /users/devs-bot"]);
 
-      const body = JSON.stringify(payload("issue_comment", "created", { comment: { body: "@devs-bot fix the typo" } }));
+      const body = JSON.stringify(
+        payload("issue_comment", "created", {
+          comment: { body: "@devs-bot fix the typo" },
+          repository: { clone_url: `http://${github.host}/Codertocat/Hello-World.git`, html_url: `http://${github.host}/Codertocat/Hello-World` },
+        }),
+      );
       const res = await fetch(`${base}/webhook`, {
         method: "POST",
         body,
@@ -134,10 +142,12 @@ describe("devs-webhook CLI", () => {
       });
       expect(res.status).toBe(200);
       const id = (JSON.parse(body).comment as { id: number }).id;
-      expect(github.requests.slice(2).map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
+      // Exactly one 👀, on the comment, by the time the delivery is answered.
+      const reactions = github.requests.filter((r) => r.path.endsWith("/reactions"));
+      expect(reactions.map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
         { method: "POST", path: `/repos/Codertocat/Hello-World/issues/comments/${id}/reactions`, body: { content: "eyes" } },
       ]);
-      expect(github.requests[2]!.headers.authorization).toBe("token test-token");
+      expect(reactions[0]!.headers.authorization).toBe("token test-token");
 
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);
