@@ -94,7 +94,9 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
       const publisher = publishers.get(task.id);
       publishers.delete(task.id);
       if (event.durationMs === 0 && publisher) {
-        await publisher.progress(event.state === "cancelled" ? { stage: "cancelled" } : { stage: "failed", reason: event.detail ?? "the task could not run" });
+        await publisher.progress(
+          event.state === "cancelled" ? { stage: "cancelled", by: event.cancelledBy } : { stage: "failed", reason: event.detail ?? "the task could not run" },
+        );
       }
     }
   };

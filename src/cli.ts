@@ -111,6 +111,7 @@ async function serve(settings: Settings): Promise<number> {
     identity,
     sink: runtime.pool,
     memory: runtime.memory,
+    cancelTasks: (repo, number, by) => runtime.pool.activeOn(repo, "agent", number).filter((id) => runtime.pool.cancel(id, by)).length,
     operations: runtime.operations,
   }).catch(async (error: unknown) => {
     await runtime.close();

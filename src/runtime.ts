@@ -47,7 +47,7 @@ export function createRuntime(settings: Settings, log: Logger, runners: Runners,
     status: () => ({ pool: pool.status() }),
     containers: () => pool.status().containers,
     stopContainer: (name) => pool.stopContainer(name),
-    cancelTask: (id) => pool.cancel(id),
+    cancelTask: (id) => pool.cancel(id, "an operator"),
     recentTasks: (limit) =>
       journal.recent(limit).map((e) => ({
         id: e.task.id,

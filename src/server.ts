@@ -26,6 +26,8 @@ export interface ServerDeps {
   identity: BotIdentity;
   sink: TaskSink;
   memory: DeliveryMemory;
+  /** `@bot stop`: cancels a thread's agent tasks (the pool). */
+  cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
   /** What the admin routes report and control beyond the basics (the pool, the journal). */
   operations?: Partial<AdminOperations>;
 }
@@ -57,6 +59,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       memory,
       permissions: new PermissionCache(),
       now: () => new Date(),
+      ...(deps.cancelTasks ? { cancelTasks: deps.cancelTasks } : {}),
     }),
   );
 

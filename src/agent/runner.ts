@@ -140,11 +140,12 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
 }
 
 async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes: number): Promise<RunResult> {
-  const reason = (ctx.signal.reason as TaskAbort | undefined)?.reason;
+  const abort = ctx.signal.reason as TaskAbort | undefined;
+  const reason = abort?.reason;
   if (reason === "timeout") {
     await publisher.progress({ stage: "timed_out", minutes: timeoutMinutes }).catch(() => undefined);
   } else if (reason === "cancelled") {
-    await publisher.progress({ stage: "cancelled" }).catch(() => undefined);
+    await publisher.progress({ stage: "cancelled", by: abort?.by }).catch(() => undefined);
   }
   return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
 }

@@ -5,6 +5,7 @@ import type { Context } from "probot";
 import type { PermissionCache } from "../github/permissions.js";
 import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
 import { contentKey } from "../policy/dedupe.js";
+import { isStopCommand } from "../policy/mention.js";
 import { decideMentionTrigger, type MentionEvent } from "../policy/trigger.js";
 import { addReaction } from "../publish/reactions.js";
 import type { AllowList } from "../settings.js";
@@ -21,6 +22,8 @@ export interface MentionDeps {
   memory: DeliveryMemory;
   permissions: PermissionCache;
   now: () => Date;
+  /** Cancels the queued or running agent tasks of an issue or PR; returns how many (`@bot stop`). */
+  cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
 }
 
 export async function handleMention(context: Context, deps: MentionDeps): Promise<void> {
@@ -42,6 +45,9 @@ export async function handleMention(context: Context, deps: MentionDeps): Promis
   if (!decision.trigger) {
     log.debug({ reason: decision.reason }, "not a trigger");
     return;
+  }
+  if (decision.reason === "mention" && deps.cancelTasks && isStopCommand(extracted.input.text, deps.botHandle)) {
+    return handleStop(context, deps, extracted, repo, log);
   }
   const taskId = `agent-${context.id}`;
   if (deps.memory.seenDelivery(taskId)) {
@@ -90,6 +96,30 @@ export async function handleMention(context: Context, deps: MentionDeps): Promis
   } catch (error) {
     log.warn({ err: error }, "could not add the 👀 reaction");
   }
+}
+
+/** `@bot stop`: cancels this thread's agent tasks instead of starting one. */
+async function handleStop(
+  context: Context,
+  deps: MentionDeps,
+  extracted: NonNullable<ReturnType<typeof extractMention>>,
+  repo: ReturnType<typeof repoOf>,
+  log: Context["log"],
+): Promise<void> {
+  const key = contentKey({ ...extracted.content, event: `${extracted.content.event}:stop` });
+  const id = `stop-${context.id}`;
+  if (deps.memory.seenDelivery(id) || deps.memory.seenContent(key)) return;
+  const sender = extracted.input.sender;
+  if (!(await mayTrigger(context, deps, repo.owner, repo.name, sender))) {
+    log.info({ sender }, "ignored: sender may not stop the agent");
+    return;
+  }
+  if (!deps.memory.claim(id, key)) return;
+  const cancelled = deps.cancelTasks!(repo.fullName, extracted.target.number, `@${sender}`);
+  log.info({ cancelled, target: extracted.target.number }, "stop requested");
+  await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, cancelled ? "+1" : "confused").catch(
+    (error: unknown) => log.warn({ err: error }, "could not react to the stop request"),
+  );
 }
 
 async function mayTrigger(context: Context, deps: MentionDeps, owner: string, repo: string, login: string) {

@@ -68,3 +68,11 @@ export function isBotLogin(login: string | null | undefined, handle: string): bo
   if (!login) return false;
   return login.toLowerCase().replace(/\[bot\]$/, "") === handle.toLowerCase().replace(/\[bot\]$/, "");
 }
+
+/** `@bot stop` (or `cancel`) as the whole of a comment: cancel the bot's work on this thread. */
+export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
+  if (!markdown) return false;
+  const text = stripNonProse(markdown).trim();
+  const name = handle.replace(/\[bot\]$/i, "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^@${name}(?:\\[bot\\])?[,:]?\\s+(?:please\\s+)?(?:stop|cancel)\\s*[.!]*$`, "i").test(text);
+}

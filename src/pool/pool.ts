@@ -12,7 +12,11 @@ import { Semaphore } from "./semaphore.js";
 export type AbortReason = "timeout" | "cancelled" | "shutdown";
 
 export class TaskAbort extends Error {
-  constructor(readonly reason: AbortReason) {
+  constructor(
+    readonly reason: AbortReason,
+    /** Who cancelled, when someone did (a login, or "the admin API"). */
+    readonly by?: string,
+  ) {
     super(`task ${reason === "timeout" ? "timed out" : reason}`);
     this.name = "TaskAbort";
   }
@@ -33,7 +37,7 @@ export type FinalState = "done" | "failed" | "timed_out" | "cancelled";
 export type PoolEvent =
   | { type: "queued"; task: Task; container: string; position: number }
   | { type: "started"; task: Task; container: string; interrupted: boolean }
-  | { type: "finished"; task: Task; container: string; state: FinalState; detail: string | null; durationMs: number };
+  | { type: "finished"; task: Task; container: string; state: FinalState; detail: string | null; durationMs: number; cancelledBy?: string | undefined };
 
 export interface ContainerLifecycle {
   /** Stops the long-lived container of this pool name for this repository (not removed). */
@@ -69,6 +73,7 @@ interface Entry {
   interrupted: boolean;
   controller: AbortController | null;
   cancelled: boolean;
+  cancelledBy?: string | undefined;
 }
 
 export class ContainerPool implements TaskSink {
@@ -119,17 +124,28 @@ export class ContainerPool implements TaskSink {
   }
 
   /** Cancels a queued or running task. False when the pool does not hold it. */
-  cancel(id: string): boolean {
+  cancel(id: string, by?: string): boolean {
     const entry = this.entries.get(id);
-    if (!entry) return false;
+    if (!entry || entry.cancelled) return false;
     entry.cancelled = true;
-    if (entry.controller) entry.controller.abort(new TaskAbort("cancelled"));
+    entry.cancelledBy = by;
+    if (entry.controller) entry.controller.abort(new TaskAbort("cancelled", by));
     else {
       // Still waiting: it is skipped when its turn comes; the journal knows now.
-      this.options.journal.finish(id, "cancelled", "cancelled while queued");
-      void this.emit({ type: "finished", task: entry.task, container: entry.container, state: "cancelled", detail: "cancelled while queued", durationMs: 0 });
+      const detail = `cancelled while queued${by ? ` by ${by}` : ""}`;
+      this.options.journal.finish(id, "cancelled", detail);
+      void this.emit({ type: "finished", task: entry.task, container: entry.container, state: "cancelled", detail, durationMs: 0, cancelledBy: by });
     }
     return true;
+  }
+
+  /** Queued or running tasks of one kind on one issue or pull request (for `@bot stop`). */
+  activeOn(repo: string, kind: Task["kind"], targetNumber: number): string[] {
+    const ids: string[] = [];
+    for (const [id, e] of this.entries) {
+      if (!e.cancelled && e.task.kind === kind && e.task.target.number === targetNumber && e.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
+    }
+    return ids;
   }
 
   /** Stops the containers of one pool name that are not running a task; its queue keeps its tasks. */
@@ -260,7 +276,7 @@ export class ContainerPool implements TaskSink {
       detail = `stopped after ${Math.round(this.options.timeoutMs / 60_000)} minute(s) (CONTAINER_TIMEOUT_MINUTES)`;
     } else if (reason === "cancelled") {
       state = "cancelled";
-      detail = "cancelled while running";
+      detail = `cancelled while running${entry.cancelledBy ? ` by ${entry.cancelledBy}` : ""}`;
     }
     this.entries.delete(task.id);
     this.lastUsed.set(`${container}\u0000${task.repo.fullName.toLowerCase()}`, { container, repo: task.repo.fullName, at: this.now() });
@@ -274,7 +290,7 @@ export class ContainerPool implements TaskSink {
     }
     journal.finish(task.id, state, detail);
     log.info({ task: task.id, container, state, ms: this.now() - started }, "task finished");
-    await this.emit({ type: "finished", task, container, state, detail, durationMs: this.now() - started });
+    await this.emit({ type: "finished", task, container, state, detail, durationMs: this.now() - started, cancelledBy: entry.cancelledBy });
     if (this.options.cleanup?.mode === "after-task" && !this.load(container)) {
       await this.options.lifecycle?.stop(container, task.repo.fullName).catch((error: unknown) => log.warn({ err: error, container }, "could not stop container"));
     }

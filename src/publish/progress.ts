@@ -17,7 +17,7 @@ export type Progress =
     }
   | { stage: "failed"; reason: string; durationMs?: number | undefined; costUsd?: number | null | undefined }
   | { stage: "timed_out"; minutes: number }
-  | { stage: "cancelled" };
+  | { stage: "cancelled"; by?: string | undefined };
 
 export const markerFor = (taskId: string) => `<!-- devs-webhook:task=${taskId} -->`;
 
@@ -57,6 +57,6 @@ export function renderProgress(taskId: string, p: Progress): string {
     case "timed_out":
       return `${marker}\n⏱️ Stopped after ${p.minutes} minute${p.minutes === 1 ? "" : "s"} (the time limit). Nothing was published.`;
     case "cancelled":
-      return `${marker}\n🚫 Cancelled.`;
+      return `${marker}\n🚫 Cancelled${p.by ? ` by ${p.by}` : ""}. Nothing was published.`;
   }
 }

@@ -231,3 +231,20 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     for (const c of containers) expect((await psLines(docker!, c.Id)).filter((l) => /claude/.test(l))).toEqual([]);
   }, 240_000);
 });
+
+describe.skipIf(!engine.ok)("@bot stop end to end", () => {
+  it("stops a running agent: the progress comment says who cancelled it, no PR, 👍 on the stop", async () => {
+    fake.setMode({ kind: "hang" });
+    const pulls = sim.pulls.length;
+    expect((await mention(4, 9004, "please add hello.txt")).status).toBe(200);
+    await until(() => sim.comments.find((c) => c.issue === 4 && c.body.includes("⚙️ Working")), 60_000, "the task to start");
+    await until(() => fake.agentRequests.length > 0 && fake.requests.some((r) => JSON.stringify(r.body).includes("issue #4")), 60_000, "the agent to call the API");
+    expect((await mention(4, 9005, "stop")).status).toBe(200);
+    const cancelled = await until(() => sim.comments.find((c) => c.issue === 4 && /🚫|✅|❌|⏱️/.test(c.body)), 60_000, "the cancelled comment");
+    expect(cancelled.body).toContain("🚫 Cancelled by @alice. Nothing was published.");
+    expect(sim.comments.filter((c) => c.issue === 4)).toHaveLength(1);
+    expect(sim.pulls).toHaveLength(pulls);
+    await until(() => sim.reactions.some((r) => r.path.includes("/9005/")), 10_000, "the reaction to the stop");
+    expect(sim.reactions.filter((r) => r.path.includes("/9005/")).map((r) => r.content)).toEqual(["+1"]);
+  }, 180_000);
+});

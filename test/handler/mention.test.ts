@@ -375,3 +375,43 @@ describe("GitHub App mode", () => {
     expect(deps.sink.tasks[0]!.installationId).toBe(77);
   });
 });
+
+describe("@bot stop", () => {
+  const id = (comment("").comment as { id: number }).id;
+
+  it("cancels the thread's tasks instead of queuing one, and answers 👍", async () => {
+    const calls: unknown[] = [];
+    const deps = testDeps({ cancelTasks: (repo, number, by) => (calls.push([repo, number, by]), 1) });
+    const probot = await testProbot(deps);
+    const scope = nock(API).post(`${REPO}/issues/comments/${id}/reactions`, { content: "+1" }).reply(201, {});
+    await deliver(probot, "issue_comment", comment(`@${BOT} stop`));
+    scope.done();
+    expect(calls).toEqual([["Codertocat/Hello-World", 1, "@Codertocat"]]);
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("nothing to stop: 😕", async () => {
+    const deps = testDeps({ cancelTasks: () => 0 });
+    const probot = await testProbot(deps);
+    const scope = nock(API).post(`${REPO}/issues/comments/${id}/reactions`, { content: "confused" }).reply(201, {});
+    await deliver(probot, "issue_comment", comment(`@${BOT} cancel`));
+    scope.done();
+  });
+
+  it("someone who may not trigger cannot stop either", async () => {
+    let called = false;
+    const deps = testDeps({ authorizedUsers: { kind: "users", users: ["alice"] }, cancelTasks: () => ((called = true), 1) });
+    const probot = await testProbot(deps);
+    await deliver(probot, "issue_comment", comment(`@${BOT} stop`));
+    expect(called).toBe(false);
+  });
+
+  it("a stop followed by more words is an ordinary request", async () => {
+    const deps = testDeps({ cancelTasks: () => 1 });
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} stop using var and fix the linter`));
+    scope.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isBotLogin, mentions, newlyMentions, stripNonProse } from "../../src/policy/mention.js";
+import { isBotLogin, isStopCommand, mentions, newlyMentions, stripNonProse } from "../../src/policy/mention.js";
 
 describe("mentions(@devs-bot)", () => {
   const table: Array<[string, boolean]> = [
@@ -68,4 +68,20 @@ describe("stripNonProse", () => {
   it("keeps prose and drops code, quotes and comments", () => {
     expect(stripNonProse("a `b` c\n> d\n<!-- e -->f\n```\ng\n```\nh").replace(/\s+/g, " ").trim()).toBe("a c f h");
   });
+});
+
+describe("isStopCommand", () => {
+  const table: Array<[string, boolean]> = [
+    ["@devs-bot stop", true],
+    ["@Devs-Bot cancel.", true],
+    ["@devs-bot please stop!", true],
+    ["@devs-bot: stop", true],
+    ["  @devs-bot stop  ", true],
+    ["@devs-bot stop and fix the tests", false],
+    ["stop @devs-bot", false],
+    ["> @devs-bot stop\nok", false],
+    ["`@devs-bot stop`", false],
+    ["@devs-bot-helper stop", false],
+  ];
+  for (const [text, expected] of table) it(`${JSON.stringify(text)} → ${expected}`, () => expect(isStopCommand(text, "devs-bot")).toBe(expected));
 });

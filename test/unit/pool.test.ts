@@ -211,9 +211,11 @@ describe("ContainerPool", () => {
     await until(() => g.started.length === 1);
     expect(p.cancel(queued.id)).toBe(true);
     expect(journal.get(queued.id)!.state).toBe("cancelled");
-    expect(p.cancel(running.id)).toBe(true);
+    expect(p.activeOn("r/run", "agent", 1)).toEqual([running.id]);
+    expect(p.cancel(running.id, "@alice")).toBe(true);
+    expect(p.cancel(running.id, "@alice")).toBe(false); // once is enough
     await p.idle();
-    expect(journal.get(running.id)!.state).toBe("cancelled");
+    expect(journal.get(running.id)).toMatchObject({ state: "cancelled", detail: "cancelled while running by @alice" });
     expect(g.started.map((s) => s.id)).toEqual([running.id]);
     expect(p.cancel("nope")).toBe(false);
   });
