@@ -96,6 +96,7 @@ export class ContainerPool implements TaskSink {
 
   /** Queues what the journal holds from before a restart; call once before accepting new work. */
   start(): { requeued: number; abandoned: number } {
+    this.options.journal.prune();
     const recovery = this.options.journal.recover();
     for (const task of recovery.abandoned) {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");

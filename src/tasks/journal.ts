@@ -94,6 +94,15 @@ export class TaskJournal {
     return counts;
   }
 
+  /** Forgets finished tasks older than the retention, so the journal stays small. */
+  prune(retentionDays = 30): number {
+    const cutoff = this.now() - retentionDays * 24 * 60 * 60 * 1000;
+    const result = this.db
+      .prepare("DELETE FROM task WHERE state IN ('done', 'failed', 'timed_out', 'cancelled') AND COALESCE(finished_at, created_at) < ?")
+      .run(cutoff);
+    return result.changes;
+  }
+
   /** Called once at start-up, before new deliveries are accepted. */
   recover(): Recovery {
     const rows = this.db

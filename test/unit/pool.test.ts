@@ -314,3 +314,21 @@ describe("ContainerPool", () => {
     await expect(first.pool.submit(makeTask())).rejects.toThrow(/shutting down/);
   });
 });
+
+describe("TaskJournal.prune", () => {
+  it("forgets finished tasks past the retention and keeps recent and unfinished ones", () => {
+    let now = 0;
+    const journal = new TaskJournal(openDatabase(tempDir()), () => now);
+    const [old, queued, recent] = [makeTask(), makeTask(), makeTask()];
+    journal.add(old);
+    journal.finish(old.id, "done");
+    journal.add(queued);
+    now = 40 * 24 * 60 * 60 * 1000;
+    journal.add(recent);
+    journal.finish(recent.id, "failed", "x");
+    expect(journal.prune(30)).toBe(1);
+    expect(journal.get(old.id)).toBeNull();
+    expect(journal.get(queued.id)!.state).toBe("queued");
+    expect(journal.get(recent.id)!.state).toBe("failed");
+  });
+});
