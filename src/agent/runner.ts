@@ -125,7 +125,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
       await publisher.react("rocket").catch(() => undefined);
       return { state: "done", detail: "no changes" };
     }
-    const published = await publish(deps, publisher, task, config, plan.publish, scratch, token, collected.headSha, summary);
+    // A fresh token: the run may have outlived the one minted at the start (they last an hour).
+    const { token: pushToken } = await deps.github(task);
+    const published = await publish(deps, publisher, task, config, plan.publish, scratch, pushToken, collected.headSha, summary);
     await publisher.progress({ ...done, ...published });
     await publisher.react("rocket").catch(() => undefined);
     return { state: "done", detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}` };
