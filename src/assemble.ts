@@ -1,13 +1,18 @@
-// Wires the parts of `serve` that run tasks: Docker, the repository cache, DEVS.yml, the agent
-// runner, and the pool's hooks (routing hints, progress comments, container stops).
+// Wires the parts of `serve` that run tasks: Docker, the repository cache, DEVS.yml, the agent and
+// CI runners, and the pool's hooks (routing hints, progress comments, check runs, container stops).
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { trustedConversation } from "./agent/conversation.js";
 import { containerAgent } from "./agent/container-agent.js";
 import { createAgentRunner } from "./agent/runner.js";
+import { artifactStoreFromSettings } from "./ci/artifacts.js";
+import { BRIDGE_FOLDER, ciContainer } from "./ci/container.js";
+import { ciPoolListener, supersedeQueued } from "./ci/pool-hooks.js";
+import { CiReporter } from "./ci/reporter.js";
+import { createCiRunner } from "./ci/runner.js";
 import { DevsConfigLoader } from "./config/devs-yml.js";
-import { agentConfigLoader, routeHints } from "./config/task-config.js";
+import { agentConfigLoader, ciConfigLoader, ciEnvLoader, routeHints } from "./config/task-config.js";
 import { connectDocker, ContainerRuntime } from "./containers/docker.js";
 import type { BotIdentity } from "./github/identity.js";
 import { PermissionCache } from "./github/permissions.js";
@@ -15,7 +20,8 @@ import { taskGitHub } from "./github/probot.js";
 import type { ContainerLifecycle, PoolEvent } from "./pool/pool.js";
 import { TaskPublisher } from "./publish/github.js";
 import { createRedactor } from "./publish/redact.js";
-import type { Runners } from "./runtime.js";
+import type { Runners, Runtime } from "./runtime.js";
+import type { ServerDeps } from "./server.js";
 import type { Settings } from "./settings.js";
 import type { Task } from "./tasks/task.js";
 import { RepoCache } from "./workspace/repo-cache.js";
@@ -26,6 +32,8 @@ export interface Assembly {
   routeHints: (task: Task) => Promise<{ singleQueue: boolean }>;
   onEvent: (event: PoolEvent) => Promise<void>;
   devsConfig: DevsConfigLoader;
+  /** The CI handler's collaborators, once the journal and the pool exist. */
+  ciHandler(runtime: Pick<Runtime, "journal" | "pool">): NonNullable<ServerDeps["ci"]>;
 }
 
 /** Settings whose values must never appear in anything posted or logged. */
@@ -42,13 +50,21 @@ export function secretValues(settings: Settings): string[] {
 
 export function assemble(settings: Settings, log: Logger, probot: Probot, identity: BotIdentity): Assembly {
   const docker = connectDocker(settings.dockerHost);
-  const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
+  // Every task container gets its bridge directory, whatever the task kind, so agent and CI tasks
+  // of one pool name share one container; CI empties it before each run (W30).
+  const bridgeDir = (pool: string, owner: string, repo: string) => join(settings.dataDir, "bridge", safeName(`${pool}-${owner}-${repo}`));
+  const containers = new ContainerRuntime(docker, {
+    network: settings.containerNetwork,
+    mounts: (c) => [{ source: bridgeDir(c.pool, c.owner, c.repo), target: BRIDGE_FOLDER }],
+  });
   const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
   const github = taskGitHub(probot, settings);
   const secrets = secretValues(settings);
   const redact = createRedactor(secrets);
   const permissions = new PermissionCache();
   const repoCache = new RepoCache(settings.repoCacheDir);
+  // Shared by both kinds: the container's workspace mount is part of its identity.
+  const workspaceFor = (container: string, task: Task) => join(settings.workspaceDir, safeName(`${container}-${task.repo.owner}-${task.repo.name}`));
 
   // One publisher per task for its whole life, so "queued" and the runner's edits stay in order.
   const publishers = new Map<string, TaskPublisher>();
@@ -62,7 +78,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     botHandle: identity.handle,
     identity: identity.commit,
     repoCache,
-    workspaceFor: (container, task) => join(settings.workspaceDir, safeName(`${container}-${task.repo.owner}-${task.repo.name}`)),
+    workspaceFor,
     scratchDir: join(settings.dataDir, "publish"),
     github,
     publisherFor,
@@ -83,7 +99,24 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     log,
   });
 
-  const onEvent = async (event: PoolEvent): Promise<void> => {
+  const reporter = new CiReporter({ github, log: log.child({ name: "ci" }) });
+  const ci = createCiRunner({
+    repoCache,
+    identity: identity.commit,
+    workspaceFor,
+    reporter,
+    loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
+    prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
+    artifacts: artifactStoreFromSettings(settings),
+    secrets: () => secrets,
+    timeoutMinutes: settings.containerTimeoutMinutes,
+    log,
+  });
+  // Runs a newer push superseded: their checks are completed by the handler, not the listener.
+  const superseded = new Set<string>();
+  const ciEvents = ciPoolListener({ reporter, redact, log, superseded });
+
+  const agentEvents = async (event: PoolEvent): Promise<void> => {
     if (event.task.kind !== "agent") return;
     const { task } = event;
     if (event.type === "queued") {
@@ -101,11 +134,21 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     }
   };
 
+  // Both listeners are called at once: each registers its GitHub writes in order when the event arrives.
+  const onEvent = async (event: PoolEvent): Promise<void> => {
+    await Promise.all([agentEvents(event), ciEvents(event)]);
+  };
+
   return {
-    runners: { agent },
+    runners: { agent, ci },
     devsConfig,
     routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
     onEvent,
+    ciHandler: (runtime) => ({
+      loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
+      supersede: supersedeQueued(runtime.journal, runtime.pool, superseded),
+      redact,
+    }),
     lifecycle: {
       stop: async (pool, repo) => {
         for (const c of await containers.list({ pool })) if (c.repo === repo.toLowerCase() && c.running) await containers.stop(c.name);

@@ -103,7 +103,7 @@ async function serve(settings: Settings): Promise<number> {
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
   const assembly = assemble(settings, log, probot, identity);
-  const { runners, ...hooks } = assembly;
+  const { runners, ciHandler, ...hooks } = assembly;
   const runtime = createRuntime(settings, log, runners, hooks);
   const server = await startServer(settings, {
     log,
@@ -113,6 +113,7 @@ async function serve(settings: Settings): Promise<number> {
     memory: runtime.memory,
     cancelTasks: (repo, number, by) => runtime.pool.activeOn(repo, "agent", number).filter((id) => runtime.pool.cancel(id, by)).length,
     operations: runtime.operations,
+    ci: ciHandler(runtime),
   }).catch(async (error: unknown) => {
     await runtime.close();
     throw error;

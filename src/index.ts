@@ -1,8 +1,10 @@
 // The Probot app function: wires events to handlers and nothing else.
 import type { ApplicationFunction } from "probot";
+import { CI_EVENTS, handleCi, type CiDeps } from "./handlers/ci.js";
 import { handleMention, type MentionDeps } from "./handlers/mention.js";
 
-export type AppDeps = MentionDeps;
+/** `ci`: push, pull_request and check events run CI; without it they are not wired. */
+export type AppDeps = MentionDeps & { ci?: CiDeps | undefined };
 
 export const MENTION_EVENTS = [
   "issues",
@@ -15,5 +17,7 @@ export const MENTION_EVENTS = [
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {
     app.on([...MENTION_EVENTS], async (context) => handleMention(context, deps));
+    const ci = deps.ci;
+    if (ci) app.on([...CI_EVENTS], async (context) => handleCi(context, ci));
   };
 }

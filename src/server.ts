@@ -6,6 +6,7 @@ import type { Probot } from "probot";
 import type { Logger } from "pino";
 import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
 import type { BotIdentity } from "./github/identity.js";
+import type { CiDeps } from "./handlers/ci.js";
 import { PermissionCache } from "./github/permissions.js";
 import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
@@ -30,6 +31,11 @@ export interface ServerDeps {
   cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
   /** What the admin routes report and control beyond the basics (the pool, the journal). */
   operations?: Partial<AdminOperations>;
+  /**
+   * CI: what only the assembly knows (DEVS.yml, the pool); the rest comes from the settings.
+   * Absent: push, pull_request and check events do not run CI.
+   */
+  ci?: Pick<CiDeps, "loadCiConfig" | "redact"> & Partial<Pick<CiDeps, "supersede" | "detailsUrl">>;
 }
 
 export interface RunningServer {
@@ -50,6 +56,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const { probot, identity } = deps;
   const botHandle = identity.handle;
   const { memory } = deps;
+  const permissions = new PermissionCache();
+  const now = () => new Date();
   await probot.load(
     createApp({
       botHandle,
@@ -57,9 +65,26 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       authorizedUsers: settings.authorizedTriggerUsers,
       sink: deps.sink,
       memory,
-      permissions: new PermissionCache(),
-      now: () => new Date(),
+      permissions,
+      now,
       ...(deps.cancelTasks ? { cancelTasks: deps.cancelTasks } : {}),
+      ...(deps.ci
+        ? {
+            ci: {
+              botHandle,
+              allowedOwners: settings.allowedOwners,
+              authorizedUsers: settings.authorizedCiTriggerUsers,
+              sink: deps.sink,
+              memory,
+              permissions,
+              checkName: settings.ciCheckName,
+              // Only an App can write check runs; a token reports commit statuses instead.
+              report: settings.auth.kind === "app" ? "checks" : "statuses",
+              now,
+              ...deps.ci,
+            },
+          }
+        : {}),
     }),
   );
 

@@ -138,6 +138,12 @@ export const SETTINGS = {
   sqsQueueUrl: { names: ["AWS_SQS_QUEUE_URL"], default: "", group: "Scale-out", doc: "Task queue for TASK_SOURCE=sqs." },
   awsRegion: { names: ["AWS_REGION"], default: "us-east-1", group: "Scale-out", doc: "Region for SQS and S3." },
   awsEndpointUrl: { names: ["AWS_ENDPOINT_URL"], default: "", group: "Scale-out", doc: "Endpoint override (local emulators)." },
+  ciCheckName: {
+    names: ["CI_CHECK_NAME"],
+    default: "devs-ci",
+    group: "CI",
+    doc: "Name of the CI check run (the status context in token mode).",
+  },
   s3ArtifactBucket: { names: ["AWS_S3_ARTIFACT_BUCKET"], default: "", group: "Artifacts", doc: "Bucket for CI artifacts (empty = no upload)." },
   s3ArtifactPrefix: { names: ["AWS_S3_ARTIFACT_PREFIX"], default: "devs-artifacts", group: "Artifacts", doc: "Key prefix for artifacts." },
   s3ArtifactBaseUrl: { names: ["AWS_S3_ARTIFACT_BASE_URL"], default: "", group: "Artifacts", doc: "Public base URL that artifact links use." },
@@ -197,6 +203,7 @@ export interface Settings {
   sqsQueueUrl: string | null;
   awsRegion: string;
   awsEndpointUrl: string | null;
+  ciCheckName: string;
   s3ArtifactBucket: string | null;
   s3ArtifactPrefix: string;
   s3ArtifactBaseUrl: string | null;
@@ -356,6 +363,16 @@ function agentCommand(env: Env): string {
   return r.value;
 }
 
+/** One line GitHub shows as the check's (or the status context's) name. */
+function checkName(env: Env): string {
+  const r = raw(env, "ciCheckName")!;
+  // eslint-disable-next-line no-control-regex -- a name is one line of printable text
+  if (r.value.length > 100 || /[\x00-\x1f\x7f]/.test(r.value)) {
+    throw new SettingsError(r.name, "must be one line of at most 100 characters");
+  }
+  return r.value;
+}
+
 function authMode(env: Env): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
   const key = privateKey(env);
@@ -438,6 +455,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     sqsQueueUrl,
     awsRegion: str(env, "awsRegion")!,
     awsEndpointUrl: url(env, "awsEndpointUrl"),
+    ciCheckName: checkName(env),
     s3ArtifactBucket: str(env, "s3ArtifactBucket"),
     s3ArtifactPrefix: str(env, "s3ArtifactPrefix")!,
     s3ArtifactBaseUrl: url(env, "s3ArtifactBaseUrl"),

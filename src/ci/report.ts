@@ -31,8 +31,10 @@ export interface CiRunFacts {
   durationMs: number;
   container: string;
   headSha: string;
-  /** Everything the command printed (stdout and stderr interleaved). */
+  /** What the command printed (stdout and stderr interleaved), or its last part. */
   log: string;
+  /** Lines (and characters) at the start of the output that were not kept, when `log` is only its last part. */
+  logDropped?: { lines: number; chars: number } | null | undefined;
   junit?: JUnitCounts | null | undefined;
   failures?: readonly FailureLine[] | undefined;
   artifacts?: ArtifactLink | null | undefined;
@@ -66,7 +68,7 @@ export function renderCiReport(facts: CiRunFacts, redact: Redact): CheckOutput {
   return {
     title: reportTitle(facts),
     summary: reportSummary(facts, redact),
-    text: logText(facts.log, redact, Boolean(facts.artifacts && "url" in facts.artifacts)),
+    text: logText(facts.log, redact, Boolean(facts.artifacts && "url" in facts.artifacts), MAX_OUTPUT_CHARS, facts.logDropped),
   };
 }
 
@@ -174,17 +176,28 @@ export function cleanLog(log: string): string {
 /** Room kept for the fence and the note about what was cut. */
 const TEXT_OVERHEAD = 400;
 
-/** The log's tail as the check's text: redacted first (a secret must not survive a cut), then cut. */
-export function logText(log: string, redact: Redact, fullLogLinked = false, max: number = MAX_OUTPUT_CHARS): string {
+/**
+ * The log's tail as the check's text: redacted first (a secret must not survive a cut), then cut.
+ * `dropped`: what came before `log` and was never kept (a bounded collector), counted in the note.
+ */
+export function logText(
+  log: string,
+  redact: Redact,
+  fullLogLinked = false,
+  max: number = MAX_OUTPUT_CHARS,
+  dropped?: { lines: number; chars: number } | null,
+): string {
   const clean = redact(cleanLog(log)).replace(/\n+$/, "");
   if (!clean.trim()) return "_The command printed nothing._";
   const fence = "`".repeat(Math.max(3, longestRun(clean, "`") + 1));
   const tail = tailLines(clean, max - TEXT_OVERHEAD);
   let note = "";
-  if (tail.cutChars > 0) {
-    const lines = tail.cutLines === 1 ? "1 line" : `${tail.cutLines.toLocaleString("en-US")} lines`;
+  const cutLines = tail.cutLines + (dropped?.lines ?? 0);
+  const cutChars = tail.cutChars + (dropped?.chars ?? 0);
+  if (cutChars > 0) {
+    const lines = cutLines === 1 ? "1 line" : `${cutLines.toLocaleString("en-US")} lines`;
     note =
-      `_The first ${lines} (${tail.cutChars.toLocaleString("en-US")} characters) of the log are not shown` +
+      `_The first ${lines} (${cutChars.toLocaleString("en-US")} characters) of the log are not shown` +
       `${fullLogLinked ? "; the full log is in the artifacts" : ""}._\n\n`;
   }
   return `${note}${fence}text\n${tail.text}\n${fence}`;
@@ -246,6 +259,28 @@ export function supersededOutput(newerSha: string): CheckOutput {
 export function endedEarlyOutput(conclusion: CiConclusion, reason: string, redact: Redact): CheckOutput {
   const title = conclusion === "cancelled" ? "Cancelled" : conclusion === "timed_out" ? "Timed out" : "Not completed";
   return { title, summary: `The run ended before it could report: ${redact(reason)}.` };
+}
+
+/**
+ * The run broke before its tests could be judged (configuration, checkout, image, container):
+ * what went wrong, the facts, and the last lines of whatever failed (a build, a lifecycle hook).
+ */
+export function errorOutput(
+  facts: { reason: string; command: string; container: string; headSha: string; durationMs: number; details?: string | null | undefined; notes?: readonly string[] | undefined },
+  redact: Redact,
+): CheckOutput {
+  const lines = [
+    redact(facts.reason),
+    "",
+    `- **Command:** ${code(redact(facts.command))} (not run)`,
+    `- **Container:** ${code(facts.container)}`,
+    `- **Commit:** ${code(shortSha(facts.headSha))}`,
+    `- **Duration:** ${formatDuration(facts.durationMs)}`,
+  ];
+  for (const note of facts.notes ?? []) lines.push("", `> ${oneLine(redact(note), 1000)}`);
+  const out: CheckOutput = { title: "Could not run the tests", summary: lines.join("\n") };
+  if (facts.details?.trim()) out.text = logText(facts.details, redact);
+  return out;
 }
 
 export function notQueuedOutput(reason: string): CheckOutput {

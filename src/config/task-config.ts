@@ -67,6 +67,23 @@ export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: G
   };
 }
 
+/**
+ * The CI runner's `loadEnv`: env_vars for this container name, exactly as agent tasks get them, so
+ * both kinds share one warm container. A DevsConfigError is logged and thrown (the check shows it).
+ */
+export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<Record<string, string>> {
+  return async (task, octokit, container) => {
+    let loaded: LoadedDevsConfig;
+    try {
+      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
+    } catch (error) {
+      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
+      throw error;
+    }
+    return containerEnv(loaded, container, deps.log, deps.env).env;
+  };
+}
+
 /** `PoolOptions.routeHints`: single_queue for the task's repository. */
 export function routeHints(loader: DevsConfigLoader, octokitFor: (task: Task) => Promise<GitHubClient>): (task: Task) => Promise<{ singleQueue: boolean }> {
   return async (task) => {

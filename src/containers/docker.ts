@@ -4,7 +4,9 @@
 //
 // Identity is in labels; the name is predictable (`devs-<pool>-<owner>-<repo>`, lower-case, W5).
 // Containers get only the environment the spec and the caller give (W1): nothing of the server's
-// own environment, never privileged, no published ports, only the workspace mounted.
+// own environment, never privileged, no published ports, only the workspace mounted (plus the
+// operator's extra mounts, such as the CI bridge directory, the same for every task kind).
+import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import Docker from "dockerode";
 import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type DevcontainerSpec, type LifecycleHook } from "./devcontainer.js";
@@ -84,6 +86,21 @@ export interface RuntimeOptions {
   stopTimeoutSeconds?: number;
   /** Run Docker's init as PID 1 so processes orphaned by a kill are reaped (default true). */
   init?: boolean;
+  /**
+   * Host folders bind-mounted into every container this runtime makes, besides the workspace (the
+   * CI bridge directory). Per pool name and repository, and the same whatever the task kind, so
+   * agent and CI tasks of one pool name share one warm container. Part of the container's
+   * identity: a change recreates it. Sources are created when missing.
+   */
+  mounts?: (container: { pool: string; owner: string; repo: string }) => readonly BindMount[];
+}
+
+export interface BindMount {
+  /** Host folder. */
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
+  readOnly?: boolean;
 }
 
 export interface EnsureRequest {
@@ -147,6 +164,7 @@ export class ContainerRuntime {
   private readonly network: string;
   private readonly stopTimeout: number;
   private readonly init: boolean;
+  private readonly mounts: NonNullable<RuntimeOptions["mounts"]>;
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
@@ -158,6 +176,7 @@ export class ContainerRuntime {
     this.network = options.network ?? "bridge";
     this.stopTimeout = options.stopTimeoutSeconds ?? 10;
     this.init = options.init ?? true;
+    this.mounts = options.mounts ?? (() => []);
   }
 
   /** Returns a running container for the request, creating, recreating or starting it as needed. */
@@ -169,7 +188,10 @@ export class ContainerRuntime {
   private async ensureUnlocked(request: EnsureRequest, preferred: string): Promise<DevContainer> {
     const { signal } = request;
     const repo = `${request.owner}/${request.repo}`.toLowerCase();
-    const wanted = this.createOptions(request, repo);
+    const extra = this.mounts({ pool: request.pool, owner: request.owner, repo: request.repo });
+    const wanted = this.createOptions(request, repo, extra);
+    // Docker refuses a bind mount whose source is missing, on create and on start alike.
+    for (const mount of extra) await mkdir(resolve(mount.source), { recursive: true });
     const { name, info: existing } = await this.find(preferred, request.pool, repo);
     let info = existing;
     let recreatedBecause: string | null = null;
@@ -300,7 +322,11 @@ export class ContainerRuntime {
 
   // -------------------------------------------------------------------------------------------
 
-  private createOptions(request: EnsureRequest, repo: string): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
+  private createOptions(
+    request: EnsureRequest,
+    repo: string,
+    extra: readonly BindMount[],
+  ): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
     const { spec } = request;
     const env = { ...spec.run.env, ...spec.containerEnv, ...request.env };
     const options = {
@@ -319,7 +345,11 @@ export class ContainerRuntime {
         [LABELS.envHash]: valueHash(sortedRecord(request.env ?? {})),
       } as Record<string, string>,
       HostConfig: {
-        Mounts: [{ Type: "bind" as const, Source: resolve(request.workspaceDir), Target: spec.workspaceFolder }],
+        Mounts: [
+          { Type: "bind" as const, Source: resolve(request.workspaceDir), Target: spec.workspaceFolder },
+          // Listed only when there are any, so containers made before extra mounts existed keep their hash.
+          ...extra.map((m) => ({ Type: "bind" as const, Source: resolve(m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) })),
+        ],
         NetworkMode: this.network,
         Init: this.init,
         Privileged: false,

@@ -1,6 +1,6 @@
 // The Probot instance for this process, and the installation client plus a short-lived token for
 // a task (App mode), or the token client (token mode).
-import { Probot, type ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import type { Logger } from "pino";
 import { SettingsError, type Settings } from "../settings.js";
 import type { Task } from "../tasks/task.js";
@@ -11,14 +11,28 @@ export function createProbot(settings: Settings, log: Logger, Octokit?: typeof P
     throw new SettingsError("APP_ID", "needs App credentials (APP_ID and PRIVATE_KEY) or GITHUB_TOKEN");
   }
   return new Probot({
+    Octokit: withAuthBaseUrl(Octokit ?? ProbotOctokit, settings.githubApiUrl),
     ...(settings.auth.kind === "app"
       ? { appId: settings.auth.appId, privateKey: settings.auth.privateKey }
       : { githubToken: settings.auth.token }),
     ...(settings.webhookSecret ? { secret: settings.webhookSecret } : {}),
     baseUrl: settings.githubApiUrl,
     log: log.child({ name: "probot" }),
-    ...(Octokit ? { Octokit } : {}),
   });
+}
+
+/**
+ * Probot gives the App's auth strategy a `request` without the base URL, so a token asked for
+ * outright (`octokit.auth({ type: "installation" })`, as tasks do) goes to api.github.com whatever
+ * GHE_HOST says, unless a request through the client happened to cache one first. Tokens minted by
+ * the request hook use the client's own base URL and were never affected.
+ */
+function withAuthBaseUrl(Octokit: typeof ProbotOctokit, baseUrl: string): typeof ProbotOctokit {
+  type Request = { defaults(options: { baseUrl: string }): Request };
+  return Octokit.defaults((options: { auth?: { request?: Request } & Record<string, unknown> } & Record<string, unknown>) => {
+    const request = options.auth?.request;
+    return request ? { ...options, auth: { ...options.auth, request: request.defaults({ baseUrl }) } } : options;
+  }) as typeof ProbotOctokit;
 }
 
 export type TaskGitHub = (task: Task) => Promise<{ octokit: GitHubClient; token: string }>;

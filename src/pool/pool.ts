@@ -35,7 +35,8 @@ export type TaskExecutor = (task: Task, ctx: RunContext) => Promise<RunResult>;
 
 export type FinalState = "done" | "failed" | "timed_out" | "cancelled";
 export type PoolEvent =
-  | { type: "queued"; task: Task; container: string; position: number }
+  /** `interrupted`: queued again after a restart cut its previous attempt short. */
+  | { type: "queued"; task: Task; container: string; position: number; interrupted: boolean }
   | { type: "started"; task: Task; container: string; interrupted: boolean }
   | { type: "finished"; task: Task; container: string; state: FinalState; detail: string | null; durationMs: number; cancelledBy?: string | undefined };
 
@@ -240,7 +241,7 @@ export class ContainerPool implements TaskSink {
     const queue = this.queues.get(container)!;
     const position = queue.size + queue.pending;
     void queue.add(() => this.run(entry)).catch((error: unknown) => log.error({ err: error, task: task.id }, "task runner failed"));
-    await this.emit({ type: "queued", task, container, position });
+    await this.emit({ type: "queued", task, container, position, interrupted });
   }
 
   private async run(entry: Entry): Promise<void> {
@@ -249,6 +250,12 @@ export class ContainerPool implements TaskSink {
       return;
     }
     const release = await this.slots.acquire();
+    if (entry.cancelled) {
+      // Cancelled while it waited for a slot (MAX_CONCURRENT_TASKS): the journal already knows.
+      release();
+      this.entries.delete(entry.task.id);
+      return;
+    }
     const { task, container } = entry;
     const { journal, log } = this.options;
     const controller = new AbortController();

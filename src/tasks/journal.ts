@@ -94,6 +94,14 @@ export class TaskJournal {
     return counts;
   }
 
+  /** Tasks of one kind and repository that have not started, oldest first (a newer push supersedes CI runs). */
+  queued(kind: Task["kind"], repo: string): Task[] {
+    const rows = this.db
+      .prepare("SELECT body FROM task WHERE kind = ? AND repo = ? AND state = 'queued' ORDER BY seq")
+      .all(kind, repo.toLowerCase()) as Array<{ body: string }>;
+    return rows.map((row) => parseTask(row.body));
+  }
+
   /** Forgets finished tasks older than the retention, so the journal stays small. */
   prune(retentionDays = 30): number {
     const cutoff = this.now() - retentionDays * 24 * 60 * 60 * 1000;

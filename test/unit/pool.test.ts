@@ -220,6 +220,40 @@ describe("ContainerPool", () => {
     expect(p.cancel("nope")).toBe(false);
   });
 
+  it("a task cancelled while it waits for a global slot (MAX_CONCURRENT_TASKS) never runs", async () => {
+    const g = gated();
+    const { pool: p, journal } = pool({ executor: g.executor, names: { main: ["a", "b"], ci: [] }, maxConcurrent: 1 });
+    const first = makeTask("r/one");
+    const second = makeTask("r/two");
+    await p.submit(first);
+    await p.submit(second);
+    await until(() => g.started.length === 1);
+    // `second` has its own container's queue to itself, and waits for the one global slot.
+    expect(journal.get(second.id)).toMatchObject({ state: "queued", container: "b" });
+    expect(p.cancel(second.id)).toBe(true);
+    g.open(first.id);
+    await p.idle();
+    expect(g.started.map((s) => s.id)).toEqual([first.id]);
+    expect(journal.get(second.id)!.state).toBe("cancelled");
+    expect(p.status().containers.b).toEqual({ queued: 0, running: null });
+  });
+
+  it("says which queued tasks are back after a restart interrupted them", async () => {
+    const dataDir = tempDir();
+    const journal = new TaskJournal(openDatabase(dataDir));
+    const [interrupted, waiting] = [makeTask(), makeTask()];
+    journal.add(interrupted);
+    journal.add(waiting);
+    journal.markRunning(interrupted.id, "eamonn");
+    const { events } = pool({ executor: async () => ({ state: "done" }) }, dataDir);
+    await until(() => events.filter((e) => e.type === "queued").length === 2);
+    const queued = events.flatMap((e) => (e.type === "queued" ? [[e.task.id, e.interrupted]] : []));
+    expect(queued).toEqual([
+      [interrupted.id, true],
+      [waiting.id, false],
+    ]);
+  });
+
   it("a duplicate task id is not queued twice", async () => {
     let runs = 0;
     const { pool: p } = pool({ executor: async () => (runs++, { state: "done" }) });

@@ -42,6 +42,7 @@ describe("defaults", () => {
       taskSource: "webhook",
       awsRegion: "us-east-1",
       s3ArtifactPrefix: "devs-artifacts",
+      ciCheckName: "devs-ci",
       authorizedTriggerUsers: { kind: "write-access" },
       authorizedCiTriggerUsers: { kind: "write-access" },
       allowedOwners: [],
@@ -141,6 +142,8 @@ describe("malformed values stop start-up naming the variable", () => {
     [{ GITHUB_APP_INSTALLATION_ID: "x" }, "GITHUB_APP_INSTALLATION_ID", /whole number/],
     [{ AGENT_COMMAND: "claude -p" }, "AGENT_COMMAND", /\{prompt\} exactly once/],
     [{ AGENT_COMMAND: "claude 'unbalanced {prompt}" }, "AGENT_COMMAND", /quote/],
+    [{ CI_CHECK_NAME: "tests\tci" }, "CI_CHECK_NAME", /one line/],
+    [{ CI_CHECK_NAME: "x".repeat(101) }, "CI_CHECK_NAME", /at most 100/],
   ];
   for (const [env, variable, problem] of cases) {
     it(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`, () => {

@@ -1,0 +1,33 @@
+// src/index.ts wires CI events only when CI deps are given (AppDeps.ci), so handler tests and
+// processes without a CI runner are unaffected.
+import nock from "nock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ciDeps } from "../helpers/ci.js";
+import { payload } from "../helpers/payloads.js";
+import { testDeps, testProbot } from "../helpers/probot.js";
+
+beforeEach(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+
+const push = () => payload("push", undefined, { ref: "refs/heads/main", deleted: false, created: false });
+
+describe("createApp", () => {
+  it("without ci deps, a push is not handled (no request, no task)", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    await probot.receive({ id: "d1", name: "push", payload: push() } as never);
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("with them, a push queues a CI task and creates its check", async () => {
+    const ci = ciDeps();
+    const deps = testDeps({ ci });
+    const probot = await testProbot(deps);
+    const scope = nock("https://api.github.com").post("/repos/Codertocat/Hello-World/check-runs").reply(201, { id: 5 });
+    await probot.receive({ id: "d2", name: "push", payload: push() } as never);
+    scope.done();
+    expect(ci.sink.tasks.map((t) => [t.kind, t.ci?.checkRunId])).toEqual([["ci", 5]]);
+    // The mention handler's sink saw nothing.
+    expect(deps.sink.tasks).toEqual([]);
+  });
+});

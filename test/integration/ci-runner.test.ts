@@ -1,0 +1,480 @@
+// CI end to end inside one process: a push or pull_request delivery through the real app function
+// (handler, DEVS.yml read through a local GitHub backed by real bare repositories), the journal and
+// the pool, the CI runner, a busybox devcontainer on a real Docker engine (--network none), git
+// over smart HTTP, and S3 on fauxqs. Every check-run write is recorded by the GitHub stand-in and
+// asserted as GitHub would receive it.
+import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { buildApp } from "fauxqs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { pino } from "pino";
+import { Probot } from "probot";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3ArtifactStore, type ArtifactStore } from "../../src/ci/artifacts.js";
+import { BRIDGE_FOLDER, ciContainer } from "../../src/ci/container.js";
+import { ciPoolListener, supersedeQueued } from "../../src/ci/pool-hooks.js";
+import { CiReporter } from "../../src/ci/reporter.js";
+import { createCiRunner } from "../../src/ci/runner.js";
+import { DevsConfigLoader } from "../../src/config/devs-yml.js";
+import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
+import { defaultSpec } from "../../src/containers/devcontainer.js";
+import { ContainerRuntime } from "../../src/containers/docker.js";
+import { resolveImage } from "../../src/containers/image.js";
+import { PermissionCache } from "../../src/github/permissions.js";
+import { createApp } from "../../src/index.js";
+import { ContainerPool } from "../../src/pool/pool.js";
+import { createRedactor } from "../../src/publish/redact.js";
+import { openDatabase } from "../../src/tasks/database.js";
+import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
+import { TaskJournal } from "../../src/tasks/journal.js";
+import { RepoCache } from "../../src/workspace/repo-cache.js";
+import { ChecksSim } from "../helpers/ci-github.js";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
+import { GitHubSim } from "../helpers/github-sim.js";
+import { payload } from "../helpers/payloads.js";
+import { TestOctokit } from "../helpers/probot.js";
+import { tempDir } from "../helpers/settings.js";
+
+const TOKEN = "ghs_ciRunnerTestToken000000000000000";
+const OWNER = "acme";
+const POOL = `ci${runId()}`;
+const NOW = "2026-11-29T12:00:00Z";
+const SECRET = "hunter2-operator-secret";
+const log = pino({ level: "silent" });
+
+const docker: Docker | null = await requireDocker();
+let sim: GitHubSim;
+let checks: ChecksSim;
+const reposRoot = tempDir("devs-ci-remotes-");
+
+beforeAll(async () => {
+  if (docker) await ensureBusyboxImage(docker);
+  sim = new GitHubSim(reposRoot, TOKEN);
+  checks = new ChecksSim(sim.standIn, TOKEN);
+  await sim.start();
+});
+afterAll(async () => {
+  if (docker) await removePoolContainers(docker, POOL);
+  await sim?.stop();
+});
+
+interface Setup {
+  probot: Probot;
+  pool: ContainerPool;
+  journal: TaskJournal;
+  reporter: CiReporter;
+  runtime: ContainerRuntime;
+  bridgeDir: (repo: string) => string;
+  workspaceFor: (repo: string) => string;
+}
+
+/** The app, journal, pool and CI runner as `serve` assembles them, against the stand-in and dockerd. */
+async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; maxConcurrent?: number } = {}): Promise<Setup> {
+  const dataDir = tempDir("devs-ci-data-");
+  const workspaces = tempDir("devs-ci-ws-");
+  const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
+  const bridgeDir = (repo: string) => join(dataDir, "bridge", safe(`${POOL}-${OWNER}-${repo}`));
+  const workspaceFor = (repo: string) => join(workspaces, safe(`${POOL}-${OWNER}-${repo}`));
+  const runtime = new ContainerRuntime(docker!, {
+    network: "none",
+    stopTimeoutSeconds: 1,
+    mounts: (c) => [{ source: join(dataDir, "bridge", safe(`${c.pool}-${c.owner}-${c.repo}`)), target: BRIDGE_FOLDER }],
+  });
+  const probot = new Probot({ githubToken: TOKEN, Octokit: TestOctokit, baseUrl: `http://${sim.host}/api/v3`, log });
+  const devsConfig = new DevsConfigLoader({ envsDir: tempDir("devs-ci-envs-"), webUrl: `http://${sim.host}`, log });
+  const db = openDatabase(dataDir);
+  const journal = new TaskJournal(db);
+  const reporter = new CiReporter({ github: async () => ({ octokit: await probot.auth(), token: TOKEN }), log, now: () => new Date(NOW) });
+  const redact = createRedactor([SECRET]);
+  const superseded = new Set<string>();
+  const runner = createCiRunner({
+    repoCache: new RepoCache(tempDir("devs-ci-cache-")),
+    identity: { name: "devs-bot[bot]", email: "bot@example.invalid" },
+    workspaceFor: (_container, task) => workspaceFor(task.repo.name),
+    reporter,
+    loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: [SECRET] } }),
+    prepareContainer: ciContainer({ docker: docker!, runtime, defaultImage: BUSYBOX_IMAGE, log }),
+    artifacts: options.artifacts ?? null,
+    secrets: () => [SECRET],
+    timeoutMinutes: 1,
+    log,
+  });
+  const pool = new ContainerPool({
+    names: { main: [POOL], ci: [] },
+    journal,
+    log,
+    maxConcurrent: options.maxConcurrent ?? 1,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    executor: runner,
+    onEvent: ciPoolListener({ reporter, redact, log, superseded }),
+  });
+  pool.start();
+  const permissions = new PermissionCache();
+  const memory = new SqliteDeliveryMemory(db);
+  await probot.load(
+    createApp({
+      botHandle: "devs-bot",
+      allowedOwners: [],
+      authorizedUsers: { kind: "everyone" },
+      sink: pool,
+      memory,
+      permissions,
+      now: () => new Date(NOW),
+      ci: {
+        botHandle: "devs-bot",
+        allowedOwners: [],
+        authorizedUsers: { kind: "everyone" },
+        sink: pool,
+        memory,
+        permissions,
+        loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
+        supersede: supersedeQueued(journal, pool, superseded),
+        checkName: "devs-ci",
+        report: "checks",
+        redact,
+        now: () => new Date(NOW),
+      },
+    }),
+  );
+  return { probot, pool, journal, reporter, runtime, bridgeDir, workspaceFor };
+}
+
+const DEVS_YML = (command: string, extra = "") => `ci_enabled: true\nci_test_command: ${JSON.stringify(command)}\n${extra}`;
+
+function repo(name: string, files: Record<string, string>): BareRepo {
+  return bareRepo(reposRoot, OWNER, name, files);
+}
+
+function repository(name: string) {
+  return { name, full_name: `${OWNER}/${name}`, owner: { login: OWNER }, default_branch: "main", private: false, clone_url: sim.cloneUrl(OWNER, name), html_url: sim.htmlUrl(OWNER, name) };
+}
+
+async function push(s: Setup, name: string, sha: string, branch = "main"): Promise<string> {
+  const id = crypto.randomUUID();
+  const body = payload("push", undefined, { ref: `refs/heads/${branch}`, after: sha, deleted: false, created: false, head_commit: null, repository: repository(name), sender: { login: "alice" }, installation: null });
+  await s.probot.receive({ id, name: "push", payload: body } as never);
+  return `ci-${id}`;
+}
+
+/** As on GitHub, the pull request's head is also `refs/pull/<n>/head` in the base repository. */
+async function pullRequest(s: Setup, r: BareRepo, number: number, sha: string, action = "synchronize", fork = false): Promise<string> {
+  const name = r.path.split("/").pop()!.replace(/\.git$/, "");
+  git(r.work, "push", "--quiet", "--force", "origin", `${sha}:refs/pull/${number}/head`);
+  const id = crypto.randomUUID();
+  const body = payload("pull_request", action, {
+    number,
+    repository: repository(name),
+    sender: { login: "alice" },
+    installation: null,
+    pull_request: {
+      number,
+      draft: false,
+      title: "Change",
+      body: "",
+      user: { login: "alice" },
+      html_url: `${sim.htmlUrl(OWNER, name)}/pull/${number}`,
+      head: { ref: "feature", sha, repo: { full_name: fork ? `alice/${name}` : `${OWNER}/${name}` } },
+      base: { ref: "main" },
+    },
+  });
+  await s.probot.receive({ id, name: "pull_request", payload: body } as never);
+  return `ci-${id}`;
+}
+
+const completed = (taskId: string, timeoutMs = 60_000) =>
+  checks.until(() => {
+    const run = checks.forTask(taskId);
+    return run?.status === "completed" ? run : undefined;
+  }, timeoutMs, `the check of ${taskId} to complete`);
+
+/** The summary with its one time-dependent line made stable. */
+const stable = (summary: string | undefined) => (summary ?? "").replace(/(\*\*Duration:\*\* )[^\n]+/, "$1<d>");
+
+describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
+  it("a passing command: queued, in progress in the container, completed success with the command, exit code, container and log", async () => {
+    const s = await setup();
+    const r = repo("pass", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo "ran in $PWD"\necho "CI=$CI bridge=$BRIDGE_DIR results=$TEST_RESULTS_FOLDER"\necho "all 3 tests passed"\n' });
+    const sha = git(r.work, "rev-parse", "HEAD");
+    const taskId = await push(s, "pass", sha);
+    const run = await completed(taskId);
+    await s.pool.idle();
+
+    expect(run.writes.map((w) => ({ method: w.method, body: { ...w.body, output: { ...(w.body.output as object), summary: stable((w.body.output as { summary: string }).summary) } } }))).toEqual([
+      {
+        method: "POST",
+        body: {
+          name: "devs-ci",
+          head_sha: sha,
+          external_id: taskId,
+          status: "queued",
+          output: { title: "Queued", summary: `Waiting for a container to run \`sh runtests.sh\` on \`${sha.slice(0, 7)}\`, for the push to \`main\` by @alice.` },
+        },
+      },
+      {
+        method: "PATCH",
+        body: { status: "in_progress", started_at: NOW, output: { title: `Running in ${POOL}`, summary: `Running \`sh runtests.sh\` in container \`${POOL}\`.` } },
+      },
+      {
+        method: "PATCH",
+        body: {
+          status: "completed",
+          conclusion: "success",
+          completed_at: NOW,
+          output: {
+            title: "Tests passed",
+            summary: `- **Command:** \`sh runtests.sh\`\n- **Exit code:** 0\n- **Duration:** <d>\n- **Container:** \`${POOL}\`\n- **Commit:** \`${sha.slice(0, 7)}\``,
+            text: "```text\nran in /workspaces/pass\nCI=true bridge=/devs-bridge results=/devs-bridge\nall 3 tests passed\n```",
+          },
+        },
+      },
+    ]);
+    expect(s.journal.get(taskId)).toMatchObject({ state: "done", detail: "success (exit code 0)" });
+    // Nothing is kept about the task once its writes have settled.
+    await checks.until(() => (s.reporter.size === 0 ? true : undefined), 5_000, "the reporter to forget the task");
+  }, 90_000);
+
+  it("a failing command: failure with its exit code in the title and the log's tail, secrets from DEVS.yml env_vars redacted", async () => {
+    const s = await setup();
+    const r = repo("fail", {
+      "DEVS.yml": DEVS_YML("sh runtests.sh", "env_vars:\n  default:\n    SERVICE_API_KEY: k3y-from-devs-yml\n    GREETING: hello\n"),
+      "runtests.sh": 'echo "$GREETING: 1 passed"\necho "using $SERVICE_API_KEY" >&2\necho "FAIL calc: expected 2, got 3"\nexit 3\n',
+    });
+    const taskId = await push(s, "fail", git(r.work, "rev-parse", "HEAD"));
+    const run = await completed(taskId);
+    expect(run.conclusion).toBe("failure");
+    expect(run.output?.title).toBe("Tests failed (exit code 3)");
+    expect(run.output?.summary).toContain("- **Exit code:** 3\n");
+    // stdout and stderr reach Docker through separate pipes: their lines interleave in any order.
+    const text = run.output?.text ?? "";
+    expect(text.startsWith("```text\n") && text.endsWith("\n```")).toBe(true);
+    expect(text.slice(8, -4).split("\n").sort()).toEqual(["FAIL calc: expected 2, got 3", "hello: 1 passed", "using [redacted]"]);
+    expect(JSON.stringify(run.writes)).not.toContain("k3y-from-devs-yml");
+    await s.pool.idle();
+    expect(s.journal.get(taskId)).toMatchObject({ state: "done", detail: "failure (exit code 3)" });
+  }, 90_000);
+
+  it("JUnit files written to $TEST_RESULTS_FOLDER become annotations and counts; a swallowed exit code does not hide a failure", async () => {
+    const s = await setup();
+    const junit = `<?xml version="1.0"?>
+<testsuites>
+  <testsuite name="calc" tests="4" failures="2" skipped="1">
+    <testcase classname="calc" name="adds" file="test/calc_test.sh" line="3"/>
+    <testcase classname="calc" name="divides" file="/workspaces/junit/test/calc_test.sh" line="7"><failure message="expected 2, got 3">assertion at test/calc_test.sh:9</failure></testcase>
+    <testcase classname="calc" name="in a vendored file"><failure message="boom">at /usr/lib/node/helper.js:3</failure></testcase>
+    <testcase classname="calc" name="later"><skipped/></testcase>
+  </testsuite>
+</testsuites>
+`;
+    const r = repo("junit", {
+      "DEVS.yml": DEVS_YML("sh runtests.sh"),
+      "runtests.sh": 'mkdir -p "$TEST_RESULTS_FOLDER/junit"\ncp fixtures/report.xml "$TEST_RESULTS_FOLDER/junit/report.xml"\necho "<coverage/>" > "$TEST_RESULTS_FOLDER/coverage.xml"\necho done\nexit 0\n',
+      "fixtures/report.xml": junit,
+      "test/calc_test.sh": "# line 1\n".repeat(12),
+    });
+    const taskId = await push(s, "junit", git(r.work, "rev-parse", "HEAD"));
+    const run = await completed(taskId);
+    expect(run.conclusion).toBe("failure");
+    expect(run.output?.title).toBe("Tests failed: 2 failed, 1 passed, 1 skipped");
+    expect(run.output?.summary).toContain("- **Tests:** 2 failed, 1 passed, 1 skipped (JUnit reports)");
+    expect(run.output?.summary).toContain("### Failed tests\n\n- calc › divides (`test/calc_test.sh:9`): expected 2, got 3\n- calc › in a vendored file: boom");
+    // Only the failure that lies in a file of this commit is annotated.
+    expect(run.annotations).toEqual([
+      {
+        path: "test/calc_test.sh",
+        start_line: 9,
+        end_line: 9,
+        annotation_level: "failure",
+        title: "calc › divides",
+        message: "expected 2, got 3",
+        raw_details: "assertion at test/calc_test.sh:9",
+      },
+    ]);
+  }, 90_000);
+
+  it("the bridge directory is emptied before each run (W30): a stale report and file from the last run are gone", async () => {
+    const s = await setup();
+    const failing = `<testsuite tests="1" failures="1"><testcase name="old" file="runtests.sh"><failure message="stale failure"/></testcase></testsuite>`;
+    const r = repo("bridge", {
+      "DEVS.yml": DEVS_YML("sh runtests.sh"),
+      "runtests.sh": `echo "before: $(ls -A "$BRIDGE_DIR" | tr '\\n' ' ')"\necho '${failing}' > "$BRIDGE_DIR/old-report.xml"\nmkdir -p "$BRIDGE_DIR/.cache/deep" && echo x > "$BRIDGE_DIR/.cache/deep/stale.txt"\nexit 0\n`,
+    });
+    const first = await push(s, "bridge", git(r.work, "rev-parse", "HEAD"));
+    const one = await completed(first);
+    // The first run reads its own report.
+    expect(one.output?.title).toBe("Tests failed: 1 failed");
+    expect(readdirSync(s.bridgeDir("bridge")).sort()).toEqual([".cache", "old-report.xml"]);
+
+    // A new commit whose tests write nothing: the earlier report must not leak into its result.
+    const second = r.commit({ "runtests.sh": 'echo "before: [$(ls -A "$BRIDGE_DIR")]"\n' }, "write nothing");
+    const two = await completed(await push(s, "bridge", second));
+    expect(two.conclusion).toBe("success");
+    expect(two.output?.text).toBe("```text\nbefore: []\n```");
+    expect(readdirSync(s.bridgeDir("bridge"))).toEqual([]);
+  }, 90_000);
+
+  it("tests exactly the head SHA (W35): an older push after the branch moved on, and a fork's commit only reachable as refs/pull/N/head", async () => {
+    const s = await setup();
+    const r = repo("exact", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "cat version.txt\n", "version.txt": "v1\n" });
+    const v1 = git(r.work, "rev-parse", "HEAD");
+    r.commit({ "version.txt": "v2\n" }, "v2");
+    const old = await completed(await push(s, "exact", v1));
+    expect(old.output?.text).toBe("```text\nv1\n```");
+    expect(old.head_sha).toBe(v1);
+
+    // A fork's commit exists on GitHub only under refs/pull/7/head.
+    git(r.work, "checkout", "--quiet", "-b", "fork-work");
+    writeFileSync(join(r.work, "version.txt"), "from the fork\n");
+    git(r.work, "commit", "--quiet", "-am", "fork change");
+    const forkSha = git(r.work, "rev-parse", "HEAD");
+    const fork = await completed(await pullRequest(s, r, 7, forkSha, "opened", true));
+    expect(execFileSync("git", ["branch", "--contains", forkSha], { cwd: r.path, encoding: "utf8" }).trim()).toBe("");
+    expect(fork.conclusion).toBe("success");
+    expect(fork.output?.text).toBe("```text\nfrom the fork\n```");
+  }, 90_000);
+
+  it("a command that overruns the time limit ends timed_out and its processes are gone from the container", async () => {
+    const s = await setup({ timeoutMs: 5_000 });
+    const r = repo("slow", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo "starting the slow suite"\nsleep 600 &\nsleep 601\n' });
+    const taskId = await push(s, "slow", git(r.work, "rev-parse", "HEAD"));
+    const started = Date.now();
+    const run = await completed(taskId);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(run.conclusion).toBe("timed_out");
+    expect(run.output?.title).toMatch(/^Timed out after \d/);
+    expect(run.output?.summary).toMatch(/^The run reached its time limit of 1 minute \(CONTAINER_TIMEOUT_MINUTES\) while the tests ran; every process they started in the container was killed\.\n/);
+    expect(run.output?.summary).toContain("- **Exit code:** none (the command did not finish)");
+    expect(run.output?.text).toBe("```text\nstarting the slow suite\n```");
+    await s.pool.idle();
+    expect(s.journal.get(taskId)!.state).toBe("timed_out");
+    const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/slow`);
+    const ps = await psLines(docker!, container!.id);
+    expect(ps.filter((line) => /sleep 60[01]/.test(line))).toEqual([]);
+  }, 90_000);
+
+  it("cancel: a running run ends cancelled (processes killed), a queued one is completed cancelled without running", async () => {
+    const s = await setup();
+    const r = repo("cancel", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo "long suite"\necho up > "$BRIDGE_DIR/started"\nsleep 300\n' });
+    const running = await push(s, "cancel", git(r.work, "rev-parse", "HEAD"));
+    await checks.until(() => (checks.forTask(running)?.status === "in_progress" ? true : undefined));
+    const queuedSha = r.commit({ "README.md": "queued\n" }, "queued");
+    const queued = await push(s, "cancel", queuedSha);
+    expect(s.journal.get(queued)!.state).toBe("queued");
+    expect(s.pool.cancel(queued, "an operator")).toBe(true);
+    const q = await completed(queued);
+    expect(q.conclusion).toBe("cancelled");
+    expect(q.output).toEqual({ title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." });
+
+    // The cancel lands while the command runs.
+    await checks.until(() => (existsSync(join(s.bridgeDir("cancel"), "started")) ? true : undefined), 30_000, "the command to start");
+    expect(s.pool.cancel(running, "an operator")).toBe(true);
+    const c = await completed(running);
+    expect(c.conclusion).toBe("cancelled");
+    expect(c.output?.title).toBe("Cancelled");
+    expect(c.output?.summary).toMatch(/^The run was cancelled by an operator while the tests ran/);
+    await s.pool.idle();
+    expect(s.journal.get(running)!.state).toBe("cancelled");
+    const [container] = (await s.runtime.list({ pool: POOL })).filter((x) => x.repo === `${OWNER}/cancel`);
+    expect((await psLines(docker!, container!.id)).filter((l) => l.includes("sleep 300"))).toEqual([]);
+  }, 90_000);
+
+  it("a newer push to a pull request cancels its older queued run; the check names the newer commit, once", async () => {
+    const s = await setup();
+    const r = repo("supersede", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'case "$(cat gate.txt)" in slow) sleep 4;; esac\necho ok\n', "gate.txt": "slow\n" });
+    // Something runs in the only container, so the pull request's runs wait.
+    const busy = await push(s, "supersede", git(r.work, "rev-parse", "HEAD"));
+    const older = r.commit({ "gate.txt": "fast\n" }, "pr v1", "feature");
+    const newer = r.commit({ "gate.txt": "fast\n", "x.txt": "2\n" }, "pr v2", "feature");
+    const olderTask = await pullRequest(s, r, 12, older);
+    const newerTask = await pullRequest(s, r, 12, newer);
+    const o = await completed(olderTask);
+    expect(o.conclusion).toBe("cancelled");
+    expect(o.output).toEqual({
+      title: "Cancelled: a newer commit was pushed",
+      summary: `A newer commit (\`${newer.slice(0, 7)}\`) was pushed to this pull request before this run started; its run replaces this one.`,
+    });
+    expect((await completed(newerTask)).conclusion).toBe("success");
+    expect((await completed(busy)).conclusion).toBe("success");
+    await s.pool.idle();
+    // One completion only: the pool's listener left the superseded run to the handler.
+    expect(o.writes.filter((w) => w.body.status === "completed")).toHaveLength(1);
+    expect(s.journal.get(olderTask)!.state).toBe("cancelled");
+  }, 90_000);
+
+  it("what breaks before the tests run is a failure saying why: a broken devcontainer.json, an invalid DEVS.yml", async () => {
+    const s = await setup();
+    const broken = repo("broken", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "echo hi\n", ".devcontainer/devcontainer.json": '{ "image": 42 }' });
+    const run = await completed(await push(s, "broken", git(broken.work, "rev-parse", "HEAD")));
+    expect(run.conclusion).toBe("failure");
+    expect(run.output?.title).toBe("Could not run the tests");
+    expect(run.output?.summary).toMatch(/^The tests could not be run: \.devcontainer\/devcontainer\.json.*image/);
+    expect(run.output?.summary).toContain("- **Command:** `sh runtests.sh` (not run)");
+
+    // DEVS.yml turns invalid while the run waits behind another (the handler read a valid one).
+    const invalid = repo("invalid", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo up > "$BRIDGE_DIR/started"\nsleep 2\n' });
+    const busy = await push(s, "invalid", git(invalid.work, "rev-parse", "HEAD"));
+    await checks.until(() => (existsSync(join(s.bridgeDir("invalid"), "started")) ? true : undefined), 30_000, "the first run to start");
+    const waiting = await push(s, "invalid", invalid.commit({ "README.md": "second\n" }, "second"));
+    expect(s.journal.get(waiting)!.state).toBe("queued");
+    invalid.commit({ "DEVS.yml": "ci_enabled: true\nenv_vars: [1, 2]\n" }, "break config", "main");
+    expect((await completed(busy)).conclusion).toBe("success");
+    const bad = await completed(waiting);
+    expect(bad.conclusion).toBe("failure");
+    expect(bad.output?.title).toBe("DEVS.yml is invalid");
+    expect(bad.output?.summary).toContain("env_vars");
+  }, 90_000);
+
+  it("S3 artifacts (fauxqs): the bridge directory and the log as .tar.gz under {prefix}/{owner-repo}/tests/{token}/{timestamp}.tar.gz, linked from the check", async () => {
+    const app = buildApp({ logger: false });
+    const endpoint = (await app.listen({ port: 0, host: "127.0.0.1" })).replace("localhost", "127.0.0.1");
+    const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+    const s3 = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: "ci-artifacts" }));
+      const store = new S3ArtifactStore({ bucket: "ci-artifacts", prefix: "devs-artifacts", baseUrl: "https://artifacts.example.com", region: "us-east-1", endpoint, credentials });
+      const s = await setup({ artifacts: store });
+      const r = repo("Artifacts", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `echo "<h1>coverage</h1>" > "$BRIDGE_DIR/coverage.html"\necho "log line with ${SECRET}"\n` });
+      const run = await completed(await push(s, "Artifacts", git(r.work, "rev-parse", "HEAD")));
+      expect(run.conclusion).toBe("success");
+      const key = /\(https:\/\/artifacts\.example\.com\/([^)]+)\)/.exec(run.output?.summary ?? "")?.[1];
+      expect(key).toMatch(/^devs-artifacts\/acme-artifacts\/tests\/[A-Za-z0-9_-]{43}\/\d{8}-\d{6}\.tar\.gz$/);
+      expect(run.details_url).toBe(`https://artifacts.example.com/${key}`);
+      expect(run.output?.text).toBe("```text\nlog line with [redacted]\n```");
+
+      const object = await s3.send(new GetObjectCommand({ Bucket: "ci-artifacts", Key: key! }));
+      const archive = join(mkdtempSync(join(tmpdir(), "devs-ci-art-")), "a.tar.gz");
+      writeFileSync(archive, Buffer.from(await object.Body!.transformToByteArray()));
+      const out = mkdtempSync(join(tmpdir(), "devs-ci-untar-"));
+      execFileSync("tar", ["-xzf", archive, "-C", out]);
+      const root = join(out, readdirSync(out)[0]!);
+      expect(readdirSync(out)).toEqual([`Artifacts-${run.head_sha.slice(0, 7)}`]);
+      expect(readdirSync(root).sort()).toEqual(["coverage.html", "devs-ci.log"]);
+      expect(execFileSync("cat", [join(root, "devs-ci.log")], { encoding: "utf8" })).toBe("log line with [redacted]\n");
+    } finally {
+      s3.destroy();
+      await app.close();
+    }
+  }, 90_000);
+
+  it("agent and CI tasks of a pool name share one warm container: the bridge is mounted whatever the task", async () => {
+    const s = await setup();
+    const r = repo("shared", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "echo ok\n" });
+    await completed(await push(s, "shared", git(r.work, "rev-parse", "HEAD")));
+    const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
+    const info = await docker!.getContainer(container!.id).inspect();
+    expect(info.Mounts.map((m) => [m.Destination, m.Source]).sort()).toEqual(
+      [
+        ["/workspaces/shared", s.workspaceFor("shared")],
+        [BRIDGE_FOLDER, s.bridgeDir("shared")],
+      ].sort(),
+    );
+    // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
+    const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
+    const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
+    const agent = await s.runtime.ensure({ pool: POOL, owner: OWNER, repo: "shared", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
+    expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "reused", recreatedBecause: null, id: container!.id });
+  }, 90_000);
+});

@@ -1,0 +1,130 @@
+// What the CI runner gathers on the host: the bounded log, JUnit files from an untrusted bridge
+// directory (real files, links and FIFOs), and paths placed in the commit's files.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { collectJUnit, commitPathResolver, LogCollector } from "../../src/ci/collect.js";
+import { logText, renderCiReport } from "../../src/ci/report.js";
+import { secretLooking } from "../../src/ci/runner.js";
+import { tempDir } from "../helpers/settings.js";
+
+const same = (s: string) => s;
+const suite = (name: string, failures = 0) =>
+  `<testsuite name="${name}" tests="${failures + 1}" failures="${failures}"><testcase name="${name} ok"/>${Array.from({ length: failures }, (_, i) => `<testcase name="${name} bad ${i}"><failure message="no"/></testcase>`).join("")}</testsuite>`;
+
+describe("LogCollector", () => {
+  it("keeps everything while it fits", () => {
+    const log = new LogCollector(100);
+    for (const line of ["one", "two", "three"]) log.push(line);
+    expect(log.text()).toBe("one\ntwo\nthree\n");
+    expect(log.dropped).toBeNull();
+    expect(log.lineCount).toBe(3);
+  });
+
+  it("keeps the last part within its bound and counts what it let go", () => {
+    const log = new LogCollector(20);
+    for (let i = 0; i < 10; i++) log.push(`line ${i}`); // 7 characters + newline each
+    expect(log.text()).toBe("line 8\nline 9\n");
+    expect(log.dropped).toEqual({ lines: 8, chars: 56 });
+    expect(log.lineCount).toBe(10);
+  });
+
+  it("keeps only the end of a single line longer than the bound", () => {
+    const log = new LogCollector(10);
+    log.push("x".repeat(15) + "0123456789");
+    expect(log.text()).toBe("0123456789\n");
+    expect(log.dropped).toEqual({ lines: 0, chars: 15 });
+  });
+
+  it("the check's note counts the lines the collector dropped with those the text leaves out", () => {
+    const text = logText("kept 1\nkept 2\n", same, false, 65_535, { lines: 1200, chars: 50_000 });
+    expect(text).toBe("_The first 1,200 lines (50,000 characters) of the log are not shown._\n\n```text\nkept 1\nkept 2\n```");
+    const report = renderCiReport(
+      { conclusion: "success", command: "t", exitCode: 0, durationMs: 1, container: "c", headSha: "abcdef0", log: "kept\n", logDropped: { lines: 1, chars: 5 } },
+      same,
+    );
+    expect(report.text).toBe("_The first 1 line (5 characters) of the log are not shown._\n\n```text\nkept\n```");
+  });
+});
+
+describe("collectJUnit: the bridge directory is read without trust", () => {
+  it("merges every JUnit report below it (nested, sorted), leaves other XML alone", async () => {
+    const dir = tempDir("devs-bridge-");
+    mkdirSync(join(dir, "junit", "unit"), { recursive: true });
+    writeFileSync(join(dir, "junit", "unit", "a.xml"), suite("a", 1));
+    writeFileSync(join(dir, "b.XML"), `<?xml version="1.0"?>\n<testsuites>${suite("b")}</testsuites>`);
+    writeFileSync(join(dir, "coverage.xml"), `<coverage line-rate="0.9"/>`);
+    writeFileSync(join(dir, "notes.txt"), suite("txt", 3));
+    const { report, files, problems } = await collectJUnit(dir);
+    expect(files).toEqual(["b.XML", "junit/unit/a.xml"]);
+    expect({ total: report.total, passed: report.passed, failed: report.failed }).toEqual({ total: 3, passed: 2, failed: 1 });
+    expect(problems).toEqual([]);
+  });
+
+  it("never follows links (to files or directories outside it), skips FIFOs, and bounds size, count and depth", async () => {
+    const outside = tempDir("devs-outside-");
+    writeFileSync(join(outside, "secret.xml"), suite("outside", 5));
+    const dir = tempDir("devs-bridge-");
+    symlinkSync(join(outside, "secret.xml"), join(dir, "link.xml"));
+    symlinkSync(outside, join(dir, "linked-dir"));
+    execFileSync("mkfifo", [join(dir, "pipe.xml")]);
+    writeFileSync(join(dir, "big.xml"), `<testsuite>${" ".repeat(2048)}</testsuite>`);
+    mkdirSync(join(dir, "1", "2", "3"), { recursive: true });
+    writeFileSync(join(dir, "1", "2", "3", "deep.xml"), suite("deep"));
+    writeFileSync(join(dir, "1", "shallow.xml"), suite("shallow"));
+    const { files, problems } = await collectJUnit(dir, { maxFileBytes: 1024, maxDepth: 2 });
+    expect(files).toEqual(["1/shallow.xml"]);
+    expect(problems).toEqual(["big.xml was not read: larger than 0 MiB"]);
+
+    const many = tempDir("devs-bridge-");
+    for (let i = 0; i < 5; i++) writeFileSync(join(many, `r${i}.xml`), suite(`r${i}`));
+    const limited = await collectJUnit(many, { maxFiles: 3 });
+    expect(limited.files).toEqual(["r0.xml", "r1.xml", "r2.xml"]);
+    expect(limited.problems).toEqual(["only the first 3 XML files in the bridge directory were read"]);
+  });
+
+  it("a missing directory is no reports, not an error", async () => {
+    const { report, files } = await collectJUnit(join(tempDir(), "gone"));
+    expect(files).toEqual([]);
+    expect(report.total).toBe(0);
+  });
+
+  it("a file that mentions test suites but is not JUnit is named for the check", async () => {
+    const dir = tempDir("devs-bridge-");
+    writeFileSync(join(dir, "odd.xml"), `<results><testsuite name="x"/></results>`);
+    const { problems, files } = await collectJUnit(dir);
+    expect(files).toEqual(["odd.xml"]);
+    expect(problems).toEqual(["odd.xml: not a JUnit report (no <testsuites> or <testsuite> element)"]);
+  });
+});
+
+describe("commitPathResolver: a report's path to a file of the commit", () => {
+  const tracked = new Set(["src/calc.ts", "test/calc_test.go", "pkg/a/util_test.go", "pkg/b/util_test.go", "module/src/test/java/FooTest.java"]);
+  const resolve = commitPathResolver(tracked, ["/workspaces/widgets", "/home/runner/ws"]);
+  const cases: Array<[string, string | null]> = [
+    ["src/calc.ts", "src/calc.ts"],
+    ["./src/calc.ts", "src/calc.ts"],
+    ["/workspaces/widgets/src/calc.ts", "src/calc.ts"],
+    ["/home/runner/ws/test/calc_test.go", "test/calc_test.go"],
+    ["calc_test.go", "test/calc_test.go"],
+    ["src/test/java/FooTest.java", "module/src/test/java/FooTest.java"],
+    ["util_test.go", null], // two files of that name: no guess
+    ["src/missing.ts", null],
+    ["/etc/passwd", null],
+    ["../outside.ts", null],
+    ["node_modules/x/index.js", null],
+  ];
+  for (const [raw, want] of cases) it(`${raw} → ${want}`, () => expect(resolve(raw)).toBe(want));
+});
+
+describe("secretLooking: env_vars values kept out of the check", () => {
+  it("by name, and only values long enough to be secrets", () => {
+    expect(secretLooking({ NPM_TOKEN: "npm_abcdef", DB_PASSWORD: "hunter22", STRIPE_API_KEY: "sk_test_1", GREETING: "hello world", SHORT_TOKEN: "abc", AUTH_HEADER: "Bearer xyz123" })).toEqual([
+      "npm_abcdef",
+      "hunter22",
+      "sk_test_1",
+      "Bearer xyz123",
+    ]);
+  });
+});
