@@ -5,10 +5,9 @@
 // starts marked with the task's id so a timeout, a cancel or the next start can find them.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { readDevcontainer } from "../containers/devcontainer.js";
+import { prepareTaskContainer } from "../containers/task-container.js";
 import type { ContainerRuntime, DevContainer } from "../containers/docker.js";
 import { execInContainer, killTaskStrays, TASK_ID_VARIABLE } from "../containers/exec.js";
-import { resolveImage } from "../containers/image.js";
 import type { LineCallback } from "../containers/stream.js";
 import type { Task } from "../tasks/task.js";
 
@@ -56,25 +55,7 @@ export function ciContainer(deps: CiContainerDeps) {
   return async (input: CiContainerInput): Promise<PreparedCiContainer> => {
     const { task } = input;
     const log = deps.log.child({ task: task.id, container: input.container });
-    const { spec, notes } = await readDevcontainer(input.workspace, { repoName: task.repo.name, defaultImage: deps.defaultImage, localEnv: input.env });
-    const image = await resolveImage(deps.docker, spec, input.workspace, {
-      owner: task.repo.owner,
-      repo: task.repo.name,
-      signal: input.signal,
-      onLine: (line) => log.debug({ line }, "image build"),
-    });
-    const container = await deps.runtime.ensure({
-      pool: input.container,
-      owner: task.repo.owner,
-      repo: task.repo.name,
-      workspaceDir: input.workspace,
-      spec,
-      image,
-      env: input.env,
-      signal: input.signal,
-      onLine: (stream, line) => log.debug({ stream, line }, "lifecycle hook"),
-      onProgress: (message) => log.info(message),
-    });
+    const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     const handle = deps.docker.getContainer(container.id);
     // The container says where its bridge is on the host: one source of truth (RuntimeOptions.mounts).
     const mounts = (await handle.inspect()).Mounts ?? [];
