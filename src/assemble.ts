@@ -92,6 +92,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
       agentCommand: settings.agentCommand,
       credentials: { apiKey: settings.claudeApiKey, oauthToken: settings.claudeOauthToken },
       secrets: () => secrets,
+      identity: identity.commit,
       log,
     }),
     redact,

@@ -7,6 +7,8 @@ import { prepareTaskContainer } from "../containers/task-container.js";
 import type { ContainerRuntime } from "../containers/docker.js";
 import { killTaskStrays, TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { Task } from "../tasks/task.js";
+import { exportChanges } from "../publish/export-changes.js";
+import type { Identity } from "../workspace/repo-cache.js";
 import { runAgent, type AgentCredentials } from "./claude.js";
 import type { PreparedContainer } from "./runner.js";
 
@@ -18,6 +20,8 @@ export interface ContainerAgentDeps {
   credentials: AgentCredentials;
   /** Values to keep out of anything posted (tokens, keys). */
   secrets: () => Iterable<string | null | undefined>;
+  /** Who the collected commit says made it (re-committed on the host as the bot anyway). */
+  identity: Identity;
   log: Logger;
 }
 
@@ -44,6 +48,18 @@ export function containerAgent(deps: ContainerAgentDeps) {
             onEvent: (event) => log.debug({ event: event.type }, "agent"),
           },
           (argv, options) => deps.runtime.exec(container, argv, options),
+        ),
+      exportChanges: (baseSha, target, signal) =>
+        exportChanges(
+          (argv, options) =>
+            deps.runtime.exec(container, argv, {
+              env: options.env,
+              cwd: spec.workspaceFolder,
+              onStdoutBytes: options.onStdout,
+              onLine: (_stream, line) => options.onStderr(line),
+              signal: options.signal,
+            }),
+          { baseSha, identity: deps.identity, target, signal },
         ),
     };
   };

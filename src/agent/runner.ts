@@ -8,6 +8,7 @@ import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../pool/poo
 import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publish/git-publish.js";
 import { TaskPublisher } from "../publish/github.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
+import type { ExportResult } from "../publish/export-changes.js";
 import type { Task } from "../tasks/task.js";
 import type { CheckoutTarget, Identity, RepoCache } from "../workspace/repo-cache.js";
 import type { AgentOutcome } from "./claude.js";
@@ -37,6 +38,8 @@ export interface PreparedContainer {
   notes: string[];
   /** Runs the agent in the container with the prompt; must stop its processes on abort. */
   runAgent(prompt: string, signal: AbortSignal): Promise<AgentOutcome>;
+  /** Writes the agent's work since `baseSha` as a git bundle to the host file `target` (see export-changes.ts). */
+  exportChanges(baseSha: string, target: string, signal: AbortSignal): Promise<ExportResult>;
 }
 
 export interface AgentRunnerDeps {
@@ -110,8 +113,11 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
     if (!outcome.ok) return fail(`the agent did not finish: ${outcome.reason}`, outcome.costUsd);
 
+    // The work leaves the container as a bundle; the host never reads the workspace's .git.
+    const bundle = `${scratch}.bundle`;
+    const exported = await container.exportChanges(checkout.baseSha, bundle, AbortSignal.any([ctx.signal, AbortSignal.timeout(EXPORT_TIMEOUT_MS)]));
     const collected = await collectChanges({
-      workspace,
+      bundle,
       cache: deps.repoCache.cachePath(repoRef(task)),
       scratch,
       baseSha: checkout.baseSha,
@@ -119,16 +125,22 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
       message: commitMessage(task),
     });
     const summary = deps.redact(outcome.text);
+    const leftOut = [...new Set([...exported.nestedRepositories, ...collected.droppedGitlinks])];
+    const gitlinkNote = leftOut.length
+      ? `Left out ${leftOut.map((p) => `\`${p.replace(/`/g, "")}\``).join(", ")}: nested repositories are not part of this one (only submodules of the base commit are).`
+      : undefined;
     const done = { stage: "done" as const, container: ctx.container, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
     if (!collected.changed) {
-      await publisher.progress({ ...done, note: container.notes.length ? container.notes.join(" ") : undefined });
+      const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
+      await publisher.progress({ ...done, note: note || undefined });
       await publisher.react("rocket").catch(() => undefined);
       return { state: "done", detail: "no changes" };
     }
     // A fresh token: the run may have outlived the one minted at the start (they last an hour).
     const { token: pushToken } = await deps.github(task);
     const published = await publish(deps, publisher, task, config, plan.publish, scratch, pushToken, collected.headSha, summary);
-    await publisher.progress({ ...done, ...published });
+    const note = [published.note, gitlinkNote].filter(Boolean).join(" ");
+    await publisher.progress({ ...done, ...published, ...(note ? { note } : {}) });
     await publisher.react("rocket").catch(() => undefined);
     return { state: "done", detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}` };
   } catch (error) {
@@ -138,6 +150,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     return fail((error as Error).message);
   } finally {
     await discard(scratch).catch(() => undefined);
+    await discard(`${scratch}.bundle`).catch(() => undefined);
   }
 }
 
@@ -151,6 +164,9 @@ async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes
   }
   return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
 }
+
+/** Packaging the agent's work in the container is quick; a hung git there must not hold the slot. */
+const EXPORT_TIMEOUT_MS = 5 * 60_000;
 
 const repoRef = (task: Task) => ({ owner: task.repo.owner, name: task.repo.name, cloneUrl: task.repo.cloneUrl });
 

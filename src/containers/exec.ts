@@ -19,6 +19,8 @@ export interface ExecOptions {
   /** User name or uid[:gid]; the image's user when unset. */
   user?: string;
   onLine?: LineCallback;
+  /** Standard output as raw bytes (for binary output such as a git bundle); onLine then sees stderr only. */
+  onStdoutBytes?: (chunk: Buffer) => void;
   /** Aborting kills the command's processes in the container, then rejects with ExecAbortedError. */
   signal?: AbortSignal;
   /** Written to the command's standard input, which is then closed. */
@@ -112,7 +114,7 @@ export async function execInContainer(
 
   if (signal?.aborted) throw new ExecAbortedError(signal.reason, 0);
   const stream = (await exec.start({ hijack: true, stdin: options.stdin !== undefined })) as unknown as Duplex;
-  const ended = pump(stream, options.onLine, options.stdin);
+  const ended = pump(stream, options.onLine, options.stdin, options.onStdoutBytes);
 
   let killing: Promise<number> | null = null;
   const onAbort = () => {
@@ -135,8 +137,8 @@ export async function execInContainer(
 }
 
 /** Feeds Docker's multiplexed stream through the demuxer; resolves when the command's output ends. */
-function pump(stream: Duplex, onLine: LineCallback | undefined, stdin: string | Buffer | undefined): Promise<void> {
-  const demux = new FrameDemuxer(onLine ?? (() => {}));
+function pump(stream: Duplex, onLine: LineCallback | undefined, stdin: string | Buffer | undefined, onStdoutBytes?: (chunk: Buffer) => void): Promise<void> {
+  const demux = new FrameDemuxer(onLine ?? (() => {}), undefined, onStdoutBytes);
   return new Promise<void>((resolve, reject) => {
     let done = false;
     const finish = (error?: unknown) => {

@@ -59,11 +59,13 @@ export class StreamFormatError extends Error {
 /** Parses Docker's multiplexed exec stream and hands each frame's payload to its stream's lines. */
 export class FrameDemuxer {
   private buffer: Buffer = Buffer.alloc(0);
-  private readonly out: LineSplitter;
+  private readonly out: Pick<LineSplitter, "push" | "end">;
   private readonly err: LineSplitter;
 
-  constructor(onLine: LineCallback, maxLineLength?: number) {
-    this.out = new LineSplitter((line) => onLine("stdout", line), maxLineLength);
+  /** @param onStdoutBytes when set, standard output goes to it as raw bytes instead of lines (binary output). */
+  constructor(onLine: LineCallback, maxLineLength?: number, onStdoutBytes?: (chunk: Buffer) => void) {
+    const out = new LineSplitter((line) => onLine("stdout", line), maxLineLength);
+    this.out = onStdoutBytes ? { push: (chunk: Buffer) => onStdoutBytes(chunk), end: () => {} } : out;
     this.err = new LineSplitter((line) => onLine("stderr", line), maxLineLength);
   }
 

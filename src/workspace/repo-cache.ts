@@ -80,9 +80,10 @@ export class RepoCache {
     const cache = this.cachePath(repo);
     return this.locks.run(cache, async () => {
       await emptyDir(dir);
-      // --local: hard links from the cache, no network, and a complete repository (not a worktree
-      // whose .git points at a host path the container cannot see).
-      await simpleGit().raw(["clone", "--local", "--no-checkout", "--quiet", cache, dir]);
+      // A complete repository (not a worktree whose .git points at a host path the container
+      // cannot see), with its own copy of every object: hard links would let the container rewrite
+      // an object file of the cache in place and so poison every later checkout of this repository.
+      await simpleGit().raw(["clone", "--no-hardlinks", "--no-checkout", "--quiet", cache, dir]);
       const git = simpleGit(dir);
       await git.addConfig("user.name", identity.name);
       await git.addConfig("user.email", identity.email);

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { createInterface } from "node:readline";
 import type { AgentExec } from "../../src/agent/claude.js";
+import type { ExportExec } from "../../src/publish/export-changes.js";
 
 export class LocalExecAbortedError extends Error {
   override name = "LocalExecAbortedError";
@@ -48,5 +49,20 @@ export function localExec(baseEnv: Record<string, string | undefined> = { PATH: 
           else resolve({ exitCode: code ?? 128 + (sig ? constants.signals[sig] : 0) });
         });
       });
+    });
+}
+
+/**
+ * An ExportExec that runs on this machine in `cwd`, standing in for the container side of
+ * exportChanges (the script and its git are the container's; here they are the test's own).
+ */
+export function localExportExec(cwd: string): ExportExec {
+  return (argv, { env, onStdout, onStderr, signal }) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { PATH: process.env.PATH, HOME: cwd, ...env }, stdio: ["ignore", "pipe", "pipe"], signal });
+      child.stdout.on("data", (chunk: Buffer) => onStdout(chunk));
+      createInterface({ input: child.stderr, crlfDelay: Infinity }).on("line", onStderr);
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ exitCode: code ?? -1 }));
     });
 }

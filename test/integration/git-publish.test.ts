@@ -1,10 +1,13 @@
 // Collecting and pushing the agent's work with real git, including a hostile workspace.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { collectChanges, pushCommit, remoteBranchExists } from "../../src/publish/git-publish.js";
+import { exportChanges, ExportError } from "../../src/publish/export-changes.js";
+import { collectChanges, parseBundleHeader, pushCommit, remoteBranchExists } from "../../src/publish/git-publish.js";
 import { RepoCache } from "../../src/workspace/repo-cache.js";
 import { bareRepo, git } from "../helpers/git-repo.js";
+import { localExportExec } from "../helpers/local-exec.js";
 import { tempDir } from "../helpers/settings.js";
 
 const identity = { name: "devs-bot[bot]", email: "9+devs-bot[bot]@users.noreply.github.com" };
@@ -17,8 +20,16 @@ async function setup() {
   const workspace = join(tempDir("devs-ws-"), "ws");
   const { baseSha } = await cache.checkout(ref, workspace, { kind: "branch", branch: "main" }, identity);
   const scratch = join(tempDir("devs-scratch-"), "publish.git");
-  const collect = () => collectChanges({ workspace, cache: cachePath, scratch, baseSha, identity, message: "Fix the thing\n\nRequested by @alice" });
-  return { remote, workspace, baseSha, scratch, collect, ref };
+  const bundle = `${scratch}.bundle`;
+  // The container's side, run here with the test's own git in the workspace.
+  const exportBundle = (maxBytes?: number) =>
+    exportChanges(localExportExec(workspace), { baseSha, identity, target: bundle, signal: AbortSignal.timeout(20_000), ...(maxBytes ? { maxBytes } : {}) });
+  const importBundle = () => collectChanges({ bundle, cache: cachePath, scratch, baseSha, identity, message: "Fix the thing\n\nRequested by @alice" });
+  const collect = async () => {
+    await exportBundle();
+    return importBundle();
+  };
+  return { remote, workspace, baseSha, scratch, bundle, cachePath, collect, exportBundle, importBundle, ref };
 }
 
 describe("collectChanges", () => {
@@ -81,25 +92,71 @@ describe("collectChanges", () => {
     expect(result.files).toEqual(["README.md"]);
   });
 
-  it("hooks, fsmonitor and filter drivers planted by the agent never run on the host", async () => {
+  it("a nested repository the agent left is not taken (no gitlink), and is named", async () => {
     const s = await setup();
-    const proof = join(tempDir("devs-proof-"), "pwned");
-    const script = join(s.workspace, ".git", "evil.sh");
-    writeFileSync(script, `#!/bin/sh\ntouch ${proof}\ncat\n`);
-    chmodSync(script, 0o755);
-    mkdirSync(join(s.workspace, ".git", "hooks"), { recursive: true });
-    for (const hook of ["pre-commit", "post-checkout", "pre-push", "reference-transaction"]) {
-      writeFileSync(join(s.workspace, ".git", "hooks", hook), `#!/bin/sh\ntouch ${proof}\n`);
-      chmodSync(join(s.workspace, ".git", "hooks", hook), 0o755);
-    }
-    git(s.workspace, "config", "core.fsmonitor", script);
-    git(s.workspace, "config", "filter.evil.clean", script);
-    git(s.workspace, "config", "core.hooksPath", join(s.workspace, ".git", "hooks"));
-    writeFileSync(join(s.workspace, ".gitattributes"), "*.txt filter=evil\n");
-    writeFileSync(join(s.workspace, "x.txt"), "data\n");
+    const nested = join(s.workspace, "vendor", "other");
+    mkdirSync(nested, { recursive: true });
+    git(nested, "init", "-q");
+    writeFileSync(join(nested, "x.txt"), "x\n");
+    git(nested, "add", "x.txt");
+    git(nested, "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-q", "-m", "nested");
+    writeFileSync(join(s.workspace, "kept.txt"), "kept\n");
+    expect((await s.exportBundle()).nestedRepositories).toEqual(["vendor/other"]);
+    const result = await s.importBundle();
+    expect(result.droppedGitlinks).toEqual([]);
+    expect(result.files).toEqual(["kept.txt"]);
+    expect(git(s.scratch, "ls-tree", "-r", result.headSha)).not.toContain("160000");
+  });
+
+  it("an agent commit that records a nested repository: its history is left out, its files kept", async () => {
+    const s = await setup();
+    const nested = join(s.workspace, "sub");
+    mkdirSync(nested);
+    git(nested, "init", "-q");
+    git(nested, "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-q", "--allow-empty", "-m", "nested");
+    writeFileSync(join(s.workspace, "a.md"), "a\n");
+    git(s.workspace, "add", "-A");
+    git(s.workspace, "commit", "-q", "-m", "with a gitlink");
     const result = await s.collect();
-    expect(result.changed).toBe(true);
-    expect(existsSync(proof)).toBe(false);
+    expect(result.ignoredAgentHistory).toBe(true);
+    expect(result.droppedGitlinks).toEqual(["sub"]);
+    expect(git(s.scratch, "rev-parse", `${result.headSha}^`)).toBe(s.baseSha);
+    expect(result.files).toEqual(["a.md"]);
+  });
+
+  it("a damaged bundle is refused by git's object checks and nothing is published", async () => {
+    const s = await setup();
+    writeFileSync(join(s.workspace, "new.txt"), "some content that is long enough to be compressed\n".repeat(20));
+    await s.exportBundle();
+    const bytes = readFileSync(s.bundle);
+    const header = parseBundleHeader(bytes)!;
+    bytes[header.packOffset + 40]! ^= 0xff;
+    writeFileSync(s.bundle, bytes);
+    await expect(s.importBundle()).rejects.toThrow(/object checks/);
+  });
+
+  it("bytes that are not a bundle, or a bundle without the agent's ref, are refused", async () => {
+    const s = await setup();
+    writeFileSync(s.bundle, "# v2 git bundle\n" + "0".repeat(40) + " refs/heads/main\n\nPACK");
+    await expect(s.importBundle()).rejects.toThrow(/usable git bundle/);
+    writeFileSync(s.bundle, "not a bundle at all");
+    await expect(s.importBundle()).rejects.toThrow(/usable git bundle/);
+  });
+
+  it("a change over the size limit is refused with a clear reason", async () => {
+    const s = await setup();
+    writeFileSync(join(s.workspace, "big.bin"), randomBytes(200_000));
+    await expect(s.exportBundle(50_000)).rejects.toThrow(ExportError);
+    await expect(s.exportBundle(50_000)).rejects.toThrow(/larger than/);
+  });
+
+  it("a container without git says so", async () => {
+    const s = await setup();
+    const noGit = (argv: string[], options: Parameters<ReturnType<typeof localExportExec>>[1]) =>
+      localExportExec(s.workspace)(argv, { ...options, env: { ...options.env, PATH: "/nonexistent" } });
+    await expect(
+      exportChanges((argv, options) => noGit(["/bin/sh", ...argv.slice(1)], options), { baseSha: s.baseSha, identity, target: s.bundle, signal: AbortSignal.timeout(5000) }),
+    ).rejects.toThrow(/has no git/);
   });
 });
 
