@@ -44,7 +44,7 @@ fi
 # than recorded as gitlinks, and the host drops any gitlink the base does not declare anyway.
 ex="$(mktemp "\${TMPDIR:-/tmp}/devs-exclude.XXXXXX")"
 trap 'rm -f "$idx" "$ex"; [ -n "$scratch" ] && rm -rf "$scratch"' EXIT
-find . -path ./.git -prune -o -name .git -print -prune 2>/dev/null | sed 's#^\./##; s#/\.git$##' | while IFS= read -r dir; do
+find . -path ./.git -prune -o -name .git -print -prune 2>/dev/null | sed 's#^\\./##; s#/\\.git$##' | while IFS= read -r dir; do
   printf '/%s/\n' "$dir" >> "$ex"
   printf '${NESTED_PREFIX}%s\n' "$dir" >&2
 done
