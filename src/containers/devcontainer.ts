@@ -2,8 +2,9 @@
 // in plain words what it did not apply. Repository content is untrusted (W1): nothing here runs on
 // the host, `${localEnv:…}` never reads the server's environment, and paths cannot leave the
 // workspace. Parsing is pure; only `readDevcontainer` touches the file system.
-import { readFile, readdir, realpath } from "node:fs/promises";
-import { join, posix, sep } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { OutsideError, readInside as readFileInside } from "../workspace/inside.js";
+import { join, posix } from "node:path";
 import {
   findNodeAtLocation,
   getNodeValue,
@@ -150,23 +151,14 @@ export async function readDevcontainer(workspaceDir: string, options: Devcontain
 
 /** Null when the file does not exist; refuses links that lead out of the workspace. */
 async function readInside(workspaceDir: string, file: string): Promise<string | null> {
-  const path = join(workspaceDir, file);
-  let real: string;
   try {
-    real = await realpath(path);
+    const text = await readFileInside(workspaceDir, file);
+    if (text === null && (await stat(join(workspaceDir, file)).catch(() => null))?.isDirectory()) {
+      throw new DevcontainerError(file, "is a directory, not a file");
+    }
+    return text;
   } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-  const root = await realpath(workspaceDir);
-  if (real !== root && !real.startsWith(root + sep)) {
-    throw new DevcontainerError(file, "is a link to a file outside the repository; it was not read");
-  }
-  try {
-    return await readFile(real, "utf8");
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    if ((error as NodeJS.ErrnoException).code === "EISDIR") throw new DevcontainerError(file, "is a directory, not a file");
+    if (error instanceof OutsideError) throw new DevcontainerError(file, "is a link to a file outside the repository; it was not read");
     throw error;
   }
 }

@@ -2,14 +2,15 @@
 // everything that goes into it (Dockerfile, context files, build args, target), so it is built
 // once and reused until one of those changes. A named image is used as it is locally; only when
 // it is missing is a pull tried (no registry may be reachable).
-import { createReadStream } from "node:fs";
-import { lstat, readFile, readdir, readlink, realpath } from "node:fs/promises";
+import { lstat, readdir, readlink, realpath } from "node:fs/promises";
+import tar from "tar-stream";
 import { join, posix, sep } from "node:path";
 import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import type { BuildSpec, DevcontainerSpec } from "./devcontainer.js";
 import { parseDockerIgnore, type DockerIgnore } from "./dockerignore.js";
 import { stableStringify } from "./hash.js";
+import { OutsideError, openInside, readInside } from "../workspace/inside.js";
 import { LineSplitter, Tail } from "./stream.js";
 
 export interface ResolvedImage {
@@ -127,7 +128,7 @@ async function runBuild(
   let failure: string | null = null;
   try {
     const stream = await docker.buildImage(
-      { context: context.dir, src: context.files },
+      packContext(context),
       {
         t: tag,
         dockerfile: posix.relative(build.context, build.dockerfile),
@@ -163,6 +164,8 @@ export interface BuildContext {
   dir: string;
   /** Paths sent to Docker, relative to `dir`: files, links and empty folders, .dockerignore applied. */
   files: string[];
+  /** What is sent, in order. */
+  entries: ContextEntry[];
   /** sha256 over the Dockerfile path, build args, target and every entry's path, type, mode and content. */
   hash: string;
 }
@@ -179,12 +182,13 @@ export async function buildContext(workspaceDir: string, build: BuildSpec): Prom
     throw new ImageBuildError(build.context, `the build context ${build.context} leads outside the repository`, []);
   }
   const dockerfile = posix.relative(build.context, build.dockerfile);
-  const dockerfileStat = await lstat(join(dirReal, dockerfile)).catch(() => null);
-  if (!dockerfileStat?.isFile()) {
+  const dockerfileFile = await openInside(dirReal, dockerfile).catch(() => null);
+  await dockerfileFile?.handle.close();
+  if (!dockerfileFile) {
     throw new ImageBuildError(build.dockerfile, `the Dockerfile ${build.dockerfile} does not exist or is not a regular file`, []);
   }
 
-  const ignoreText = await readFile(join(dirReal, ".dockerignore"), "utf8").catch(() => "");
+  const ignoreText = (await readInside(dirReal, ".dockerignore").catch(() => null)) ?? "";
   const ignore = parseDockerIgnore(ignoreText);
   // Docker always sends these two, ignored or not: the daemon needs them.
   const always = new Set([dockerfile, ".dockerignore"]);
@@ -195,10 +199,10 @@ export async function buildContext(workspaceDir: string, build: BuildSpec): Prom
   const hash = createHash("sha256");
   hash.update(stableStringify({ format: 1, dockerfile, args: build.args, target: build.target }) + "\n");
   for (const entry of entries) hash.update(`${entry.type}\0${entry.path}\0${entry.mode}\0${entry.digest}\n`);
-  return { dir: dirReal, files: entries.map((e) => e.path), hash: hash.digest("hex") };
+  return { dir: dirReal, files: entries.map((e) => e.path), entries, hash: hash.digest("hex") };
 }
 
-interface ContextEntry {
+export interface ContextEntry {
   path: string;
   type: "file" | "link" | "dir";
   /** Permission bits matter to a build (an executable script stays executable). */
@@ -222,7 +226,10 @@ async function walk(base: string, rel: string, ignore: DockerIgnore, always: Set
     }
     if (ignored) continue;
     if (stat.isSymbolicLink()) out.push({ path, type: "link", mode: "", digest: await readlink(join(base, path)) });
-    else if (stat.isFile()) out.push({ path, type: "file", mode: mode(stat.mode), digest: await fileDigest(join(base, path)) });
+    else if (stat.isFile()) {
+      const digest = await fileDigest(base, path);
+      if (digest !== null) out.push({ path, type: "file", mode: mode(stat.mode), digest });
+    }
     // Sockets, fifos and devices cannot go into a build context.
   }
 }
@@ -231,14 +238,65 @@ function mode(bits: number): string {
   return (bits & 0o7777).toString(8);
 }
 
-function fileDigest(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
-    createReadStream(path)
-      .on("data", (chunk) => hash.update(chunk))
-      .on("error", reject)
-      .on("end", () => resolve(hash.digest("hex")));
+/** The content's sha256, read through openInside; null when the file is gone or no longer a file. */
+async function fileDigest(base: string, path: string): Promise<string | null> {
+  const file = await openInside(base, path);
+  if (!file) return null;
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of file.handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+  } finally {
+    await file.handle.close();
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The build context as a tar stream, packed here rather than by a library that opens paths
+ * after checking them: each file is opened through openInside and contributes exactly the bytes
+ * its descriptor holds, so nothing outside the context can be swapped in while it is packed.
+ */
+export function packContext(context: BuildContext): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const mtime = new Date(0);
+  void (async () => {
+    for (const entry of context.entries) {
+      if (entry.type === "dir") pack.entry({ name: entry.path, type: "directory", mode: Number.parseInt(entry.mode, 8), mtime });
+      else if (entry.type === "link") pack.entry({ name: entry.path, type: "symlink", linkname: entry.digest, mtime });
+      else await packFile(pack, context.dir, entry, mtime);
+    }
+    pack.finalize();
+  })().catch((error: unknown) => pack.destroy(error as Error));
+  return pack as unknown as NodeJS.ReadableStream;
+}
+
+async function packFile(pack: tar.Pack, dir: string, entry: ContextEntry, mtime: Date): Promise<void> {
+  // A file that became a link out of the context since it was listed is left out, not followed.
+  const file = await openInside(dir, entry.path).catch((error: unknown) => {
+    if (error instanceof OutsideError) return null;
+    throw error;
   });
+  if (!file) return;
+  try {
+    const size = file.stat.size;
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry({ name: entry.path, type: "file", mode: Number.parseInt(entry.mode, 8), size, mtime }, (error) => (error ? reject(error) : resolve()));
+      // Exactly `size` bytes from the descriptor: a file that grew is cut, one that shrank is padded.
+      void (async () => {
+        let done = 0;
+        while (done < size) {
+          const chunk = Buffer.alloc(Math.min(64 * 1024, size - done));
+          const { bytesRead } = await file.handle.read(chunk, 0, chunk.length, done);
+          const piece = bytesRead === 0 ? Buffer.alloc(size - done) : chunk.subarray(0, bytesRead);
+          done += piece.length;
+          if (!sink.write(piece)) await new Promise<void>((r) => sink.once("drain", () => r()));
+        }
+        sink.end(undefined);
+      })().catch(reject);
+    });
+  } finally {
+    await file.handle.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
