@@ -1,5 +1,6 @@
 // The layered DEVS.yml loader. Highest first:
-//   1. DEVS_ENVS_DIR/{owner-repo}/DEVS.yml   (operator, per repository; any case, W5)
+//   1. DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml (operator, per repository; any case, W5), or the seed's
+//      DEVS_ENVS_DIR/<owner-repo>/DEVS.yml when that name can mean this repository only
 //   2. DEVS_ENVS_DIR/default/DEVS.yml        (operator default)
 //   3. the repository's DEVS.yml, else .github/devs.yml, on the default branch (with the owner's
 //      .github fallback and _extends, as Probot's config plugin does)

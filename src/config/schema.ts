@@ -14,7 +14,7 @@ export const DEVS_YML_SCHEMA = {
   description:
     "Repository configuration for devs-webhook. Read from the default branch only: DEVS.yml at the repository root, " +
     "else .github/devs.yml (with _extends and the owner's .github repository, as for other Probot apps). " +
-    "Operator files override it: DEVS_ENVS_DIR/{owner-repo}/DEVS.yml, then DEVS_ENVS_DIR/default/DEVS.yml. " +
+    "Operator files override it: DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml, then DEVS_ENVS_DIR/default/DEVS.yml. " +
     "Maps merge key by key; lists and other values replace.",
   type: "object",
   additionalProperties: false,
