@@ -76,6 +76,7 @@ export function describeLayers(loaded: LoadedDevsConfig, envsDir: string): strin
     const where = source.url && source.url !== source.file ? `  ${source.url}` : "";
     lines.push(`#   ${source.layer.padEnd(width)}  ${source.file}${where}`);
   }
+  for (const skipped of loaded.ignored) lines.push(`# Not used: ${skipped.keyPath} of ${skipped.source.file} (${skipped.reason}).`);
   lines.push(...operatorLookup(owner, repo, envsDir).map((line) => `# ${line}`));
   return lines.join("\n");
 }
