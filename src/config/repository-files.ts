@@ -17,7 +17,7 @@ import type { ConfigSource, IgnoredSetting, LayerKind, SourcedDocument } from ".
 import { parseYaml } from "./operator-files.js";
 import { codeSpan, type ConfigProblem, type FileRef } from "./schema.js";
 
-/** The installation client: REST plus `config.get` (@probot/octokit-plugin-config). */
+/** The installation client (Probot's); the files are read with its REST `request`, the chain walked here. */
 export type ConfigOctokit = Pick<InstanceType<typeof ProbotOctokit>, "request" | "config">;
 
 export const ROOT_PATH = "DEVS.yml";
