@@ -10,7 +10,8 @@ import { TaskPublisher } from "../publish/github.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { ExportResult } from "../publish/export-changes.js";
 import type { Task } from "../tasks/task.js";
-import type { CheckoutTarget, Identity, RepoCache } from "../workspace/repo-cache.js";
+import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
+import { agentStartFailure, describeTaskFailure } from "../publish/task-failure.js";
 import type { AgentOutcome } from "./claude.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
 
@@ -88,12 +89,19 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   publisher
     .progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted })
     .catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
+  // Every failure below tells the user one safe line (publish/task-failure.ts); the error itself
+  // goes to the log under the task's id, never to GitHub.
+  const failWith = (error: unknown, what: string): Promise<RunResult> => {
+    const failure = describeTaskFailure(error, task.id);
+    log.error({ err: error, failure: failure.kind }, what);
+    return fail(failure.reason);
+  };
   let config: AgentConfig;
   try {
     config = await deps.loadConfig(task, octokit, ctx.container);
   } catch (error) {
     if (isUserFacing(error)) return fail(error.userMessage);
-    throw error;
+    return failWith(error, "could not read the task's configuration");
   }
 
   const workspace = deps.workspaceFor(ctx.container, task);
@@ -111,7 +119,12 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     log.info({ chars: prompt.length }, "starting the agent");
     const outcome = await container.runAgent(prompt, ctx.signal);
     if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
-    if (!outcome.ok) return fail(`the agent did not finish: ${outcome.reason}`, outcome.costUsd);
+    if (!outcome.ok) {
+      log.warn({ kind: outcome.kind, detail: outcome.detail, exitCode: outcome.exitCode }, `the agent did not finish: ${outcome.reason}`);
+      // The exec error behind exec_failed is the server's (Docker), not something the agent did.
+      const reason = outcome.kind === "exec_failed" ? agentStartFailure(task.id).reason : `the agent did not finish: ${outcome.reason}`;
+      return fail(reason, outcome.costUsd);
+    }
 
     // The work leaves the container as a bundle; the host never reads the workspace's .git.
     const bundle = `${scratch}.bundle`;
@@ -146,8 +159,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   } catch (error) {
     if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
     if (isUserFacing(error)) return fail(error.userMessage);
-    log.error({ err: error }, "agent task failed");
-    return fail((error as Error).message);
+    return failWith(error, "agent task failed");
   } finally {
     await discard(scratch).catch(() => undefined);
     await discard(`${scratch}.bundle`).catch(() => undefined);
@@ -234,7 +246,7 @@ async function publish(
   const openPr = async (base: string, note?: string): Promise<Published> => {
     let branch = branchFor(task);
     if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
-    if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new Error(`the branch ${branch} could not be pushed`);
+    if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
     const text = pullRequestText(task, summary, note);
     const pr = await publisher.openPullRequest({ head: branch, base, title: text.title, body: text.body, draft: config.draftPrs });
     return { pullRequest: pr, ...(note ? { note } : {}) };

@@ -6,7 +6,7 @@ import { DevsConfigLoader, type ConfigOctokit } from "./devs-yml.js";
 import { isDevsConfigError, RepositoryUnavailableError } from "./errors.js";
 import { isServerSecretName } from "./env-vars.js";
 import type { ConfigSource, LoadedDevsConfig } from "./layers.js";
-import { DEFAULT_DIR, projectDirName } from "./operator-files.js";
+import { DEFAULT_DIR, legacyDirName, legacyDirReadings, OPERATOR_FILE_NAME } from "./operator-files.js";
 import type { RepoId } from "./repository-files.js";
 
 export class RepoArgumentError extends Error {
@@ -76,8 +76,24 @@ export function describeLayers(loaded: LoadedDevsConfig, envsDir: string): strin
     const where = source.url && source.url !== source.file ? `  ${source.url}` : "";
     lines.push(`#   ${source.layer.padEnd(width)}  ${source.file}${where}`);
   }
-  lines.push(`# Operator files are looked for as ${envsDir}/{${projectDirName(owner, repo)},${DEFAULT_DIR}}/DEVS.yml (directory names in any case).`);
+  for (const skipped of loaded.ignored) lines.push(`# Not used: ${skipped.keyPath} of ${skipped.source.file} (${skipped.reason}).`);
+  lines.push(...operatorLookup(owner, repo, envsDir).map((line) => `# ${line}`));
   return lines.join("\n");
+}
+
+/** Where the operator's files for a repository are looked for, and whether the seed's name still counts. */
+export function operatorLookup(owner: string, repo: string, envsDir: string): string[] {
+  const at = (...dirs: string[]) => [envsDir, ...dirs, OPERATOR_FILE_NAME].join("/");
+  const legacy = legacyDirName(owner, repo);
+  const others = legacyDirReadings(legacy)
+    .map((r) => `${r.owner}/${r.repo}`)
+    .filter((name) => name.toLowerCase() !== `${owner}/${repo}`.toLowerCase());
+  return [
+    `Operator files are looked for as ${at(owner, repo)}, then ${at(DEFAULT_DIR)} (directory names in any case).`,
+    others.length
+      ? `The older ${at(legacy)} is refused for this repository, since the name could also mean ${others.join(" or ")}: move such a file to ${at(owner, repo)}.`
+      : `The older ${at(legacy)} is used too when ${at(owner, repo)} does not exist.`,
+  ];
 }
 
 export interface PrintRepoConfigInput {

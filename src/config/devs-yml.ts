@@ -1,8 +1,10 @@
 // The layered DEVS.yml loader. Highest first:
-//   1. DEVS_ENVS_DIR/{owner-repo}/DEVS.yml   (operator, per repository; any case, W5)
+//   1. DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml (operator, per repository; any case, W5), or the seed's
+//      DEVS_ENVS_DIR/<owner-repo>/DEVS.yml when that name can mean this repository only
 //   2. DEVS_ENVS_DIR/default/DEVS.yml        (operator default)
 //   3. the repository's DEVS.yml, else .github/devs.yml, on the default branch (with the owner's
-//      .github fallback and _extends, as Probot's config plugin does)
+//      .github fallback and _extends, as Probot's config plugin does; _extends stays within the
+//      owner, and env_vars never come through it from another repository: repository-files.ts)
 //   4. the schema's defaults
 // Every layer applies (W6). A fresh read per task, but the repository's files are read again only
 // when the default branch's head moves, or the head of another repository they came from (W7);
@@ -29,7 +31,7 @@ export interface DevsConfigLoaderOptions {
   webUrl?: string;
   /** Repositories whose read is kept; the least recently used goes first. */
   maxCachedRepos?: number;
-  log?: Pick<Logger, "debug">;
+  log?: Pick<Logger, "debug" | "warn">;
 }
 
 interface CachedRead {
@@ -64,7 +66,10 @@ export class DevsConfigLoader {
     const repository = await this.repositoryRead(octokit, id, headKey(head), sha);
     const problems = [...operator.problems, ...repository.problems];
     if (problems.length) throw new DevsConfigError(fullName, problems);
-    return layerDocuments(fullName, sha, [...operator.documents, ...repository.documents]);
+    for (const skipped of repository.ignored) {
+      this.options.log?.warn({ repo: fullName, file: skipped.source.file, keyPath: skipped.keyPath }, `DEVS.yml for ${fullName}: ${skipped.keyPath} of ${skipped.source.file} not used: ${skipped.reason}`);
+    }
+    return layerDocuments(fullName, sha, [...operator.documents, ...repository.documents], repository.ignored);
   }
 
   private async repositoryRead(octokit: ConfigOctokit, id: RepoId, head: string, sha: string | null): Promise<RepositoryRead> {

@@ -21,6 +21,13 @@ export interface SourcedDocument {
   document: unknown;
 }
 
+/** A key of a file that was read but deliberately not used, with why (for logs and `config --repo`). */
+export interface IgnoredSetting {
+  source: ConfigSource;
+  keyPath: string;
+  reason: string;
+}
+
 export interface ProvenanceEntry {
   path: string[];
   keyPath: string;
@@ -38,6 +45,8 @@ export interface LoadedDevsConfig {
   provenance: ProvenanceEntry[];
   /** The files that took part, highest first, ending with the built-in defaults. */
   sources: ConfigSource[];
+  /** Keys that were read and left out on purpose. */
+  ignored: IgnoredSetting[];
 }
 
 export const DEFAULT_SOURCE: ConfigSource = { layer: "default", file: "built-in default", url: null, origin: "repository" };
@@ -84,7 +93,7 @@ export function validateDocuments(documents: readonly SourcedDocument[]): Config
  * Validates each file and layers them (highest first) over the defaults. Throws a DevsConfigError
  * listing every problem of every file: a task never runs on a partly read configuration.
  */
-export function layerDocuments(repo: string, sha: string | null, documents: readonly SourcedDocument[]): LoadedDevsConfig {
+export function layerDocuments(repo: string, sha: string | null, documents: readonly SourcedDocument[], ignored: readonly IgnoredSetting[] = []): LoadedDevsConfig {
   const problems = validateDocuments(documents);
   if (problems.length) throw new DevsConfigError(repo, problems);
   let tree = toTree(defaultDevsYml(), DEFAULT_SOURCE);
@@ -97,6 +106,7 @@ export function layerDocuments(repo: string, sha: string | null, documents: read
     config: toValue(tree) as DevsYml,
     provenance,
     sources: [...documents.map((d) => d.source), DEFAULT_SOURCE],
+    ignored: [...ignored],
   };
 }
 

@@ -13,8 +13,9 @@ export const DEVS_YML_SCHEMA = {
   title: "DEVS.yml",
   description:
     "Repository configuration for devs-webhook. Read from the default branch only: DEVS.yml at the repository root, " +
-    "else .github/devs.yml (with _extends and the owner's .github repository, as for other Probot apps). " +
-    "Operator files override it: DEVS_ENVS_DIR/{owner-repo}/DEVS.yml, then DEVS_ENVS_DIR/default/DEVS.yml. " +
+    "else .github/devs.yml (with _extends within the same owner and the owner's .github repository, as for other Probot apps; " +
+    "env_vars never come through _extends from another repository except the owner's .github). " +
+    "Operator files override it: DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml, then DEVS_ENVS_DIR/default/DEVS.yml. " +
     "Maps merge key by key; lists and other values replace.",
   type: "object",
   additionalProperties: false,

@@ -68,6 +68,36 @@ describe("printRepoConfig", () => {
     scope.done();
   });
 
+  it("shows the <owner>/<repo> operator file as the repository's layer, and lists a look-alike's refused directory as the problem it is", async () => {
+    const octokit = new TestOctokit({ auth: "ghp_token" });
+    mkdirSync(join(envsDir, "acme", "widgets"), { recursive: true });
+    writeFileSync(join(envsDir, "acme", "widgets", "DEVS.yml"), "draft_prs: true\n");
+    const scope = serveRepoFile(nock(API), "ci_enabled: true\n");
+    const { out, text } = capture();
+    expect(await printRepoConfig({ octokitForRepo: tokenOctokitForRepo(octokit), envsDir, repo: "acme/widgets", out })).toBe(0);
+    expect(text()).toContain(`#   operator-repo  DEVS_ENVS_DIR/acme/widgets/DEVS.yml  ${join(envsDir, "acme", "widgets", "DEVS.yml")}\n`);
+    expect(text().split("\n")).toContain("draft_prs: true # DEVS_ENVS_DIR/acme/widgets/DEVS.yml");
+    expect(text()).toContain(`# Operator files are looked for as ${envsDir}/acme/widgets/DEVS.yml, then ${envsDir}/default/DEVS.yml`);
+    scope.done();
+
+    mkdirSync(join(envsDir, "acme-big-app"));
+    writeFileSync(join(envsDir, "acme-big-app", "DEVS.yml"), "draft_prs: true\n");
+    const lookAlike = nock(API)
+      .get("/repos/acme-big/app/commits/HEAD")
+      .reply(200, SHA, { "content-type": "application/vnd.github.sha; charset=utf-8" })
+      .get("/repos/acme-big/app/contents/DEVS.yml")
+      .query({ ref: SHA })
+      .reply(200, "ci_enabled: true\n", { "content-type": "text/plain; charset=utf-8" });
+    const refused = capture();
+    expect(await printRepoConfig({ octokitForRepo: tokenOctokitForRepo(octokit), envsDir, repo: "acme-big/app", out: refused.out })).toBe(1);
+    expect(refused.text()).toBe(
+      "DEVS.yml for acme-big/app is invalid; tasks for it will not run:\n" +
+        `  DEVS_ENVS_DIR/acme-big-app/DEVS.yml (${join(envsDir, "acme-big-app", "DEVS.yml")}): the directory name acme-big-app could mean acme/big-app or acme-big/app, ` +
+        "so it is used for none of them; move it to DEVS_ENVS_DIR/acme/big-app/DEVS.yml or DEVS_ENVS_DIR/acme-big/app/DEVS.yml, whichever repository it is meant for\n",
+    );
+    lookAlike.done();
+  });
+
   it("token mode: the token client reads the repository; an invalid file is listed and exits 1", async () => {
     const octokit = new TestOctokit({ auth: "ghp_token" });
     const scope = serveRepoFile(nock(API), "ci_enabled: maybe\n");

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { DevsConfigError, RepositoryUnavailableError } from "../../src/config/errors.js";
 import { agentConfigLoader, ciConfigLoader, routeHints } from "../../src/config/task-config.js";
+import { describeLayers } from "../../src/config/describe.js";
 import { postConfigErrorComment } from "../../src/publish/config-error.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { makeTask } from "../helpers/tasks.js";
@@ -90,34 +91,22 @@ describe("the repository's file", () => {
     scope.done();
   });
 
-  it("follows _extends into another repository: own keys win, lists replace, maps merge", async () => {
+  it("follows _extends into another repository of the owner: own keys win, lists replace, maps merge", async () => {
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
-    file(
-      scope,
-      "acme/widgets",
-      "DEVS.yml",
-      SHA,
-      "_extends: acme/shared:ci/devs.yml\nci_branches: [develop]\nenv_vars:\n  default:\n    B: widgets\n",
-    );
-    file(
-      scope,
-      "acme/shared",
-      "ci/devs.yml",
-      null,
-      "ci_enabled: true\nci_branches: [main, release/*]\nenv_vars:\n  default:\n    A: shared\n    B: shared\n",
-    );
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: acme/shared:ci/devs.yml\nci_branches: [develop]\nenv_vars:\n  default:\n    B: widgets\n");
+    file(scope, "acme/shared", "ci/devs.yml", null, "ci_enabled: true\nci_branches: [main, release/*]\nprompt_extra: Use tabs.\n");
     head(scope, "acme/shared", ORG_SHA);
     const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
     expect(loaded.config.ci_enabled).toBe(true);
     expect(loaded.config.ci_branches).toEqual(["develop"]); // not [main, release/*, develop]
-    expect(loaded.config.env_vars).toEqual({ default: { A: "shared", B: "widgets" } });
-    expect(loaded.provenance.find((e) => e.keyPath === "env_vars.default.A")!.source).toMatchObject({
+    expect(loaded.config.prompt_extra).toBe("Use tabs.");
+    expect(loaded.provenance.find((e) => e.keyPath === "prompt_extra")!.source).toMatchObject({
       layer: "extends",
       file: "acme/shared:ci/devs.yml",
       url: "https://github.com/acme/shared/blob/HEAD/ci/devs.yml",
     });
-    expect(loaded.provenance.find((e) => e.keyPath === "env_vars.default.B")!.source.file).toBe("DEVS.yml");
+    expect(loaded.ignored).toEqual([]);
     scope.done();
   });
 
@@ -196,6 +185,161 @@ describe("the repository's file", () => {
   });
 });
 
+describe("what _extends may reach", () => {
+  /** A logger that keeps its warnings. */
+  function recording() {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { log, lines };
+  }
+
+  it("repo A extends repo B of the same owner: B's prompt_extra applies, B's env_vars reach no container of A", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: billing\nenv_vars:\n  default:\n    OWN: widgets\n");
+    file(scope, "acme/billing", "DEVS.yml", null, "prompt_extra: Mind the ledger.\nenv_vars:\n  default:\n    STRIPE_SECRET_KEY: sk_live_billing\n  eamonn:\n    BILLING_DB: postgres://billing\n");
+    head(scope, "acme/billing", ORG_SHA);
+    const { log, lines } = recording();
+    const task = makeTask("acme/widgets", "agent", "extends-task");
+    const shared = new DevsConfigLoader({ envsDir, log });
+    const config = await agentConfigLoader({ loader: shared, log })(task, octokit, "eamonn");
+    expect(config.promptExtra).toBe("Mind the ledger.");
+    expect(config.env).toEqual({ OWN: "widgets" });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        file: "acme/billing:DEVS.yml",
+        keyPath: "env_vars",
+        msg: "DEVS.yml for acme/widgets: env_vars of acme/billing:DEVS.yml not used: env_vars are not taken from another repository through _extends",
+      }),
+    );
+    scope.done();
+
+    // Cached: the next read still drops them, and `config --repo` says so.
+    const again = nock(API);
+    head(again, "acme/widgets", SHA);
+    head(again, "acme/billing", ORG_SHA);
+    const loaded = await shared.load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.env_vars).toEqual({ default: { OWN: "widgets" } });
+    expect(loaded.ignored).toEqual([
+      {
+        source: { layer: "extends", file: "acme/billing:DEVS.yml", url: "https://github.com/acme/billing/blob/HEAD/DEVS.yml", origin: "repository" },
+        keyPath: "env_vars",
+        reason: "env_vars are not taken from another repository through _extends",
+      },
+    ]);
+    expect(describeLayers(loaded, envsDir)).toContain(
+      "# Not used: env_vars of acme/billing:DEVS.yml (env_vars are not taken from another repository through _extends).",
+    );
+    again.done();
+  });
+
+  it("extends another owner's repository: refused before anything is read from it, and the user is told where", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: mallory/loot:secrets.yml\nci_enabled: true\n");
+    const trap = nock(API).get(/\/repos\/mallory\//).reply(200, "env_vars:\n  default:\n    STOLEN: x\n", { "content-type": "text/plain; charset=utf-8" });
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    const url = `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`;
+    expect(error.problems).toEqual([
+      {
+        layer: "repository",
+        file: "DEVS.yml",
+        url,
+        origin: "repository",
+        keyPath: "_extends",
+        problem: "names `mallory/loot:secrets.yml`, a file of another owner; _extends may only name repositories of acme",
+      },
+    ]);
+    expect(trap.isDone()).toBe(false);
+    expect(error.userMessage).toBe(
+      [
+        "the repository configuration (DEVS.yml) is invalid, so nothing ran.",
+        "",
+        `- [\`DEVS.yml\`](${url}), \`_extends\`: names \`mallory/loot:secrets.yml\`, a file of another owner; _extends may only name repositories of acme`,
+        "",
+        "Fix the file on the default branch, then trigger the task again.",
+      ].join("\n"),
+    );
+    scope.done();
+  });
+
+  it("a same-owner file cannot launder another owner's: the hop is refused on the file that makes it", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: shared\n");
+    file(scope, "acme/shared", "DEVS.yml", null, "_extends: Mallory/loot\ndraft_prs: true\n");
+    const trap = nock(API).get(/\/repos\/mallory\//i).reply(200, "draft_prs: false\n", { "content-type": "text/plain; charset=utf-8" });
+    const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(error.problems).toEqual([
+      {
+        layer: "extends",
+        file: "acme/shared:DEVS.yml",
+        url: "https://github.com/acme/shared/blob/HEAD/DEVS.yml",
+        origin: "repository",
+        keyPath: "_extends",
+        problem: "names `Mallory/loot:DEVS.yml`, a file of another owner; _extends may only name repositories of acme",
+      },
+    ]);
+    expect(trap.isDone()).toBe(false);
+    scope.done();
+  });
+
+  it("the owner's .github still works, as the fallback and through _extends, env_vars included", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: .github:devs/base.yml\nenv_vars:\n  default:\n    OWN: widgets\n");
+    file(scope, "acme/.github", "devs/base.yml", null, "ci_enabled: true\nenv_vars:\n  default:\n    ORG_WIDE: acme\n");
+    head(scope, "acme/.github", ORG_SHA);
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config).toMatchObject({ ci_enabled: true, env_vars: { default: { OWN: "widgets", ORG_WIDE: "acme" } } });
+    expect(loaded.ignored).toEqual([]);
+    scope.done();
+
+    // Another of the owner's repositories, without a file: the owner's DEVS.yml, env_vars included.
+    const fallback = nock(API);
+    head(fallback, "acme/gadgets", SHA);
+    file(fallback, "acme/gadgets", "DEVS.yml", SHA, 404);
+    file(fallback, "acme/.github", "DEVS.yml", null, "env_vars:\n  default:\n    ORG_WIDE: acme\n");
+    file(fallback, "acme/gadgets", ".github/devs.yml", SHA, 404);
+    file(fallback, "acme/.github", ".github/devs.yml", null, 404);
+    head(fallback, "acme/.github", ORG_SHA);
+    expect((await loader().load(octokit, { owner: "acme", repo: "gadgets" })).config.env_vars).toEqual({ default: { ORG_WIDE: "acme" } });
+    fallback.done();
+  });
+
+  it("another file of the repository itself is read at the same commit, env_vars included", async () => {
+    const scope = nock(API);
+    head(scope, "acme/widgets", SHA);
+    file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: widgets:ci/base.yml\n");
+    file(scope, "acme/widgets", "ci/base.yml", SHA, "env_vars:\n  default:\n    MODE: base\n");
+    const loaded = await loader().load(octokit, { owner: "acme", repo: "widgets" });
+    expect(loaded.config.env_vars).toEqual({ default: { MODE: "base" } });
+    expect(loaded.sources[1]).toMatchObject({ layer: "extends", file: "ci/base.yml", url: `https://github.com/acme/widgets/blob/${SHA}/ci/base.yml` });
+    scope.done();
+  });
+
+  it("a loop and a chain too long are problems on the file that names the next one", async () => {
+    const loop = nock(API);
+    head(loop, "acme/widgets", SHA);
+    file(loop, "acme/widgets", "DEVS.yml", SHA, "_extends: shared\n");
+    file(loop, "acme/shared", "DEVS.yml", null, "_extends: widgets\n");
+    const looped = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(looped.problems.map((p) => [p.file, p.keyPath, p.problem])).toEqual([
+      ["acme/shared:DEVS.yml", "_extends", "names `DEVS.yml`, which was already read (a loop)"],
+    ]);
+    loop.done();
+
+    const chain = nock(API);
+    head(chain, "acme/widgets", SHA);
+    file(chain, "acme/widgets", "DEVS.yml", SHA, "_extends: c1\n");
+    for (let i = 1; i <= 5; i++) file(chain, `acme/c${i}`, "DEVS.yml", null, `_extends: c${i + 1}\n`);
+    const long = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
+    expect(long.problems.map((p) => [p.file, p.problem])).toEqual([["acme/c5:DEVS.yml", "names `acme/c6:DEVS.yml`, but _extends may be followed at most 5 times"]]);
+    chain.done();
+  });
+});
+
 describe("every layer applies (W6)", () => {
   it("operator files override the repository's keys, and the repository's other keys stay", async () => {
     operatorFile("default", "ci_test_command: make test\nenv_vars:\n  default:\n    FROM_DEFAULT: d\n    SHARED: operator\n");
@@ -210,6 +354,38 @@ describe("every layer applies (W6)", () => {
     expect(loaded.sources.map((s) => s.layer)).toEqual(["operator-repo", "operator-default", "repository", "default"]);
     expect(loaded.sources[0]!.file).toBe("DEVS_ENVS_DIR/Acme-Widgets/DEVS.yml");
     scope.done();
+  });
+});
+
+describe("operator files of look-alike repositories (acme/big-app and acme-big/app)", () => {
+  const serve = (repo: string) => {
+    const scope = nock(API);
+    head(scope, repo, SHA);
+    file(scope, repo, "DEVS.yml", SHA, "ci_enabled: true\n");
+    return scope;
+  };
+
+  it("<owner>/<repo> directories: each repository's containers get its own env_vars only", async () => {
+    operatorFile("acme/big-app", "env_vars:\n  default:\n    DEPLOY_KEY: big-app\n");
+    operatorFile("acme-big/app", "env_vars:\n  default:\n    DEPLOY_KEY: app\n");
+    const load = agentConfigLoader({ loader: loader(), log: silent });
+    for (const [repo, key] of [["acme/big-app", "big-app"], ["acme-big/app", "app"]] as const) {
+      const scope = serve(repo);
+      expect((await load(makeTask(repo), octokit, "eamonn")).env).toEqual({ DEPLOY_KEY: key });
+      scope.done();
+    }
+  });
+
+  it("the seed's acme-big-app directory: refused for both, so neither runs with the other's env_vars", async () => {
+    operatorFile("acme-big-app", "env_vars:\n  default:\n    DEPLOY_KEY: whose\n");
+    for (const repo of ["acme/big-app", "acme-big/app"]) {
+      const [owner, name] = repo.split("/") as [string, string];
+      const scope = serve(repo);
+      const error = await loadError(loader().load(octokit, { owner, repo: name }));
+      expect(error.problems.map((p) => [p.origin, p.file])).toEqual([["operator", "DEVS_ENVS_DIR/acme-big-app/DEVS.yml"]]);
+      expect(error.problems[0]!.problem).toContain("could mean acme/big-app or acme-big/app");
+      scope.done();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // `devs-webhook config --repo`: the argument, and the annotated YAML.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { describeConfig, MASK, parseRepoArgument, RepoArgumentError } from "../../src/config/describe.js";
+import { describeConfig, MASK, operatorLookup, parseRepoArgument, RepoArgumentError } from "../../src/config/describe.js";
 import { layerDocuments, type ConfigSource } from "../../src/config/layers.js";
 
 describe("parseRepoArgument", () => {
@@ -42,5 +42,23 @@ describe("describeConfig", () => {
     expect(lines).toContain("    PLAIN: v # DEVS_ENVS_DIR/default/DEVS.yml");
     expect(lines).toContain('    SENTRY_DSN_KEY: "********" # DEVS_ENVS_DIR/default/DEVS.yml; value hidden');
     expect(lines).toContain("  harry: {} # DEVS.yml");
+  });
+});
+
+describe("operatorLookup", () => {
+  it("names the <owner>/<repo> file, and says the seed's name still works when it means one repository", () => {
+    expect(operatorLookup("acme", "widgets", "/envs")).toEqual([
+      "Operator files are looked for as /envs/acme/widgets/DEVS.yml, then /envs/default/DEVS.yml (directory names in any case).",
+      "The older /envs/acme-widgets/DEVS.yml is used too when /envs/acme/widgets/DEVS.yml does not exist.",
+    ]);
+  });
+
+  it("says the seed's name is refused, naming the other repository, for either of two look-alikes", () => {
+    expect(operatorLookup("acme", "big-app", "/envs")[1]).toBe(
+      "The older /envs/acme-big-app/DEVS.yml is refused for this repository, since the name could also mean acme-big/app: move such a file to /envs/acme/big-app/DEVS.yml.",
+    );
+    expect(operatorLookup("acme-big", "app", "/envs")[1]).toBe(
+      "The older /envs/acme-big-app/DEVS.yml is refused for this repository, since the name could also mean acme/big-app: move such a file to /envs/acme-big/app/DEVS.yml.",
+    );
   });
 });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DevsConfigError } from "../../src/config/errors.js";
 import { layerDocuments, sourceOf, type ConfigSource, type LayerKind, type SourcedDocument } from "../../src/config/layers.js";
-import { OperatorFiles, parseYaml } from "../../src/config/operator-files.js";
+import { legacyDirReadings, OperatorFiles, parseYaml } from "../../src/config/operator-files.js";
 import { resolveEnvVars } from "../../src/config/env-vars.js";
 
 const source = (layer: LayerKind, file: string): ConfigSource => ({
@@ -216,6 +216,93 @@ describe("operator files", () => {
     writeFileSync(path, "draft_prs: false\n");
     utimesSync(path, second, second); // same mtime, another size
     expect(await document()).toEqual({ draft_prs: false });
+  });
+
+  it("reads DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml whatever its case, for that repository only", async () => {
+    const root = dir();
+    write(root, "Acme/Big-App", "env_vars:\n  default:\n    DEPLOY_KEY: big-app-secret\n");
+    write(root, "acme-big/app", "env_vars:\n  default:\n    DEPLOY_KEY: app-secret\n");
+    const files = new OperatorFiles(root);
+    const bigApp = await files.read("acme", "big-app");
+    expect(bigApp.problems).toEqual([]);
+    expect(bigApp.documents).toEqual([
+      {
+        source: { layer: "operator-repo", file: "DEVS_ENVS_DIR/Acme/Big-App/DEVS.yml", url: join(root, "Acme", "Big-App", "DEVS.yml"), origin: "operator" },
+        document: { env_vars: { default: { DEPLOY_KEY: "big-app-secret" } } },
+      },
+    ]);
+    const app = await files.read("acme-big", "app");
+    expect(app.problems).toEqual([]);
+    expect(app.documents.map((d) => [d.source.file, d.document])).toEqual([
+      ["DEVS_ENVS_DIR/acme-big/app/DEVS.yml", { env_vars: { default: { DEPLOY_KEY: "app-secret" } } }],
+    ]);
+    // A look-alike repository finds nothing of either.
+    expect(await files.read("acme", "big")).toEqual({ documents: [], problems: [] });
+  });
+
+  it("refuses the seed's owner-repo directory when its name could mean another repository, for both of them", async () => {
+    const root = dir();
+    write(root, "acme-big-app", "env_vars:\n  default:\n    DEPLOY_KEY: secret\n");
+    const files = new OperatorFiles(root);
+    const problem = {
+      file: "DEVS_ENVS_DIR/acme-big-app/DEVS.yml",
+      url: join(root, "acme-big-app", "DEVS.yml"),
+      origin: "operator",
+      keyPath: "",
+      problem:
+        "the directory name acme-big-app could mean acme/big-app or acme-big/app, so it is used for none of them; " +
+        "move it to DEVS_ENVS_DIR/acme/big-app/DEVS.yml or DEVS_ENVS_DIR/acme-big/app/DEVS.yml, whichever repository it is meant for",
+    };
+    // The attacker's move: create acme-big/app and trigger a task. Its tasks get no DEPLOY_KEY, and
+    // neither do acme/big-app's until the operator says which repository the file is for.
+    expect(await files.read("acme-big", "app")).toEqual({ documents: [], problems: [problem] });
+    expect(await files.read("ACME", "Big-App")).toEqual({ documents: [], problems: [problem] });
+  });
+
+  it("a file in the <owner>/<repo> layout next to the refused one: the refusal still stands", async () => {
+    const root = dir();
+    write(root, "acme/big-app", "draft_prs: true\n");
+    write(root, "acme-big-app", "draft_prs: false\n");
+    const read = await new OperatorFiles(root).read("acme", "big-app");
+    expect(read.documents.map((d) => d.source.file)).toEqual(["DEVS_ENVS_DIR/acme/big-app/DEVS.yml"]);
+    expect(read.problems.map((p) => p.file)).toEqual(["DEVS_ENVS_DIR/acme-big-app/DEVS.yml"]);
+  });
+
+  it("an unambiguous owner-repo directory and the <owner>/<repo> one for the same repository: keep one", async () => {
+    const root = dir();
+    write(root, "acme/widgets", "draft_prs: true\n");
+    write(root, "acme-widgets", "draft_prs: false\n");
+    const read = await new OperatorFiles(root).read("acme", "widgets");
+    expect(read.documents.map((d) => d.source.file)).toEqual(["DEVS_ENVS_DIR/acme/widgets/DEVS.yml"]);
+    expect(read.problems).toEqual([
+      {
+        file: "DEVS_ENVS_DIR/acme-widgets/DEVS.yml",
+        url: join(root, "acme-widgets", "DEVS.yml"),
+        origin: "operator",
+        keyPath: "",
+        problem: "DEVS_ENVS_DIR/acme/widgets/DEVS.yml also configures acme/widgets; keep that one and remove this one",
+      },
+    ]);
+  });
+
+  it("an owner's directory may hold the seed's file of another repository: each is read for its own", async () => {
+    const root = dir();
+    write(root, "acme-big", "draft_prs: true\n"); // the seed's name for acme/big
+    write(root, "acme-big/app", "single_queue: true\n"); // acme-big/app
+    const files = new OperatorFiles(root);
+    expect((await files.read("acme", "big")).documents.map((d) => [d.source.file, d.document])).toEqual([["DEVS_ENVS_DIR/acme-big/DEVS.yml", { draft_prs: true }]]);
+    expect((await files.read("acme-big", "app")).documents.map((d) => [d.source.file, d.document])).toEqual([["DEVS_ENVS_DIR/acme-big/app/DEVS.yml", { single_queue: true }]]);
+  });
+
+  it.each([
+    ["acme-widgets", ["acme/widgets"]],
+    ["acme-big-app", ["acme/big-app", "acme-big/app"]],
+    ["a-b-c-d", ["a/b-c-d", "a-b/c-d", "a-b-c/d"]],
+    ["acme--x", ["acme/-x"]], // an account name never ends with a hyphen
+    ["acme-", []],
+    ["acme", []],
+  ])("legacyDirReadings(%j)", (name, readings) => {
+    expect(legacyDirReadings(name).map((r) => `${r.owner}/${r.repo}`)).toEqual(readings);
   });
 
   it.each([

@@ -1,0 +1,207 @@
+// A failed agent task, as the user sees it on GitHub and the operator in the log: the comment is one
+// line in the user's terms (never a host path, a socket, a stack or a TypeError's text); the log
+// has the error itself under the task's id. The failures are real where they can be: a Docker
+// client against a socket that is not there, a property read on undefined.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import nock from "nock";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AgentOutcome } from "../../src/agent/claude.js";
+import { createAgentRunner, type AgentConfig, type AgentRunnerDeps, type PreparedContainer } from "../../src/agent/runner.js";
+import { LifecycleCommandError } from "../../src/containers/docker.js";
+import { markerFor } from "../../src/publish/progress.js";
+import { GitError, type RepoCache } from "../../src/workspace/repo-cache.js";
+import { TestOctokit } from "../helpers/probot.js";
+import { makeTask } from "../helpers/tasks.js";
+
+const API = "https://api.github.com";
+const HOST_PATH = /\/(tmp|home|var|root|usr)\//;
+
+beforeEach(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+
+const CONFIG: AgentConfig = { defaultBranch: null, promptExtra: null, renderOverride: null, directCommit: false, draftPrs: false, env: {} };
+
+/** A logger whose lines the test reads back. */
+function recordingLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { log, lines };
+}
+
+interface Scenario {
+  taskId: string;
+  sync?: RepoCache["sync"];
+  prepareContainer?: AgentRunnerDeps["prepareContainer"];
+}
+
+/** Runs one task whose step fails as the scenario says; returns the body of its failure comment and the log. */
+async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Array<Record<string, unknown>> }> {
+  const task = makeTask("acme/widgets", "agent", scenario.taskId);
+  task.target.number = 12;
+  task.trigger = { ...task.trigger, subject: { type: "issue_comment", id: 99 } };
+  const { log, lines } = recordingLog();
+  const octokit = new TestOctokit({ auth: "installation-token" });
+  const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
+  const repoCache = {
+    sync: scenario.sync ?? (async () => "/unused"),
+    checkout: async () => ({ dir: workspace, branch: "main", baseSha: "a".repeat(40) }),
+    cachePath: () => "/unused",
+  } as unknown as RepoCache;
+  const deps: AgentRunnerDeps = {
+    botHandle: "devs-bot",
+    identity: { name: "devs-bot", email: "bot@example.invalid" },
+    repoCache,
+    workspaceFor: () => workspace,
+    scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
+    github: async () => ({ octokit, token: "installation-token" }),
+    loadConfig: async () => CONFIG,
+    conversation: async () => [],
+    prepareContainer: scenario.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome })),
+    redact: (text) => text,
+    timeoutMinutes: 30,
+    log,
+    now: () => 0,
+  };
+  let body = "";
+  const scope = nock(API)
+    .get("/repos/acme/widgets/issues/12/comments")
+    .query(true)
+    .reply(200, [])
+    .post("/repos/acme/widgets/issues/12/comments")
+    .reply(201, { id: 77 })
+    .patch("/repos/acme/widgets/issues/comments/77", (b: { body: string }) => {
+      body = b.body;
+      return true;
+    })
+    .reply(200, { id: 77 })
+    .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
+    .reply(201, {});
+  const result = await createAgentRunner(deps)(task, { container: "eamonn", signal: new AbortController().signal, interrupted: false });
+  expect(result.state).toBe("failed");
+  scope.done();
+  return { body, lines };
+}
+
+const failed = (taskId: string, reason: string) => `${markerFor(taskId)}\n❌ Failed after 0s: ${reason}`;
+
+describe("a failed agent task's comment", () => {
+  it("Docker's socket missing (connect ENOENT <socket>): says the engine could not be reached, and where the details are", async () => {
+    const socket = join(mkdtempSync(join(tmpdir(), "devs-failure-nosock-")), "docker.sock");
+    const docker = new Docker({ socketPath: socket });
+    // Docker's API over the (missing) socket is seen by nock as localhost:80; let it through to fail for real.
+    nock.enableNetConnect((host) => host.startsWith("localhost"));
+    const { body, lines } = await runFailing({
+      taskId: "task-enoent",
+      prepareContainer: async () => {
+        await docker.ping();
+        throw new Error("unreachable: the ping must fail");
+      },
+    });
+    expect(body).toBe(
+      failed("task-enoent", "the server could not reach its Docker engine, so the task's container could not start; an operator can find the details in the server log under task `task-enoent`."),
+    );
+    expect(body).not.toContain("docker.sock");
+    // The operator's side: the error itself, under the task's id.
+    const logged = lines.find((l) => l.msg === "agent task failed");
+    expect(logged).toMatchObject({ level: 50, task: "task-enoent", repo: "acme/widgets", container: "eamonn", failure: "docker_unreachable" });
+    expect((logged!.err as { message: string }).message).toBe(`connect ENOENT ${socket}`);
+  });
+
+  it("a TypeError: a generic line, never its text", async () => {
+    const { body, lines } = await runFailing({
+      taskId: "task-typeerror",
+      prepareContainer: async ({ env }) => {
+        const missing = (env as unknown as Record<string, { spec: { image: string } }>).devcontainer;
+        return { workspaceFolder: missing!.spec.image, notes: [], runAgent: async () => ({}) as AgentOutcome } as PreparedContainer;
+      },
+    });
+    expect(body).toBe(failed("task-typeerror", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-typeerror`."));
+    expect(body).not.toMatch(/Cannot read|undefined|TypeError/);
+    const logged = lines.find((l) => l.msg === "agent task failed");
+    expect(logged).toMatchObject({ task: "task-typeerror", failure: "internal", err: { type: "TypeError", message: expect.stringContaining("Cannot read properties of undefined") } });
+    expect((logged!.err as { stack: string }).stack).toContain("agent-failure.test.ts");
+  });
+
+  it("a GitError that names a host path: says git failed and what to do, without the path", async () => {
+    const hostPath = "/home/devs/.devs-webhook/repos/acme/widgets.git";
+    const { body, lines } = await runFailing({
+      taskId: "task-git",
+      sync: async () => {
+        throw new GitError(`fetching acme/widgets failed: fatal: '${hostPath}' does not appear to be a git repository`);
+      },
+    });
+    expect(body).toBe(
+      failed(
+        "task-git",
+        "git on the server could not fetch, check out or publish the repository. Trigger the task again; if it keeps failing, an operator can find the details in the server log under task `task-git`.",
+      ),
+    );
+    expect(body).not.toMatch(HOST_PATH);
+    expect(lines.find((l) => l.msg === "agent task failed")).toMatchObject({ task: "task-git", failure: "git", err: { message: expect.stringContaining(hostPath) } });
+  });
+
+  it("a lifecycle hook failing: names the hook, its entry and exit code (the user's own config), not its output", async () => {
+    const { body, lines } = await runFailing({
+      taskId: "task-hook",
+      prepareContainer: async () => {
+        throw new LifecycleCommandError("devs-eamonn-acme-widgets", "postCreateCommand", "deps", 127, ["sh: /root/.cache/install.sh: not found"]);
+      },
+    });
+    expect(body).toBe(
+      failed(
+        "task-hook",
+        "the devcontainer's `postCreateCommand` (`deps`) exited with code 127, so the agent did not run. Fix the command in the devcontainer configuration on the default branch, then trigger the task again.",
+      ),
+    );
+    expect(body).not.toMatch(HOST_PATH);
+    expect(lines.find((l) => l.msg === "agent task failed")).toMatchObject({ failure: "lifecycle_hook", err: { message: expect.stringContaining("/root/.cache/install.sh") } });
+  });
+
+  it("the agent's exec failing (exec_failed): the server's problem, said as such; the detail goes to the log", async () => {
+    const outcome: AgentOutcome = {
+      ok: false,
+      kind: "exec_failed",
+      reason: "The agent could not be run in the container: connect ECONNREFUSED <path>",
+      detail: "exec create failed: connect ECONNREFUSED /run/user/1000/docker.sock",
+      turns: null,
+      costUsd: null,
+      durationMs: 5,
+      sessionId: null,
+      exitCode: null,
+    };
+    const { body, lines } = await runFailing({
+      taskId: "task-exec",
+      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome }),
+    });
+    expect(body).toBe(
+      failed(
+        "task-exec",
+        "the agent could not be started in the task's container. Trigger the task again; if it keeps failing, an operator can find the details in the server log under task `task-exec`.",
+      ),
+    );
+    expect(lines.find((l) => l.kind === "exec_failed")).toMatchObject({ level: 40, task: "task-exec", detail: outcome.detail });
+  });
+
+  it("the agent's own failure (its turn limit): its reason, written for users, stays", async () => {
+    const outcome: AgentOutcome = {
+      ok: false,
+      kind: "max_turns",
+      reason: "The agent reached its turn limit after 30 turns before finishing.",
+      detail: "result error_max_turns",
+      turns: 30,
+      costUsd: 1.5,
+      durationMs: 5,
+      sessionId: "s",
+      exitCode: 1,
+    };
+    const { body } = await runFailing({
+      taskId: "task-turns",
+      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome }),
+    });
+    expect(body).toBe(failed("task-turns", "the agent did not finish: The agent reached its turn limit after 30 turns before finishing."));
+  });
+});
