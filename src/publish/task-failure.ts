@@ -13,6 +13,7 @@ import { ExecAbortedError, ExecError } from "../containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../containers/image.js";
 import { StreamFormatError } from "../containers/stream.js";
 import { GitError } from "../workspace/repo-cache.js";
+import { ExportError } from "./export-changes.js";
 import { safeText } from "./redact.js";
 
 export type FailureKind =
@@ -96,6 +97,10 @@ export function describeTaskFailure(error: unknown, taskId: string): TaskFailure
   }
   if (error instanceof ContainerError || error instanceof ExecError || error instanceof ExecAbortedError || error instanceof StreamFormatError || isDockerApiError(error)) {
     return { kind: "container", reason: `the task's container could not be started or used. ${retryThenLog(taskId)}` };
+  }
+  if (error instanceof ExportError) {
+    // Its message is written for users: the change was too large, or the image has no git.
+    return { kind: "git", reason: `the agent's changes could not be taken out of its container: ${error.message}.` };
   }
   if (error instanceof GitError) {
     return { kind: "git", reason: `git on the server could not fetch, check out or publish the repository. ${retryThenLog(taskId)}` };

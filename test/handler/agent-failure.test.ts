@@ -17,6 +17,11 @@ import { GitError, type RepoCache } from "../../src/workspace/repo-cache.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { makeTask } from "../helpers/tasks.js";
 
+/** These tasks fail before the agent's work would be taken out. */
+const unusedExport = async (): Promise<never> => {
+  throw new Error("exportChanges must not be called");
+};
+
 const API = "https://api.github.com";
 const HOST_PATH = /\/(tmp|home|var|root|usr)\//;
 
@@ -60,7 +65,7 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     github: async () => ({ octokit, token: "installation-token" }),
     loadConfig: async () => CONFIG,
     conversation: async () => [],
-    prepareContainer: scenario.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome })),
+    prepareContainer: scenario.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport })),
     redact: (text) => text,
     timeoutMinutes: 30,
     log,
@@ -116,7 +121,7 @@ describe("a failed agent task's comment", () => {
       taskId: "task-typeerror",
       prepareContainer: async ({ env }) => {
         const missing = (env as unknown as Record<string, { spec: { image: string } }>).devcontainer;
-        return { workspaceFolder: missing!.spec.image, notes: [], runAgent: async () => ({}) as AgentOutcome } as PreparedContainer;
+        return { workspaceFolder: missing!.spec.image, notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport } as PreparedContainer;
       },
     });
     expect(body).toBe(failed("task-typeerror", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-typeerror`."));
@@ -175,7 +180,7 @@ describe("a failed agent task's comment", () => {
     };
     const { body, lines } = await runFailing({
       taskId: "task-exec",
-      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome }),
+      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome, exportChanges: unusedExport }),
     });
     expect(body).toBe(
       failed(
@@ -200,7 +205,7 @@ describe("a failed agent task's comment", () => {
     };
     const { body } = await runFailing({
       taskId: "task-turns",
-      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome }),
+      prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome, exportChanges: unusedExport }),
     });
     expect(body).toBe(failed("task-turns", "the agent did not finish: The agent reached its turn limit after 30 turns before finishing."));
   });

@@ -8,6 +8,7 @@ import { DevcontainerError } from "../../src/containers/devcontainer.js";
 import { ContainerError, DockerHostError } from "../../src/containers/docker.js";
 import { ExecError } from "../../src/containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../../src/containers/image.js";
+import { ExportError } from "../../src/publish/export-changes.js";
 import { describeTaskFailure } from "../../src/publish/task-failure.js";
 import { TestOctokit } from "../helpers/probot.js";
 
@@ -21,6 +22,12 @@ const systemError = (message: string, fields: Record<string, unknown>) => Object
 
 describe("describeTaskFailure", () => {
   it.each([
+    [
+      "the agent's change too large to take out of the container; the git output stays in the log",
+      new ExportError("the change is larger than 256 MiB", ["fatal: /var/lib/secret-path"]),
+      "git",
+      "the agent's changes could not be taken out of its container: the change is larger than 256 MiB.",
+    ],
     [
       "an image build whose problem names the host's build context",
       new ImageBuildError("devs-img-acme-widgets", "the build context /home/devs/.devs-webhook/workspaces/eamonn/acme/widgets/../.. leads outside", ["Step 3/9"]),
