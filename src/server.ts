@@ -12,12 +12,18 @@ import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
 import type { DeliveryMemory } from "./tasks/delivery-memory.js";
 import type { TaskSink } from "./tasks/sink.js";
-import { verifyDelivery } from "./webhooks/delivery.js";
+import { BodyBudget, readSignedBody } from "./webhooks/body.js";
+import { BAD_SIGNATURE, checkDeliveryHeaders, MAX_BODY_BYTES, parseDelivery, SignatureCheck, tooLarge, type RejectedDelivery } from "./webhooks/delivery.js";
 
 /** Probot's path and the seed's path both receive deliveries. */
 export const WEBHOOK_PATHS = ["/api/github/webhooks", "/webhook"] as const;
-/** GitHub caps payloads at 25 MB. */
-const MAX_BODY_BYTES = 26 * 1024 * 1024;
+/**
+ * Bytes of unverified bodies held at once, across all requests: one delivery of the largest size
+ * GitHub sends fits, fifty forged ones do not add up.
+ */
+const MAX_BUFFERED_BODY_BYTES = 32 * 1024 * 1024;
+/** A sender that trickles its body holds a share of the budget; GitHub sends within seconds. */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** GitHub gives up after 10 s; answer 202 before that and let the handler finish. */
 const ACK_TIMEOUT_MS = 9_000;
 
@@ -36,6 +42,8 @@ export interface ServerDeps {
    * Absent: push, pull_request and check events do not run CI.
    */
   ci?: Pick<CiDeps, "loadCiConfig" | "redact"> & Partial<Pick<CiDeps, "supersede" | "detailsUrl">>;
+  /** Intake limits; the defaults follow GitHub's 25 MB cap. */
+  intake?: { maxBodyBytes?: number; maxBufferedBytes?: number };
 }
 
 export interface RunningServer {
@@ -123,19 +131,38 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     sendJson(res, 404, { error: `no route ${req.method} ${path}` });
   }
 
+  const maxBodyBytes = deps.intake?.maxBodyBytes ?? MAX_BODY_BYTES;
+  const budget = new BodyBudget(deps.intake?.maxBufferedBytes ?? MAX_BUFFERED_BODY_BYTES);
+
+  /**
+   * Everything that needs no body is checked first, and a request that fails it is answered
+   * without reading its body. The signature is computed as the bytes arrive, and the body is
+   * parsed only once it matched.
+   */
   async function receiveDelivery(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendJson(res, 405, { error: "deliveries are POSTed" });
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === null) return sendJson(res, 413, { error: "payload too large" });
+    if (req.method !== "POST") return refuse(res, { ok: false, status: 405, error: "deliveries are POSTed" });
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
-    const delivery = await verifyDelivery(header, body, secret!);
-    if (!delivery.ok) {
-      log.warn({ status: delivery.status, delivery: header("x-github-delivery") }, `delivery rejected: ${delivery.error}`);
-      return sendJson(res, delivery.status, { error: delivery.error });
+    const checked = checkDeliveryHeaders(header, maxBodyBytes);
+    if (!checked.ok) return refuse(res, checked);
+    const { headers } = checked;
+    const read = await readSignedBody(req, headers.contentLength, new SignatureCheck(secret!, headers.signature), { maxBytes: maxBodyBytes, budget });
+    if (read.kind === "too-large") return refuse(res, tooLarge(maxBodyBytes), headers.id);
+    if (read.kind === "bad-signature") return refuse(res, BAD_SIGNATURE, headers.id);
+    if (read.kind === "incomplete") return refuse(res, { ok: false, status: 400, error: "body ended early" }, headers.id);
+    if (read.kind === "no-room") {
+      log.warn({ delivery: headers.id, in_flight_bytes: budget.inUse }, "delivery not kept: too many bodies in flight; redeliver it");
+      return sendJson(res, 503, { error: "too many deliveries in flight; redeliver it" }, { "retry-after": "10" });
     }
+    let delivery;
+    try {
+      delivery = parseDelivery(headers, read.body);
+    } finally {
+      read.release();
+    }
+    if (!delivery.ok) return refuse(res, delivery, headers.id);
     const work = probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -157,6 +184,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     }
   }
 
+  /** A refused request's body is never read: the connection closes after the answer. */
+  function refuse(res: ServerResponse, rejection: RejectedDelivery, delivery?: string): void {
+    log.warn({ status: rejection.status, delivery }, `delivery rejected: ${rejection.error}`);
+    sendJson(res, rejection.status, { error: rejection.error }, { connection: "close" });
+  }
+
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(settings.port, settings.host, () => {
@@ -181,21 +215,6 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       await closeServer(server);
     },
   };
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(tooLarge ? null : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 async function closeServer(server: Server): Promise<void> {
