@@ -24,6 +24,11 @@ export const WEBHOOK_PATHS = ["/api/github/webhooks", "/webhook"] as const;
 const MAX_BUFFERED_BODY_BYTES = 32 * 1024 * 1024;
 /** A sender that trickles its body holds a share of the budget; GitHub sends within seconds. */
 const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * After a refusal the rest of the body is read and thrown away for this long at most, so the
+ * sender sees the answer instead of a reset connection; then the connection is cut.
+ */
+const LINGER_MS = 5_000;
 /** GitHub gives up after 10 s; answer 202 before that and let the handler finish. */
 const ACK_TIMEOUT_MS = 9_000;
 
@@ -113,20 +118,25 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     },
   };
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    route(req, res, expectsContinue).catch((error: unknown) => {
       log.error({ err: error }, "request failed");
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
       else res.destroy();
     });
-  });
+  };
+  const server = createServer((req, res) => handle(req, res, false));
+  // `Expect: 100-continue`: a delivery whose headers fail is refused before its body is sent.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname.replace(/\/+$/, "") || "/";
-    if ((WEBHOOK_PATHS as readonly string[]).includes(path)) return receiveDelivery(req, res);
     // Probot's manifest registration points the App's webhook at the site root.
-    if (path === "/" && req.method === "POST") return receiveDelivery(req, res);
+    if ((WEBHOOK_PATHS as readonly string[]).includes(path) || (path === "/" && req.method === "POST")) {
+      return receiveDelivery(req, res, expectsContinue);
+    }
+    if (expectsContinue) res.writeContinue();
     if (await handleAdminRoute(req, res, url, routeDeps)) return;
     sendJson(res, 404, { error: `no route ${req.method} ${path}` });
   }
@@ -139,19 +149,20 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
    * without reading its body. The signature is computed as the bytes arrive, and the body is
    * parsed only once it matched.
    */
-  async function receiveDelivery(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return refuse(res, { ok: false, status: 405, error: "deliveries are POSTed" });
+  async function receiveDelivery(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+    if (req.method !== "POST") return refuse(req, res, { ok: false, status: 405, error: "deliveries are POSTed" });
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
     const checked = checkDeliveryHeaders(header, maxBodyBytes);
-    if (!checked.ok) return refuse(res, checked);
+    if (!checked.ok) return refuse(req, res, checked);
     const { headers } = checked;
+    if (expectsContinue) res.writeContinue();
     const read = await readSignedBody(req, headers.contentLength, new SignatureCheck(secret!, headers.signature), { maxBytes: maxBodyBytes, budget });
-    if (read.kind === "too-large") return refuse(res, tooLarge(maxBodyBytes), headers.id);
-    if (read.kind === "bad-signature") return refuse(res, BAD_SIGNATURE, headers.id);
-    if (read.kind === "incomplete") return refuse(res, { ok: false, status: 400, error: "body ended early" }, headers.id);
+    if (read.kind === "too-large") return refuse(req, res, tooLarge(maxBodyBytes), headers.id);
+    if (read.kind === "bad-signature") return refuse(req, res, BAD_SIGNATURE, headers.id);
+    if (read.kind === "incomplete") return refuse(req, res, { ok: false, status: 400, error: "body ended early" }, headers.id);
     if (read.kind === "no-room") {
       log.warn({ delivery: headers.id, in_flight_bytes: budget.inUse }, "delivery not kept: too many bodies in flight; redeliver it");
       return sendJson(res, 503, { error: "too many deliveries in flight; redeliver it" }, { "retry-after": "10" });
@@ -162,7 +173,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     } finally {
       read.release();
     }
-    if (!delivery.ok) return refuse(res, delivery, headers.id);
+    if (!delivery.ok) return refuse(req, res, delivery, headers.id);
     const work = probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -184,10 +195,35 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     }
   }
 
-  /** A refused request's body is never read: the connection closes after the answer. */
-  function refuse(res: ServerResponse, rejection: RejectedDelivery, delivery?: string): void {
+  /**
+   * Answers at once; what is left of the body is discarded unread (never kept), up to the body
+   * limit and LINGER_MS, and then the connection is cut. The answer is written whole but ended
+   * only then: closing straight away would reset a connection the sender is still writing to,
+   * and it might never see the status.
+   */
+  function refuse(req: IncomingMessage, res: ServerResponse, rejection: RejectedDelivery, delivery?: string): void {
     log.warn({ status: rejection.status, delivery }, `delivery rejected: ${rejection.error}`);
-    sendJson(res, rejection.status, { error: rejection.error }, { connection: "close" });
+    const text = JSON.stringify({ error: rejection.error });
+    res.writeHead(rejection.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    if (req.complete) return void res.end(text);
+    res.write(text);
+    let discarded = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      if (!res.writableEnded) res.end();
+    };
+    const cut = () => {
+      finish();
+      req.socket.destroy();
+    };
+    const timer = setTimeout(cut, LINGER_MS).unref();
+    req.on("data", (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > maxBodyBytes) cut();
+    });
+    req.once("end", finish);
+    req.once("close", finish);
+    req.resume();
   }
 
   server.requestTimeout = REQUEST_TIMEOUT_MS;
