@@ -22,8 +22,11 @@ export const WEBHOOK_PATHS = ["/api/github/webhooks", "/webhook"] as const;
  * GitHub sends fits, fifty forged ones do not add up.
  */
 const MAX_BUFFERED_BODY_BYTES = 32 * 1024 * 1024;
-/** A sender that trickles its body holds a share of the budget; GitHub sends within seconds. */
-const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * A sender that trickles its body holds a share of the budget. GitHub gives up on a delivery after
+ * 10 s, so a request still arriving after this long is not GitHub's.
+ */
+const REQUEST_TIMEOUT_MS = 20_000;
 /**
  * After a refusal the rest of the body is read and thrown away for this long at most, so the
  * sender sees the answer instead of a reset connection; then the connection is cut.
@@ -125,7 +128,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       else res.destroy();
     });
   };
-  const server = createServer((req, res) => handle(req, res, false));
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => handle(req, res, false));
   // `Expect: 100-continue`: a delivery whose headers fail is refused before its body is sent.
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
 
@@ -202,7 +205,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
    * and it might never see the status.
    */
   function refuse(req: IncomingMessage, res: ServerResponse, rejection: RejectedDelivery, delivery?: string): void {
-    log.warn({ status: rejection.status, delivery }, `delivery rejected: ${rejection.error}`);
+    // A GET on the webhook path is a browser or a probe, not a failed delivery.
+    log[rejection.status === 405 ? "debug" : "warn"]({ status: rejection.status, delivery }, `delivery rejected: ${rejection.error}`);
     const text = JSON.stringify({ error: rejection.error });
     res.writeHead(rejection.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     if (req.complete) return void res.end(text);
@@ -226,7 +230,6 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     req.resume();
   }
 
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(settings.port, settings.host, () => {

@@ -137,6 +137,21 @@ describe("webhook deliveries over HTTP", () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 
+  it("a correctly signed body that cannot be kept while others hold the intake budget is a 503 to redeliver; forged ones stay 401", async () => {
+    sink = new MemoryTaskSink();
+    const settings = testSettings();
+    const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
+    // A budget smaller than the body stands for one already held by other requests in flight.
+    server = await startServer(settings, { ...(await github(settings)), sink, memory, intake: { maxBufferedBytes: 1024 } });
+    const body = JSON.stringify(mention);
+    expect(body.length).toBeGreaterThan(1024);
+    const res = await fetch(`${server.url}/webhook`, { method: "POST", body, headers: await signedHeaders("issue_comment", body) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("10");
+    expect((await post("/webhook", body, await signedHeaders("issue_comment", body, "forged"))).status).toBe(401);
+    expect(sink.tasks).toEqual([]);
+  });
+
   it("with Expect: 100-continue, a delivery without a signature is refused before its body is sent", async () => {
     await start();
     const { request } = await import("node:http");
