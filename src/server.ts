@@ -12,12 +12,26 @@ import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
 import type { DeliveryMemory } from "./tasks/delivery-memory.js";
 import type { TaskSink } from "./tasks/sink.js";
-import { verifyDelivery } from "./webhooks/delivery.js";
+import { BodyBudget, readSignedBody } from "./webhooks/body.js";
+import { BAD_SIGNATURE, checkDeliveryHeaders, MAX_BODY_BYTES, parseDelivery, SignatureCheck, tooLarge, type RejectedDelivery } from "./webhooks/delivery.js";
 
 /** Probot's path and the seed's path both receive deliveries. */
 export const WEBHOOK_PATHS = ["/api/github/webhooks", "/webhook"] as const;
-/** GitHub caps payloads at 25 MB. */
-const MAX_BODY_BYTES = 26 * 1024 * 1024;
+/**
+ * Bytes of unverified bodies held at once, across all requests: one delivery of the largest size
+ * GitHub sends fits, fifty forged ones do not add up.
+ */
+const MAX_BUFFERED_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * A sender that trickles its body holds a share of the budget. GitHub gives up on a delivery after
+ * 10 s, so a request still arriving after this long is not GitHub's.
+ */
+const REQUEST_TIMEOUT_MS = 20_000;
+/**
+ * After a refusal the rest of the body is read and thrown away for this long at most, so the
+ * sender sees the answer instead of a reset connection; then the connection is cut.
+ */
+const LINGER_MS = 5_000;
 /** GitHub gives up after 10 s; answer 202 before that and let the handler finish. */
 const ACK_TIMEOUT_MS = 9_000;
 
@@ -36,6 +50,8 @@ export interface ServerDeps {
    * Absent: push, pull_request and check events do not run CI.
    */
   ci?: Pick<CiDeps, "loadCiConfig" | "redact"> & Partial<Pick<CiDeps, "supersede" | "detailsUrl">>;
+  /** Intake limits; the defaults follow GitHub's 25 MB cap. */
+  intake?: { maxBodyBytes?: number; maxBufferedBytes?: number };
 }
 
 export interface RunningServer {
@@ -105,37 +121,62 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     },
   };
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    route(req, res, expectsContinue).catch((error: unknown) => {
       log.error({ err: error }, "request failed");
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
       else res.destroy();
     });
-  });
+  };
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => handle(req, res, false));
+  // `Expect: 100-continue`: a delivery whose headers fail is refused before its body is sent.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname.replace(/\/+$/, "") || "/";
-    if ((WEBHOOK_PATHS as readonly string[]).includes(path)) return receiveDelivery(req, res);
     // Probot's manifest registration points the App's webhook at the site root.
-    if (path === "/" && req.method === "POST") return receiveDelivery(req, res);
+    if ((WEBHOOK_PATHS as readonly string[]).includes(path) || (path === "/" && req.method === "POST")) {
+      return receiveDelivery(req, res, expectsContinue);
+    }
+    if (expectsContinue) res.writeContinue();
     if (await handleAdminRoute(req, res, url, routeDeps)) return;
     sendJson(res, 404, { error: `no route ${req.method} ${path}` });
   }
 
-  async function receiveDelivery(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendJson(res, 405, { error: "deliveries are POSTed" });
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === null) return sendJson(res, 413, { error: "payload too large" });
+  const maxBodyBytes = deps.intake?.maxBodyBytes ?? MAX_BODY_BYTES;
+  const budget = new BodyBudget(deps.intake?.maxBufferedBytes ?? MAX_BUFFERED_BODY_BYTES);
+
+  /**
+   * Everything that needs no body is checked first, and a request that fails it is answered
+   * without reading its body. The signature is computed as the bytes arrive, and the body is
+   * parsed only once it matched.
+   */
+  async function receiveDelivery(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+    if (req.method !== "POST") return refuse(req, res, { ok: false, status: 405, error: "deliveries are POSTed" });
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
-    const delivery = await verifyDelivery(header, body, secret!);
-    if (!delivery.ok) {
-      log.warn({ status: delivery.status, delivery: header("x-github-delivery") }, `delivery rejected: ${delivery.error}`);
-      return sendJson(res, delivery.status, { error: delivery.error });
+    const checked = checkDeliveryHeaders(header, maxBodyBytes);
+    if (!checked.ok) return refuse(req, res, checked);
+    const { headers } = checked;
+    if (expectsContinue) res.writeContinue();
+    const read = await readSignedBody(req, headers.contentLength, new SignatureCheck(secret!, headers.signature), { maxBytes: maxBodyBytes, budget });
+    if (read.kind === "too-large") return refuse(req, res, tooLarge(maxBodyBytes), headers.id);
+    if (read.kind === "bad-signature") return refuse(req, res, BAD_SIGNATURE, headers.id);
+    if (read.kind === "incomplete") return refuse(req, res, { ok: false, status: 400, error: "body ended early" }, headers.id);
+    if (read.kind === "no-room") {
+      log.warn({ delivery: headers.id, in_flight_bytes: budget.inUse }, "delivery not kept: too many bodies in flight; redeliver it");
+      return sendJson(res, 503, { error: "too many deliveries in flight; redeliver it" }, { "retry-after": "10" });
     }
+    let delivery;
+    try {
+      delivery = parseDelivery(headers, read.body);
+    } finally {
+      read.release();
+    }
+    if (!delivery.ok) return refuse(req, res, delivery, headers.id);
     const work = probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -155,6 +196,38 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Answers at once; what is left of the body is discarded unread (never kept), up to the body
+   * limit and LINGER_MS, and then the connection is cut. The answer is written whole but ended
+   * only then: closing straight away would reset a connection the sender is still writing to,
+   * and it might never see the status.
+   */
+  function refuse(req: IncomingMessage, res: ServerResponse, rejection: RejectedDelivery, delivery?: string): void {
+    // A GET on the webhook path is a browser or a probe, not a failed delivery.
+    log[rejection.status === 405 ? "debug" : "warn"]({ status: rejection.status, delivery }, `delivery rejected: ${rejection.error}`);
+    const text = JSON.stringify({ error: rejection.error });
+    res.writeHead(rejection.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    if (req.complete) return void res.end(text);
+    res.write(text);
+    let discarded = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      if (!res.writableEnded) res.end();
+    };
+    const cut = () => {
+      finish();
+      req.socket.destroy();
+    };
+    const timer = setTimeout(cut, LINGER_MS).unref();
+    req.on("data", (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > maxBodyBytes) cut();
+    });
+    req.once("end", finish);
+    req.once("close", finish);
+    req.resume();
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -181,21 +254,6 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       await closeServer(server);
     },
   };
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(tooLarge ? null : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 async function closeServer(server: Server): Promise<void> {

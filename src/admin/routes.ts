@@ -26,6 +26,20 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+export const DEFAULT_TASK_LIMIT = 50;
+export const MAX_TASK_LIMIT = 500;
+
+/**
+ * `?limit=` of GET /tasks: absent means 50; a whole number is capped at 500; anything else (0,
+ * negative, fractions, words) is refused, since SQLite reads a negative LIMIT as "no limit".
+ */
+export function parseTaskLimit(raw: string | null): number | null {
+  if (raw === null) return DEFAULT_TASK_LIMIT;
+  if (!/^\d+$/.test(raw)) return null;
+  const limit = Number(raw);
+  return limit >= 1 ? Math.min(limit, MAX_TASK_LIMIT) : null;
+}
+
 type Route = {
   method: string;
   pattern: RegExp;
@@ -66,7 +80,8 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
       pattern: /^\/tasks$/,
       handle: (r, _m, u) => {
         if (!ops.recentTasks) return notAvailable(r);
-        const limit = Math.min(Number(u.searchParams.get("limit") ?? 50) || 50, 500);
+        const limit = parseTaskLimit(u.searchParams.get("limit"));
+        if (limit === null) return sendJson(r, 400, { error: `limit must be a whole number of 1 or more (at most ${MAX_TASK_LIMIT} tasks are listed)` });
         sendJson(r, 200, { tasks: ops.recentTasks(limit) });
       },
     },

@@ -93,6 +93,90 @@ describe("webhook deliveries over HTTP", () => {
     expect(sink.tasks).toEqual([]);
   });
 
+  for (const id of ["../../etc", "abc/def", "..", "x".repeat(65)]) {
+    it(`a correctly signed delivery whose X-GitHub-Delivery is ${JSON.stringify(id.slice(0, 12))} is refused with 400 before anything runs`, async () => {
+      await start();
+      // No nock scope: any GitHub call would fail the delivery with a 500 instead.
+      const body = JSON.stringify(mention);
+      const headers = { ...(await signedHeaders("issue_comment", body)), "x-github-delivery": id };
+      const res = await post("/webhook", body, headers);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatch(/X-GitHub-Delivery/);
+      expect(sink.tasks).toEqual([]);
+    });
+  }
+
+  it("a wrong signature over a body that is not JSON is a 401: nothing unsigned is parsed", async () => {
+    await start();
+    const body = '{"action": "created", ';
+    const res = await post("/webhook", body, await signedHeaders("issue_comment", body, "not-the-secret"));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatch(/signature/);
+  });
+
+  it("a correctly signed body larger than GitHub's 25 MiB cap is a 413, with a Content-Length and chunked", async () => {
+    await start();
+    const text = JSON.stringify({ ...mention, padding: "x".repeat(25 * 1024 * 1024) });
+    const headers = await signedHeaders("issue_comment", text);
+    const declared = await post("/webhook", text, headers);
+    expect(declared.status).toBe(413);
+    const bytes = new TextEncoder().encode(text);
+    const chunked = await fetch(`${server.url}/webhook`, {
+      method: "POST",
+      headers,
+      duplex: "half",
+      body: new ReadableStream({
+        start(controller) {
+          for (let at = 0; at < bytes.length; at += 1024 * 1024) controller.enqueue(bytes.subarray(at, at + 1024 * 1024));
+          controller.close();
+        },
+      }),
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(sink.tasks).toEqual([]);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it("a correctly signed body that cannot be kept while others hold the intake budget is a 503 to redeliver; forged ones stay 401", async () => {
+    sink = new MemoryTaskSink();
+    const settings = testSettings();
+    const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
+    // A budget smaller than the body stands for one already held by other requests in flight.
+    server = await startServer(settings, { ...(await github(settings)), sink, memory, intake: { maxBufferedBytes: 1024 } });
+    const body = JSON.stringify(mention);
+    expect(body.length).toBeGreaterThan(1024);
+    const res = await fetch(`${server.url}/webhook`, { method: "POST", body, headers: await signedHeaders("issue_comment", body) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("10");
+    expect((await post("/webhook", body, await signedHeaders("issue_comment", body, "forged"))).status).toBe(401);
+    expect(sink.tasks).toEqual([]);
+  });
+
+  it("with Expect: 100-continue, a delivery without a signature is refused before its body is sent", async () => {
+    await start();
+    const { request } = await import("node:http");
+    const url = new URL(`${server.url}/webhook`);
+    const outcome = await new Promise<{ status: number | undefined; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "abc", "content-length": "1000", expect: "100-continue" },
+      });
+      req.on("continue", () => (continued = true));
+      req.on("response", (res) => {
+        res.resume();
+        resolve({ status: res.statusCode, continued });
+        req.destroy();
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(outcome).toEqual({ status: 400, continued: false });
+  });
+
   it("a delivery without a signature is refused with 400", async () => {
     await start();
     const body = JSON.stringify(mention);
@@ -171,6 +255,38 @@ describe("health and admin routes", () => {
     const body = await right.json();
     expect(body).toMatchObject({ mentioned_user: "devs-bot", auth_mode: "token", container_pool: ["eamonn", "harry", "darren"] });
     expect(JSON.stringify(body)).not.toContain("test-token");
+  });
+
+  it("GET /tasks?limit= refuses what is not a whole number of 1 or more with 400 and caps the rest at 500", async () => {
+    const settings = testSettings({ ADMIN_PASSWORD: "pw" });
+    const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
+    const journal = Array.from({ length: 600 }, (_, i) => ({ id: `task-${i}` }));
+    const asked: number[] = [];
+    sink = new MemoryTaskSink();
+    server = await startServer(settings, {
+      ...(await github(settings)),
+      sink,
+      memory,
+      operations: {
+        // SQLite's LIMIT as the journal applies it: negative means everything.
+        recentTasks: (limit) => (asked.push(limit), limit < 0 ? journal : journal.slice(0, limit)),
+      },
+    });
+    const auth = { authorization: `Basic ${btoa("admin:pw")}` };
+    const list = async (query: string) => {
+      const res = await fetch(`${server.url}/tasks${query}`, { headers: auth });
+      return { status: res.status, body: (await res.json()) as { tasks?: unknown[]; error?: string } };
+    };
+    for (const bad of ["-1", "0", "2.5", "1e3", "abc", "", "%20", "-0", "+5"]) {
+      const res = await list(`?limit=${bad}`);
+      expect(res.status, `limit=${bad}`).toBe(400);
+      expect(res.body.error).toMatch(/limit/);
+    }
+    expect((await list("")).body.tasks).toHaveLength(50);
+    expect((await list("?limit=3")).body.tasks).toHaveLength(3);
+    expect((await list("?limit=100000")).body.tasks).toHaveLength(500);
+    expect((await list(`?limit=${"9".repeat(400)}`)).body.tasks).toHaveLength(500);
+    expect(asked).toEqual([50, 3, 500, 500]);
   });
 
   it("unknown paths are 404", async () => {
