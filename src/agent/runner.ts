@@ -1,6 +1,7 @@
 // An agent task from start to answer: config, checkout, container, the agent, then publishing on
 // the host. Each collaborator is injected, so this file holds only the order of things and what
 // the user is told at each step.
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
@@ -128,6 +129,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
 
     // The work leaves the container as a bundle; the host never reads the workspace's .git.
     const bundle = `${scratch}.bundle`;
+    await mkdir(deps.scratchDir, { recursive: true, mode: 0o700 });
     const exported = await container.exportChanges(checkout.baseSha, bundle, AbortSignal.any([ctx.signal, AbortSignal.timeout(EXPORT_TIMEOUT_MS)]));
     const collected = await collectChanges({
       bundle,
