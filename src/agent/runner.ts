@@ -106,7 +106,8 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   }
 
   const workspace = deps.workspaceFor(ctx.container, task);
-  const scratch = join(deps.scratchDir, task.id);
+  // A task journaled by an older build may carry any delivery id: only a plain name becomes a path.
+  const scratch = join(deps.scratchDir, task.id.replace(/[^A-Za-z0-9_-]/g, "_"));
   try {
     // Fetched while the checkout and the container get ready.
     const conversationP = deps.conversation(octokit, task);
