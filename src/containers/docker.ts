@@ -1,8 +1,9 @@
-// The container lifecycle on a Docker engine: one long-lived container per pool name and
-// repository, created from a devcontainer spec and a resolved image, reused warm between tasks,
-// recreated when what made it changes, with lifecycle hooks run when the spec says (W23).
+// The container lifecycle on a Docker engine: one long-lived container per pool name, repository
+// and trust (see naming.ts), created from a devcontainer spec and a resolved image, reused warm
+// between tasks, recreated when what made it changes, with lifecycle hooks run when the spec says
+// (W23), and emptied of every process of a task before the next one (see quiesce).
 //
-// Identity is in labels; the name is predictable (`devs-<pool>-<owner>-<repo>`, lower-case, W5).
+// Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, W5).
 // Containers get only the environment the spec and the caller give (W1): nothing of the server's
 // own environment, never privileged, no published ports, only the workspace mounted (plus the
 // operator's extra mounts, such as the CI bridge directory, the same for every task kind).
@@ -10,15 +11,18 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import Docker from "dockerode";
 import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type DevcontainerSpec, type LifecycleHook } from "./devcontainer.js";
-import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
+import { execInContainer, killTaskStrays, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
 import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
+import { placeName, type PlaceKey, type Trust } from "./naming.js";
+import { hostProcesses, strangers, takeBaseline, type Baseline } from "./processes.js";
 import { Tail, type LineCallback } from "./stream.js";
 
 export const LABELS = {
   managed: "devs.managed",
   pool: "devs.pool",
   repo: "devs.repo",
+  trust: "devs.trust",
   configHash: "devs.config-hash",
   imageId: "devs.image-id",
   devcontainerHash: "devs.devcontainer-hash",
@@ -73,10 +77,9 @@ export function connectDocker(dockerHost?: string | null): Docker {
   );
 }
 
-/** `devs-<pool>-<owner>-<repo>`, lower-case, characters Docker refuses replaced by `-` (W5). */
-export function containerName(pool: string, owner: string, repo: string): string {
-  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-");
-  return `devs-${part(pool)}-${part(owner)}-${part(repo)}`;
+/** `devs-<pool>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place (W5). */
+export function containerName(place: PlaceKey): string {
+  return `devs-${placeName(place)}`;
 }
 
 export interface RuntimeOptions {
@@ -88,11 +91,11 @@ export interface RuntimeOptions {
   init?: boolean;
   /**
    * Host folders bind-mounted into every container this runtime makes, besides the workspace (the
-   * CI bridge directory). Per pool name and repository, and the same whatever the task kind, so
-   * agent and CI tasks of one pool name share one warm container. Part of the container's
+   * CI bridge directory). Per place (pool name, repository, trust), and the same whatever the task
+   * kind, so agent and CI tasks of one place share one warm container. Part of the container's
    * identity: a change recreates it. Sources are created when missing.
    */
-  mounts?: (container: { pool: string; owner: string; repo: string }) => readonly BindMount[];
+  mounts?: (container: PlaceKey) => readonly BindMount[];
 }
 
 export interface BindMount {
@@ -107,7 +110,9 @@ export interface EnsureRequest {
   pool: string;
   owner: string;
   repo: string;
-  /** Host folder bind-mounted at the spec's workspaceFolder. Keep it stable per pool name and repo: it is part of the container's identity. */
+  /** Whose code the task runs: a fork's never shares a container with the maintainers'. */
+  trust: Trust;
+  /** Host folder bind-mounted at the spec's workspaceFolder. Keep it stable per place (placeName): it is part of the container's identity. */
   workspaceDir: string;
   spec: DevcontainerSpec;
   image: ResolvedImage;
@@ -127,6 +132,7 @@ export interface DevContainer {
   pool: string;
   /** owner/repo, lower-case. */
   repo: string;
+  trust: Trust;
   spec: DevcontainerSpec;
   imageId: string;
   /** The container's environment as Docker reports it: image ENV, containerEnv, caller env. */
@@ -142,6 +148,8 @@ export interface ManagedContainer {
   id: string;
   pool: string;
   repo: string;
+  /** Containers made before trust was part of the identity count as the maintainers'. */
+  trust: Trust;
   state: string;
   running: boolean;
   imageId: string;
@@ -168,6 +176,12 @@ export class ContainerRuntime {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
+  /**
+   * Container id → its processes right after the start this process made, before any exec. Kept
+   * in this process's memory only: anything the container could write is no proof. Unknown (a
+   * container started before a restart of the server, or behind its back) means restart it.
+   */
+  private readonly baselines = new Map<string, Baseline>();
 
   constructor(
     readonly docker: Docker,
@@ -179,20 +193,49 @@ export class ContainerRuntime {
     this.mounts = options.mounts ?? (() => []);
   }
 
-  /** Returns a running container for the request, creating, recreating or starting it as needed. */
+  /**
+   * Returns a running container for the request, creating, recreating or starting it as needed,
+   * and holding no process of an earlier task (it quiesces a running one first).
+   */
   ensure(request: EnsureRequest): Promise<DevContainer> {
-    const preferred = containerName(request.pool, request.owner, request.repo);
-    return this.locked(preferred, () => this.ensureUnlocked(request, preferred));
+    const place = placeOfRequest(request);
+    const preferred = containerName(place);
+    return this.locked(preferred, () => this.ensureUnlocked(request, place, preferred));
   }
 
-  private async ensureUnlocked(request: EnsureRequest, preferred: string): Promise<DevContainer> {
+  /**
+   * Makes sure nothing of an earlier task runs in the place's container; call it before the host
+   * touches the task's workspace (a live leftover could race the checkout), and after each task.
+   *
+   * Why this way: the only evidence taken is the engine's (Docker's top API, host PIDs with start
+   * times, see processes.ts), compared with the baseline this process read right after it started
+   * the container. Matching processes are the container's own; anything else (a task's leftover,
+   * whatever `env -i`, `setsid`, a double fork, a renamed or forged-mark process or a replaced
+   * /bin/sh did) is a stranger. Strangers first get the cheap in-container kill of task-marked
+   * processes (which catches the well-behaved ones and keeps the container warm); if the engine
+   * still lists any, or the baseline is unknown, the container is killed through the engine,
+   * which ends every process in it whatever it did. The next ensure starts it again, taking a new
+   * baseline, and postStartCommand runs again as on any start: services the lifecycle hooks start
+   * are not in the baseline (hooks run the repository's code, which a task can have changed), so
+   * they live for one task and come back for the next.
+   */
+  quiesce(place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
+    const preferred = containerName(place);
+    return this.locked(preferred, async () => {
+      const { name, info } = await this.find(preferred, place);
+      if (!info) return { outcome: "absent", strangers: 0 };
+      return this.clear(name, info, onProgress);
+    });
+  }
+
+  private async ensureUnlocked(request: EnsureRequest, place: PlaceKey, preferred: string): Promise<DevContainer> {
     const { signal } = request;
     const repo = `${request.owner}/${request.repo}`.toLowerCase();
-    const extra = this.mounts({ pool: request.pool, owner: request.owner, repo: request.repo });
+    const extra = this.mounts(place);
     const wanted = this.createOptions(request, repo, extra);
     // Docker refuses a bind mount whose source is missing, on create and on start alike.
     for (const mount of extra) await mkdir(resolve(mount.source), { recursive: true });
-    const { name, info: existing } = await this.find(preferred, request.pool, repo);
+    const { name, info: existing } = await this.find(preferred, place);
     let info = existing;
     let recreatedBecause: string | null = null;
 
@@ -210,6 +253,12 @@ export class ContainerRuntime {
     }
     signal?.throwIfAborted();
 
+    if (info?.State.Running) {
+      const cleared = await this.clear(name, info, request.onProgress);
+      if (cleared.outcome === "stopped") info = await this.docker.getContainer(info.Id).inspect();
+    }
+    signal?.throwIfAborted();
+
     let action: DevContainer["action"];
     if (!info) {
       request.onProgress?.(`creating ${name} from ${request.image.ref}`);
@@ -222,9 +271,7 @@ export class ContainerRuntime {
       });
       action = "created";
       info = await created.inspect();
-    } else if (info.State.Paused) {
-      await this.docker.getContainer(info.Id).unpause();
-      action = "reused";
+      await this.recordBaseline(info, request.onProgress);
     } else if (!info.State.Running) {
       request.onProgress?.(`starting ${name}`);
       await this.docker
@@ -235,6 +282,7 @@ export class ContainerRuntime {
         });
       action = "started";
       info = await this.docker.getContainer(info.Id).inspect();
+      await this.recordBaseline(info, request.onProgress);
     } else {
       action = "reused";
     }
@@ -244,6 +292,7 @@ export class ContainerRuntime {
       id: info.Id,
       pool: request.pool,
       repo,
+      trust: request.trust,
       spec: request.spec,
       imageId: request.image.id,
       env: parseEnvList(info.Config.Env),
@@ -270,30 +319,36 @@ export class ContainerRuntime {
   }
 
   /** Stops a managed container; false when it was not running or does not exist. */
-  async stop(name: string): Promise<boolean> {
-    const info = await this.inspectManaged(name);
-    if (!info?.State.Running) return false;
-    try {
-      await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
-    } catch (error) {
-      if (statusCode(error) === 304 || statusCode(error) === 404) return false;
-      throw error;
-    }
-    return true;
+  stop(name: string): Promise<boolean> {
+    return this.locked(name, async () => {
+      const info = await this.inspectManaged(name);
+      if (!info?.State.Running) return false;
+      try {
+        await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
+      } catch (error) {
+        if (statusCode(error) === 304 || statusCode(error) === 404) return false;
+        throw error;
+      }
+      this.baselines.delete(info.Id);
+      return true;
+    });
   }
 
   /** Removes a managed container, running or not; false when it does not exist. */
-  async remove(name: string): Promise<boolean> {
-    const info = await this.inspectManaged(name);
-    if (!info) return false;
-    try {
-      await this.docker.getContainer(info.Id).remove({ force: true, v: true });
-    } catch (error) {
-      if (statusCode(error) === 404) return false;
-      throw error;
-    }
-    this.hooksDone.delete(info.Id);
-    return true;
+  remove(name: string): Promise<boolean> {
+    return this.locked(name, async () => {
+      const info = await this.inspectManaged(name);
+      if (!info) return false;
+      try {
+        await this.docker.getContainer(info.Id).remove({ force: true, v: true });
+      } catch (error) {
+        if (statusCode(error) === 404) return false;
+        throw error;
+      }
+      this.hooksDone.delete(info.Id);
+      this.baselines.delete(info.Id);
+      return true;
+    });
   }
 
   async isRunning(name: string): Promise<boolean> {
@@ -311,6 +366,7 @@ export class ContainerRuntime {
         id: c.Id,
         pool: c.Labels[LABELS.pool] ?? "",
         repo: c.Labels[LABELS.repo] ?? "",
+        trust: c.Labels[LABELS.trust] === "fork" ? ("fork" as const) : ("maintainers" as const),
         state: c.State,
         running: c.State === "running",
         imageId: c.Labels[LABELS.imageId] ?? c.ImageID,
@@ -340,6 +396,7 @@ export class ContainerRuntime {
         [LABELS.managed]: "true",
         [LABELS.pool]: request.pool,
         [LABELS.repo]: repo,
+        [LABELS.trust]: request.trust,
         [LABELS.imageId]: request.image.id,
         [LABELS.devcontainerHash]: devcontainerHash(spec),
         [LABELS.envHash]: valueHash(sortedRecord(request.env ?? {})),
@@ -364,19 +421,78 @@ export class ContainerRuntime {
     return options;
   }
 
-  private async find(preferred: string, pool: string, repo: string): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {
+  private async find(preferred: string, place: PlaceKey): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {
+    const repo = `${place.owner}/${place.repo}`.toLowerCase();
     const owns = (info: Docker.ContainerInspectInfo) => {
       const labels = info.Config.Labels ?? {};
-      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === pool && labels[LABELS.repo] === repo;
+      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === place.pool && labels[LABELS.repo] === repo && labels[LABELS.trust] === place.trust;
     };
     const info = await this.inspect(preferred);
     if (!info || owns(info)) return { name: preferred, info };
-    // The name is taken: another repository whose name reads the same once made safe (a-b/c and
-    // a/b-c), or a container this app did not make. Step aside with a name made unique by a hash.
-    const alternative = `${preferred}-${valueHash([pool, repo], 8)}`;
+    // The name is taken by a container this app did not make for this place (someone made one by
+    // hand). Step aside with a name made unique by a hash.
+    const alternative = `${preferred}-${valueHash([place.pool, repo, place.trust], 8)}`;
     const other = await this.inspect(alternative);
     if (other && !owns(other)) throw new ContainerError(alternative, "exists and was not created by devs-webhook for this repository");
     return { name: alternative, info: other };
+  }
+
+  /** See quiesce. The caller holds the container's lock. */
+  private async clear(name: string, found: Docker.ContainerInspectInfo, onProgress?: (message: string) => void): Promise<QuiesceResult> {
+    let info = found;
+    const handle = this.docker.getContainer(info.Id);
+    if (info.State.Paused) {
+      await handle.unpause();
+      info = await handle.inspect();
+    }
+    if (!info.State.Running) return { outcome: "not-running", strangers: 0 };
+    const baseline = this.baselines.get(info.Id);
+    let left = 0;
+    if (baseline && baseline.startedAt === info.State.StartedAt) {
+      const before = strangers(await hostProcesses(handle), baseline);
+      if (!before.length) return { outcome: "clean", strangers: 0 };
+      // Bounded: the kill runs the container's own /bin/sh, which a task may have replaced.
+      await withTimeout(killTaskStrays(handle), STRAY_KILL_MS).catch(() => 0);
+      const after = strangers(await hostProcesses(handle), baseline);
+      if (!after.length) return { outcome: "cleaned", strangers: before.length };
+      left = after.length;
+      onProgress?.(`restarting ${name}: ${left} process${left === 1 ? "" : "es"} of an earlier task or its lifecycle hooks still running`);
+    } else {
+      onProgress?.(`restarting ${name}: what runs in it since its last start is not known to this process`);
+    }
+    await this.killContainer(name, info.Id);
+    return { outcome: "stopped", strangers: left };
+  }
+
+  /** SIGKILL to the container's init through the engine: the kernel ends every process in it. */
+  private async killContainer(name: string, id: string): Promise<void> {
+    const handle = this.docker.getContainer(id);
+    try {
+      await handle.kill({ signal: "SIGKILL" });
+    } catch (error) {
+      // 409: it stopped meanwhile, which is the point.
+      if (statusCode(error) !== 409 && statusCode(error) !== 304) throw new ContainerError(name, `could not be killed: ${dockerMessage(error)}`);
+    }
+    this.baselines.delete(id);
+    this.hooksDone.delete(id);
+    const deadline = Date.now() + 30_000;
+    while ((await handle.inspect()).State.Running) {
+      if (Date.now() > deadline) throw new ContainerError(name, "still runs 30 s after SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Taken right after a start this process made, before any exec. When the engine cannot list
+   * processes (a `ps` without lstart), no baseline is kept: every quiesce restarts the container.
+   */
+  private async recordBaseline(info: Docker.ContainerInspectInfo, onProgress?: (message: string) => void): Promise<void> {
+    try {
+      this.baselines.set(info.Id, await takeBaseline(this.docker.getContainer(info.Id), info.State.StartedAt, info.State.Pid));
+    } catch (error) {
+      this.baselines.delete(info.Id);
+      onProgress?.(`no process baseline for ${info.Name.replace(/^\//, "")} (${(error as Error).message}); it restarts before every task`);
+    }
   }
 
   private async runHooks(container: DevContainer, startedAt: string, fresh: boolean, request: EnsureRequest): Promise<void> {
@@ -470,6 +586,29 @@ export class ContainerRuntime {
     });
     return next;
   }
+}
+
+export interface QuiesceResult {
+  /**
+   * absent: no container yet; not-running: stopped, nothing runs; clean: only its own processes;
+   * cleaned: task leftovers killed in place; stopped: killed through the engine, the next ensure
+   * starts it.
+   */
+  outcome: "absent" | "not-running" | "clean" | "cleaned" | "stopped";
+  /** Processes found that were not the container's own (0 when unknown). */
+  strangers: number;
+}
+
+/** How long the in-container kill of marked leftovers may take before the engine kills them all. */
+const STRAY_KILL_MS = 10_000;
+
+function placeOfRequest(request: EnsureRequest): PlaceKey {
+  return { pool: request.pool, owner: request.owner, repo: request.repo, trust: request.trust };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timed out")), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function changeReason(have: Record<string, string>, want: Record<string, string>): string {
