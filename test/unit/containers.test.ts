@@ -9,15 +9,92 @@ import { stableStringify, valueHash } from "../../src/containers/hash.js";
 import { buildContext, imageRepository } from "../../src/containers/image.js";
 import { FrameDemuxer, LineSplitter, StreamFormatError } from "../../src/containers/stream.js";
 import type { BuildSpec } from "../../src/containers/devcontainer.js";
+import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
+import { parseTop, processKey, ProcessListError, strangers } from "../../src/containers/processes.js";
+import { makeTask } from "../helpers/tasks.js";
 
-describe("containerName (W5)", () => {
-  const table: Array<[[string, string, string], string]> = [
-    [["eamonn", "Acme", "Widgets"], "devs-eamonn-acme-widgets"],
-    [["Harry", "some-org", "repo.name_x"], "devs-harry-some-org-repo.name_x"],
-    [["p", "o", "we ird/na me"], "devs-p-o-we-ird-na-me"],
-    [["p", "O", "ÄÖ"], "devs-p-o--"],
+describe("place names (W5)", () => {
+  const m = "maintainers" as const;
+  const place = (pool: string, owner: string, repo: string, trust: Trust = m) => ({ pool, owner, repo, trust });
+  const table: Array<[PlaceKey, RegExp]> = [
+    [place("eamonn", "Acme", "Widgets"), /^eamonn-acme-widgets-[0-9a-f]{12}$/],
+    [place("Harry", "some-org", "repo.name_x"), /^harry-some-org-repo\.name_x-[0-9a-f]{12}$/],
+    [place("p", "o", "we ird/na me"), /^p-o-we-ird-na-me-[0-9a-f]{12}$/],
+    [place("p", "O", "ÄÖ"), /^p-o---[0-9a-f]{12}$/],
+    [place("p", "acme", "app", "fork"), /^p-acme-app-fork-[0-9a-f]{12}$/],
   ];
-  for (const [[pool, owner, repo], want] of table) it(`${pool} ${owner}/${repo}`, () => expect(containerName(pool, owner, repo)).toBe(want));
+  for (const [key, want] of table) {
+    it(`${key.pool} ${key.owner}/${key.repo} ${key.trust}`, () => {
+      expect(placeName(key)).toMatch(want);
+      expect(containerName(key)).toBe(`devs-${placeName(key)}`);
+      // Docker's grammar for a container name, and one path segment.
+      expect(containerName(key)).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+    });
+  }
+
+  it("never gives two places the same name, however their parts read once made safe", () => {
+    const places = [
+      place("p", "acme", "big-app"),
+      place("p", "acme-big", "app"),
+      place("p-acme", "big", "app"),
+      place("p", "acme", "big-app", "fork"),
+      place("p", "acme", "big-app-fork"),
+      place("P", "acme", "big-app"),
+    ];
+    const names = places.map(placeName);
+    expect(new Set(names).size).toBe(places.length);
+  });
+
+  it("is one name for an owner or repository spelled in other case (GitHub's names are not case-sensitive)", () => {
+    expect(placeName(place("p", "Acme", "Big-App"))).toBe(placeName(place("p", "acme", "big-app")));
+  });
+
+  it("keeps long names within a path segment's limit", () => {
+    const name = containerName(place("pool", "o".repeat(39), "r".repeat(100)));
+    expect(name.length).toBeLessThanOrEqual(200);
+    expect(name).toMatch(/-[0-9a-f]{12}$/);
+  });
+
+  it("gives a fork's pull request its own place: CI and agent tasks alike", () => {
+    const ci = makeTask("acme/app", "ci");
+    ci.ci = { headSha: "a".repeat(40), ref: "refs/pull/3/head", branch: "x", trigger: "pull_request", pullRequest: { number: 3, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+    expect(trustOf(ci)).toBe("fork");
+    ci.ci.pullRequest!.fromFork = false;
+    expect(trustOf(ci)).toBe("maintainers");
+    const agent = makeTask("acme/app", "agent");
+    expect(trustOf(agent)).toBe("maintainers");
+    agent.target.pullRequest = { headRef: "x", headSha: "b".repeat(40), headRepoFullName: "mallory/app", baseRef: "main", draft: false, fromFork: true };
+    expect(trustOf(agent)).toBe("fork");
+    expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", makeTask("acme/app", "agent"))));
+  });
+});
+
+describe("strangers: processes that are not the container's own", () => {
+  // Host PIDs: 100 is the container's init, 101 the keep-alive loop, 102 its sleep.
+  const row = (pid: number, ppid: number, started = "Tue Dec 1 10:00:00 2026", state = "S") => ({ pid, ppid, state, started });
+  const base = [row(100, 90), row(101, 100), row(102, 101)];
+  const baseline = { initPid: 100, members: new Set(base.map(processKey)) };
+
+  it("finds none in the baseline, nor among the entrypoint's later children (the loop's next sleep)", () => {
+    expect(strangers([row(100, 90), row(101, 100), row(105, 101, "Tue Dec 1 11:00:00 2026")], baseline)).toEqual([]);
+  });
+  it("finds an orphan re-parented to init (setsid, double fork), and its children", () => {
+    const orphan = row(200, 100, "Tue Dec 1 11:00:00 2026");
+    const child = row(201, 200, "Tue Dec 1 11:00:00 2026");
+    expect(strangers([...base, orphan, child], baseline)).toEqual([orphan, child]);
+  });
+  it("is not fooled by a reused PID: the start time differs", () => {
+    const impostor = row(101, 100, "Tue Dec 1 12:00:00 2026");
+    expect(strangers([row(100, 90), impostor], baseline)).toEqual([impostor]);
+  });
+  it("ignores zombies", () => {
+    expect(strangers([...base, row(300, 100, "Tue Dec 1 11:00:00 2026", "Z")], baseline)).toEqual([]);
+  });
+  it("reads Docker's top answer and refuses one without the columns it needs", () => {
+    const rows = parseTop({ Titles: ["PID", "PPID", "STAT", "STARTED"], Processes: [["7494", "7474", "Ss", "Tue Dec 1 21:26:11 2026"]] });
+    expect(rows).toEqual([{ pid: 7494, ppid: 7474, state: "Ss", started: "Tue Dec 1 21:26:11 2026" }]);
+    expect(() => parseTop({ Titles: ["PID", "USER", "TIME", "COMMAND"], Processes: [] })).toThrow(ProcessListError);
+  });
 });
 
 describe("imageRepository", () => {
