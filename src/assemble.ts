@@ -55,10 +55,9 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   // Every task container gets its bridge directory, whatever the task kind, so agent and CI tasks
   // of one place share one container; CI empties it before each run (W30). Places (container,
   // workspace, bridge) are all named by placeName: one per pool name, repository and trust.
-  const bridgeDir = (place: PlaceKey) => join(settings.dataDir, "bridge", placeName(place));
   const containers = new ContainerRuntime(docker, {
     network: settings.containerNetwork,
-    mounts: (place) => [{ source: bridgeDir(place), target: BRIDGE_FOLDER }],
+    mounts: (place) => [{ source: placeDirs(settings, place).bridge, target: BRIDGE_FOLDER }],
   });
   const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
   const github = taskGitHub(probot, settings);
@@ -67,7 +66,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   const permissions = new PermissionCache();
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
-  const workspaceFor = (container: string, task: Task) => join(settings.workspaceDir, placeName(placeOf(container, task)));
+  const workspaceFor = (container: string, task: Task) => placeDirs(settings, placeOf(container, task)).workspace;
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { container: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
@@ -156,12 +155,23 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
       supersede: supersedeQueued(runtime.journal, runtime.pool, superseded),
       redact,
     }),
-    lifecycle: {
-      running: async (pool) => (await containers.list({ pool })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
-      stop: async (pool, slot) => {
-        for (const c of await containers.list({ pool })) if (c.repo === slot.repo && c.trust === slot.trust && c.running) await containers.stop(c.name);
-      },
-      afterTask: async (container, task) => void (await quiesceTaskContainer(containers, { container, task }, log)),
+    lifecycle: containerLifecycle(containers, log),
+  };
+}
+
+/** A place's directories on the host: the workspace bind-mounted into its container, and its bridge. */
+export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, place: PlaceKey): { workspace: string; bridge: string } {
+  const name = placeName(place);
+  return { workspace: join(settings.workspaceDir, name), bridge: join(settings.dataDir, "bridge", name) };
+}
+
+/** The pool's hold on the containers: which run, stopping them, and clearing each after its task. */
+export function containerLifecycle(containers: ContainerRuntime, log: Logger): ContainerLifecycle {
+  return {
+    running: async (pool) => (await containers.list({ pool })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
+    stop: async (pool, slot) => {
+      for (const c of await containers.list({ pool })) if (c.repo === slot.repo && c.trust === slot.trust && c.running) await containers.stop(c.name);
     },
+    afterTask: async (container, task) => void (await quiesceTaskContainer(containers, { container, task }, log)),
   };
 }

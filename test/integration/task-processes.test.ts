@@ -1,0 +1,253 @@
+// Between two tasks in one container, nothing of the first is left running: tried the way a
+// hostile test suite or agent would, and checked from the host with Docker's top API (the
+// container's own ps and /proc can lie). Also: tasks of different trust, and repositories whose
+// names read alike, get different containers and directories; stop-after-task stops them all.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { containerLifecycle, placeDirs } from "../../src/assemble.js";
+import { BRIDGE_FOLDER } from "../../src/ci/container.js";
+import { defaultSpec, type DevcontainerSpec } from "../../src/containers/devcontainer.js";
+import { ContainerRuntime, type DevContainer } from "../../src/containers/docker.js";
+import { TASK_ID_VARIABLE } from "../../src/containers/exec.js";
+import { resolveImage, type ResolvedImage } from "../../src/containers/image.js";
+import { placeOf, type PlaceKey } from "../../src/containers/naming.js";
+import { ContainerPool } from "../../src/pool/pool.js";
+import { openDatabase } from "../../src/tasks/database.js";
+import { TaskJournal } from "../../src/tasks/journal.js";
+import type { Task } from "../../src/tasks/task.js";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { tempDir } from "../helpers/settings.js";
+import { makeTask } from "../helpers/tasks.js";
+
+const docker = await requireDocker();
+const id = runId();
+const POOL = `tp${id}`;
+const STOP_POOL = `tps${id}`;
+const OWNER = `tp-${id}`;
+const log = pino({ level: "silent" });
+
+/** Scans every process's environment for the model key and keeps what it finds in the container. */
+const STEALER = `while :; do for f in /proc/[0-9]*/environ; do cat "$f" 2>/dev/null | tr '\\0' '\\n' | grep '^MODEL_KEY=' >> /tmp/stolen; done; sleep 0.2; done`;
+
+describe.skipIf(!docker)("no process of one task is there when the next starts (real dockerd)", () => {
+  const d = docker!;
+  const root = tempDir("devs-tp-");
+  const dirs = { workspaceDir: join(root, "workspaces"), dataDir: join(root, "data") };
+  let image: ResolvedImage;
+  const newRuntime = () =>
+    new ContainerRuntime(d, { network: "none", stopTimeoutSeconds: 1, mounts: (place) => [{ source: placeDirs(dirs, place).bridge, target: BRIDGE_FOLDER }] });
+  const runtime = newRuntime();
+  const spec = (over: Partial<DevcontainerSpec> = {}): DevcontainerSpec => ({ ...defaultSpec({ repoName: "app", defaultImage: BUSYBOX_IMAGE }), ...over });
+
+  beforeAll(async () => {
+    await ensureBusyboxImage(d);
+    image = await resolveImage(d, spec(), root, { owner: OWNER, repo: "app" });
+  });
+  afterAll(async () => {
+    await removePoolContainers(d, POOL);
+    await removePoolContainers(d, STOP_POOL);
+  });
+
+  /** What the runners do before the command: clear the container, check out, ensure. */
+  async function startTask(rt: ContainerRuntime, task: Task, over: { spec?: DevcontainerSpec; pool?: string } = {}) {
+    const place = placeOf(over.pool ?? POOL, task);
+    const cleared = await rt.quiesce(place);
+    const workspace = placeDirs(dirs, place).workspace;
+    mkdirSync(workspace, { recursive: true });
+    chmodSync(workspace, 0o777);
+    writeFileSync(join(workspace, "checkout.txt"), `${task.id}\n`);
+    const container = await rt.ensure({ ...place, workspaceDir: workspace, spec: over.spec ?? spec(), image });
+    return { place, cleared, container };
+  }
+
+  const run = async (rt: ContainerRuntime, c: DevContainer, task: Task, script: string, env: Record<string, string> = {}) => {
+    const out: string[] = [];
+    const result = await rt.exec(c, ["sh", "-c", script], { user: "0", env: { ...env, [TASK_ID_VARIABLE]: task.id }, onLine: (s, l) => (s === "stdout" ? out.push(l) : undefined) });
+    return { out, exitCode: result.exitCode };
+  };
+
+  /** `pid@start` of every process in the container, as the engine sees it (host PIDs). */
+  const hostView = async (containerId: string) => {
+    const top = (await d.getContainer(containerId).top({ ps_args: "-eo pid,lstart" })) as { Processes: string[][] };
+    return new Set(top.Processes.map(([pid, started]) => `${pid}@${started}`));
+  };
+  const added = (after: Set<string>, before: Set<string>) => [...after].filter((p) => !before.has(p));
+
+  const task = (repo: string, kind: Task["kind"] = "agent") => makeTask(`${OWNER}/${repo}`, kind);
+
+  /** The first task's move, then a second task reading its model key for a while. */
+  async function attackThenNext(repo: string, attack: string, options: { restartServerBetween?: boolean; clearAfterFirst?: boolean } = {}) {
+    const first = task(repo);
+    const one = await startTask(runtime, first);
+    const before = await hostView(one.container.id);
+    expect((await run(runtime, one.container, first, attack)).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = added(await hostView(one.container.id), before);
+    // The attack is real: something of the first task runs on after its command returned.
+    expect(left.length).toBeGreaterThan(0);
+    if (options.clearAfterFirst !== false) await runtime.quiesce(one.place);
+
+    const rt = options.restartServerBetween ? newRuntime() : runtime;
+    const second = task(repo);
+    const two = await startTask(rt, second);
+    const during = await hostView(two.container.id);
+    const secret = `secret-${runId()}`;
+    const ran = await run(rt, two.container, second, "sleep 1.5; cat checkout.txt", { MODEL_KEY: secret });
+    const stolen = await run(rt, two.container, second, "cat /tmp/stolen 2>/dev/null; true");
+    return { left, during, after: await hostView(two.container.id), ran, stolen: stolen.out.join("\n"), secret, second: two, secondTask: second };
+  }
+
+  it("a `setsid env -i` loop left by one task is gone when the next task starts, and never sees its environment", async () => {
+    const r = await attackThenNext("setsid", `setsid env -i sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null &`);
+    for (const p of r.left) expect(r.during.has(p) || r.after.has(p)).toBe(false);
+    // The second task saw its own checkout, which the host wrote after the clearing.
+    expect(r.ran.out).toEqual([r.secondTask.id]);
+    expect(r.stolen).not.toContain(r.secret);
+  });
+
+  it("the same after a restart of the server, with only the clearing before the next task (what runs in it is unknown)", async () => {
+    const r = await attackThenNext("unknown", `setsid env -i sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null &`, { restartServerBetween: true, clearAfterFirst: false });
+    expect(r.second.cleared.outcome).toBe("stopped");
+    for (const p of r.left) expect(r.during.has(p) || r.after.has(p)).toBe(false);
+    expect(r.stolen).not.toContain(r.secret);
+  });
+
+  it("a leftover that breaks the in-container kill (tr and grep replaced) and renames itself is killed through the engine", async () => {
+    const attack = [
+      `mkdir -p "/tmp/sleep 3600 " && ln -sf /bin/busybox "/tmp/sleep 3600 /sh"`,
+      `for t in tr grep; do rm -f /bin/$t; printf '#!/bin/sh\\nexit 1\\n' > /bin/$t; chmod +x /bin/$t; done`,
+      `setsid env -i "/tmp/sleep 3600 /sh" -c 'printf sleep > /proc/self/comm; trap "" TERM HUP INT; while :; do cat /proc/[0-9]*/environ >> /tmp/stolen 2>/dev/null; sleep 0.2; done' > /dev/null 2>&1 < /dev/null &`,
+    ].join("\n");
+    const first = task("renamed");
+    const one = await startTask(runtime, first);
+    const before = await hostView(one.container.id);
+    await run(runtime, one.container, first, attack);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = added(await hostView(one.container.id), before);
+    expect(left.length).toBeGreaterThan(0);
+
+    // The clearing after the task: the in-container scan cannot see it, the engine can.
+    expect(await runtime.quiesce(one.place)).toMatchObject({ outcome: "stopped" });
+    const second = task("renamed");
+    const two = await startTask(runtime, second);
+    expect(two.container.action).toBe("started");
+    const secret = `secret-${runId()}`;
+    await run(runtime, two.container, second, "sleep 1", { MODEL_KEY: secret });
+    const view = await hostView(two.container.id);
+    for (const p of left) expect(view.has(p)).toBe(false);
+    expect((await run(runtime, two.container, second, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
+  });
+
+  it("a double-forked process carrying a later task's forged DEVS_TASK_ID and DEVS_EXEC_ID marks is gone when that task starts", async () => {
+    const next = task("forged");
+    const attack = `( ( env ${TASK_ID_VARIABLE}=${next.id} DEVS_EXEC_ID=0123456789abcdef sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null & ) & )`;
+    const first = task("forged");
+    const one = await startTask(runtime, first);
+    const before = await hostView(one.container.id);
+    await run(runtime, one.container, first, attack);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = added(await hostView(one.container.id), before);
+    expect(left.length).toBeGreaterThan(0);
+
+    // No clearing after the first task this time: the one before the next must do it alone.
+    const two = await startTask(runtime, next);
+    expect(["cleaned", "stopped"]).toContain(two.cleared.outcome);
+    const secret = `secret-${runId()}`;
+    await run(runtime, two.container, next, "sleep 1", { MODEL_KEY: secret });
+    const view = await hostView(two.container.id);
+    for (const p of left) expect(view.has(p)).toBe(false);
+    expect((await run(runtime, two.container, next, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
+  });
+
+  it("a well-behaved leftover (`sleep 300 &`) is killed in place and the container stays warm", async () => {
+    const first = task("warm");
+    const one = await startTask(runtime, first);
+    await run(runtime, one.container, first, "sleep 300 > /dev/null 2>&1 &");
+    expect(await runtime.quiesce(one.place)).toEqual({ outcome: "cleaned", strangers: 1 });
+    const two = await startTask(runtime, task("warm"));
+    expect(two.cleared).toEqual({ outcome: "clean", strangers: 0 });
+    expect(two.container).toMatchObject({ id: one.container.id, action: "reused" });
+  });
+
+  it("a postStartCommand service does not outlive its task: it comes back for the next task with the restart that clears the container", async () => {
+    const withService = spec({
+      postStartCommand: { kind: "shell", command: `setsid sh -c 'echo $$ > /tmp/svc.pid; while :; do sleep 1; done' > /dev/null 2>&1 < /dev/null &` },
+    });
+    const alive = async (rt: ContainerRuntime, c: DevContainer, t: Task) => (await run(rt, c, t, `kill -0 "$(cat /tmp/svc.pid)" && echo alive`)).out;
+
+    const first = task("service");
+    const one = await startTask(runtime, first, { spec: withService });
+    const baseline = await hostView(one.container.id);
+    expect(await alive(runtime, one.container, first)).toEqual(["alive"]);
+    await runtime.quiesce(one.place);
+
+    const second = task("service");
+    const two = await startTask(runtime, second, { spec: withService });
+    expect(two.container).toMatchObject({ id: one.container.id, action: "started" });
+    expect(await alive(runtime, two.container, second)).toEqual(["alive"]);
+    // Every process is new: the first task's service is not among them.
+    const now = await hostView(two.container.id);
+    for (const p of baseline) expect(now.has(p)).toBe(false);
+  });
+
+  it("a fork's pull request and the maintainers' tasks of one repository get different containers, workspaces and bridges", async () => {
+    const maintainers = task("shared");
+    const fork = task("shared", "ci");
+    fork.ci = { headSha: "f".repeat(40), ref: "refs/pull/5/head", branch: "patch", trigger: "pull_request", pullRequest: { number: 5, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+    const forkAgent = task("shared");
+    forkAgent.target.pullRequest = { headRef: "patch", headSha: "f".repeat(40), headRepoFullName: "mallory/shared", baseRef: "main", draft: false, fromFork: true };
+
+    const m = await startTask(runtime, maintainers);
+    const f = await startTask(runtime, fork);
+    const fa = await startTask(runtime, forkAgent);
+    expect(f.container.id).not.toBe(m.container.id);
+    expect(fa.container.id).toBe(f.container.id); // same trust, same repository: one place
+    const mounts = async (c: DevContainer) => Object.fromEntries((await d.getContainer(c.id).inspect()).Mounts.map((x) => [x.Destination, x.Source]));
+    const [mm, fm] = [await mounts(m.container), await mounts(f.container)];
+    expect(mm[BRIDGE_FOLDER]).not.toBe(fm[BRIDGE_FOLDER]);
+    expect(mm["/workspaces/app"]).not.toBe(fm["/workspaces/app"]);
+    expect(fm["/workspaces/app"]).toBe(placeDirs(dirs, placeOf(POOL, fork)).workspace);
+    // What the fork's run writes is not in the maintainers' workspace.
+    await run(runtime, f.container, fork, "echo planted > /workspaces/app/planted.txt");
+    expect((await run(runtime, m.container, maintainers, "ls /workspaces/app")).out).toEqual(["checkout.txt"]);
+  });
+
+  it("acme/big-app and acme-big/app get different containers and directories", async () => {
+    const a: PlaceKey = { pool: POOL, owner: OWNER, repo: "big-app", trust: "maintainers" };
+    const b: PlaceKey = { pool: POOL, owner: `${OWNER}-big`, repo: "app", trust: "maintainers" };
+    expect(placeDirs(dirs, a).workspace).not.toBe(placeDirs(dirs, b).workspace);
+    expect(placeDirs(dirs, a).bridge).not.toBe(placeDirs(dirs, b).bridge);
+    const ca = await startTask(runtime, makeTask(`${a.owner}/${a.repo}`));
+    const cb = await startTask(runtime, makeTask(`${b.owner}/${b.repo}`));
+    expect(ca.container.name).not.toBe(cb.container.name);
+    expect(ca.container.id).not.toBe(cb.container.id);
+  });
+
+  it("stop-after-task stops the containers of both repositories on a pool name once its queue is empty", async () => {
+    const journal = new TaskJournal(openDatabase(tempDir("devs-tp-journal-")));
+    const pool = new ContainerPool({
+      names: { main: [STOP_POOL], ci: [] },
+      journal,
+      log,
+      maxConcurrent: 1,
+      timeoutMs: 60_000,
+      cleanup: { mode: "after-task" },
+      lifecycle: containerLifecycle(runtime, log),
+      executor: async (t, ctx) => {
+        const { container } = await startTask(runtime, t, { pool: ctx.container });
+        await run(runtime, container, t, "sleep 300 > /dev/null 2>&1 & true");
+        return { state: "done" };
+      },
+    });
+    pool.start();
+    await pool.submit(task("first"));
+    await pool.submit(task("second"));
+    await pool.idle();
+    const containers = await runtime.list({ pool: STOP_POOL });
+    expect(containers.map((c) => c.repo).sort()).toEqual([`${OWNER}/first`, `${OWNER}/second`]);
+    expect(containers.map((c) => c.running)).toEqual([false, false]);
+    await pool.close();
+  });
+});
