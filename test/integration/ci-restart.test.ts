@@ -7,6 +7,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { placeDirs } from "../../src/assemble.js";
 import { ChecksSim, serveAppAuth, type SimCheckRun } from "../helpers/ci-github.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { bareRepo, git } from "../helpers/git-repo.js";
@@ -96,7 +97,7 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-restart-data-");
-    const started = join(dataDir, "bridge", `${POOL}-acme-${name}`, "started");
+    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);
@@ -140,7 +141,7 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-twice-data-");
-    const started = join(dataDir, "bridge", `${POOL}-acme-${name}`, "started");
+    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);
