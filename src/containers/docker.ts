@@ -15,7 +15,7 @@ import { execInContainer, killTaskStrays, parseEnvList, toEnvList, type ExecOpti
 import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
 import { placeName, type PlaceKey, type Trust } from "./naming.js";
-import { hostProcesses, strangers, takeBaseline, type Baseline } from "./processes.js";
+import { hostProcesses, ProcessListError, strangers, takeBaseline, type Baseline } from "./processes.js";
 import { Tail, type LineCallback } from "./stream.js";
 
 export const LABELS = {
@@ -448,18 +448,24 @@ export class ContainerRuntime {
     if (!info.State.Running) return { outcome: "not-running", strangers: 0 };
     const baseline = this.baselines.get(info.Id);
     let left = 0;
+    let why = "what runs in it since its last start is not known to this process";
     if (baseline && baseline.startedAt === info.State.StartedAt) {
-      const before = strangers(await hostProcesses(handle), baseline);
-      if (!before.length) return { outcome: "clean", strangers: 0 };
-      // Bounded: the kill runs the container's own /bin/sh, which a task may have replaced.
-      await withTimeout(killTaskStrays(handle), STRAY_KILL_MS).catch(() => 0);
-      const after = strangers(await hostProcesses(handle), baseline);
-      if (!after.length) return { outcome: "cleaned", strangers: before.length };
-      left = after.length;
-      onProgress?.(`restarting ${name}: ${left} process${left === 1 ? "" : "es"} of an earlier task or its lifecycle hooks still running`);
-    } else {
-      onProgress?.(`restarting ${name}: what runs in it since its last start is not known to this process`);
+      try {
+        const before = strangers(await hostProcesses(handle), baseline);
+        if (!before.length) return { outcome: "clean", strangers: 0 };
+        // Bounded: the kill runs the container's own /bin/sh, which a task may have replaced.
+        await withTimeout(killTaskStrays(handle), STRAY_KILL_MS).catch(() => 0);
+        const after = strangers(await hostProcesses(handle), baseline);
+        if (!after.length) return { outcome: "cleaned", strangers: before.length };
+        left = after.length;
+        why = `${left} process${left === 1 ? "" : "es"} of an earlier task or its lifecycle hooks still running`;
+      } catch (error) {
+        // No evidence is no proof: fail closed.
+        if (!(error instanceof ProcessListError)) throw error;
+        why = error.message;
+      }
     }
+    onProgress?.(`restarting ${name}: ${why}`);
     await this.killContainer(name, info.Id);
     return { outcome: "stopped", strangers: left };
   }

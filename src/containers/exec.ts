@@ -7,6 +7,11 @@
 // DEVS_EXEC_ID=<id> in their environment. Docker makes every exec process a session and process
 // group leader, so killing the wrapper's group takes the whole tree; the environment scan then
 // catches what left the group (setsid, daemons). The kill itself is a second exec.
+//
+// All of this runs inside the container, with its /bin/sh, tr and grep, and trusts marks that
+// `env -i` drops and any process can forge: it is the quick, usual way to stop a command, never
+// the proof that nothing is left. That proof is the engine's process list, checked between tasks
+// (ContainerRuntime.quiesce), which kills the whole container when anything else survives.
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
@@ -259,9 +264,10 @@ function describeReason(reason: unknown): string {
 export const TASK_ID_VARIABLE = "DEVS_TASK_ID";
 
 /**
- * Kills what earlier tasks left running in a container: after a crash or SIGKILL of the server,
- * the processes of the interrupted task outlive it (W12). Lifecycle-hook services (started
- * without the task variable) are left alone. Runs as root; prints how many it killed.
+ * Kills what earlier tasks left running in a container, as far as their marks show: the
+ * well-behaved leftovers (a test's background server), so the container can stay warm.
+ * Lifecycle-hook services (started without the task variable) are left alone. Runs as root;
+ * prints how many it killed. A best effort only: quiesce checks from the host what is left.
  */
 const STRAY_SCRIPT = `
 self=$$; total=0
