@@ -225,6 +225,39 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     expect(ca.container.id).not.toBe(cb.container.id);
   });
 
+  it("a timed-out task's `setsid env -i` leftover, which the marked kill misses, is gone once the pool has finished with the task", async () => {
+    const journal = new TaskJournal(openDatabase(tempDir("devs-tp-journal-")));
+    let before = new Set<string>();
+    let containerId = "";
+    const pool = new ContainerPool({
+      names: { main: [`${POOL}t`], ci: [] },
+      journal,
+      log,
+      maxConcurrent: 1,
+      timeoutMs: 1_500,
+      lifecycle: containerLifecycle(runtime, log),
+      executor: async (t, ctx) => {
+        const { container } = await startTask(runtime, t, { pool: ctx.container });
+        containerId = container.id;
+        before = await hostView(container.id);
+        await runtime.exec(container, ["sh", "-c", `setsid env -i sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null & sleep 600`], {
+          env: { [TASK_ID_VARIABLE]: t.id },
+          signal: ctx.signal,
+        });
+        return { state: "done" };
+      },
+    });
+    pool.start();
+    const t = task("timeout");
+    await pool.submit(t);
+    await pool.idle();
+    expect(journal.get(t.id)!.state).toBe("timed_out");
+    const info = await d.getContainer(containerId).inspect();
+    if (info.State.Running) expect(added(await hostView(containerId), before)).toEqual([]);
+    await pool.close();
+    await removePoolContainers(d, `${POOL}t`);
+  });
+
   it("stop-after-task stops the containers of both repositories on a pool name once its queue is empty", async () => {
     const journal = new TaskJournal(openDatabase(tempDir("devs-tp-journal-")));
     const pool = new ContainerPool({
