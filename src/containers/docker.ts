@@ -1,7 +1,8 @@
 // The container lifecycle on a Docker engine: one long-lived container per pool name, repository
-// and trust (see naming.ts), created from a devcontainer spec and a resolved image, reused warm
-// between tasks, recreated when what made it changes, with lifecycle hooks run when the spec says
-// (W23), and emptied of every process of a task before the next one (see quiesce).
+// and trust (see naming.ts), created from a devcontainer spec and a resolved image, kept (image,
+// container, file system) between tasks but restarted for each so that no process of one task
+// meets the next (see quiesce), recreated when what made it changes, with lifecycle hooks run
+// when the spec says (W23).
 //
 // Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, W5).
 // Containers get only the environment the spec and the caller give (W1): nothing of the server's
@@ -11,11 +12,10 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import Docker from "dockerode";
 import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type DevcontainerSpec, type LifecycleHook } from "./devcontainer.js";
-import { execInContainer, killTaskStrays, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
+import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
 import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
 import { placeName, type PlaceKey, type Trust } from "./naming.js";
-import { hostProcesses, ProcessListError, strangers, takeBaseline, type Baseline } from "./processes.js";
 import { Tail, type LineCallback } from "./stream.js";
 
 export const LABELS = {
@@ -137,8 +137,8 @@ export interface DevContainer {
   imageId: string;
   /** The container's environment as Docker reports it: image ENV, containerEnv, caller env. */
   env: Record<string, string>;
-  /** reused: it was running; started: it existed stopped; created: it is new. */
-  action: "reused" | "started" | "created";
+  /** started: it existed (a running one is restarted first); created: it is new. */
+  action: "started" | "created";
   /** Why an existing container was replaced, if it was. */
   recreatedBecause: string | null;
 }
@@ -176,12 +176,6 @@ export class ContainerRuntime {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
-  /**
-   * Container id → its processes right after the start this process made, before any exec. Kept
-   * in this process's memory only: anything the container could write is no proof. Unknown (a
-   * container started before a restart of the server, or behind its back) means restart it.
-   */
-  private readonly baselines = new Map<string, Baseline>();
 
   constructor(
     readonly docker: Docker,
@@ -195,7 +189,7 @@ export class ContainerRuntime {
 
   /**
    * Returns a running container for the request, creating, recreating or starting it as needed,
-   * and holding no process of an earlier task (it quiesces a running one first).
+   * and holding no process of an earlier task: a running one is quiesced (restarted) first.
    */
   ensure(request: EnsureRequest): Promise<DevContainer> {
     const place = placeOfRequest(request);
@@ -206,24 +200,25 @@ export class ContainerRuntime {
   /**
    * Makes sure nothing of an earlier task runs in the place's container; call it before the host
    * touches the task's workspace (a live leftover could race the checkout), and after each task.
+   * A running container is killed through the engine (SIGKILL to its init: the kernel then ends
+   * every process in it) and left stopped; the next ensure starts it again.
    *
-   * Why this way: the only evidence taken is the engine's (Docker's top API, host PIDs with start
-   * times, see processes.ts), compared with the baseline this process read right after it started
-   * the container. Matching processes are the container's own; anything else (a task's leftover,
-   * whatever `env -i`, `setsid`, a double fork, a renamed or forged-mark process or a replaced
-   * /bin/sh did) is a stranger. Strangers first get the cheap in-container kill of task-marked
-   * processes (which catches the well-behaved ones and keeps the container warm); if the engine
-   * still lists any, or the baseline is unknown, the container is killed through the engine,
-   * which ends every process in it whatever it did. The next ensure starts it again, taking a new
-   * baseline, and postStartCommand runs again as on any start: services the lifecycle hooks start
-   * are not in the baseline (hooks run the repository's code, which a task can have changed), so
-   * they live for one task and come back for the next.
+   * Why a restart and not a kill of what looks foreign: the task is hostile. Marks and
+   * in-container scans are beaten by `env -i`, `setsid`, a double fork, a forged mark or a
+   * replaced /bin/sh; and even a host-side list of the container's own processes (Docker's top
+   * API, compared with what ran right after its start) cannot tell whether those processes are
+   * still only its own: a task running as root (most images' default) can write the memory of
+   * any process in the container, /proc/1/mem included (Docker's seccomp profile allows ptrace,
+   * and root can take any uid), and hide itself in the container's init or keep-alive loop. Only
+   * ending every process leaves nothing of the task. What stays warm is the image, the container
+   * and its file system (postCreate has run); each task pays a start and postStartCommand, whose
+   * services live for one task and come back for the next.
    */
   quiesce(place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
     const preferred = containerName(place);
     return this.locked(preferred, async () => {
       const { name, info } = await this.find(preferred, place);
-      if (!info) return { outcome: "absent", strangers: 0 };
+      if (!info) return { outcome: "absent" };
       return this.clear(name, info, onProgress);
     });
   }
@@ -254,8 +249,8 @@ export class ContainerRuntime {
     signal?.throwIfAborted();
 
     if (info?.State.Running) {
-      const cleared = await this.clear(name, info, request.onProgress);
-      if (cleared.outcome === "stopped") info = await this.docker.getContainer(info.Id).inspect();
+      await this.clear(name, info, request.onProgress);
+      info = await this.docker.getContainer(info.Id).inspect();
     }
     signal?.throwIfAborted();
 
@@ -271,8 +266,7 @@ export class ContainerRuntime {
       });
       action = "created";
       info = await created.inspect();
-      await this.recordBaseline(info, request.onProgress);
-    } else if (!info.State.Running) {
+    } else {
       request.onProgress?.(`starting ${name}`);
       await this.docker
         .getContainer(info.Id)
@@ -282,9 +276,6 @@ export class ContainerRuntime {
         });
       action = "started";
       info = await this.docker.getContainer(info.Id).inspect();
-      await this.recordBaseline(info, request.onProgress);
-    } else {
-      action = "reused";
     }
 
     const handle: DevContainer = {
@@ -329,7 +320,6 @@ export class ContainerRuntime {
         if (statusCode(error) === 304 || statusCode(error) === 404) return false;
         throw error;
       }
-      this.baselines.delete(info.Id);
       return true;
     });
   }
@@ -346,7 +336,6 @@ export class ContainerRuntime {
         throw error;
       }
       this.hooksDone.delete(info.Id);
-      this.baselines.delete(info.Id);
       return true;
     });
   }
@@ -445,29 +434,10 @@ export class ContainerRuntime {
       await handle.unpause();
       info = await handle.inspect();
     }
-    if (!info.State.Running) return { outcome: "not-running", strangers: 0 };
-    const baseline = this.baselines.get(info.Id);
-    let left = 0;
-    let why = "what runs in it since its last start is not known to this process";
-    if (baseline && baseline.startedAt === info.State.StartedAt) {
-      try {
-        const before = strangers(await hostProcesses(handle), baseline);
-        if (!before.length) return { outcome: "clean", strangers: 0 };
-        // Bounded: the kill runs the container's own /bin/sh, which a task may have replaced.
-        await withTimeout(killTaskStrays(handle), STRAY_KILL_MS).catch(() => 0);
-        const after = strangers(await hostProcesses(handle), baseline);
-        if (!after.length) return { outcome: "cleaned", strangers: before.length };
-        left = after.length;
-        why = `${left} process${left === 1 ? "" : "es"} of an earlier task or its lifecycle hooks still running`;
-      } catch (error) {
-        // No evidence is no proof: fail closed.
-        if (!(error instanceof ProcessListError)) throw error;
-        why = error.message;
-      }
-    }
-    onProgress?.(`restarting ${name}: ${why}`);
+    if (!info.State.Running) return { outcome: "not-running" };
+    onProgress?.(`restarting ${name}: nothing of an earlier task may run on in it`);
     await this.killContainer(name, info.Id);
-    return { outcome: "stopped", strangers: left };
+    return { outcome: "stopped" };
   }
 
   /** SIGKILL to the container's init through the engine: the kernel ends every process in it. */
@@ -479,25 +449,11 @@ export class ContainerRuntime {
       // 409: it stopped meanwhile, which is the point.
       if (statusCode(error) !== 409 && statusCode(error) !== 304) throw new ContainerError(name, `could not be killed: ${dockerMessage(error)}`);
     }
-    this.baselines.delete(id);
     this.hooksDone.delete(id);
     const deadline = Date.now() + 30_000;
     while ((await handle.inspect()).State.Running) {
       if (Date.now() > deadline) throw new ContainerError(name, "still runs 30 s after SIGKILL");
       await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /**
-   * Taken right after a start this process made, before any exec. When the engine cannot list
-   * processes (a `ps` without lstart), no baseline is kept: every quiesce restarts the container.
-   */
-  private async recordBaseline(info: Docker.ContainerInspectInfo, onProgress?: (message: string) => void): Promise<void> {
-    try {
-      this.baselines.set(info.Id, await takeBaseline(this.docker.getContainer(info.Id), info.State.StartedAt, info.State.Pid));
-    } catch (error) {
-      this.baselines.delete(info.Id);
-      onProgress?.(`no process baseline for ${info.Name.replace(/^\//, "")} (${(error as Error).message}); it restarts before every task`);
     }
   }
 
@@ -595,26 +551,12 @@ export class ContainerRuntime {
 }
 
 export interface QuiesceResult {
-  /**
-   * absent: no container yet; not-running: stopped, nothing runs; clean: only its own processes;
-   * cleaned: task leftovers killed in place; stopped: killed through the engine, the next ensure
-   * starts it.
-   */
-  outcome: "absent" | "not-running" | "clean" | "cleaned" | "stopped";
-  /** Processes found that were not the container's own (0 when unknown). */
-  strangers: number;
+  /** absent: no container yet; not-running: nothing runs; stopped: killed through the engine now. */
+  outcome: "absent" | "not-running" | "stopped";
 }
-
-/** How long the in-container kill of marked leftovers may take before the engine kills them all. */
-const STRAY_KILL_MS = 10_000;
 
 function placeOfRequest(request: EnsureRequest): PlaceKey {
   return { pool: request.pool, owner: request.owner, repo: request.repo, trust: request.trust };
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timed out")), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function changeReason(have: Record<string, string>, want: Record<string, string>): string {

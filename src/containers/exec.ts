@@ -10,8 +10,8 @@
 //
 // All of this runs inside the container, with its /bin/sh, tr and grep, and trusts marks that
 // `env -i` drops and any process can forge: it is the quick, usual way to stop a command, never
-// the proof that nothing is left. That proof is the engine's process list, checked between tasks
-// (ContainerRuntime.quiesce), which kills the whole container when anything else survives.
+// the proof that nothing is left. Between tasks the whole container is killed through the engine
+// instead (ContainerRuntime.quiesce).
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
@@ -267,7 +267,7 @@ export const TASK_ID_VARIABLE = "DEVS_TASK_ID";
  * Kills what earlier tasks left running in a container, as far as their marks show: the
  * well-behaved leftovers (a test's background server), so the container can stay warm.
  * Lifecycle-hook services (started without the task variable) are left alone. Runs as root;
- * prints how many it killed. A best effort only: quiesce checks from the host what is left.
+ * prints how many it killed. A best effort only: between tasks, quiesce restarts the container.
  */
 const STRAY_SCRIPT = `
 self=$$; total=0

@@ -19,7 +19,7 @@ export interface TaskContainerInput {
 
 /**
  * The step before the host touches a task's workspace: no process of an earlier task is left in
- * the task's container (it is killed through the engine if one is). Runners call it before the
+ * the task's container (a running one is killed through the engine). Runners call it before the
  * checkout; the pool calls it after every task; ensure() repeats it.
  */
 export async function quiesceTaskContainer(
@@ -27,9 +27,7 @@ export async function quiesceTaskContainer(
   input: { container: string; task: Task },
   log: Logger,
 ): Promise<QuiesceResult> {
-  const result = await runtime.quiesce(placeOf(input.container, input.task), (message) => log.info({ task: input.task.id, container: input.container }, message));
-  if (result.strangers) log.warn({ task: input.task.id, container: input.container, ...result }, "processes of an earlier task were left in the container");
-  return result;
+  return runtime.quiesce(placeOf(input.container, input.task), (message) => log.info({ task: input.task.id, container: input.container }, message));
 }
 
 export async function prepareTaskContainer(

@@ -477,6 +477,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
     const agent = await s.runtime.ensure({ pool: POOL, owner: OWNER, repo: "shared", trust: "maintainers", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
-    expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "reused", recreatedBecause: null, id: container!.id });
+    // The same container, not a new one; restarted, so nothing of the CI run runs on in it.
+    expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "started", recreatedBecause: null, id: container!.id });
   }, 90_000);
 });

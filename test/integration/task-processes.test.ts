@@ -153,7 +153,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
 
     // No clearing after the first task this time: the one before the next must do it alone.
     const two = await startTask(runtime, next);
-    expect(["cleaned", "stopped"]).toContain(two.cleared.outcome);
+    expect(two.cleared.outcome).toBe("stopped");
     const secret = `secret-${runId()}`;
     await run(runtime, two.container, next, "sleep 1", { MODEL_KEY: secret });
     const view = await hostView(two.container.id);
@@ -161,14 +161,32 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     expect((await run(runtime, two.container, next, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
   });
 
-  it("a well-behaved leftover (`sleep 300 &`) is killed in place and the container stays warm", async () => {
-    const first = task("warm");
+  it("even a task that leaves nothing running gets every process replaced before the next, init too: it could write their memory", async () => {
+    const first = task("memory");
     const one = await startTask(runtime, first);
-    await run(runtime, one.container, first, "sleep 300 > /dev/null 2>&1 &");
-    expect(await runtime.quiesce(one.place)).toEqual({ outcome: "cleaned", strangers: 1 });
-    const two = await startTask(runtime, task("warm"));
-    expect(two.cleared).toEqual({ outcome: "clean", strangers: 0 });
-    expect(two.container).toMatchObject({ id: one.container.id, action: "reused" });
+    const before = await hostView(one.container.id);
+    // The attacker's capability: as root it can write the memory of the container's init, where a
+    // kill of foreign processes would never look.
+    const write = `a=$(grep '\\[stack\\]' /proc/1/maps | cut -d- -f1); dd if=/proc/1/mem bs=1 skip=$((0x$a)) count=8 2>/dev/null | dd of=/proc/1/mem bs=1 seek=$((0x$a)) conv=notrunc 2>/dev/null && echo written`;
+    expect((await run(runtime, one.container, first, write)).out).toEqual(["written"]);
+    expect(await runtime.quiesce(one.place)).toMatchObject({ outcome: "stopped" });
+    const two = await startTask(runtime, task("memory"));
+    expect(two.container).toMatchObject({ id: one.container.id, action: "started" });
+    const now = await hostView(two.container.id);
+    for (const p of before) expect(now.has(p)).toBe(false);
+  });
+
+  it("quiesce leaves a stopped container alone and restarts one started behind this process's back", async () => {
+    const place: PlaceKey = { pool: POOL, owner: OWNER, repo: "fresh", trust: "maintainers" };
+    const ws = placeDirs(dirs, place).workspace;
+    mkdirSync(ws, { recursive: true });
+    expect(await runtime.quiesce(place)).toEqual({ outcome: "absent" });
+    const c = await runtime.ensure({ ...place, workspaceDir: ws, spec: spec(), image });
+    expect(await runtime.quiesce(place)).toEqual({ outcome: "stopped" });
+    expect(await runtime.quiesce(place)).toEqual({ outcome: "not-running" });
+    await d.getContainer(c.id).start();
+    expect(await runtime.quiesce(place)).toEqual({ outcome: "stopped" });
+    expect((await d.getContainer(c.id).inspect()).State.Running).toBe(false);
   });
 
   it("a postStartCommand service does not outlive its task: it comes back for the next task with the restart that clears the container", async () => {

@@ -10,7 +10,6 @@ import { buildContext, imageRepository } from "../../src/containers/image.js";
 import { FrameDemuxer, LineSplitter, StreamFormatError } from "../../src/containers/stream.js";
 import type { BuildSpec } from "../../src/containers/devcontainer.js";
 import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
-import { parseTop, processKey, ProcessListError, strangers } from "../../src/containers/processes.js";
 import { makeTask } from "../helpers/tasks.js";
 
 describe("place names (W5)", () => {
@@ -66,34 +65,6 @@ describe("place names (W5)", () => {
     agent.target.pullRequest = { headRef: "x", headSha: "b".repeat(40), headRepoFullName: "mallory/app", baseRef: "main", draft: false, fromFork: true };
     expect(trustOf(agent)).toBe("fork");
     expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", makeTask("acme/app", "agent"))));
-  });
-});
-
-describe("strangers: processes that are not the container's own", () => {
-  // Host PIDs: 100 is the container's init, 101 the keep-alive loop, 102 its sleep.
-  const row = (pid: number, ppid: number, started = "Tue Dec 1 10:00:00 2026", state = "S") => ({ pid, ppid, state, started });
-  const base = [row(100, 90), row(101, 100), row(102, 101)];
-  const baseline = { initPid: 100, members: new Set(base.map(processKey)) };
-
-  it("finds none in the baseline, nor among the entrypoint's later children (the loop's next sleep)", () => {
-    expect(strangers([row(100, 90), row(101, 100), row(105, 101, "Tue Dec 1 11:00:00 2026")], baseline)).toEqual([]);
-  });
-  it("finds an orphan re-parented to init (setsid, double fork), and its children", () => {
-    const orphan = row(200, 100, "Tue Dec 1 11:00:00 2026");
-    const child = row(201, 200, "Tue Dec 1 11:00:00 2026");
-    expect(strangers([...base, orphan, child], baseline)).toEqual([orphan, child]);
-  });
-  it("is not fooled by a reused PID: the start time differs", () => {
-    const impostor = row(101, 100, "Tue Dec 1 12:00:00 2026");
-    expect(strangers([row(100, 90), impostor], baseline)).toEqual([impostor]);
-  });
-  it("ignores zombies", () => {
-    expect(strangers([...base, row(300, 100, "Tue Dec 1 11:00:00 2026", "Z")], baseline)).toEqual([]);
-  });
-  it("reads Docker's top answer and refuses one without the columns it needs", () => {
-    const rows = parseTop({ Titles: ["PID", "PPID", "STAT", "STARTED"], Processes: [["7494", "7474", "Ss", "Tue Dec 1 21:26:11 2026"]] });
-    expect(rows).toEqual([{ pid: 7494, ppid: 7474, state: "Ss", started: "Tue Dec 1 21:26:11 2026" }]);
-    expect(() => parseTop({ Titles: ["PID", "USER", "TIME", "COMMAND"], Processes: [] })).toThrow(ProcessListError);
   });
 });
 
