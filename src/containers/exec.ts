@@ -260,37 +260,8 @@ function describeReason(reason: unknown): string {
   return reason === undefined ? "aborted" : String(reason);
 }
 
-/** Set on every process a task starts, so leftovers of a task whose host process died can be found. */
-export const TASK_ID_VARIABLE = "DEVS_TASK_ID";
-
 /**
- * Kills what earlier tasks left running in a container, as far as their marks show: the
- * well-behaved leftovers (a test's background server), so the container can stay warm.
- * Lifecycle-hook services (started without the task variable) are left alone. Runs as root;
- * prints how many it killed. A best effort only: between tasks, quiesce restarts the container.
+ * Set on every process a task starts, for whoever looks inside the container (ps, /proc).
+ * Nothing relies on it: a process can drop or forge it.
  */
-const STRAY_SCRIPT = `
-self=$$; total=0
-for round in 1 2 3; do
-  found=0
-  for p in /proc/[0-9]*; do
-    pid=\${p#/proc/}
-    [ "$pid" = "$self" ] && continue
-    if tr '\\0' '\\n' 2>/dev/null < "$p/environ" | grep -q "^${TASK_ID_VARIABLE}[=]"; then
-      kill -KILL "$pid" 2>/dev/null && found=$((found + 1))
-    fi
-  done
-  total=$((total + found))
-  [ "$found" = 0 ] && break
-  sleep 0.05 2>/dev/null || sleep 1
-done
-echo "$total"
-`;
-
-export async function killTaskStrays(container: Docker.Container): Promise<number> {
-  const exec = await container.exec({ Cmd: ["/bin/sh", "-c", STRAY_SCRIPT, "devs-strays"], User: "0", AttachStdout: true, AttachStderr: true, Tty: false });
-  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Duplex;
-  let out = "";
-  await pump(stream, (s, line) => (s === "stdout" ? (out = line) : undefined), undefined);
-  return Number.parseInt(out, 10) || 0;
-}
+export const TASK_ID_VARIABLE = "DEVS_TASK_ID";
