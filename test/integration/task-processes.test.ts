@@ -48,6 +48,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
   afterAll(async () => {
     await removePoolContainers(d, POOL);
     await removePoolContainers(d, STOP_POOL);
+    await removePoolContainers(d, `${POOL}t`);
   });
 
   /** What the runners do before the command: clear the container, check out, ensure. */
@@ -273,7 +274,6 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     const info = await d.getContainer(containerId).inspect();
     if (info.State.Running) expect(added(await hostView(containerId), before)).toEqual([]);
     await pool.close();
-    await removePoolContainers(d, `${POOL}t`);
   });
 
   it("stop-after-task stops the containers of both repositories on a pool name once its queue is empty", async () => {
