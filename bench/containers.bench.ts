@@ -124,7 +124,7 @@ try {
   const rows: Array<[string, { median: number; p95: number }, { median: number; p95: number }, string, boolean]> = [
     ["cold create+start", cold.ours, cold.raw, "≤ 1.5 × raw", cold.ours.median <= 1.5 * cold.raw.median],
     ["warm exec `true`", warm.ours, warm.raw, "≤ raw + 20 ms", warm.ours.median <= warm.raw.median + 20],
-    ["next task's ensure (restart)", reuse.ours, reuse.raw, "(info)", true],
+    ["ensure (restart)", reuse.ours, reuse.raw, "(info)", true],
   ];
   console.log(`\ncontainers benchmark — ${RUNS} runs each after ${WARMUP} warm-up, Docker ${(await docker.version()).Version}, network none`);
   console.log(`${"operation".padEnd(22)} ${"ours p50".padStart(9)} ${"ours p95".padStart(9)} ${"raw p50".padStart(9)} ${"raw p95".padStart(9)} ${"ratio".padStart(6)} ${"+ms".padStart(6)}  target`);
