@@ -96,6 +96,13 @@ export interface RuntimeOptions {
    * identity: a change recreates it. Sources are created when missing.
    */
   mounts?: (container: PlaceKey) => readonly BindMount[];
+  /**
+   * Places whose container is removed between tasks, not only restarted, so that no file a task
+   * wrote outside the workspace (a replaced /bin/sh, a planted ~/.profile) reaches the next task.
+   * Default: a fork's, whose code anyone can write and whose tasks come from different outsiders.
+   * Elsewhere the file system stays warm (postCreate runs once), which trusts it to the place.
+   */
+  freshPerTask?: (place: PlaceKey) => boolean;
 }
 
 export interface BindMount {
@@ -173,6 +180,7 @@ export class ContainerRuntime {
   private readonly stopTimeout: number;
   private readonly init: boolean;
   private readonly mounts: NonNullable<RuntimeOptions["mounts"]>;
+  private readonly freshPerTask: NonNullable<RuntimeOptions["freshPerTask"]>;
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
@@ -185,6 +193,7 @@ export class ContainerRuntime {
     this.stopTimeout = options.stopTimeoutSeconds ?? 10;
     this.init = options.init ?? true;
     this.mounts = options.mounts ?? (() => []);
+    this.freshPerTask = options.freshPerTask ?? ((place) => place.trust === "fork");
   }
 
   /**
@@ -212,14 +221,15 @@ export class ContainerRuntime {
    * and root can take any uid), and hide itself in the container's init or keep-alive loop. Only
    * ending every process leaves nothing of the task. What stays warm is the image, the container
    * and its file system (postCreate has run); each task pays a start and postStartCommand, whose
-   * services live for one task and come back for the next.
+   * services live for one task and come back for the next. Places of `freshPerTask` (a fork's)
+   * have their container removed instead: nothing of the file system stays either.
    */
   quiesce(place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
     const preferred = containerName(place);
     return this.locked(preferred, async () => {
       const { name, info } = await this.find(preferred, place);
       if (!info) return { outcome: "absent" };
-      return this.clear(name, info, onProgress);
+      return this.clear(name, info, place, onProgress);
     });
   }
 
@@ -248,9 +258,9 @@ export class ContainerRuntime {
     }
     signal?.throwIfAborted();
 
-    if (info?.State.Running) {
-      await this.clear(name, info, request.onProgress);
-      info = await this.docker.getContainer(info.Id).inspect();
+    if (info && (info.State.Running || this.freshPerTask(place))) {
+      const cleared = await this.clear(name, info, place, request.onProgress);
+      info = cleared.outcome === "removed" ? null : await this.docker.getContainer(info.Id).inspect();
     }
     signal?.throwIfAborted();
 
@@ -427,9 +437,18 @@ export class ContainerRuntime {
   }
 
   /** See quiesce. The caller holds the container's lock. */
-  private async clear(name: string, found: Docker.ContainerInspectInfo, onProgress?: (message: string) => void): Promise<QuiesceResult> {
+  private async clear(name: string, found: Docker.ContainerInspectInfo, place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
     let info = found;
     const handle = this.docker.getContainer(info.Id);
+    if (this.freshPerTask(place)) {
+      onProgress?.(`removing ${name}: each task of this place gets a new container`);
+      // Removing a running container kills it first: the same end for every process in it.
+      await handle.remove({ force: true, v: true }).catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw new ContainerError(name, `could not be removed: ${dockerMessage(error)}`);
+      });
+      this.hooksDone.delete(info.Id);
+      return { outcome: "removed" };
+    }
     if (info.State.Paused) {
       await handle.unpause();
       info = await handle.inspect();
@@ -551,8 +570,11 @@ export class ContainerRuntime {
 }
 
 export interface QuiesceResult {
-  /** absent: no container yet; not-running: nothing runs; stopped: killed through the engine now. */
-  outcome: "absent" | "not-running" | "stopped";
+  /**
+   * absent: no container yet; not-running: nothing runs; stopped: killed through the engine now;
+   * removed: removed (a place whose tasks each get a new container).
+   */
+  outcome: "absent" | "not-running" | "stopped" | "removed";
 }
 
 function placeOfRequest(request: EnsureRequest): PlaceKey {

@@ -220,17 +220,46 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
 
     const m = await startTask(runtime, maintainers);
     const f = await startTask(runtime, fork);
-    const fa = await startTask(runtime, forkAgent);
     expect(f.container.id).not.toBe(m.container.id);
-    expect(fa.container.id).toBe(f.container.id); // same trust, same repository: one place
     const mounts = async (c: DevContainer) => Object.fromEntries((await d.getContainer(c.id).inspect()).Mounts.map((x) => [x.Destination, x.Source]));
     const [mm, fm] = [await mounts(m.container), await mounts(f.container)];
+    // Same trust, same repository: one place (its name and directories), but a new container.
+    const fa = await startTask(runtime, forkAgent);
+    expect(fa.container).toMatchObject({ name: f.container.name, action: "created" });
+    expect(await mounts(fa.container)).toEqual(fm);
     expect(mm[BRIDGE_FOLDER]).not.toBe(fm[BRIDGE_FOLDER]);
     expect(mm["/workspaces/app"]).not.toBe(fm["/workspaces/app"]);
     expect(fm["/workspaces/app"]).toBe(placeDirs(dirs, placeOf(POOL, fork)).workspace);
     // What the fork's run writes is not in the maintainers' workspace.
-    await run(runtime, f.container, fork, "echo planted > /workspaces/app/planted.txt");
+    await run(runtime, fa.container, forkAgent, "echo planted > /workspaces/app/planted.txt");
     expect((await run(runtime, m.container, maintainers, "ls /workspaces/app")).out).toEqual(["checkout.txt"]);
+  });
+
+  it("a file a fork's task plants outside the workspace is gone for the next fork task; the maintainers' file system stays warm", async () => {
+    const prTask = (n: number) => {
+      const t = task("planted", "ci");
+      t.ci = { headSha: "e".repeat(40), ref: `refs/pull/${n}/head`, branch: "p", trigger: "pull_request", pullRequest: { number: n, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+      return t;
+    };
+    const plant = `rm -f /bin/tr && printf '#!/bin/sh\\ncat /proc/self/environ >> /tmp/loot\\n' > /bin/tr && chmod +x /bin/tr && echo planted`;
+
+    const mallory = prTask(1);
+    const one = await startTask(runtime, mallory);
+    expect((await run(runtime, one.container, mallory, plant)).out).toEqual(["planted"]);
+    expect(await runtime.quiesce(one.place)).toEqual({ outcome: "removed" });
+    const alice = prTask(2);
+    const two = await startTask(runtime, alice);
+    expect(two.container.id).not.toBe(one.container.id);
+    // The image's /bin/tr (a link to busybox) is back; the planted script is not.
+    expect((await run(runtime, two.container, alice, "[ -L /bin/tr ] && echo original")).out).toEqual(["original"]);
+
+    // The maintainers' container is only restarted: its file system is theirs to keep.
+    const own = task("planted");
+    const m1 = await startTask(runtime, own);
+    await run(runtime, m1.container, own, "echo cached > /tmp/build-cache");
+    const m2 = await startTask(runtime, task("planted"));
+    expect(m2.container).toMatchObject({ id: m1.container.id, action: "started" });
+    expect((await run(runtime, m2.container, own, "cat /tmp/build-cache")).out).toEqual(["cached"]);
   });
 
   it("acme/big-app and acme-big/app get different containers and directories", async () => {
