@@ -233,6 +233,23 @@ export class ContainerRuntime {
     });
   }
 
+  /**
+   * Ends every process in the place's container (SIGKILL to its init through the engine) and
+   * leaves it stopped, never removed: for reading what a task wrote through Docker's archive API
+   * once nothing of the task can still change it. The next quiesce or ensure does the rest.
+   */
+  halt(place: PlaceKey): Promise<QuiesceResult> {
+    const preferred = containerName(place);
+    return this.locked(preferred, async () => {
+      const { name, info } = await this.find(preferred, place);
+      if (!info) return { outcome: "absent" };
+      if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
+      if (!info.State.Running) return { outcome: "not-running" };
+      await this.killContainer(name, info.Id);
+      return { outcome: "stopped" };
+    });
+  }
+
   private async ensureUnlocked(request: EnsureRequest, place: PlaceKey, preferred: string): Promise<DevContainer> {
     const { signal } = request;
     const repo = `${request.owner}/${request.repo}`.toLowerCase();

@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
+import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerLifecycle, placeDirs } from "../../src/assemble.js";
 import { BRIDGE_FOLDER } from "../../src/ci/container.js";
@@ -260,6 +261,35 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     const m2 = await startTask(runtime, task("planted"));
     expect(m2.container).toMatchObject({ id: m1.container.id, action: "started" });
     expect((await run(runtime, m2.container, own, "cat /tmp/build-cache")).out).toEqual(["cached"]);
+  });
+
+  it("halt ends a fork task's processes but keeps its container, so what it wrote can be read through the archive API", async () => {
+    const t = task("halted", "ci");
+    t.ci = { headSha: "d".repeat(40), ref: "refs/pull/7/head", branch: "p", trigger: "pull_request", pullRequest: { number: 7, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+    const one = await startTask(runtime, t);
+    await run(runtime, one.container, t, `echo report > /tmp/report.xml; setsid env -i sh -c 'while :; do echo late >> /tmp/report.xml; sleep 0.1; done' > /dev/null 2>&1 < /dev/null &`);
+    expect(await runtime.halt(one.place)).toEqual({ outcome: "stopped" });
+    const read = async () => {
+      const archive = (await d.getContainer(one.container.id).getArchive({ path: "/tmp/report.xml" })) as unknown as NodeJS.ReadableStream;
+      const extract = tar.extract();
+      let text = "";
+      extract.on("entry", (_header, stream, next) => {
+        stream.on("data", (c: unknown) => (text += String(c)));
+        stream.on("end", next);
+      });
+      await new Promise<void>((resolve, reject) => {
+        extract.on("finish", resolve);
+        extract.on("error", reject);
+        archive.pipe(extract);
+      });
+      return text;
+    };
+    const first = await read();
+    expect(first.startsWith("report\n")).toBe(true);
+    // Nothing appends any more: a read a moment later sees the same file.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await read()).toBe(first);
+    expect(await runtime.quiesce(one.place)).toEqual({ outcome: "removed" });
   });
 
   it("acme/big-app and acme-big/app get different containers and directories", async () => {
