@@ -14,6 +14,8 @@ import { createCiRunner } from "./ci/runner.js";
 import { DevsConfigLoader } from "./config/devs-yml.js";
 import { agentConfigLoader, ciConfigLoader, ciEnvLoader, routeHints } from "./config/task-config.js";
 import { connectDocker, ContainerRuntime } from "./containers/docker.js";
+import { placeName, placeOf, type PlaceKey } from "./containers/naming.js";
+import { quiesceTaskContainer } from "./containers/task-container.js";
 import type { BotIdentity } from "./github/identity.js";
 import { PermissionCache } from "./github/permissions.js";
 import { taskGitHub } from "./github/probot.js";
@@ -51,11 +53,11 @@ export function secretValues(settings: Settings): string[] {
 export function assemble(settings: Settings, log: Logger, probot: Probot, identity: BotIdentity): Assembly {
   const docker = connectDocker(settings.dockerHost);
   // Every task container gets its bridge directory, whatever the task kind, so agent and CI tasks
-  // of one pool name share one container; CI empties it before each run (W30).
-  const bridgeDir = (pool: string, owner: string, repo: string) => join(settings.dataDir, "bridge", safeName(`${pool}-${owner}-${repo}`));
+  // of one place share one container; CI empties it before each run (W30). Places (container,
+  // workspace, bridge) are all named by placeName: one per pool name, repository and trust.
   const containers = new ContainerRuntime(docker, {
     network: settings.containerNetwork,
-    mounts: (c) => [{ source: bridgeDir(c.pool, c.owner, c.repo), target: BRIDGE_FOLDER }],
+    mounts: (place) => [{ source: placeDirs(settings, place).bridge, target: BRIDGE_FOLDER }],
   });
   const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
   const github = taskGitHub(probot, settings);
@@ -64,7 +66,9 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   const permissions = new PermissionCache();
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
-  const workspaceFor = (container: string, task: Task) => join(settings.workspaceDir, safeName(`${container}-${task.repo.owner}-${task.repo.name}`));
+  const workspaceFor = (container: string, task: Task) => placeDirs(settings, placeOf(container, task)).workspace;
+  // Before the host touches the workspace: nothing of an earlier task runs in the container.
+  const quiesce = async (input: { container: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
   // One publisher per task for its whole life, so "queued" and the runner's edits stay in order.
   const publishers = new Map<string, TaskPublisher>();
@@ -79,6 +83,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     identity: identity.commit,
     repoCache,
     workspaceFor,
+    quiesce,
     scratchDir: join(settings.dataDir, "publish"),
     github,
     publisherFor,
@@ -105,6 +110,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     repoCache,
     identity: identity.commit,
     workspaceFor,
+    quiesce,
     reporter,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
@@ -150,12 +156,23 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
       supersede: supersedeQueued(runtime.journal, runtime.pool, superseded),
       redact,
     }),
-    lifecycle: {
-      stop: async (pool, repo) => {
-        for (const c of await containers.list({ pool })) if (c.repo === repo.toLowerCase() && c.running) await containers.stop(c.name);
-      },
-    },
+    lifecycle: containerLifecycle(containers, log),
   };
 }
 
-const safeName = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
+/** A place's directories on the host: the workspace bind-mounted into its container, and its bridge. */
+export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, place: PlaceKey): { workspace: string; bridge: string } {
+  const name = placeName(place);
+  return { workspace: join(settings.workspaceDir, name), bridge: join(settings.dataDir, "bridge", name) };
+}
+
+/** The pool's hold on the containers: which run, stopping them, and clearing each after its task. */
+export function containerLifecycle(containers: ContainerRuntime, log: Logger): ContainerLifecycle {
+  return {
+    running: async (pool) => (await containers.list({ pool })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
+    stop: async (pool, slot) => {
+      for (const c of await containers.list({ pool })) if (c.repo === slot.repo && c.trust === slot.trust && c.running) await containers.stop(c.name);
+    },
+    afterTask: async (container, task) => void (await quiesceTaskContainer(containers, { container, task }, log)),
+  };
+}

@@ -1,11 +1,11 @@
 // Prepares the task's devcontainer and runs the agent in it: devcontainer.json → image →
-// the long-lived container for this pool name and repository → leftovers of an interrupted task
-// killed → the agent CLI, with every process it starts marked with the task's id.
+// the long-lived container for this task's place, holding no process of an earlier task (ensure
+// sees to that) → the agent CLI, with every process it starts marked with the task's id.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { prepareTaskContainer } from "../containers/task-container.js";
 import type { ContainerRuntime } from "../containers/docker.js";
-import { killTaskStrays, TASK_ID_VARIABLE } from "../containers/exec.js";
+import { TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { Task } from "../tasks/task.js";
 import { exportChanges } from "../publish/export-changes.js";
 import type { Identity } from "../workspace/repo-cache.js";
@@ -30,8 +30,6 @@ export function containerAgent(deps: ContainerAgentDeps) {
     const { task } = input;
     const log = deps.log.child({ task: task.id, container: input.container });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
-    const strays = await killTaskStrays(deps.docker.getContainer(container.id));
-    if (strays) log.warn({ strays }, "killed processes an interrupted task left in the container");
     return {
       workspaceFolder: spec.workspaceFolder,
       notes: notes.length ? [`Not applied from devcontainer.json: ${notes.join("; ")}.`] : [],

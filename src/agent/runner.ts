@@ -50,6 +50,8 @@ export interface AgentRunnerDeps {
   repoCache: RepoCache;
   /** Stable per container name and repository, so the container's bind mount holds. */
   workspaceFor(container: string, task: Task): string;
+  /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
+  quiesce(input: { container: string; task: Task }): Promise<void>;
   scratchDir: string;
   github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
   /** The task's publisher, shared with whoever posted its "queued" comment, so writes stay in order. */
@@ -114,6 +116,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     conversationP.catch(() => undefined);
     const plan = planCheckout(task, config);
     await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
+    await deps.quiesce({ container: ctx.container, task });
     const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
     const container = await deps.prepareContainer({ container: ctx.container, task, workspace, env: config.env, signal: ctx.signal });
     const conversation = await conversationP;

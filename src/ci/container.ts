@@ -1,13 +1,13 @@
 // Prepares a CI task's devcontainer and runs the test command in it: devcontainer.json → image →
-// the long-lived container for this pool name and repository (the same one agent tasks use, with
-// the same environment, so it stays warm) → leftovers of an interrupted task killed → the bridge
+// the long-lived container for this task's place (the same one agent tasks of that trust use, with
+// the same environment, so it stays warm), holding no process of an earlier task → the bridge
 // directory emptied (W30) → the command through `sh -c` in the workspace folder, every process it
 // starts marked with the task's id so a timeout, a cancel or the next start can find them.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { prepareTaskContainer } from "../containers/task-container.js";
 import type { ContainerRuntime, DevContainer } from "../containers/docker.js";
-import { execInContainer, killTaskStrays, TASK_ID_VARIABLE } from "../containers/exec.js";
+import { execInContainer, TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { LineCallback } from "../containers/stream.js";
 import type { Task } from "../tasks/task.js";
 
@@ -61,8 +61,6 @@ export function ciContainer(deps: CiContainerDeps) {
     const mounts = (await handle.inspect()).Mounts ?? [];
     const bridge = mounts.find((m) => m.Destination === bridgeFolder && m.Type === "bind");
     if (!bridge) throw new Error(`container ${container.name} has no bridge directory mounted at ${bridgeFolder}`);
-    const strays = await killTaskStrays(handle);
-    if (strays) log.warn({ strays }, "killed processes an interrupted task left in the container");
     return {
       name: container.name,
       workspaceFolder: spec.workspaceFolder,

@@ -26,6 +26,8 @@ export interface CiRunnerDeps {
   identity: Identity;
   /** Stable per container name and repository (the agent's too), so the container's bind mount holds. */
   workspaceFor(container: string, task: Task): string;
+  /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
+  quiesce(input: { container: string; task: Task }): Promise<void>;
   /** The task's check, with writes in order (shared with the pool's listener). */
   reporter: CiReporter;
   /** DEVS.yml env_vars for this container name; a DevsConfigError is shown on the check. */
@@ -102,6 +104,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     }
     ctx.signal.throwIfAborted();
     const workspace = deps.workspaceFor(ctx.container, task);
+    await deps.quiesce({ container: ctx.container, task });
     await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
     ctx.signal.throwIfAborted();
 

@@ -1,8 +1,10 @@
-// The container lifecycle on a Docker engine: one long-lived container per pool name and
-// repository, created from a devcontainer spec and a resolved image, reused warm between tasks,
-// recreated when what made it changes, with lifecycle hooks run when the spec says (W23).
+// The container lifecycle on a Docker engine: one long-lived container per pool name, repository
+// and trust (see naming.ts), created from a devcontainer spec and a resolved image, kept (image,
+// container, file system) between tasks but restarted for each so that no process of one task
+// meets the next (see quiesce), recreated when what made it changes, with lifecycle hooks run
+// when the spec says (W23).
 //
-// Identity is in labels; the name is predictable (`devs-<pool>-<owner>-<repo>`, lower-case, W5).
+// Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, W5).
 // Containers get only the environment the spec and the caller give (W1): nothing of the server's
 // own environment, never privileged, no published ports, only the workspace mounted (plus the
 // operator's extra mounts, such as the CI bridge directory, the same for every task kind).
@@ -13,12 +15,14 @@ import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type Devco
 import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
 import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
+import { placeName, type PlaceKey, type Trust } from "./naming.js";
 import { Tail, type LineCallback } from "./stream.js";
 
 export const LABELS = {
   managed: "devs.managed",
   pool: "devs.pool",
   repo: "devs.repo",
+  trust: "devs.trust",
   configHash: "devs.config-hash",
   imageId: "devs.image-id",
   devcontainerHash: "devs.devcontainer-hash",
@@ -73,10 +77,9 @@ export function connectDocker(dockerHost?: string | null): Docker {
   );
 }
 
-/** `devs-<pool>-<owner>-<repo>`, lower-case, characters Docker refuses replaced by `-` (W5). */
-export function containerName(pool: string, owner: string, repo: string): string {
-  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-");
-  return `devs-${part(pool)}-${part(owner)}-${part(repo)}`;
+/** `devs-<pool>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place (W5). */
+export function containerName(place: PlaceKey): string {
+  return `devs-${placeName(place)}`;
 }
 
 export interface RuntimeOptions {
@@ -88,11 +91,18 @@ export interface RuntimeOptions {
   init?: boolean;
   /**
    * Host folders bind-mounted into every container this runtime makes, besides the workspace (the
-   * CI bridge directory). Per pool name and repository, and the same whatever the task kind, so
-   * agent and CI tasks of one pool name share one warm container. Part of the container's
+   * CI bridge directory). Per place (pool name, repository, trust), and the same whatever the task
+   * kind, so agent and CI tasks of one place share one warm container. Part of the container's
    * identity: a change recreates it. Sources are created when missing.
    */
-  mounts?: (container: { pool: string; owner: string; repo: string }) => readonly BindMount[];
+  mounts?: (container: PlaceKey) => readonly BindMount[];
+  /**
+   * Places whose container is removed between tasks, not only restarted, so that no file a task
+   * wrote outside the workspace (a replaced /bin/sh, a planted ~/.profile) reaches the next task.
+   * Default: a fork's, whose code anyone can write and whose tasks come from different outsiders.
+   * Elsewhere the file system stays warm (postCreate runs once), which trusts it to the place.
+   */
+  freshPerTask?: (place: PlaceKey) => boolean;
 }
 
 export interface BindMount {
@@ -107,7 +117,9 @@ export interface EnsureRequest {
   pool: string;
   owner: string;
   repo: string;
-  /** Host folder bind-mounted at the spec's workspaceFolder. Keep it stable per pool name and repo: it is part of the container's identity. */
+  /** Whose code the task runs: a fork's never shares a container with the maintainers'. */
+  trust: Trust;
+  /** Host folder bind-mounted at the spec's workspaceFolder. Keep it stable per place (placeName): it is part of the container's identity. */
   workspaceDir: string;
   spec: DevcontainerSpec;
   image: ResolvedImage;
@@ -127,12 +139,13 @@ export interface DevContainer {
   pool: string;
   /** owner/repo, lower-case. */
   repo: string;
+  trust: Trust;
   spec: DevcontainerSpec;
   imageId: string;
   /** The container's environment as Docker reports it: image ENV, containerEnv, caller env. */
   env: Record<string, string>;
-  /** reused: it was running; started: it existed stopped; created: it is new. */
-  action: "reused" | "started" | "created";
+  /** started: it existed (a running one is restarted first); created: it is new. */
+  action: "started" | "created";
   /** Why an existing container was replaced, if it was. */
   recreatedBecause: string | null;
 }
@@ -142,6 +155,8 @@ export interface ManagedContainer {
   id: string;
   pool: string;
   repo: string;
+  /** Containers made before trust was part of the identity count as the maintainers'. */
+  trust: Trust;
   state: string;
   running: boolean;
   imageId: string;
@@ -165,6 +180,7 @@ export class ContainerRuntime {
   private readonly stopTimeout: number;
   private readonly init: boolean;
   private readonly mounts: NonNullable<RuntimeOptions["mounts"]>;
+  private readonly freshPerTask: NonNullable<RuntimeOptions["freshPerTask"]>;
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
@@ -177,22 +193,71 @@ export class ContainerRuntime {
     this.stopTimeout = options.stopTimeoutSeconds ?? 10;
     this.init = options.init ?? true;
     this.mounts = options.mounts ?? (() => []);
+    this.freshPerTask = options.freshPerTask ?? ((place) => place.trust === "fork");
   }
 
-  /** Returns a running container for the request, creating, recreating or starting it as needed. */
+  /**
+   * Returns a running container for the request, creating, recreating or starting it as needed,
+   * and holding no process of an earlier task: a running one is quiesced (restarted) first.
+   */
   ensure(request: EnsureRequest): Promise<DevContainer> {
-    const preferred = containerName(request.pool, request.owner, request.repo);
-    return this.locked(preferred, () => this.ensureUnlocked(request, preferred));
+    const place = placeOfRequest(request);
+    const preferred = containerName(place);
+    return this.locked(preferred, () => this.ensureUnlocked(request, place, preferred));
   }
 
-  private async ensureUnlocked(request: EnsureRequest, preferred: string): Promise<DevContainer> {
+  /**
+   * Makes sure nothing of an earlier task runs in the place's container; call it before the host
+   * touches the task's workspace (a live leftover could race the checkout), and after each task.
+   * A running container is killed through the engine (SIGKILL to its init: the kernel then ends
+   * every process in it) and left stopped; the next ensure starts it again.
+   *
+   * Why a restart and not a kill of what looks foreign: the task is hostile. Marks and
+   * in-container scans are beaten by `env -i`, `setsid`, a double fork, a forged mark or a
+   * replaced /bin/sh; and even a host-side list of the container's own processes (Docker's top
+   * API, compared with what ran right after its start) cannot tell whether those processes are
+   * still only its own: a task running as root (most images' default) can write the memory of
+   * any process in the container, /proc/1/mem included (Docker's seccomp profile allows ptrace,
+   * and root can take any uid), and hide itself in the container's init or keep-alive loop. Only
+   * ending every process leaves nothing of the task. What stays warm is the image, the container
+   * and its file system (postCreate has run); each task pays a start and postStartCommand, whose
+   * services live for one task and come back for the next. Places of `freshPerTask` (a fork's)
+   * have their container removed instead: nothing of the file system stays either.
+   */
+  quiesce(place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
+    const preferred = containerName(place);
+    return this.locked(preferred, async () => {
+      const { name, info } = await this.find(preferred, place);
+      if (!info) return { outcome: "absent" };
+      return this.clear(name, info, place, onProgress);
+    });
+  }
+
+  /**
+   * Ends every process in the place's container (SIGKILL to its init through the engine) and
+   * leaves it stopped, never removed: for reading what a task wrote through Docker's archive API
+   * once nothing of the task can still change it. The next quiesce or ensure does the rest.
+   */
+  halt(place: PlaceKey): Promise<QuiesceResult> {
+    const preferred = containerName(place);
+    return this.locked(preferred, async () => {
+      const { name, info } = await this.find(preferred, place);
+      if (!info) return { outcome: "absent" };
+      if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
+      if (!info.State.Running) return { outcome: "not-running" };
+      await this.killContainer(name, info.Id);
+      return { outcome: "stopped" };
+    });
+  }
+
+  private async ensureUnlocked(request: EnsureRequest, place: PlaceKey, preferred: string): Promise<DevContainer> {
     const { signal } = request;
     const repo = `${request.owner}/${request.repo}`.toLowerCase();
-    const extra = this.mounts({ pool: request.pool, owner: request.owner, repo: request.repo });
+    const extra = this.mounts(place);
     const wanted = this.createOptions(request, repo, extra);
     // Docker refuses a bind mount whose source is missing, on create and on start alike.
     for (const mount of extra) await mkdir(resolve(mount.source), { recursive: true });
-    const { name, info: existing } = await this.find(preferred, request.pool, repo);
+    const { name, info: existing } = await this.find(preferred, place);
     let info = existing;
     let recreatedBecause: string | null = null;
 
@@ -210,6 +275,12 @@ export class ContainerRuntime {
     }
     signal?.throwIfAborted();
 
+    if (info && (info.State.Running || this.freshPerTask(place))) {
+      const cleared = await this.clear(name, info, place, request.onProgress);
+      info = cleared.outcome === "removed" ? null : await this.docker.getContainer(info.Id).inspect();
+    }
+    signal?.throwIfAborted();
+
     let action: DevContainer["action"];
     if (!info) {
       request.onProgress?.(`creating ${name} from ${request.image.ref}`);
@@ -222,10 +293,7 @@ export class ContainerRuntime {
       });
       action = "created";
       info = await created.inspect();
-    } else if (info.State.Paused) {
-      await this.docker.getContainer(info.Id).unpause();
-      action = "reused";
-    } else if (!info.State.Running) {
+    } else {
       request.onProgress?.(`starting ${name}`);
       await this.docker
         .getContainer(info.Id)
@@ -235,8 +303,6 @@ export class ContainerRuntime {
         });
       action = "started";
       info = await this.docker.getContainer(info.Id).inspect();
-    } else {
-      action = "reused";
     }
 
     const handle: DevContainer = {
@@ -244,6 +310,7 @@ export class ContainerRuntime {
       id: info.Id,
       pool: request.pool,
       repo,
+      trust: request.trust,
       spec: request.spec,
       imageId: request.image.id,
       env: parseEnvList(info.Config.Env),
@@ -270,30 +337,34 @@ export class ContainerRuntime {
   }
 
   /** Stops a managed container; false when it was not running or does not exist. */
-  async stop(name: string): Promise<boolean> {
-    const info = await this.inspectManaged(name);
-    if (!info?.State.Running) return false;
-    try {
-      await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
-    } catch (error) {
-      if (statusCode(error) === 304 || statusCode(error) === 404) return false;
-      throw error;
-    }
-    return true;
+  stop(name: string): Promise<boolean> {
+    return this.locked(name, async () => {
+      const info = await this.inspectManaged(name);
+      if (!info?.State.Running) return false;
+      try {
+        await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
+      } catch (error) {
+        if (statusCode(error) === 304 || statusCode(error) === 404) return false;
+        throw error;
+      }
+      return true;
+    });
   }
 
   /** Removes a managed container, running or not; false when it does not exist. */
-  async remove(name: string): Promise<boolean> {
-    const info = await this.inspectManaged(name);
-    if (!info) return false;
-    try {
-      await this.docker.getContainer(info.Id).remove({ force: true, v: true });
-    } catch (error) {
-      if (statusCode(error) === 404) return false;
-      throw error;
-    }
-    this.hooksDone.delete(info.Id);
-    return true;
+  remove(name: string): Promise<boolean> {
+    return this.locked(name, async () => {
+      const info = await this.inspectManaged(name);
+      if (!info) return false;
+      try {
+        await this.docker.getContainer(info.Id).remove({ force: true, v: true });
+      } catch (error) {
+        if (statusCode(error) === 404) return false;
+        throw error;
+      }
+      this.hooksDone.delete(info.Id);
+      return true;
+    });
   }
 
   async isRunning(name: string): Promise<boolean> {
@@ -311,6 +382,7 @@ export class ContainerRuntime {
         id: c.Id,
         pool: c.Labels[LABELS.pool] ?? "",
         repo: c.Labels[LABELS.repo] ?? "",
+        trust: c.Labels[LABELS.trust] === "fork" ? ("fork" as const) : ("maintainers" as const),
         state: c.State,
         running: c.State === "running",
         imageId: c.Labels[LABELS.imageId] ?? c.ImageID,
@@ -340,6 +412,7 @@ export class ContainerRuntime {
         [LABELS.managed]: "true",
         [LABELS.pool]: request.pool,
         [LABELS.repo]: repo,
+        [LABELS.trust]: request.trust,
         [LABELS.imageId]: request.image.id,
         [LABELS.devcontainerHash]: devcontainerHash(spec),
         [LABELS.envHash]: valueHash(sortedRecord(request.env ?? {})),
@@ -364,19 +437,60 @@ export class ContainerRuntime {
     return options;
   }
 
-  private async find(preferred: string, pool: string, repo: string): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {
+  private async find(preferred: string, place: PlaceKey): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {
+    const repo = `${place.owner}/${place.repo}`.toLowerCase();
     const owns = (info: Docker.ContainerInspectInfo) => {
       const labels = info.Config.Labels ?? {};
-      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === pool && labels[LABELS.repo] === repo;
+      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === place.pool && labels[LABELS.repo] === repo && labels[LABELS.trust] === place.trust;
     };
     const info = await this.inspect(preferred);
     if (!info || owns(info)) return { name: preferred, info };
-    // The name is taken: another repository whose name reads the same once made safe (a-b/c and
-    // a/b-c), or a container this app did not make. Step aside with a name made unique by a hash.
-    const alternative = `${preferred}-${valueHash([pool, repo], 8)}`;
+    // The name is taken by a container this app did not make for this place (someone made one by
+    // hand). Step aside with a name made unique by a hash.
+    const alternative = `${preferred}-${valueHash([place.pool, repo, place.trust], 8)}`;
     const other = await this.inspect(alternative);
     if (other && !owns(other)) throw new ContainerError(alternative, "exists and was not created by devs-webhook for this repository");
     return { name: alternative, info: other };
+  }
+
+  /** See quiesce. The caller holds the container's lock. */
+  private async clear(name: string, found: Docker.ContainerInspectInfo, place: PlaceKey, onProgress?: (message: string) => void): Promise<QuiesceResult> {
+    let info = found;
+    const handle = this.docker.getContainer(info.Id);
+    if (this.freshPerTask(place)) {
+      onProgress?.(`removing ${name}: each task of this place gets a new container`);
+      // Removing a running container kills it first: the same end for every process in it.
+      await handle.remove({ force: true, v: true }).catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw new ContainerError(name, `could not be removed: ${dockerMessage(error)}`);
+      });
+      this.hooksDone.delete(info.Id);
+      return { outcome: "removed" };
+    }
+    if (info.State.Paused) {
+      await handle.unpause();
+      info = await handle.inspect();
+    }
+    if (!info.State.Running) return { outcome: "not-running" };
+    onProgress?.(`restarting ${name}: nothing of an earlier task may run on in it`);
+    await this.killContainer(name, info.Id);
+    return { outcome: "stopped" };
+  }
+
+  /** SIGKILL to the container's init through the engine: the kernel ends every process in it. */
+  private async killContainer(name: string, id: string): Promise<void> {
+    const handle = this.docker.getContainer(id);
+    try {
+      await handle.kill({ signal: "SIGKILL" });
+    } catch (error) {
+      // 409: it stopped meanwhile, which is the point.
+      if (statusCode(error) !== 409 && statusCode(error) !== 304) throw new ContainerError(name, `could not be killed: ${dockerMessage(error)}`);
+    }
+    this.hooksDone.delete(id);
+    const deadline = Date.now() + 30_000;
+    while ((await handle.inspect()).State.Running) {
+      if (Date.now() > deadline) throw new ContainerError(name, "still runs 30 s after SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   private async runHooks(container: DevContainer, startedAt: string, fresh: boolean, request: EnsureRequest): Promise<void> {
@@ -470,6 +584,18 @@ export class ContainerRuntime {
     });
     return next;
   }
+}
+
+export interface QuiesceResult {
+  /**
+   * absent: no container yet; not-running: nothing runs; stopped: killed through the engine now;
+   * removed: removed (a place whose tasks each get a new container).
+   */
+  outcome: "absent" | "not-running" | "stopped" | "removed";
+}
+
+function placeOfRequest(request: EnsureRequest): PlaceKey {
+  return { pool: request.pool, owner: request.owner, repo: request.repo, trust: request.trust };
 }
 
 function changeReason(have: Record<string, string>, want: Record<string, string>): string {

@@ -7,6 +7,11 @@
 // DEVS_EXEC_ID=<id> in their environment. Docker makes every exec process a session and process
 // group leader, so killing the wrapper's group takes the whole tree; the environment scan then
 // catches what left the group (setsid, daemons). The kill itself is a second exec.
+//
+// All of this runs inside the container, with its /bin/sh, tr and grep, and trusts marks that
+// `env -i` drops and any process can forge: it is the quick, usual way to stop a command, never
+// the proof that nothing is left. Between tasks the whole container is killed through the engine
+// instead (ContainerRuntime.quiesce).
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
@@ -257,36 +262,8 @@ function describeReason(reason: unknown): string {
   return reason === undefined ? "aborted" : String(reason);
 }
 
-/** Set on every process a task starts, so leftovers of a task whose host process died can be found. */
-export const TASK_ID_VARIABLE = "DEVS_TASK_ID";
-
 /**
- * Kills what earlier tasks left running in a container: after a crash or SIGKILL of the server,
- * the processes of the interrupted task outlive it (W12). Lifecycle-hook services (started
- * without the task variable) are left alone. Runs as root; prints how many it killed.
+ * Set on every process a task starts, for whoever looks inside the container (ps, /proc).
+ * Nothing relies on it: a process can drop or forge it.
  */
-const STRAY_SCRIPT = `
-self=$$; total=0
-for round in 1 2 3; do
-  found=0
-  for p in /proc/[0-9]*; do
-    pid=\${p#/proc/}
-    [ "$pid" = "$self" ] && continue
-    if tr '\\0' '\\n' 2>/dev/null < "$p/environ" | grep -q "^${TASK_ID_VARIABLE}[=]"; then
-      kill -KILL "$pid" 2>/dev/null && found=$((found + 1))
-    fi
-  done
-  total=$((total + found))
-  [ "$found" = 0 ] && break
-  sleep 0.05 2>/dev/null || sleep 1
-done
-echo "$total"
-`;
-
-export async function killTaskStrays(container: Docker.Container): Promise<number> {
-  const exec = await container.exec({ Cmd: ["/bin/sh", "-c", STRAY_SCRIPT, "devs-strays"], User: "0", AttachStdout: true, AttachStderr: true, Tty: false });
-  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Duplex;
-  let out = "";
-  await pump(stream, (s, line) => (s === "stdout" ? (out = line) : undefined), undefined);
-  return Number.parseInt(out, 10) || 0;
-}
+export const TASK_ID_VARIABLE = "DEVS_TASK_ID";

@@ -1,11 +1,13 @@
 // The container a task runs in, ready: devcontainer.json → image → the long-lived container for
-// this pool name and repository. Shared by agent and CI tasks.
+// this task's place (pool name, repository, trust), holding no process of an earlier task.
+// Shared by agent and CI tasks.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import type { Task } from "../tasks/task.js";
 import { readDevcontainer, type DevcontainerSpec } from "./devcontainer.js";
-import type { ContainerRuntime, DevContainer } from "./docker.js";
+import type { ContainerRuntime, DevContainer, QuiesceResult } from "./docker.js";
 import { resolveImage } from "./image.js";
+import { placeOf } from "./naming.js";
 
 export interface TaskContainerInput {
   container: string;
@@ -15,12 +17,26 @@ export interface TaskContainerInput {
   signal: AbortSignal;
 }
 
+/**
+ * The step before the host touches a task's workspace: no process of an earlier task is left in
+ * the task's container (a running one is killed through the engine). Runners call it before the
+ * checkout; the pool calls it after every task; ensure() repeats it.
+ */
+export async function quiesceTaskContainer(
+  runtime: Pick<ContainerRuntime, "quiesce">,
+  input: { container: string; task: Task },
+  log: Logger,
+): Promise<QuiesceResult> {
+  return runtime.quiesce(placeOf(input.container, input.task), (message) => log.info({ task: input.task.id, container: input.container }, message));
+}
+
 export async function prepareTaskContainer(
   deps: { docker: Docker; runtime: ContainerRuntime; defaultImage: string },
   input: TaskContainerInput,
   log: Logger,
 ): Promise<{ spec: DevcontainerSpec; notes: string[]; container: DevContainer }> {
   const { task } = input;
+  const place = placeOf(input.container, task);
   const { spec, notes } = await readDevcontainer(input.workspace, { repoName: task.repo.name, defaultImage: deps.defaultImage, localEnv: input.env });
   const image = await resolveImage(deps.docker, spec, input.workspace, {
     owner: task.repo.owner,
@@ -29,9 +45,7 @@ export async function prepareTaskContainer(
     onLine: (line) => log.debug({ line }, "image build"),
   });
   const container = await deps.runtime.ensure({
-    pool: input.container,
-    owner: task.repo.owner,
-    repo: task.repo.name,
+    ...place,
     workspaceDir: input.workspace,
     spec,
     image,

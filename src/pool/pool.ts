@@ -3,6 +3,7 @@
 // underneath so that nothing queued is lost to a crash.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
+import { trustOf, type Trust } from "../containers/naming.js";
 import type { TaskJournal } from "../tasks/journal.js";
 import type { SubmitResult, TaskSink } from "../tasks/sink.js";
 import type { Task } from "../tasks/task.js";
@@ -40,10 +41,26 @@ export type PoolEvent =
   | { type: "started"; task: Task; container: string; interrupted: boolean }
   | { type: "finished"; task: Task; container: string; state: FinalState; detail: string | null; durationMs: number; cancelledBy?: string | undefined };
 
-export interface ContainerLifecycle {
-  /** Stops the long-lived container of this pool name for this repository (not removed). */
-  stop(container: string, repo: string): Promise<void>;
+/** One long-lived container of a pool name: a repository (owner/repo, lower-case) and a trust. */
+export interface ContainerSlot {
+  repo: string;
+  trust: Trust;
 }
+
+export interface ContainerLifecycle {
+  /** The running containers of this pool name, whichever repository and trust. */
+  running(container: string): Promise<ContainerSlot[]>;
+  /** Stops one of them (not removed). */
+  stop(container: string, slot: ContainerSlot): Promise<void>;
+  /** After every task, whatever its end: nothing it started keeps running until the next one. */
+  afterTask?(container: string, task: Task): Promise<void>;
+}
+
+export function slotOf(task: Task): ContainerSlot {
+  return { repo: task.repo.fullName.toLowerCase(), trust: trustOf(task) };
+}
+
+const slotKey = (container: string, slot: ContainerSlot) => `${container}\u0000${slot.repo}\u0000${slot.trust}`;
 
 export interface PoolOptions {
   names: PoolNames;
@@ -81,7 +98,8 @@ export class ContainerPool implements TaskSink {
   private readonly queues = new Map<string, PQueue>();
   private readonly entries = new Map<string, Entry>();
   private readonly routing = new Map<string, Promise<void>>();
-  private readonly lastUsed = new Map<string, { container: string; repo: string; at: number }>();
+  /** slotKey → when its last task ended, or when an idle check first saw it running. */
+  private readonly lastUsed = new Map<string, number>();
   private readonly slots: Semaphore;
   private readonly now: () => number;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -150,16 +168,23 @@ export class ContainerPool implements TaskSink {
     return ids;
   }
 
-  /** Stops the containers of one pool name that are not running a task; its queue keeps its tasks. */
+  /** Stops every container of one pool name unless a task runs in it; its queue keeps its tasks. */
   async stopContainer(name: string): Promise<"stopped" | "busy" | "unknown"> {
     if (!this.queues.has(name)) return "unknown";
     if (this.runningIn(name)) return "busy";
-    for (const [key, used] of this.lastUsed) {
-      if (used.container !== name) continue;
-      await this.options.lifecycle?.stop(name, used.repo);
-      this.lastUsed.delete(key);
-    }
+    await this.stopSlots(name, (slot) => !this.runningIn(name, slot));
     return "stopped";
+  }
+
+  /** Stops the running containers of a pool name that `stoppable` allows, checked just before each stop. */
+  private async stopSlots(name: string, stoppable: (slot: ContainerSlot) => boolean): Promise<void> {
+    const lifecycle = this.options.lifecycle;
+    if (!lifecycle) return;
+    for (const slot of await lifecycle.running(name)) {
+      if (!stoppable(slot)) continue;
+      await lifecycle.stop(name, slot);
+      this.lastUsed.delete(slotKey(name, slot));
+    }
   }
 
   status() {
@@ -201,8 +226,15 @@ export class ContainerPool implements TaskSink {
     return n;
   }
 
-  private runningIn(name: string): boolean {
-    for (const e of this.entries.values()) if (e.container === name && e.controller) return true;
+  /** A task runs in the pool name (in that slot's container, when one is given). */
+  private runningIn(name: string, slot?: ContainerSlot): boolean {
+    for (const e of this.entries.values()) if (e.container === name && e.controller && (!slot || sameSlot(slotOf(e.task), slot))) return true;
+    return false;
+  }
+
+  /** A task runs or waits for the slot's container. */
+  private wanted(name: string, slot: ContainerSlot): boolean {
+    for (const e of this.entries.values()) if (e.container === name && !e.cancelled && sameSlot(slotOf(e.task), slot)) return true;
     return false;
   }
 
@@ -286,8 +318,12 @@ export class ContainerPool implements TaskSink {
       state = "cancelled";
       detail = `cancelled while running${entry.cancelledBy ? ` by ${entry.cancelledBy}` : ""}`;
     }
+    // Still counted as running here, so no stop of this container races the clean-up.
+    await this.options.lifecycle
+      ?.afterTask?.(container, task)
+      .catch((error: unknown) => log.warn({ err: error, task: task.id, container }, "could not clear the container after the task"));
     this.entries.delete(task.id);
-    this.lastUsed.set(`${container}\u0000${task.repo.fullName.toLowerCase()}`, { container, repo: task.repo.fullName, at: this.now() });
+    this.lastUsed.set(slotKey(container, slotOf(task)), this.now());
     release();
 
     if (reason === "shutdown") {
@@ -300,7 +336,9 @@ export class ContainerPool implements TaskSink {
     log.info({ task: task.id, container, state, ms: this.now() - started }, "task finished");
     await this.emit({ type: "finished", task, container, state, detail, durationMs: this.now() - started, cancelledBy: entry.cancelledBy });
     if (this.options.cleanup?.mode === "after-task" && !this.load(container)) {
-      await this.options.lifecycle?.stop(container, task.repo.fullName).catch((error: unknown) => log.warn({ err: error, container }, "could not stop container"));
+      // Every idle container of the name, not only this task's: other repositories' (and the other
+      // trust's) containers of this name would otherwise run on forever.
+      await this.stopSlots(container, (slot) => !this.wanted(container, slot)).catch((error: unknown) => log.warn({ err: error, container }, "could not stop containers"));
     }
   }
 
@@ -324,13 +362,17 @@ export class ContainerPool implements TaskSink {
   private async stopIdle(): Promise<void> {
     if (this.options.cleanup?.mode !== "idle") return;
     const cutoff = this.now() - this.options.cleanup.idleMs;
-    for (const [key, used] of this.lastUsed) {
-      if (used.at > cutoff) continue;
+    for (const name of this.queues.keys()) {
+      // Containers from before a restart have no last task here: their idle time counts from now.
+      const idle = (slot: ContainerSlot) => {
+        const key = slotKey(name, slot);
+        if (!this.lastUsed.has(key)) this.lastUsed.set(key, this.now());
+        return this.lastUsed.get(key)! <= cutoff;
+      };
       // A busy or about-to-run container is never stopped.
-      const busy = [...this.entries.values()].some((e) => e.container === used.container && e.task.repo.fullName.toLowerCase() === used.repo.toLowerCase());
-      if (busy) continue;
-      this.lastUsed.delete(key);
-      await this.options.lifecycle?.stop(used.container, used.repo).catch((error: unknown) => this.options.log.warn({ err: error }, "idle stop failed"));
+      await this.stopSlots(name, (slot) => !this.wanted(name, slot) && idle(slot)).catch((error: unknown) =>
+        this.options.log.warn({ err: error, container: name }, "idle stop failed"),
+      );
     }
   }
 
@@ -342,3 +384,5 @@ export class ContainerPool implements TaskSink {
     }
   }
 }
+
+const sameSlot = (a: ContainerSlot, b: ContainerSlot) => a.repo === b.repo && a.trust === b.trust;

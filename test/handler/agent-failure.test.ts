@@ -61,6 +61,8 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     identity: { name: "devs-bot", email: "bot@example.invalid" },
     repoCache,
     workspaceFor: () => workspace,
+    // No container runs before the failures these tests cause.
+    quiesce: async () => undefined,
     scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
     github: async () => ({ octokit, token: "installation-token" }),
     loadConfig: async () => CONFIG,

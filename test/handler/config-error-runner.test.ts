@@ -36,6 +36,7 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     identity: { name: "devs-bot", email: "bot@example.invalid" },
     repoCache: new Proxy({}, { get: () => unreachable("the repository cache") }) as unknown as RepoCache,
     workspaceFor: unreachable("the workspace"),
+    quiesce: unreachable("the container"),
     scratchDir: mkdtempSync(join(tmpdir(), "devs-scratch-")),
     github: async () => ({ octokit, token: "installation-token" }),
     loadConfig: agentConfigLoader({ loader: new DevsConfigLoader({ envsDir: mkdtempSync(join(tmpdir(), "devs-envs-")) }), log: silent }),

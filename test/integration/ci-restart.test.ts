@@ -7,8 +7,9 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { placeDirs } from "../../src/assemble.js";
 import { ChecksSim, serveAppAuth, type SimCheckRun } from "../helpers/ci-github.js";
-import { BUSYBOX_IMAGE, ensureBusyboxImage, psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { bareRepo, git } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
@@ -96,7 +97,7 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-restart-data-");
-    const started = join(dataDir, "bridge", `${POOL}-acme-${name}`, "started");
+    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);
@@ -124,10 +125,13 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     // Every write went through the installation token.
     const checkRequests = sim.requests.filter((q) => q.path.includes("/check-runs"));
     expect(new Set(checkRequests.map((q) => q.headers.authorization))).toEqual(new Set([`token ${TOKEN}`]));
-    // The interrupted attempt's `sleep` was killed before the second attempt ran.
-    const [container] = await docker!.listContainers({ filters: { label: [`devs.pool=${POOL}`, `devs.repo=acme/${name}`] } });
-    // (The container's own keep-alive loop sleeps too: `sleep 3600`.)
-    expect((await psLines(docker!, container!.Id)).filter((l) => /\bsleep 3$/.test(l))).toEqual([]);
+    // Nothing of either attempt runs on: the container was killed through the engine when the run
+    // ended (and before the second attempt started, whose server knew nothing of the first).
+    const state = async () => (await docker!.listContainers({ all: true, filters: { label: [`devs.pool=${POOL}`, `devs.repo=acme/${name}`] } }))[0]?.State;
+    for (const end = Date.now() + 15_000; (await state()) !== "exited"; ) {
+      if (Date.now() > end) throw new Error(`the container is still ${await state()} 15 s after the run`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
   }, 180_000);
@@ -140,7 +144,7 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-twice-data-");
-    const started = join(dataDir, "bridge", `${POOL}-acme-${name}`, "started");
+    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);

@@ -23,6 +23,7 @@ import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
 import { resolveImage } from "../../src/containers/image.js";
+import { quiesceTaskContainer } from "../../src/containers/task-container.js";
 import { PermissionCache } from "../../src/github/permissions.js";
 import { createApp } from "../../src/index.js";
 import { ContainerPool } from "../../src/pool/pool.js";
@@ -95,6 +96,7 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
     repoCache: new RepoCache(tempDir("devs-ci-cache-")),
     identity: { name: "devs-bot[bot]", email: "bot@example.invalid" },
     workspaceFor: (_container, task) => workspaceFor(task.repo.name),
+    quiesce: async (input) => void (await quiesceTaskContainer(runtime, input, log)),
     reporter,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: [SECRET] } }),
     prepareContainer: ciContainer({ docker: docker!, runtime, defaultImage: BUSYBOX_IMAGE, log }),
@@ -474,7 +476,8 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
-    const agent = await s.runtime.ensure({ pool: POOL, owner: OWNER, repo: "shared", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
-    expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "reused", recreatedBecause: null, id: container!.id });
+    const agent = await s.runtime.ensure({ pool: POOL, owner: OWNER, repo: "shared", trust: "maintainers", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
+    // The same container, not a new one; restarted, so nothing of the CI run runs on in it.
+    expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "started", recreatedBecause: null, id: container!.id });
   }, 90_000);
 });

@@ -54,7 +54,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
   });
 
   const ensure = (repo: string, over: Partial<EnsureRequest> = {}) =>
-    runtime.ensure({ pool, owner, repo, workspaceDir: over.workspaceDir ?? workspace(), spec: spec(), image: busybox, ...over });
+    runtime.ensure({ pool, owner, repo, trust: "maintainers", workspaceDir: over.workspaceDir ?? workspace(), spec: spec(), image: busybox, ...over });
 
   /** Runs a shell command and returns its stdout lines. */
   const sh = async (c: DevContainer, script: string, options: Parameters<ContainerRuntime["exec"]>[2] = {}) => {
@@ -114,10 +114,10 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
   });
 
   describe("lifecycle", () => {
-    it("creates a labelled, unprivileged container without a network, then reuses it warm", async () => {
+    it("creates a labelled, unprivileged container without a network, then gives the next task the same one, restarted", async () => {
       const ws = workspace({ "README.md": "hi\n" });
       const first = await ensure("Warm-Repo", { workspaceDir: ws });
-      expect(first).toMatchObject({ name: containerName(pool, owner, "Warm-Repo"), action: "created", recreatedBecause: null, repo: `${owner}/warm-repo` });
+      expect(first).toMatchObject({ name: containerName({ pool, owner, repo: "Warm-Repo", trust: "maintainers" }), action: "created", recreatedBecause: null, repo: `${owner}/warm-repo` });
       expect(first.name).toBe(first.name.toLowerCase());
 
       const info = await d.getContainer(first.id).inspect();
@@ -128,12 +128,12 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
       expect(info.Mounts).toEqual([expect.objectContaining({ Type: "bind", Source: ws, Destination: "/workspaces/widgets" })]);
 
       const second = await ensure("Warm-Repo", { workspaceDir: ws });
-      expect(second).toMatchObject({ id: first.id, action: "reused" });
+      expect(second).toMatchObject({ id: first.id, action: "started", recreatedBecause: null });
       expect((await runtime.list({ pool })).filter((c) => c.repo === `${owner}/warm-repo`)).toHaveLength(1);
       expect((await sh(second, "cat README.md")).out).toEqual(["hi"]);
     });
 
-    it("runs postCreate once per container and postStart on every start (W23)", async () => {
+    it("runs postCreate once per container and postStart on every start, and every task gets a start (W23)", async () => {
       const hooks = spec({
         remoteUser: "dev",
         postCreateCommand: { kind: "shell", command: "echo created >> /tmp/created.log; echo post-create-output" },
@@ -148,26 +148,28 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
       expect(output).toContain("post-create-output");
       expect(await counts(c1)).toEqual([1, 1]);
 
+      // The next task: the same container, restarted, so postStart runs again and postCreate not.
       const c2 = await ensure("hooks", request);
-      expect(c2.action).toBe("reused");
-      expect(await counts(c2)).toEqual([1, 1]);
+      expect(c2).toMatchObject({ id: c1.id, action: "started" });
+      expect(await counts(c2)).toEqual([1, 2]);
 
       expect(await runtime.stop(c1.name)).toBe(true);
       expect(await runtime.isRunning(c1.name)).toBe(false);
       const c3 = await ensure("hooks", request);
       expect(c3).toMatchObject({ id: c1.id, action: "started" });
-      expect(await counts(c3)).toEqual([1, 2]);
+      expect(await counts(c3)).toEqual([1, 3]);
 
-      // A new process (empty memory) finds the state recorded in the container: nothing re-runs.
+      // A new process (empty memory) finds postCreate's mark in the container: it does not re-run.
       const restarted = new ContainerRuntime(d, { network: "none", stopTimeoutSeconds: 2 });
-      const c4 = await restarted.ensure({ pool, owner, repo: "hooks", image: busybox, ...request });
-      expect(await counts(c4)).toEqual([1, 2]);
+      const c4 = await restarted.ensure({ pool, owner, repo: "hooks", trust: "maintainers", image: busybox, ...request });
+      expect(c4).toMatchObject({ id: c1.id, action: "started" });
+      expect(await counts(c4)).toEqual([1, 4]);
 
-      // Restarted behind the app's back: the next use still runs postStart.
+      // Restarted behind the app's back: postStart runs once, for the start ensure makes.
       await d.getContainer(c1.id).restart({ t: 1 });
       const c5 = await ensure("hooks", request);
-      expect(c5.action).toBe("reused");
-      expect(await counts(c5)).toEqual([1, 3]);
+      expect(c5.action).toBe("started");
+      expect(await counts(c5)).toEqual([1, 5]);
     });
 
     it("reports a failing lifecycle command with its exit code and last lines, and retries it next time", async () => {
@@ -181,7 +183,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
 
       const output: string[] = [];
       const retried = await ensure("failing-hook", { spec: flaky, workspaceDir: ws, onLine: (_s, l) => output.push(l) });
-      expect(retried.action).toBe("reused");
+      expect(retried.action).toBe("started");
       expect(output).toEqual(["setting up"]);
     });
 
@@ -209,7 +211,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
         env: { FROM_DEVS_YML: "x" },
         image: { ref: retagged, id: otherImage.Id, origin: "local" },
       });
-      expect(sameImage).toMatchObject({ id: changedEnv.id, action: "reused" });
+      expect(sameImage).toMatchObject({ id: changedEnv.id, action: "started", recreatedBecause: null });
 
       const built = await resolveImage(
         d,
@@ -222,12 +224,19 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
       expect((await sh(changedImage, "echo $FROM_IMAGE $FROM_DEVS_YML")).out).toEqual(["yes x"]);
     });
 
-    it("steps aside when another repository's container holds the same name", async () => {
-      const a = await runtime.ensure({ pool, owner: `${owner}-a`, repo: "b", workspaceDir: workspace(), spec: spec(), image: busybox });
-      const b = await runtime.ensure({ pool, owner, repo: "a-b", workspaceDir: workspace(), spec: spec(), image: busybox });
-      expect(a.name).toBe(containerName(pool, owner, "a-b"));
-      expect(b.name).toMatch(new RegExp(`^${a.name}-[0-9a-f]{8}$`));
-      expect((await runtime.ensure({ pool, owner, repo: "a-b", workspaceDir: workspace(), spec: spec(), image: busybox })).id).not.toBe(a.id);
+    it("gives owner-a/b and owner/a-b different containers, and steps aside from a container it did not make", async () => {
+      const a = await runtime.ensure({ pool, owner: `${owner}-a`, repo: "b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
+      const b = await runtime.ensure({ pool, owner, repo: "a-b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
+      expect(a.name).toBe(containerName({ pool, owner: `${owner}-a`, repo: "b", trust: "maintainers" }));
+      expect(b.name).toBe(containerName({ pool, owner, repo: "a-b", trust: "maintainers" }));
+      expect(b.name).not.toBe(a.name);
+      expect(b.id).not.toBe(a.id);
+
+      const squatted = { pool, owner, repo: "squat", trust: "maintainers" as const };
+      foreign.push(containerName(squatted));
+      await d.createContainer({ name: containerName(squatted), Image: BUSYBOX_IMAGE, Cmd: ["true"], HostConfig: { NetworkMode: "none" } });
+      const c = await runtime.ensure({ ...squatted, workspaceDir: workspace(), spec: spec(), image: busybox });
+      expect(c.name).toMatch(new RegExp(`^${containerName(squatted)}-[0-9a-f]{8}$`));
     });
 
     it("lists, stops and removes only containers it manages", async () => {

@@ -9,15 +9,63 @@ import { stableStringify, valueHash } from "../../src/containers/hash.js";
 import { buildContext, imageRepository } from "../../src/containers/image.js";
 import { FrameDemuxer, LineSplitter, StreamFormatError } from "../../src/containers/stream.js";
 import type { BuildSpec } from "../../src/containers/devcontainer.js";
+import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
+import { makeTask } from "../helpers/tasks.js";
 
-describe("containerName (W5)", () => {
-  const table: Array<[[string, string, string], string]> = [
-    [["eamonn", "Acme", "Widgets"], "devs-eamonn-acme-widgets"],
-    [["Harry", "some-org", "repo.name_x"], "devs-harry-some-org-repo.name_x"],
-    [["p", "o", "we ird/na me"], "devs-p-o-we-ird-na-me"],
-    [["p", "O", "ÄÖ"], "devs-p-o--"],
+describe("place names (W5)", () => {
+  const m = "maintainers" as const;
+  const place = (pool: string, owner: string, repo: string, trust: Trust = m) => ({ pool, owner, repo, trust });
+  const table: Array<[PlaceKey, RegExp]> = [
+    [place("eamonn", "Acme", "Widgets"), /^eamonn-acme-widgets-[0-9a-f]{12}$/],
+    [place("Harry", "some-org", "repo.name_x"), /^harry-some-org-repo\.name_x-[0-9a-f]{12}$/],
+    [place("p", "o", "we ird/na me"), /^p-o-we-ird-na-me-[0-9a-f]{12}$/],
+    [place("p", "O", "ÄÖ"), /^p-o---[0-9a-f]{12}$/],
+    [place("p", "acme", "app", "fork"), /^p-acme-app-fork-[0-9a-f]{12}$/],
   ];
-  for (const [[pool, owner, repo], want] of table) it(`${pool} ${owner}/${repo}`, () => expect(containerName(pool, owner, repo)).toBe(want));
+  for (const [key, want] of table) {
+    it(`${key.pool} ${key.owner}/${key.repo} ${key.trust}`, () => {
+      expect(placeName(key)).toMatch(want);
+      expect(containerName(key)).toBe(`devs-${placeName(key)}`);
+      // Docker's grammar for a container name, and one path segment.
+      expect(containerName(key)).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+    });
+  }
+
+  it("never gives two places the same name, however their parts read once made safe", () => {
+    const places = [
+      place("p", "acme", "big-app"),
+      place("p", "acme-big", "app"),
+      place("p-acme", "big", "app"),
+      place("p", "acme", "big-app", "fork"),
+      place("p", "acme", "big-app-fork"),
+      place("P", "acme", "big-app"),
+    ];
+    const names = places.map(placeName);
+    expect(new Set(names).size).toBe(places.length);
+  });
+
+  it("is one name for an owner or repository spelled in other case (GitHub's names are not case-sensitive)", () => {
+    expect(placeName(place("p", "Acme", "Big-App"))).toBe(placeName(place("p", "acme", "big-app")));
+  });
+
+  it("keeps long names within a path segment's limit", () => {
+    const name = containerName(place("pool", "o".repeat(39), "r".repeat(100)));
+    expect(name.length).toBeLessThanOrEqual(200);
+    expect(name).toMatch(/-[0-9a-f]{12}$/);
+  });
+
+  it("gives a fork's pull request its own place: CI and agent tasks alike", () => {
+    const ci = makeTask("acme/app", "ci");
+    ci.ci = { headSha: "a".repeat(40), ref: "refs/pull/3/head", branch: "x", trigger: "pull_request", pullRequest: { number: 3, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+    expect(trustOf(ci)).toBe("fork");
+    ci.ci.pullRequest!.fromFork = false;
+    expect(trustOf(ci)).toBe("maintainers");
+    const agent = makeTask("acme/app", "agent");
+    expect(trustOf(agent)).toBe("maintainers");
+    agent.target.pullRequest = { headRef: "x", headSha: "b".repeat(40), headRepoFullName: "mallory/app", baseRef: "main", draft: false, fromFork: true };
+    expect(trustOf(agent)).toBe("fork");
+    expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", makeTask("acme/app", "agent"))));
+  });
 });
 
 describe("imageRepository", () => {

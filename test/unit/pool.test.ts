@@ -2,7 +2,7 @@
 // here, the container-backed one is tested against dockerd in test/integration.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ContainerPool, type PoolEvent, type PoolOptions, type RunContext, type TaskExecutor } from "../../src/pool/pool.js";
+import { ContainerPool, slotOf, type ContainerLifecycle, type ContainerSlot, type PoolEvent, type PoolOptions, type RunContext, type TaskExecutor } from "../../src/pool/pool.js";
 import { chooseContainer, namesFor } from "../../src/pool/routing.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
@@ -39,6 +39,40 @@ function gated() {
     return { state: "done" };
   };
   return { executor, started, open: (id: string) => gates.get(id)?.(), gates };
+}
+
+/** Running containers per pool name, as the lifecycle sees them; a task's start brings its own up. */
+function fakeEngine() {
+  const running = new Map<string, Map<string, ContainerSlot>>();
+  const stopped: string[] = [];
+  const stoppedAt = new Map<string, number>();
+  const up = (container: string, repo: string, trust: ContainerSlot["trust"]) => {
+    if (!running.has(container)) running.set(container, new Map());
+    running.get(container)!.set(`${repo}|${trust}`, { repo, trust });
+  };
+  const lifecycle: ContainerLifecycle = {
+    running: async (c) => [...(running.get(c)?.values() ?? [])],
+    stop: async (c, slot) => {
+      if (!running.get(c)?.delete(`${slot.repo}|${slot.trust}`)) return;
+      stopped.push(`${c}:${slot.repo}:${slot.trust}`);
+      stoppedAt.set(`${c}:${slot.repo}:${slot.trust}`, Date.now());
+    },
+  };
+  const wrap =
+    (executor: TaskExecutor): TaskExecutor =>
+    (task, ctx) => {
+      const slot = slotOf(task);
+      up(ctx.container, slot.repo, slot.trust);
+      return executor(task, ctx);
+    };
+  return { lifecycle, stopped, stoppedAt, up, wrap };
+}
+
+/** A CI task for a pull request from a fork. */
+function forkCi(repo: string): Task {
+  const task = makeTask(repo, "ci");
+  task.ci = { headSha: "f".repeat(40), ref: "refs/pull/9/head", branch: "patch", trigger: "pull_request", pullRequest: { number: 9, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
+  return task;
 }
 
 async function until(check: () => boolean, ms = 5_000) {
@@ -281,50 +315,80 @@ describe("ContainerPool", () => {
     expect(journal.get(good.id)!.state).toBe("done");
   });
 
-  it("stop-after-task stops the container when its queue is empty; a busy name is never stopped", async () => {
-    const stopped: string[] = [];
+  it("stop-after-task stops every idle container of the name once its queue is empty (any repository, any trust); a busy one never", async () => {
+    const engine = fakeEngine();
+    // Left running by an earlier process of the server: no task of this one has used it.
+    engine.up("solo", "o/old", "maintainers");
     const g = gated();
     const { pool: p } = pool({
-      executor: g.executor,
+      executor: engine.wrap(g.executor),
       names: { main: ["solo"], ci: [] },
       cleanup: { mode: "after-task" },
-      lifecycle: { stop: async (c, r) => void stopped.push(`${c}:${r}`) },
+      lifecycle: engine.lifecycle,
     });
     const a = makeTask("o/a");
     const b = makeTask("o/b");
-    await p.submit(a);
-    await p.submit(b);
+    const fork = forkCi("o/a");
+    for (const t of [a, b, fork]) await p.submit(t);
     await until(() => g.started.length === 1);
     expect(await p.stopContainer("solo")).toBe("busy");
     g.open(a.id);
     await until(() => g.started.length === 2);
-    expect(stopped).toEqual([]); // b is still queued for solo
+    expect(engine.stopped).toEqual([]); // b and the fork's run are still queued for solo
     g.open(b.id);
+    await until(() => g.started.length === 3);
+    expect(engine.stopped).toEqual([]);
+    g.open(fork.id);
     await p.idle();
-    await until(() => stopped.length === 1);
-    expect(stopped).toEqual(["solo:o/b"]);
+    await until(() => engine.stopped.length === 4);
+    expect(engine.stopped.sort()).toEqual(["solo:o/a:fork", "solo:o/a:maintainers", "solo:o/b:maintainers", "solo:o/old:maintainers"]);
+    expect(await engine.lifecycle.running("solo")).toEqual([]);
     expect(await p.stopContainer("nope")).toBe("unknown");
   });
 
-  it("idle cleanup stops a container only after the idle period from the end of its last task", async () => {
-    const stopped: string[] = [];
+  it("clears each task's container after it ends, whatever the end, before the next task starts", async () => {
+    const engine = fakeEngine();
+    const order: string[] = [];
     const { pool: p } = pool({
-      executor: async () => {
-        await sleep(150); // longer than the idle period: idleness must not count from the start (W11)
+      executor: engine.wrap(async (task) => {
+        order.push(`run ${task.id}`);
+        if (task.repo.name === "bad") throw new Error("boom");
         return { state: "done" };
-      },
+      }),
+      names: { main: ["solo"], ci: [] },
+      lifecycle: { ...engine.lifecycle, afterTask: async (c, t) => void order.push(`clear ${c} ${t.id}`) },
+    });
+    const bad = makeTask("o/bad");
+    const good = makeTask("o/good");
+    await p.submit(bad);
+    await p.submit(good);
+    await p.idle();
+    expect(order).toEqual([`run ${bad.id}`, `clear solo ${bad.id}`, `run ${good.id}`, `clear solo ${good.id}`]);
+  });
+
+  it("idle cleanup stops every container of a name once idle for the period since its last task, and one from before a restart", async () => {
+    const engine = fakeEngine();
+    engine.up("solo", "o/old", "fork");
+    const ended = new Map<string, number>();
+    const { pool: p } = pool({
+      executor: engine.wrap(async (task) => {
+        await sleep(150); // longer than the idle period: idleness must not count from the start (W11)
+        ended.set(task.repo.fullName, Date.now());
+        return { state: "done" };
+      }),
       names: { main: ["solo"], ci: [] },
       cleanup: { mode: "idle", idleMs: 100, checkEveryMs: 20 },
-      lifecycle: { stop: async (c, r) => void stopped.push(`${c}:${r}`) },
+      lifecycle: engine.lifecycle,
     });
     await p.submit(makeTask("o/a"));
-    await sleep(120);
-    expect(stopped).toEqual([]); // still running
-    await p.idle();
-    const ended = Date.now();
-    await until(() => stopped.length === 1, 2_000);
-    expect(Date.now() - ended).toBeGreaterThanOrEqual(80);
-    expect(stopped).toEqual(["solo:o/a"]);
+    await p.submit(makeTask("o/b"));
+    await until(() => engine.stopped.length === 3, 3_000);
+    expect(engine.stopped).toEqual(["solo:o/old:fork", "solo:o/a:maintainers", "solo:o/b:maintainers"]);
+    // The one from before the restart went while the tasks still ran; each other one only after
+    // the idle period counted from the end of its own last task.
+    expect(engine.stoppedAt.get("solo:o/old:fork")!).toBeLessThan(ended.get("o/b")!);
+    expect(engine.stoppedAt.get("solo:o/a:maintainers")! - ended.get("o/a")!).toBeGreaterThanOrEqual(80);
+    expect(engine.stoppedAt.get("solo:o/b:maintainers")! - ended.get("o/b")!).toBeGreaterThanOrEqual(80);
     await p.close();
   });
 
