@@ -91,18 +91,10 @@ export function parseJUnit(xml: string, source = "report", limits: JUnitParseLim
  */
 export async function parseJUnitStream(chunks: AsyncIterable<Buffer | string>, source: string, limits: JUnitParseLimits = {}): Promise<ParsedJUnit> {
   const parser = new JUnitStreamParser(source, limits);
-  const decoder = new StringDecoder("utf8");
   for await (const chunk of chunks) {
-    const bytes = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
-    const text = typeof chunk === "string" ? chunk : decoder.write(chunk);
-    for (let at = 0; at < text.length || (at === 0 && bytes > 0); at += SLICE) {
-      parser.write(text.slice(at, at + SLICE), at === 0 ? bytes : 0);
-      if (parser.stopped) break;
-      await nextTurn();
-    }
+    await parser.feed(chunk);
     if (parser.stopped) break;
   }
-  if (!parser.stopped) parser.write(decoder.end(), 0);
   return parser.end();
 }
 
@@ -127,6 +119,7 @@ export class JUnitStreamParser {
   private readonly limits: Required<{ [K in keyof JUnitParseLimits]-?: number }>;
   private readonly sax = new SaxesParser({ xmlns: false, position: false });
   private readonly escape = new AmpersandEscaper();
+  private readonly decoder = new StringDecoder("utf8");
   private readonly report = emptyReport();
   private readonly stack: Frame[] = [];
   private readonly suiteCounts: JUnitCounts = { total: 0, passed: 0, failed: 0, errored: 0, skipped: 0 };
@@ -159,6 +152,17 @@ export class JUnitStreamParser {
     return this.tooLarge !== null || this.done;
   }
 
+  /** Feeds raw bytes (or text) in slices, yielding to the event loop after each. */
+  async feed(chunk: Buffer | string): Promise<void> {
+    const bytes = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    const text = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
+    if (text.length === 0) return this.write("", bytes);
+    for (let at = 0; at < text.length && !this.stopped; at += SLICE) {
+      this.write(text.slice(at, at + SLICE), at === 0 ? bytes : 0);
+      await nextTurn();
+    }
+  }
+
   /** Feeds `text`, which was `bytes` bytes of the file (for the byte cap). */
   write(text: string, bytes: number): void {
     if (this.stopped) return;
@@ -172,17 +176,14 @@ export class JUnitStreamParser {
   /** The report; further writes are ignored. */
   end(): ParsedJUnit {
     this.guard(() => {
+      this.sax.write(this.escape.push(this.decoder.end()));
       this.sax.write(this.escape.end());
       this.sax.close();
       // What a report cut off mid-write left open still counts.
       while (this.stack.length) this.close();
     });
     this.done = true;
-    if (this.tooLarge !== null) {
-      const report = emptyReport();
-      report.problems.push(`${this.source}: the report was too large (${this.tooLarge}); none of it was counted`);
-      return { report, isJUnit: true, mentionsTestSuite: true, tooLarge: this.tooLarge };
-    }
+    if (this.tooLarge !== null) return tooLargeReport(this.source, this.tooLarge);
     const report = this.report;
     if (!this.isJUnit) report.problems.push(`${this.source}: not a JUnit report (no <testsuites> or <testsuite> element)`);
     else if (report.cases.length === 0) Object.assign(report, this.suiteCounts);
@@ -269,6 +270,13 @@ export class JUnitStreamParser {
   }
 }
 
+/** A report left out at a cap: empty, with the problem the check shows. */
+export function tooLargeReport(source: string, why: string): ParsedJUnit {
+  const report = emptyReport();
+  report.problems.push(`${source}: the report was too large (${why}); none of it was counted`);
+  return { report, isJUnit: true, mentionsTestSuite: true, tooLarge: why };
+}
+
 function suiteFrame(tag: SaxesTagPlain, parentName: string | null, parentFile: string | null): Frame & { kind: "suite" } {
   const attrs = attributes(tag);
   return { kind: "suite", name: attrs.name ?? parentName, file: attrs.file ?? attrs.filepath ?? parentFile, attrs, nestedSuite: false, suiteProblem: false };
@@ -346,7 +354,7 @@ function localName(name: string): string {
 
 const count = (n: number) => n.toLocaleString("en-US");
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / 1024 / 1024} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${count(n)} bytes`;
