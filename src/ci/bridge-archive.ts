@@ -6,8 +6,10 @@
 // content is read, so a stop never cuts a file in half), each file's size and the depth, and turns
 // whatever it leaves out into notes. Consumers get the entries one at a time and stream file
 // contents; nothing is held whole in memory.
+import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
 
 export interface ArchiveLimits {
@@ -92,7 +94,7 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
         break;
       }
       if (summary.bytes + size > maxBytes) {
-        summary.notes.push(`the bridge directory holds more than ${bytesText(maxBytes)} of files; what comes after \`${path}\` was left out`);
+        summary.notes.push(`the bridge directory holds more than ${bytesText(maxBytes)} of files; \`${path}\` and what follows were left out`);
         stoppedEarly = true;
         break;
       }
@@ -129,8 +131,8 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
   }
   const failure = await feeding;
   if (!stoppedEarly && failure) throw failure instanceof ArchiveError ? failure : new ArchiveError(`the archive could not be read: ${describe(failure)}`);
-  if (tooDeep) summary.notes.push(`${count(tooDeep)} entr${tooDeep === 1 ? "y" : "ies"} deeper than ${maxDepth} directories were left out`);
-  if (tooBig) summary.notes.push(`${count(tooBig)} file${tooBig === 1 ? "" : "s"} larger than ${bytesText(maxFileBytes)} were left out`);
+  if (tooDeep) summary.notes.push(`${count(tooDeep)} ${tooDeep === 1 ? "entry" : "entries"} deeper than ${maxDepth} directories ${tooDeep === 1 ? "was" : "were"} left out`);
+  if (tooBig) summary.notes.push(`${count(tooBig)} ${tooBig === 1 ? "file" : "files"} larger than ${bytesText(maxFileBytes)} ${tooBig === 1 ? "was" : "were"} left out`);
   return summary;
 }
 
@@ -159,4 +161,105 @@ export function bytesText(n: number): string {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0]!.slice(0, 200) : String(error);
+}
+
+type PackHeader = Parameters<tar.Pack["entry"]>[0];
+
+export interface PackSummary {
+  files: number;
+  directories: number;
+  symlinks: number;
+  /** Bytes of file content archived. */
+  bytes: number;
+  /** Entries left out, as `path: why`, and the reader's notes. */
+  skipped: string[];
+}
+
+export interface PackOptions {
+  /** Name of the top directory inside the archive. */
+  rootName: string;
+  /** Stop adding file content beyond this many bytes (default 1 GiB). */
+  maxBytes?: number | undefined;
+  /** Bounds on reading the source archive. */
+  limits?: ArchiveLimits | undefined;
+  /** Extra files placed in the root (for example the full, redacted log). */
+  extraFiles?: ReadonlyArray<{ name: string; content: string | Buffer }> | undefined;
+  /** Modification time for extra files and the root (default now). */
+  mtime?: Date | undefined;
+}
+
+/**
+ * Re-packs the bridge directory's archive as a .tar.gz at `target` (created 0600, never
+ * overwritten): files, directories and symbolic links (stored as links, never followed), nothing
+ * else, under `rootName/`, bounded in bytes and entries. `source` null packs only the extra files.
+ */
+export async function packBridgeArchive(source: NodeJS.ReadableStream | null, target: string, options: PackOptions): Promise<PackSummary> {
+  const maxBytes = options.maxBytes ?? 1024 ** 3;
+  const mtime = options.mtime ?? new Date();
+  const root = options.rootName.replace(/^\/+|\/+$/g, "").replace(/\//g, "-") || "artifacts";
+  const summary: PackSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: [] };
+  const pack = tar.pack();
+  const writing = pipeline(pack as unknown as Readable, createGzip({ level: 6 }), createWriteStream(target, { mode: 0o600, flags: "wx" }));
+  // A failed write ends the pipeline; the entries still being added must not wait for it.
+  let writeError: unknown = null;
+  writing.catch((error: unknown) => void (writeError = error));
+  const add = (header: PackHeader, content?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      if (writeError) return reject(writeError as Error);
+      pack.entry(header, content ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
+    });
+  try {
+    await add({ name: `${root}/`, type: "directory", mode: 0o755, mtime });
+    summary.directories++;
+    for (const extra of options.extraFiles ?? []) {
+      const content = typeof extra.content === "string" ? Buffer.from(extra.content, "utf8") : extra.content;
+      await add({ name: `${root}/${extra.name}`, type: "file", mode: 0o644, size: content.length, mtime }, content);
+      summary.files++;
+      summary.bytes += content.length;
+    }
+    if (source) {
+      const read = await readBridgeArchive(
+        source,
+        async (entry) => {
+          const name = `${root}/${entry.path}`;
+          if (entry.type === "directory") {
+            await add({ name: `${name}/`, type: "directory", mode: entry.mode, mtime: entry.mtime });
+            summary.directories++;
+          } else if (entry.type === "symlink") {
+            await add({ name, type: "symlink", linkname: entry.linkname, mode: entry.mode, mtime: entry.mtime });
+            summary.symlinks++;
+          } else if (entry.type === "other") {
+            summary.skipped.push(`${name}: not a regular file, directory or link`);
+          } else if (summary.bytes + entry.size > maxBytes) {
+            summary.skipped.push(`${name}: over the ${maxBytes}-byte budget`);
+          } else {
+            await copyFile(pack, { name, type: "file", size: entry.size, mode: entry.mode, mtime: entry.mtime }, entry.body);
+            summary.files++;
+            summary.bytes += entry.size;
+          }
+        },
+        options.limits,
+      );
+      summary.skipped.push(...read.notes);
+    }
+  } catch (error) {
+    pack.destroy(error as Error);
+    await writing.catch(() => undefined);
+    throw error;
+  }
+  pack.finalize();
+  await writing;
+  return summary;
+}
+
+/** One file's content from the source archive into the new one, with backpressure. */
+async function copyFile(pack: tar.Pack, header: PackHeader, body: AsyncIterable<Buffer>): Promise<void> {
+  let done!: (error?: Error | null) => void;
+  const ended = new Promise<void>((resolve, reject) => (done = (error) => (error ? reject(error) : resolve())));
+  const sink = pack.entry(header, (error) => done(error));
+  for await (const chunk of body) {
+    if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once("drain", () => resolve()));
+  }
+  (sink as unknown as { end(): void }).end();
+  await ended;
 }

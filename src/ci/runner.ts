@@ -167,21 +167,37 @@ async function reportRun(
   let artifacts: ArtifactResult | null = null;
 
   if (prepared && ran) {
-    // Files the container's root wrote 0600 are readable by the host afterwards.
-    await prepared.openBridge().catch((error: unknown) => log.warn({ err: error }, "could not open the bridge directory to the host"));
-    const collected = await collectJUnit(prepared.bridgeHostDir);
-    progress.notes.push(...collected.problems.slice(0, 5).map((p) => `JUnit: ${p}`));
-    if (collected.files.length) {
+    // What the run left is taken only once nothing of the task runs: no process can change the
+    // bridge while it is read.
+    const killed = await prepared.stopTaskProcesses().catch((error: unknown) => {
+      log.warn({ err: error }, "could not stop the task's processes before collecting");
+      return 0;
+    });
+    if (killed) log.info({ killed }, "killed processes the test command left running");
+    const collected = await prepared
+      .bridgeArchive()
+      .then((archive) => collectJUnit(archive))
+      .catch((error: unknown) => {
+        if ((error as { statusCode?: unknown }).statusCode !== 404) log.warn({ err: error }, "could not read the bridge directory");
+        return null;
+      });
+    if (!collected) progress.notes.push("JUnit: the bridge directory could not be read; no reports were counted.");
+    progress.notes.push(...(collected?.problems ?? []).slice(0, 5).map((p) => `JUnit: ${p}`));
+    if (collected?.files.length) {
       junit = collected.report;
       const workspace = deps.workspaceFor(ctx.container, task);
-      const tracked = await trackedFiles(workspace).catch(() => new Set<string>());
+      // The commit's files from the host's own cache: the workspace's .git is the tests' to write.
+      const tracked = await trackedFiles(deps.repoCache.cachePath(repoRef(task)), ci.headSha).catch((error: unknown) => {
+        log.warn({ err: error }, "could not list the commit's files; failures are not annotated");
+        return new Set<string>();
+      });
       const resolvePath = commitPathResolver(tracked, [prepared.workspaceFolder, workspace]);
       const placed = junitAnnotations(junit, { redact, resolvePath, max: deps.maxAnnotations ?? DEFAULT_MAX_ANNOTATIONS });
       annotations = placed.annotations;
       failures = failureLines(junit, { resolvePath });
       log.info({ reports: collected.files.length, ...countsOf(junit), annotations: annotations.length }, "JUnit reports read");
     }
-    artifacts = await upload(deps, task, prepared.bridgeHostDir, progress, end.ended !== null, log);
+    artifacts = await upload(deps, task, prepared, progress, end.ended !== null, log);
   }
 
   const conclusion: CiConclusion = decideConclusion({ exitCode: progress.exitCode, junit, ended: end.ended });
@@ -252,10 +268,10 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, prog
 }
 
 /** The bridge directory and the full (redacted) log, when S3 is configured. Never decides the conclusion. */
-async function upload(deps: CiRunnerDeps, task: Task, dir: string, progress: Progress, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
+async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContainer, progress: Progress, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
   if (!deps.artifacts) return null;
   const work = deps.artifacts.upload({
-    dir,
+    archive: () => prepared.bridgeArchive(),
     repo: task.repo.fullName,
     kind: "tests",
     rootName: `${task.repo.name}-${task.ci!.headSha.slice(0, 7)}`,
