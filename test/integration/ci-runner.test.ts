@@ -2,11 +2,14 @@
 // (handler, DEVS.yml read through a local GitHub backed by real bare repositories), the journal and
 // the pool, the CI runner, a busybox devcontainer on a real Docker engine (--network none), git
 // over smart HTTP, and S3 on fauxqs. Every check-run write is recorded by the GitHub stand-in and
-// asserted as GitHub would receive it.
+// asserted as GitHub would receive it. The attacker's moves are tried here too: a test command that
+// plants commands in the workspace's .git for host git to run, and a JUnit bomb while the server
+// must keep answering.
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -22,6 +25,7 @@ import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
+import { execInContainer } from "../../src/containers/exec.js";
 import { resolveImage } from "../../src/containers/image.js";
 import { PermissionCache } from "../../src/github/permissions.js";
 import { createApp } from "../../src/index.js";
@@ -68,7 +72,8 @@ interface Setup {
   journal: TaskJournal;
   reporter: CiReporter;
   runtime: ContainerRuntime;
-  bridgeDir: (repo: string) => string;
+  /** Runs a shell script as root in the repository's container (to look at its bridge directory). */
+  inContainer: (repo: string, script: string) => Promise<{ exitCode: number; out: string[] }>;
   workspaceFor: (repo: string) => string;
 }
 
@@ -77,13 +82,16 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
   const dataDir = tempDir("devs-ci-data-");
   const workspaces = tempDir("devs-ci-ws-");
   const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
-  const bridgeDir = (repo: string) => join(dataDir, "bridge", safe(`${POOL}-${OWNER}-${repo}`));
   const workspaceFor = (repo: string) => join(workspaces, safe(`${POOL}-${OWNER}-${repo}`));
-  const runtime = new ContainerRuntime(docker!, {
-    network: "none",
-    stopTimeoutSeconds: 1,
-    mounts: (c) => [{ source: join(dataDir, "bridge", safe(`${c.pool}-${c.owner}-${c.repo}`)), target: BRIDGE_FOLDER }],
-  });
+  // As `serve` makes it: no host folder for the bridge.
+  const runtime = new ContainerRuntime(docker!, { network: "none", stopTimeoutSeconds: 1 });
+  const inContainer = async (name: string, script: string) => {
+    const [container] = (await runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
+    if (!container) return { exitCode: -1, out: [] };
+    const out: string[] = [];
+    const { exitCode } = await execInContainer(docker!.getContainer(container.id), ["/bin/sh", "-c", script], { user: "0", onLine: (_s, line) => out.push(line) });
+    return { exitCode, out };
+  };
   const probot = new Probot({ githubToken: TOKEN, Octokit: TestOctokit, baseUrl: `http://${sim.host}/api/v3`, log });
   const devsConfig = new DevsConfigLoader({ envsDir: tempDir("devs-ci-envs-"), webUrl: `http://${sim.host}`, log });
   const db = openDatabase(dataDir);
@@ -140,7 +148,7 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
       },
     }),
   );
-  return { probot, pool, journal, reporter, runtime, bridgeDir, workspaceFor };
+  return { probot, pool, journal, reporter, runtime, inContainer, workspaceFor };
 }
 
 const DEVS_YML = (command: string, extra = "") => `ci_enabled: true\nci_test_command: ${JSON.stringify(command)}\n${extra}`;
@@ -190,6 +198,15 @@ const completed = (taskId: string, timeoutMs = 60_000) =>
     const run = checks.forTask(taskId);
     return run?.status === "completed" ? run : undefined;
   }, timeoutMs, `the check of ${taskId} to complete`);
+
+/** Resolves once `path` exists inside the repository's container. */
+async function existsInContainer(s: Setup, name: string, path: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await s.inContainer(name, `test -e '${path}'`)).exitCode !== 0) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${path} to exist in the container`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** The summary with its one time-dependent line made stable. */
 const stable = (summary: string | undefined) => (summary ?? "").replace(/(\*\*Duration:\*\* )[^\n]+/, "$1<d>");
@@ -306,14 +323,22 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const one = await completed(first);
     // The first run reads its own report.
     expect(one.output?.title).toBe("Tests failed: 1 failed");
-    expect(readdirSync(s.bridgeDir("bridge")).sort()).toEqual([".cache", "old-report.xml"]);
+    expect((await s.inContainer("bridge", `ls -A ${BRIDGE_FOLDER}`)).out.sort()).toEqual([".cache", "old-report.xml"]);
 
     // A new commit whose tests write nothing: the earlier report must not leak into its result.
     const second = r.commit({ "runtests.sh": 'echo "before: [$(ls -A "$BRIDGE_DIR")]"\n' }, "write nothing");
     const two = await completed(await push(s, "bridge", second));
     expect(two.conclusion).toBe("success");
     expect(two.output?.text).toBe("```text\nbefore: []\n```");
-    expect(readdirSync(s.bridgeDir("bridge"))).toEqual([]);
+    expect((await s.inContainer("bridge", `ls -A ${BRIDGE_FOLDER}`)).out).toEqual([]);
+
+    // A run that replaces the bridge with a link: the next run gets a real, empty directory again.
+    const third = r.commit({ "runtests.sh": `rm -rf "$BRIDGE_DIR" && ln -s /etc "$BRIDGE_DIR"\n` }, "replace the bridge");
+    expect((await completed(await push(s, "bridge", third))).conclusion).toBe("success");
+    const fourth = r.commit({ "runtests.sh": `[ -d "$BRIDGE_DIR" ] && [ ! -L "$BRIDGE_DIR" ] && echo "real: [$(ls -A "$BRIDGE_DIR")]"\n` }, "look");
+    const four = await completed(await push(s, "bridge", fourth));
+    expect(four.output?.text).toBe("```text\nreal: []\n```");
+    expect((await s.inContainer("bridge", "test -f /etc/passwd")).exitCode).toBe(0);
   }, 90_000);
 
   it("tests exactly the head SHA (W35): an older push after the branch moved on, and a fork's commit only reachable as refs/pull/N/head", async () => {
@@ -369,7 +394,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(q.output).toEqual({ title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." });
 
     // The cancel lands while the command runs.
-    await checks.until(() => (existsSync(join(s.bridgeDir("cancel"), "started")) ? true : undefined), 30_000, "the command to start");
+    await existsInContainer(s, "cancel", `${BRIDGE_FOLDER}/started`);
     expect(s.pool.cancel(running, "an operator")).toBe(true);
     const c = await completed(running);
     expect(c.conclusion).toBe("cancelled");
@@ -416,7 +441,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     // DEVS.yml turns invalid while the run waits behind another (the handler read a valid one).
     const invalid = repo("invalid", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo up > "$BRIDGE_DIR/started"\nsleep 2\n' });
     const busy = await push(s, "invalid", git(invalid.work, "rev-parse", "HEAD"));
-    await checks.until(() => (existsSync(join(s.bridgeDir("invalid"), "started")) ? true : undefined), 30_000, "the first run to start");
+    await existsInContainer(s, "invalid", `${BRIDGE_FOLDER}/started`);
     const waiting = await push(s, "invalid", invalid.commit({ "README.md": "second\n" }, "second"));
     expect(s.journal.get(waiting)!.state).toBe("queued");
     invalid.commit({ "DEVS.yml": "ci_enabled: true\nenv_vars: [1, 2]\n" }, "break config", "main");
@@ -459,18 +484,13 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     }
   }, 90_000);
 
-  it("agent and CI tasks of a pool name share one warm container: the bridge is mounted whatever the task", async () => {
+  it("agent and CI tasks of a pool name share one warm container; only the workspace is mounted, the bridge is no host folder", async () => {
     const s = await setup();
     const r = repo("shared", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "echo ok\n" });
     await completed(await push(s, "shared", git(r.work, "rev-parse", "HEAD")));
     const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
     const info = await docker!.getContainer(container!.id).inspect();
-    expect(info.Mounts.map((m) => [m.Destination, m.Source]).sort()).toEqual(
-      [
-        ["/workspaces/shared", s.workspaceFor("shared")],
-        [BRIDGE_FOLDER, s.bridgeDir("shared")],
-      ].sort(),
-    );
+    expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([["/workspaces/shared", s.workspaceFor("shared")]]);
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
