@@ -312,6 +312,106 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     ]);
   }, 90_000);
 
+  it("attacker: a test command plants commands for host git in the workspace's .git (fsmonitor, hooks, a filter driver); none runs on the host, and the annotation still lands on the file", async () => {
+    const s = await setup();
+    // Each planted command would create a file here, on the host.
+    const canary = tempDir("devs-ci-canary-");
+    const plant = (what: string) => `touch ${canary}/${what}`;
+    const hooks = ["post-checkout", "pre-commit", "post-commit", "post-index-change", "reference-transaction", "pre-auto-gc", "post-merge"];
+    const script = [
+      "set -e",
+      `cat >> .git/config <<'EOF'`,
+      "[core]",
+      `\tfsmonitor = ${plant("fsmonitor")}; false`,
+      "\thooksPath = .git/planted-hooks",
+      `\tpager = ${plant("pager")}; cat`,
+      `[filter "evil"]`,
+      `\tclean = ${plant("filter-clean")}; cat`,
+      `\tsmudge = ${plant("filter-smudge")}; cat`,
+      `\tprocess = ${plant("filter-process")}`,
+      "\trequired = true",
+      "[diff]",
+      `\texternal = ${plant("diff-external")}`,
+      "EOF",
+      `echo '* filter=evil' > .gitattributes`,
+      `echo '* filter=evil' > .git/info/attributes`,
+      "mkdir -p .git/planted-hooks .git/hooks",
+      ...hooks.flatMap((h) => [`printf '#!/bin/sh\\n${plant(`hook-${h}`)}\\n' > .git/planted-hooks/${h}`, `cp .git/planted-hooks/${h} .git/hooks/${h}`]),
+      "chmod +x .git/planted-hooks/* .git/hooks/*",
+      `echo "untracked" > not-in-commit.txt`,
+      `cat > "$TEST_RESULTS_FOLDER/report.xml" <<'EOF'`,
+      `<testsuite name="calc" tests="2" failures="1"><testcase name="adds" file="test/calc_test.sh"/><testcase name="divides" file="test/calc_test.sh" line="4"><failure message="expected 2, got 3"/></testcase><testcase name="elsewhere" file="not-in-commit.txt"><failure message="x"/></testcase></testsuite>`,
+      "EOF",
+    ].join("\n");
+    const r = repo("hooks", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n`, "test/calc_test.sh": "# t\n".repeat(8) });
+    const run = await completed(await push(s, "hooks", git(r.work, "rev-parse", "HEAD")));
+    expect(run.output?.title).toBe("Tests failed: 2 failed, 1 passed");
+    // Only the file of the commit under test is annotated: the listing came from the host's cache.
+    expect(run.annotations.map((a) => [a.path, a.start_line, a.title])).toEqual([["test/calc_test.sh", 4, "calc › divides"]]);
+    expect(readdirSync(canary)).toEqual([]);
+
+    // The planted configuration is live: host git run the old way, inside the workspace, runs it.
+    try {
+      execFileSync("git", ["status", "--porcelain"], { cwd: s.workspaceFor("hooks"), stdio: "ignore" });
+    } catch {
+      // The planted filter is `required` and fails; what matters is that it ran.
+    }
+    expect(readdirSync(canary)).toContain("fsmonitor");
+  }, 90_000);
+
+  it("attacker: a JUnit bomb (10^6 test cases, 100,000 nested elements, 10^6 other elements): /health keeps answering within 200 ms, memory stays bounded, the check says the reports were too large", async () => {
+    const s = await setup();
+    const health = createServer((req, res) => res.writeHead(req.url === "/health" ? 200 : 404).end("ok"));
+    await new Promise<void>((resolve) => health.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(health.address() as { port: number }).port}/health`;
+    const script = [
+      `{ echo '<testsuites><testsuite name="bomb">'; yes '<testcase/>' | head -n 1000000; echo '</testsuite></testsuites>'; } > "$BRIDGE_DIR/bomb.xml"`,
+      // Stray end tags deep down: what made the old reader scan its whole stack at every one.
+      `{ echo '<testsuite>'; yes '<x>' | head -n 100000; yes '</y>' | head -n 100000; } > "$BRIDGE_DIR/deep.xml"`,
+      // Within every cap, and a lot of work: parsed to the end while the server answers.
+      `{ echo '<testsuite name="wide"><properties>'; yes '<p/>' | head -n 1000000; echo '</properties><testcase name="real" file="runtests.sh"><failure message="found"/></testcase></testsuite>'; } > "$BRIDGE_DIR/wide.xml"`,
+      `ls -l "$BRIDGE_DIR"`,
+    ].join("\n");
+    const r = repo("bomb", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n` });
+    global.gc?.();
+    const before = process.memoryUsage();
+    let peakHeap = before.heapUsed;
+    let peakRss = before.rss;
+    let worst = 0;
+    let polls = 0;
+    let done = false;
+    const polling = (async () => {
+      while (!done) {
+        const started = performance.now();
+        const response = await fetch(url);
+        await response.text();
+        worst = Math.max(worst, performance.now() - started);
+        polls++;
+        const now = process.memoryUsage();
+        peakHeap = Math.max(peakHeap, now.heapUsed);
+        peakRss = Math.max(peakRss, now.rss);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      const run = await completed(await push(s, "bomb", git(r.work, "rev-parse", "HEAD")), 120_000);
+      done = true;
+      await polling;
+      expect(run.output?.title, run.output?.summary).toBe("Tests failed: 1 failed");
+      const summary = run.output?.summary ?? "";
+      expect(summary).toContain("JUnit: bomb.xml: the report was too large (more than 100,000 test cases); none of it was counted");
+      expect(summary).toContain("JUnit: deep.xml: the report was too large (nested more than 256 elements deep); none of it was counted");
+      expect(polls).toBeGreaterThan(20);
+      expect(worst, `/health took ${worst.toFixed(0)} ms at worst over ${polls} polls`).toBeLessThan(200);
+      expect((peakHeap - before.heapUsed) / 1024 / 1024, "heap growth in MB").toBeLessThan(100);
+      expect((peakRss - before.rss) / 1024 / 1024, "RSS growth in MB").toBeLessThan(100);
+    } finally {
+      done = true;
+      await polling.catch(() => undefined);
+      health.close();
+    }
+  }, 180_000);
+
   it("the bridge directory is emptied before each run (W30): a stale report and file from the last run are gone", async () => {
     const s = await setup();
     const failing = `<testsuite tests="1" failures="1"><testcase name="old" file="runtests.sh"><failure message="stale failure"/></testcase></testsuite>`;
