@@ -187,7 +187,7 @@ async function reportRun(
       junit = collected.report;
       const workspace = deps.workspaceFor(ctx.container, task);
       // The commit's files from the host's own cache: the workspace's .git is the tests' to write.
-      const tracked = await trackedFiles(deps.repoCache.cachePath(repoRef(task)), ci.headSha).catch((error: unknown) => {
+      const tracked = await (async () => trackedFiles(deps.repoCache.cachePath(repoRef(task)), ci.headSha))().catch((error: unknown) => {
         log.warn({ err: error }, "could not list the commit's files; failures are not annotated");
         return new Set<string>();
       });
@@ -289,7 +289,10 @@ async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContai
         }),
       ]));
   clearTimeout(timer);
-  if (result.kind === "uploaded") log.info({ key: result.key, bytes: result.bytes, files: result.files }, "artifacts uploaded");
+  if (result.kind === "uploaded") {
+    log.info({ key: result.key, bytes: result.bytes, files: result.files, skipped: result.skipped.length }, "artifacts uploaded");
+    if (result.skipped.length) progress.notes.push(`Artifacts: ${result.skipped.length} left out of the archive, the first: ${result.skipped[0]}.`);
+  }
   else log.warn({ note: result.note }, "artifacts not uploaded");
   return result;
 }
