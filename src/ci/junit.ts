@@ -383,6 +383,9 @@ export class AmpersandEscaper {
     const out: string[] = [];
     let i = 0;
     this.carry = "";
+    // Where the next `&` and `<!` are, found once each and reused: the scan stays linear.
+    let amp = -2;
+    let lt = -2;
     while (i < s.length) {
       if (this.state !== "text") {
         const closer = this.state === "cdata" ? "]]>" : "-->";
@@ -399,11 +402,14 @@ export class AmpersandEscaper {
         this.state = "text";
         continue;
       }
-      const amp = s.indexOf("&", i);
-      const lt = s.indexOf("<!", i);
+      if (amp !== -1 && amp < i) amp = s.indexOf("&", i);
+      if (lt !== -1 && lt < i) lt = s.indexOf("<!", i);
       const next = amp === -1 ? lt : lt === -1 ? amp : Math.min(amp, lt);
       if (next === -1) {
-        out.push(s.slice(i));
+        // A `<` at the very end may begin `<!--` or `<![CDATA[` in the next piece.
+        const keep = !final && s.endsWith("<") ? s.length - 1 : s.length;
+        out.push(s.slice(i, keep));
+        this.carry = s.slice(keep);
         return out.join("");
       }
       out.push(s.slice(i, next));

@@ -277,6 +277,19 @@ describe("parseJUnit: caps", () => {
   });
 });
 
+describe("parseJUnitStream: pieces split anywhere", () => {
+  it("one byte at a time: entities, CDATA, comments and multi-byte characters split across pieces read as a whole", async () => {
+    const xml = `<testsuite name="s &amp; t"><!-- a && b --><testcase name="ünï &lt;x&gt; & more"><failure message="&#x41;&nbsp;B"><![CDATA[if (a && b) { x(); } ]] > ]]>tail & end</failure></testcase></testsuite>`;
+    const bytes = Buffer.from(xml);
+    async function* pieces() {
+      for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
+    }
+    const streamed = await parseJUnitStream(pieces(), "r.xml");
+    expect(streamed.report.cases).toEqual(parseJUnit(xml).cases);
+    expect(streamed.report.cases[0]).toMatchObject({ suite: "s & t", name: "ünï <x> & more", message: "A\u00a0B", details: "if (a && b) { x(); } ]] > tail & end" });
+  });
+});
+
 describe("parseJUnitStream: the event loop stays free", () => {
   it("a 6 MB report of 200,000 cases, streamed, never holds the loop for more than 150 ms (a machine under load included), and stops at the cap", async () => {
     const one = Buffer.from(`<testcase classname="c" name="a fairly ordinary test name"/>`);
