@@ -412,6 +412,15 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     }
   }, 180_000);
 
+  it("attacker: a bridge directory of 25,000 entries is read up to the bound, with a note on the check, not a crash", async () => {
+    const s = await setup();
+    const script = [`cd "$BRIDGE_DIR"`, "seq 25000 | sed 's/^/f/' | xargs touch"].join("\n");
+    const r = repo("many", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n` });
+    const run = await completed(await push(s, "many", git(r.work, "rev-parse", "HEAD")));
+    expect(run.conclusion).toBe("success");
+    expect(run.output?.summary).toContain("> JUnit: the bridge directory holds more than 20,000 entries; only the first 20,000 were read");
+  }, 90_000);
+
   it("the bridge directory is emptied before each run (W30): a stale report and file from the last run are gone", async () => {
     const s = await setup();
     const failing = `<testsuite tests="1" failures="1"><testcase name="old" file="runtests.sh"><failure message="stale failure"/></testcase></testsuite>`;
