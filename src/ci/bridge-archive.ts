@@ -7,7 +7,7 @@
 // whatever it leaves out into notes. Consumers get the entries one at a time and stream file
 // contents; nothing is held whole in memory.
 import { createWriteStream } from "node:fs";
-import { Transform, type Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
@@ -46,6 +46,8 @@ export interface ArchiveSummary {
   bytes: number;
   /** What the bounds left out, for the check's notes. */
   notes: string[];
+  /** The archive ended before its end: what was read is only a part. */
+  truncated: boolean;
 }
 
 /** Raised when the archive itself is unusable (not a tar, cut off); bounds never raise. */
@@ -63,18 +65,16 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
   const maxEntries = limits.maxEntries ?? DEFAULT_ARCHIVE_LIMITS.maxEntries;
   const maxFileBytes = limits.maxFileBytes ?? DEFAULT_ARCHIVE_LIMITS.maxFileBytes;
   const maxDepth = limits.maxDepth ?? DEFAULT_ARCHIVE_LIMITS.maxDepth;
-  const summary: ArchiveSummary = { entries: 0, bytes: 0, notes: [] };
+  const summary: ArchiveSummary = { entries: 0, bytes: 0, notes: [], truncated: false };
   const extract = tar.extract();
   // Headers and padding come on top of the content; a stream far beyond both is not Docker's.
   const rawBudget = maxBytes + (maxEntries + 16) * 4096;
-  let raw = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      raw += chunk.length;
-      done(raw > rawBudget ? new ArchiveError(`the archive is larger than ${rawBudget} bytes`) : null, chunk);
-    },
-  });
-  const feeding = pipeline(source as Readable, counter, extract as unknown as NodeJS.WritableStream).catch((error: unknown) => error);
+  // Fed by hand rather than through stream.pipeline: Node's end-of-stream detection misreads
+  // tar-stream's streamx state and can end the pipeline early.
+  const feeding = feed(source, extract, rawBudget);
+  // An archive Docker cut short (a file changed under its feet) or that is no tar at all.
+  let broken: unknown = null;
+  extract.on("error", (error: unknown) => void (broken ??= error));
   let tooDeep = 0;
   let tooBig = 0;
   let stoppedEarly = false;
@@ -123,6 +123,12 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
       await drain(entry);
     }
     finished = !stoppedEarly;
+  } catch (error) {
+    // The archive's fault: what came before it stands, with a note. A consumer's own error is its own.
+    if (!broken && !(error instanceof ArchiveError)) throw error;
+    if (summary.entries === 0) throw new ArchiveError(`the archive could not be read: ${describe(broken ?? error)}`);
+    summary.notes.push(`the bridge directory's archive ended early (${describe(broken ?? error)}); only what came before was read`);
+    summary.truncated = true;
   } finally {
     if (!finished) {
       (source as Readable).destroy?.();
@@ -130,10 +136,42 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
     }
   }
   const failure = await feeding;
-  if (!stoppedEarly && failure) throw failure instanceof ArchiveError ? failure : new ArchiveError(`the archive could not be read: ${describe(failure)}`);
+  if (!stoppedEarly && failure && !summary.truncated) throw failure instanceof ArchiveError ? failure : new ArchiveError(`the archive could not be read: ${describe(failure)}`);
   if (tooDeep) summary.notes.push(`${count(tooDeep)} ${tooDeep === 1 ? "entry" : "entries"} deeper than ${maxDepth} directories ${tooDeep === 1 ? "was" : "were"} left out`);
   if (tooBig) summary.notes.push(`${count(tooBig)} ${tooBig === 1 ? "file" : "files"} larger than ${bytesText(maxFileBytes)} ${tooBig === 1 ? "was" : "were"} left out`);
   return summary;
+}
+
+/** Writes `source` into `sink` with backpressure; resolves with the error that ended it, if any. */
+async function feed(source: NodeJS.ReadableStream, sink: tar.Extract | tar.Pack | NodeJS.WritableStream, budget = Number.POSITIVE_INFINITY): Promise<unknown> {
+  const target = sink as unknown as NodeJS.WritableStream & { destroyed?: boolean; destroy(error?: Error): void };
+  let total = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > budget) throw new ArchiveError(`the archive is larger than ${budget} bytes`);
+      if (target.destroyed) return null;
+      if (!target.write(chunk)) await drained(target);
+    }
+    target.end();
+    return null;
+  } catch (error) {
+    target.destroy(error as Error);
+    return error;
+  }
+}
+
+/** The sink asks for more, or is gone. */
+function drained(target: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      target.removeListener("drain", done);
+      target.removeListener("close", done);
+      resolve();
+    };
+    target.once("drain", done);
+    target.once("close", done);
+  });
 }
 
 /** `devs-bridge/a/b.xml` → `a/b.xml`; the directory itself and unsafe names → null. */
@@ -199,7 +237,8 @@ export async function packBridgeArchive(source: NodeJS.ReadableStream | null, ta
   const root = options.rootName.replace(/^\/+|\/+$/g, "").replace(/\//g, "-") || "artifacts";
   const summary: PackSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: [] };
   const pack = tar.pack();
-  const writing = pipeline(pack as unknown as Readable, createGzip({ level: 6 }), createWriteStream(target, { mode: 0o600, flags: "wx" }));
+  // The pack is read through its async iterator: a Node stream of it, not streamx's own.
+  const writing = pipeline(Readable.from(pack), createGzip({ level: 6 }), createWriteStream(target, { mode: 0o600, flags: "wx" }));
   // A failed write ends the pipeline; the entries still being added must not wait for it.
   let writeError: unknown = null;
   writing.catch((error: unknown) => void (writeError = error));
@@ -241,6 +280,8 @@ export async function packBridgeArchive(source: NodeJS.ReadableStream | null, ta
         options.limits,
       );
       summary.skipped.push(...read.notes);
+      // A file cut off half-way cannot be finished in the new archive.
+      if (read.truncated) throw new ArchiveError("the bridge directory's archive ended early");
     }
   } catch (error) {
     pack.destroy(error as Error);

@@ -8,6 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync, lstatSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactLink, artifactStoreFromSettings, S3ArtifactStore, type ArtifactStoreOptions } from "../../src/ci/artifacts.js";
 import { testSettings } from "../helpers/settings.js";
@@ -40,8 +41,11 @@ function hasTar(): boolean {
   }
 }
 
-/** What Docker's archive API sends for the directory: a tar whose first component is its name. */
-const archiveOf = (dir: string) => () => Promise.resolve(spawn("tar", ["--sort=name", "-C", dirname(dir), "-c", basename(dir)], { stdio: ["ignore", "pipe", "inherit"] }).stdout);
+/**
+ * What Docker's archive API sends for the directory: a tar whose first component is its name.
+ * Piped at once: Node discards a child's unread output when the child exits.
+ */
+const archiveOf = (dir: string) => () => Promise.resolve(spawn("tar", ["--sort=name", "-C", dirname(dir), "-c", basename(dir)], { stdio: ["ignore", "pipe", "inherit"] }).stdout.pipe(new PassThrough()));
 
 function bridgeDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "devs-bridge-"));

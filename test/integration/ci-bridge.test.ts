@@ -7,13 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import type Docker from "dockerode";
 import { pino } from "pino";
 import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packBridgeArchive } from "../../src/ci/bridge-archive.js";
+import { ArchiveError, packBridgeArchive } from "../../src/ci/bridge-archive.js";
 import { collectJUnit } from "../../src/ci/collect.js";
 import { BRIDGE_FOLDER, ciContainer, type PreparedCiContainer } from "../../src/ci/container.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
@@ -54,7 +53,7 @@ interface Entry {
 
 async function entriesOf(tarBytes: Buffer): Promise<Entry[]> {
   const extract = tar.extract();
-  Readable.from([tarBytes]).pipe(extract as unknown as NodeJS.WritableStream);
+  extract.end(tarBytes);
   const out: Entry[] = [];
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
@@ -96,16 +95,26 @@ describe.skipIf(!docker)("the bridge directory reaches the host only through Doc
 
     const out = tempDir("devs-race-out-");
     let links = 0;
+    let cutShort = 0;
     try {
       // Let the loop get going.
       await new Promise((r) => setTimeout(r, 300));
       for (let round = 0; round < 50; round++) {
+        // Docker may cut an archive short when a file changes while it packs it: what came
+        // before still counts, and the archive never holds the host's file either way.
         const collected = await collectJUnit(await prepared.bridgeArchive());
         expect(JSON.stringify(collected)).not.toContain(marker);
-        expect(collected.report.cases.map((c) => c.suite)).toContain("steady");
+        if (!collected.archive.truncated) expect(collected.report.cases.map((c) => c.suite)).toContain("steady");
 
         const target = join(out, `round-${round}.tar.gz`);
-        await packBridgeArchive(await prepared.bridgeArchive(), target, { rootName: "artifacts" });
+        const packed = await packBridgeArchive(await prepared.bridgeArchive(), target, { rootName: "artifacts" }).catch((error: unknown) => {
+          if (!(error instanceof ArchiveError)) throw error;
+          return null;
+        });
+        if (!packed) {
+          cutShort++;
+          continue;
+        }
         const bytes = gunzipSync(readFileSync(target));
         expect(bytes.includes(marker)).toBe(false);
         for (const entry of await entriesOf(bytes)) {
@@ -125,6 +134,7 @@ describe.skipIf(!docker)("the bridge directory reaches the host only through Doc
     }
     // The race was live: the archive caught files in their link state.
     expect(links).toBeGreaterThan(0);
+    expect(cutShort, "rounds whose archive Docker cut short").toBeLessThan(50);
   }, 180_000);
 
   it("the bridge's archive holds exactly what the run wrote: nested files, links as links, a FIFO left out of the artifacts", async () => {

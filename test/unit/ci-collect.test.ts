@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { collectJUnit, commitPathResolver, LogCollector, trackedFiles } from "../../src/ci/collect.js";
 import { logText, renderCiReport } from "../../src/ci/report.js";
@@ -63,10 +64,13 @@ describe("LogCollector", () => {
   });
 });
 
-/** The directory as Docker's archive API sends it: a tar whose first component is the directory. */
+/**
+ * The directory as Docker's archive API sends it: a tar whose first component is the directory.
+ * Piped at once: Node discards a child's unread output when the child exits.
+ */
 function archiveOf(dir: string): NodeJS.ReadableStream {
   const child = spawn("tar", ["-C", dirname(dir), "-c", basename(dir)], { stdio: ["ignore", "pipe", "inherit"] });
-  return child.stdout;
+  return child.stdout.pipe(new PassThrough());
 }
 
 describe("collectJUnit: reports from the bridge directory's archive, read without trust", () => {
@@ -129,6 +133,18 @@ describe("collectJUnit: reports from the bridge directory's archive, read withou
     expect(bytes.archive.bytes).toBeLessThanOrEqual(5000);
     expect(bytes.problems).toHaveLength(1);
     expect(bytes.problems[0]).toMatch(/^the bridge directory holds more than 5,000 bytes of files; `[^`]+` and what follows were left out$/);
+  });
+
+  it("an archive cut short (a file changed while Docker packed it): the reports before the cut count, with a note; garbage is an error", async () => {
+    const dir = tempDir("devs-bridge-");
+    writeFileSync(join(dir, "a.xml"), suite("a", 1));
+    writeFileSync(join(dir, "b.bin"), Buffer.alloc(64 * 1024, 1));
+    const whole = execFileSync("tar", ["--sort=name", "-C", dirname(dir), "-c", basename(dir)]);
+    const cut = await collectJUnit(Readable.from([whole.subarray(0, 20 * 1024)]));
+    expect(cut.files).toEqual(["a.xml"]);
+    expect(cut.archive.truncated).toBe(true);
+    expect(cut.problems).toEqual(["the bridge directory's archive ended early (Unexpected end of data); only what came before was read"]);
+    await expect(collectJUnit(Readable.from([Buffer.alloc(4096, 7)]))).rejects.toThrow(/the archive could not be read/);
   });
 
   it("an empty bridge directory is no reports, not an error", async () => {
