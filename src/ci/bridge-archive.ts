@@ -69,8 +69,8 @@ export async function readBridgeArchive(source: NodeJS.ReadableStream, visit: (e
   const extract = tar.extract();
   // Headers and padding come on top of the content; a stream far beyond both is not Docker's.
   const rawBudget = maxBytes + (maxEntries + 16) * 4096;
-  // Fed by hand rather than through stream.pipeline: Node's end-of-stream detection misreads
-  // tar-stream's streamx state and can end the pipeline early.
+  // Fed by hand (the extractor is a streamx stream): backpressure, the byte budget and errors all
+  // stay in one place.
   const feeding = feed(source, extract, rawBudget);
   // An archive Docker cut short (a file changed under its feet) or that is no tar at all.
   let broken: unknown = null;
