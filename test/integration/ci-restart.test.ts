@@ -88,7 +88,11 @@ function pushBody(name: string, sha: string) {
 async function inContainer(name: string, script: string): Promise<number> {
   const [container] = await docker!.listContainers({ filters: { label: [`devs.pool=${POOL}`, `devs.repo=acme/${name}`] } });
   if (!container) return -1;
-  return (await execInContainer(docker!.getContainer(container.Id), ["/bin/sh", "-c", script], { user: "0" })).exitCode;
+  // A container still being made (or restarted) cannot exec yet.
+  return execInContainer(docker!.getContainer(container.Id), ["/bin/sh", "-c", script], { user: "0" }).then(
+    (r) => r.exitCode,
+    () => -1,
+  );
 }
 
 /** The bridge is a directory inside the container: the test command's marker is looked for there. */

@@ -89,7 +89,11 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
     const [container] = (await runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
     if (!container) return { exitCode: -1, out: [] };
     const out: string[] = [];
-    const { exitCode } = await execInContainer(docker!.getContainer(container.id), ["/bin/sh", "-c", script], { user: "0", onLine: (_s, line) => out.push(line) });
+    // A container still being made (or restarted) cannot exec yet.
+    const exitCode = await execInContainer(docker!.getContainer(container.id), ["/bin/sh", "-c", script], { user: "0", onLine: (_s, line) => out.push(line) }).then(
+      (r) => r.exitCode,
+      () => -1,
+    );
     return { exitCode, out };
   };
   const probot = new Probot({ githubToken: TOKEN, Octokit: TestOctokit, baseUrl: `http://${sim.host}/api/v3`, log });
