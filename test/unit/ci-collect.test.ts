@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import * as tar from "tar-stream";
+import { readBridgeArchive } from "../../src/ci/bridge-archive.js";
 import { collectJUnit, commitPathResolver, LogCollector, trackedFiles } from "../../src/ci/collect.js";
 import { logText, renderCiReport } from "../../src/ci/report.js";
 import { secretLooking } from "../../src/ci/runner.js";
@@ -160,6 +162,27 @@ describe("collectJUnit: reports from the bridge directory's archive, read withou
     const { problems, files } = await collectJUnit(archiveOf(dir));
     expect(files).toEqual(["odd.xml"]);
     expect(problems).toEqual(["odd.xml: not a JUnit report (no <testsuites> or <testsuite> element)"]);
+  });
+});
+
+describe("readBridgeArchive: entries as data, whatever their names say", () => {
+  it("names that climb out or are absolute are dropped; hard links and devices are named, never content", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "devs-bridge/", type: "directory" });
+    pack.entry({ name: "devs-bridge/../../etc/cron.d/x.xml", size: 3 }, "bad");
+    pack.entry({ name: "devs-bridge/ok.xml", size: 2 }, "ok");
+    pack.entry({ name: "devs-bridge/hard", type: "link", linkname: "/etc/shadow" });
+    pack.entry({ name: "devs-bridge/tty", type: "character-device", devmajor: 5, devminor: 0 });
+    pack.entry({ name: "devs-bridge/key", type: "symlink", linkname: "/host/key.pem" });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const seen: string[] = [];
+    const summary = await readBridgeArchive(Readable.from([Buffer.concat(chunks)]), async (entry) => {
+      seen.push(`${entry.type} ${entry.path}${entry.type === "symlink" ? ` -> ${entry.linkname}` : entry.type === "other" ? ` (${entry.kind})` : ""}`);
+    });
+    expect(seen).toEqual(["file ok.xml", "other hard (link)", "other tty (character-device)", "symlink key -> /host/key.pem"]);
+    expect(summary.entries).toBe(4);
   });
 });
 
