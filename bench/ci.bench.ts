@@ -15,6 +15,7 @@
 // waits for the throttle (measured: a 0.2 s command gave p50 248 ms, p95 295 ms).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { execInContainer } from "../src/containers/exec.js";
 import { ChecksSim, serveAppAuth } from "../test/helpers/ci-github.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, removePoolContainers, requireDocker, runId } from "../test/helpers/docker.js";
 import { bareRepo } from "../test/helpers/git-repo.js";
@@ -61,7 +62,13 @@ const server = await startServe({
   DEVS_ENVS_DIR: join(dataDir, "envs"),
   LOG_LEVEL: "info",
 });
-const exitFile = join(dataDir, "bridge", `${pool}-acme-widgets`, "exit");
+/** The test command's exit stamp, read from the bridge directory inside the container. */
+async function exitStamp(): Promise<string> {
+  const [container] = await docker!.listContainers({ filters: { label: [`devs.pool=${pool}`, "devs.repo=acme/widgets"] } });
+  const out: string[] = [];
+  await execInContainer(docker!.getContainer(container!.Id), ["cat", "/devs-bridge/exit"], { onLine: (_s, line) => out.push(line) });
+  return out.join("\n");
+}
 
 /** Wall-clock ms of a /proc/uptime reading: the offset is taken from the host's own uptime now. */
 function uptimeToWall(uptimeSeconds: number): number {
@@ -94,7 +101,7 @@ for (let i = 0; i <= RUNS; i++) {
   const inProgress = await until(() => run.writes.find((w) => w.body.status === "in_progress"), "in_progress");
   const completed = await until(() => run.writes.find((w) => w.body.status === "completed"), "completed");
   if (run.conclusion !== "success") throw new Error(`run ${i} ended ${run.conclusion}: ${JSON.stringify(run.output)}`);
-  const exitAt = uptimeToWall(Number(readFileSync(exitFile, "utf8").split(" ")[0]));
+  const exitAt = uptimeToWall(Number((await exitStamp()).split(" ")[0]));
   const logged = server.logs.filter((l) => l.msg === "test command finished").at(-1)!.time;
   // The first delivery creates the container; the measured ones find it warm.
   if (i > 0) {

@@ -7,7 +7,7 @@ import { trustedConversation } from "./agent/conversation.js";
 import { containerAgent } from "./agent/container-agent.js";
 import { createAgentRunner } from "./agent/runner.js";
 import { artifactStoreFromSettings } from "./ci/artifacts.js";
-import { BRIDGE_FOLDER, ciContainer } from "./ci/container.js";
+import { ciContainer } from "./ci/container.js";
 import { ciPoolListener, supersedeQueued } from "./ci/pool-hooks.js";
 import { CiReporter } from "./ci/reporter.js";
 import { createCiRunner } from "./ci/runner.js";
@@ -52,13 +52,10 @@ export function secretValues(settings: Settings): string[] {
 
 export function assemble(settings: Settings, log: Logger, probot: Probot, identity: BotIdentity): Assembly {
   const docker = connectDocker(settings.dockerHost);
-  // Every task container gets its bridge directory, whatever the task kind, so agent and CI tasks
-  // of one place share one container; CI empties it before each run (W30). Places (container,
-  // workspace, bridge) are all named by placeName: one per pool name, repository and trust.
-  const containers = new ContainerRuntime(docker, {
-    network: settings.containerNetwork,
-    mounts: (place) => [{ source: placeDirs(settings, place).bridge, target: BRIDGE_FOLDER }],
-  });
+  // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
+  // before each run and read through Docker's archive API, so nothing the container writes there
+  // is ever opened by a host path (src/ci/container.ts).
+  const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
   const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
   const github = taskGitHub(probot, settings);
   const secrets = secretValues(settings);

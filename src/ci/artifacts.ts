@@ -1,16 +1,19 @@
-// CI artifacts: the run's bridge directory packed as .tar.gz and put in S3 (AWS SDK v3) under
-// `{prefix}/{owner-repo}/{kind}/{random token}/{timestamp}.tar.gz`. The random token keeps links
-// unguessable for buckets served publicly through AWS_S3_ARTIFACT_BASE_URL. An upload never
-// decides a test's conclusion: every failure comes back as a note for the check run.
+// CI artifacts: the run's bridge directory, as Docker's archive API sends it, re-packed as .tar.gz
+// (bounded, links kept as links, special files left out) and put in S3 (AWS SDK v3) under
+// `{prefix}/{owner-repo}/{kind}/{random token}/{timestamp}.tar.gz`. Nothing is read from a host
+// path the container wrote: the archive is data from Docker, and the .tar.gz is written to a new
+// 0600 file in a fresh host directory. The random token keeps links unguessable for buckets served
+// publicly through AWS_S3_ARTIFACT_BASE_URL. An upload never decides a test's conclusion: every
+// failure comes back as a note for the check run.
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { Settings } from "../settings.js";
+import { packBridgeArchive, type ArchiveLimits } from "./bridge-archive.js";
 import type { ArtifactLink } from "./report.js";
-import { writeTarGz } from "./tar.js";
 
 export interface ArtifactStoreOptions {
   bucket: string;
@@ -29,6 +32,8 @@ export interface ArtifactStoreOptions {
   timeoutMs?: number | undefined;
   /** Bytes of file content archived at most (default 1 GiB). */
   maxBytes?: number | undefined;
+  /** Bounds on reading the bridge directory's archive (entries, bytes, depth). */
+  archiveLimits?: ArchiveLimits | undefined;
   /** Where the archive is written before upload (default the OS temp directory). */
   scratchDir?: string | undefined;
   now?: (() => Date) | undefined;
@@ -36,14 +41,17 @@ export interface ArtifactStoreOptions {
 }
 
 export interface UploadInput {
-  /** The directory to pack (the run's bridge directory). */
-  dir: string;
+  /**
+   * Opens the bridge directory's tar stream (Docker's archive API). A rejection with status 404
+   * (the directory is gone) is no artifacts.
+   */
+  archive: () => Promise<NodeJS.ReadableStream>;
   /** owner/name. */
   repo: string;
   /** `tests` for CI runs. */
   kind: string;
-  /** Top directory inside the archive (default the directory's name). */
-  rootName?: string | undefined;
+  /** Top directory inside the archive. */
+  rootName: string;
   /** Files added at the archive's root, such as the full (redacted) log. */
   extraFiles?: ReadonlyArray<{ name: string; content: string | Buffer }> | undefined;
 }
@@ -98,14 +106,6 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async upload(input: UploadInput): Promise<ArtifactResult> {
-    let entries: string[];
-    try {
-      entries = await readdir(input.dir);
-    } catch {
-      entries = [];
-    }
-    if (entries.length === 0 && !input.extraFiles?.length) return { kind: "empty", note: "the run left no artifacts" };
-
     const key = artifactKey({
       prefix: this.options.prefix,
       repo: input.repo,
@@ -115,13 +115,20 @@ export class S3ArtifactStore implements ArtifactStore {
     });
     let scratch: string | null = null;
     try {
+      const source = await input.archive().catch((error: unknown) => {
+        if ((error as { statusCode?: unknown }).statusCode === 404) return null;
+        throw error;
+      });
       scratch = await mkdtemp(join(this.options.scratchDir ?? tmpdir(), "devs-artifact-"));
       const archive = join(scratch, "artifacts.tar.gz");
-      const summary = await writeTarGz(input.dir, archive, {
-        rootName: input.rootName ?? basename(input.dir),
+      const summary = await packBridgeArchive(source, archive, {
+        rootName: input.rootName,
         extraFiles: input.extraFiles,
         maxBytes: this.options.maxBytes,
+        limits: this.options.archiveLimits,
       });
+      // Only the root directory: the run left nothing.
+      if (summary.files + summary.symlinks + summary.directories <= 1 && !summary.skipped.length) return { kind: "empty", note: "the run left no artifacts" };
       const { size } = await stat(archive);
       await this.client.send(
         new PutObjectCommand({

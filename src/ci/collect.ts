@@ -1,13 +1,14 @@
 // What a CI run leaves behind, gathered on the host: the command's output (bounded in memory),
-// JUnit XML reports from the bridge directory, and a way to place a report's paths in the commit.
-// The bridge directory is written by the container, so it is read without trust: symbolic links
-// are never followed, and the number, depth and size of files read are bounded.
+// JUnit XML reports from the bridge directory's archive, and a way to place a report's paths in
+// the commit. The reports arrive as a tar stream from Docker's archive API (bridge-archive.ts),
+// taken after the command's processes are dead, and every one is parsed as a stream with caps.
+// The list of the commit's files comes from the host's own bare cache: host git never runs in the
+// workspace, whose .git the tests could have rewritten (core.fsmonitor, hooks, filters run
+// commands).
 import { execFile } from "node:child_process";
-import { constants } from "node:fs";
-import { open, readdir } from "node:fs/promises";
-import { join, posix } from "node:path";
 import { promisify } from "node:util";
-import { defaultRepoPath, emptyReport, mergeReports, parseJUnit, type JUnitReport } from "./junit.js";
+import { readBridgeArchive, type ArchiveLimits, type ArchiveSummary } from "./bridge-archive.js";
+import { defaultRepoPath, DEFAULT_JUNIT_LIMITS, emptyReport, formatBytes, JUnitStreamParser, mergeReports, tooLargeReport, type JUnitReport, type ParsedJUnit } from "./junit.js";
 
 const run = promisify(execFile);
 
@@ -57,8 +58,12 @@ export interface JUnitLimits {
   maxDepth?: number;
   /** XML files read at most (default 200). */
   maxFiles?: number;
-  /** A bigger file is skipped with a note (default 20 MiB). */
+  /** A bigger report is left out with a note (default 20 MiB). */
   maxFileBytes?: number;
+  /** Test cases in all reports together (default 200,000); each report has its own cap too. */
+  maxCases?: number;
+  /** Bounds on the archive as a whole. */
+  archive?: ArchiveLimits;
 }
 
 export interface CollectedJUnit {
@@ -67,82 +72,89 @@ export interface CollectedJUnit {
   files: string[];
   /** What could not be read, for the check's notes. */
   problems: string[];
+  archive: ArchiveSummary;
 }
 
 /**
- * Every `*.xml` file below `dir` that is a JUnit report (has a `<testsuite` element), merged.
- * Other XML (coverage reports and the like) is left alone without a note.
+ * Every `*.xml` file in the archive of the bridge directory that is a JUnit report (a
+ * `<testsuite>` or `<testsuites>` root), merged in path order. Other XML (coverage reports and
+ * the like) is left alone without a note; XML that wraps a test suite in something else is named.
  */
-export async function collectJUnit(dir: string, limits: JUnitLimits = {}): Promise<CollectedJUnit> {
+export async function collectJUnit(archive: NodeJS.ReadableStream, limits: JUnitLimits = {}): Promise<CollectedJUnit> {
   const maxDepth = limits.maxDepth ?? 6;
   const maxFiles = limits.maxFiles ?? 200;
-  const maxFileBytes = limits.maxFileBytes ?? 20 * 1024 * 1024;
-  const candidates: string[] = [];
+  const maxFileBytes = limits.maxFileBytes ?? DEFAULT_JUNIT_LIMITS.maxBytes;
+  let casesLeft = limits.maxCases ?? 200_000;
+  const parsed: Array<{ path: string; result: ParsedJUnit }> = [];
   const problems: string[] = [];
-  let more = false;
+  let seen = 0;
 
-  const walk = async (rel: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(join(dir, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const path = rel ? posix.join(rel, entry.name) : entry.name;
-      // Dirent types come from lstat: a symbolic link is neither a file nor a directory here.
-      if (entry.isDirectory() && depth < maxDepth) await walk(path, depth + 1);
-      else if (entry.isFile() && /\.xml$/i.test(entry.name)) {
-        if (candidates.length >= maxFiles) more = true;
-        else candidates.push(path);
+  const summary = await readBridgeArchive(
+    archive,
+    async (entry) => {
+      if (entry.type !== "file" || !/\.xml$/i.test(entry.path) || entry.path.split("/").length - 1 > maxDepth) return;
+      if (++seen > maxFiles) return;
+      if (entry.size > maxFileBytes) {
+        parsed.push({ path: entry.path, result: tooLargeReport(entry.path, `larger than ${formatBytes(maxFileBytes)}`) });
+        return;
       }
-    }
-  };
-  await walk("", 0);
-  if (more) problems.push(`only the first ${maxFiles} XML files in the bridge directory were read`);
+      const perFile = Math.min(DEFAULT_JUNIT_LIMITS.maxCases, casesLeft);
+      const parser = new JUnitStreamParser(entry.path, { maxBytes: maxFileBytes, maxCases: perFile });
+      for await (const chunk of entry.body) if (!parser.stopped) await parser.feed(chunk);
+      let result = parser.end();
+      if (result.tooLarge && perFile < DEFAULT_JUNIT_LIMITS.maxCases && result.tooLarge.includes("test cases")) {
+        result = tooLargeReport(entry.path, `the reports hold more than ${(limits.maxCases ?? 200_000).toLocaleString("en-US")} test cases in all`);
+      }
+      casesLeft -= result.report.cases.length;
+      parsed.push({ path: entry.path, result });
+    },
+    limits.archive,
+  );
+  if (seen > maxFiles) problems.push(`only the first ${maxFiles} XML files in the bridge directory were read`);
+  problems.push(...summary.notes);
 
   const reports: JUnitReport[] = [];
   const files: string[] = [];
-  for (const rel of candidates) {
-    const text = await readRegularFile(join(dir, rel), maxFileBytes);
-    if (text === "too-big") {
-      problems.push(`${rel} was not read: larger than ${Math.round(maxFileBytes / 1024 / 1024)} MiB`);
-      continue;
-    }
-    if (text === null || !/<(?:[\w.-]+:)?testsuites?[\s>/]/.test(text)) continue;
-    const report = parseJUnit(text, rel);
-    reports.push(report);
-    files.push(rel);
-    problems.push(...report.problems);
+  for (const { path, result } of parsed.sort((a, b) => comparePaths(a.path, b.path))) {
+    problems.push(...(result.isJUnit || result.mentionsTestSuite ? result.report.problems : []));
+    if (result.tooLarge || !(result.isJUnit || result.mentionsTestSuite)) continue;
+    reports.push(result.report);
+    files.push(path);
   }
   const report = reports.length ? mergeReports(reports) : emptyReport();
   report.problems = [];
-  return { report, files, problems };
+  return { report, files, problems, archive: summary };
 }
 
-/** The file's text, null when it is not a regular file (any more), "too-big" over the limit. */
-async function readRegularFile(path: string, maxBytes: number): Promise<string | null | "too-big"> {
-  let handle;
-  try {
-    // O_NOFOLLOW: a file swapped for a link after the listing is not followed either.
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
-    if (!handle) return null;
-    const info = await handle.stat();
-    if (!info.isFile()) return null;
-    if (info.size > maxBytes) return "too-big";
-    const buffer = Buffer.alloc(info.size);
-    const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
-    return buffer.subarray(0, bytesRead).toString("utf8");
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+/** Component by component, as a sorted walk of the directory would list them. */
+function comparePaths(a: string, b: string): number {
+  const x = a.split("/");
+  const y = b.split("/");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return x.length - y.length;
 }
 
-/** Paths of the files in the commit checked out in `worktree` (`git ls-files`). */
-export async function trackedFiles(worktree: string): Promise<Set<string>> {
-  const { stdout } = await run("git", ["ls-files", "-z"], { cwd: worktree, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" });
+/**
+ * Paths of the files in commit `sha`, read from the host's bare cache of the repository. Never
+ * from the workspace: its .git was writable by the tests, and host git reading it could run
+ * commands the tests planted there.
+ */
+export async function trackedFiles(cache: string, sha: string): Promise<Set<string>> {
+  if (!/^[0-9a-f]{7,64}$/i.test(sha)) throw new Error(`not a commit id: ${JSON.stringify(sha)}`);
+  const { stdout } = await run("git", ["--git-dir", cache, "ls-tree", "-r", "-z", "--name-only", "--full-tree", sha], {
+    cwd: cache,
+    maxBuffer: 256 * 1024 * 1024,
+    encoding: "utf8",
+    env: gitEnv(cache),
+  });
   return new Set(stdout.split("\0").filter(Boolean));
+}
+
+/** The server's environment without any GIT_* variable that could point git elsewhere. */
+function gitEnv(cache: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("GIT_")) env[key] = value;
+  return { ...env, GIT_DIR: cache, GIT_CONFIG_NOSYSTEM: "1" };
 }
 
 /**

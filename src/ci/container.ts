@@ -3,15 +3,20 @@
 // the same environment, so it stays warm), holding no process of an earlier task → the bridge
 // directory emptied (W30) → the command through `sh -c` in the workspace folder, every process it
 // starts marked with the task's id so a timeout, a cancel or the next start can find them.
+//
+// The bridge is a plain directory inside the container, not a host folder: the host never reads
+// a path the container wrote. What the run left there comes out through Docker's archive API,
+// which resolves paths inside the container, once every process of the task is dead.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { prepareTaskContainer } from "../containers/task-container.js";
 import type { ContainerRuntime, DevContainer } from "../containers/docker.js";
 import { execInContainer, TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { LineCallback } from "../containers/stream.js";
+import { placeOf } from "../containers/naming.js";
 import type { Task } from "../tasks/task.js";
 
-/** Where every task container sees its bridge directory (RuntimeOptions.mounts puts it there). */
+/** Where the test command writes reports and artifacts, inside the container (never mounted). */
 export const BRIDGE_FOLDER = "/devs-bridge";
 
 export interface CiContainerDeps {
@@ -38,14 +43,20 @@ export interface PreparedCiContainer {
   name: string;
   workspaceFolder: string;
   bridgeFolder: string;
-  /** The host folder mounted at `bridgeFolder`, where the runner reads reports and artifacts. */
-  bridgeHostDir: string;
   /** Devcontainer parts that were not applied, for the check's notes. */
   notes: string[];
   /** Removes everything in the bridge directory, whoever in the container wrote it. */
   emptyBridge(): Promise<void>;
-  /** Lets the host read what the run wrote into the bridge (files the container's root made 0600). */
-  openBridge(): Promise<void>;
+  /**
+   * Ends every process in the container through the engine (the container stays, stopped), so
+   * nothing of the task can change the bridge while it is read.
+   */
+  stopTaskProcesses(): Promise<void>;
+  /**
+   * The bridge directory as a tar stream from Docker's archive API. Call it only once the task's
+   * processes are dead; rejects with statusCode 404 when the directory is gone.
+   */
+  bridgeArchive(): Promise<NodeJS.ReadableStream>;
   /** `sh -c command` in the workspace folder; aborting kills what it started and rejects. */
   run(command: string, options: { env: Record<string, string>; onLine: LineCallback; signal: AbortSignal }): Promise<{ exitCode: number; durationMs: number }>;
 }
@@ -57,18 +68,16 @@ export function ciContainer(deps: CiContainerDeps) {
     const log = deps.log.child({ task: task.id, container: input.container });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     const handle = deps.docker.getContainer(container.id);
-    // The container says where its bridge is on the host: one source of truth (RuntimeOptions.mounts).
-    const mounts = (await handle.inspect()).Mounts ?? [];
-    const bridge = mounts.find((m) => m.Destination === bridgeFolder && m.Type === "bind");
-    if (!bridge) throw new Error(`container ${container.name} has no bridge directory mounted at ${bridgeFolder}`);
     return {
       name: container.name,
       workspaceFolder: spec.workspaceFolder,
       bridgeFolder,
-      bridgeHostDir: bridge.Source,
       notes: notes.length ? [`Not applied from devcontainer.json: ${notes.join("; ")}.`] : [],
       emptyBridge: () => asRoot(handle, container, EMPTY_BRIDGE, bridgeFolder, "empty the bridge directory"),
-      openBridge: () => asRoot(handle, container, OPEN_BRIDGE, bridgeFolder, "open the bridge directory to the host"),
+      stopTaskProcesses: async () => {
+        await deps.runtime.halt(placeOf(input.container, task));
+      },
+      bridgeArchive: () => handle.getArchive({ path: bridgeFolder }),
       run: (command, options) =>
         deps.runtime.exec(container, ["/bin/sh", "-c", command], {
           env: { ...options.env, [TASK_ID_VARIABLE]: task.id },
@@ -81,12 +90,11 @@ export function ciContainer(deps: CiContainerDeps) {
 }
 
 /**
- * As root, because the previous run may have written as root, or as another user than the host
- * process: everything below the bridge goes (dot files too); the folder stays, writable by every
- * user the test command might run as.
+ * As root, because the previous run may have written as root: everything below the bridge goes
+ * (dot files too); a link or file put in its place is removed and the directory made again,
+ * writable by every user the test command might run as.
  */
-const EMPTY_BRIDGE = `set -e; d="$1"; mkdir -p "$d"; rm -rf -- "$d"/..?* "$d"/.[!.]* "$d"/*; chmod 0777 "$d"; [ -z "$(ls -A "$d")" ]`;
-const OPEN_BRIDGE = `chmod -R a+rX -- "$1" 2>/dev/null; true`;
+const EMPTY_BRIDGE = `set -e; d="$1"; if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then rm -f -- "$d"; fi; mkdir -p "$d"; rm -rf -- "$d"/..?* "$d"/.[!.]* "$d"/*; chmod 0777 "$d"; [ -z "$(ls -A "$d")" ]`;
 
 async function asRoot(handle: Docker.Container, container: DevContainer, script: string, arg: string, what: string): Promise<void> {
   const errors: string[] = [];

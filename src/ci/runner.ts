@@ -170,21 +170,33 @@ async function reportRun(
   let artifacts: ArtifactResult | null = null;
 
   if (prepared && ran) {
-    // Files the container's root wrote 0600 are readable by the host afterwards.
-    await prepared.openBridge().catch((error: unknown) => log.warn({ err: error }, "could not open the bridge directory to the host"));
-    const collected = await collectJUnit(prepared.bridgeHostDir);
-    progress.notes.push(...collected.problems.slice(0, 5).map((p) => `JUnit: ${p}`));
-    if (collected.files.length) {
+    // What the run left is taken only once nothing of the task runs: no process can change the
+    // bridge while it is read.
+    await prepared.stopTaskProcesses().catch((error: unknown) => log.warn({ err: error }, "could not stop the task's processes before collecting"));
+    const collected = await prepared
+      .bridgeArchive()
+      .then((archive) => collectJUnit(archive))
+      .catch((error: unknown) => {
+        if ((error as { statusCode?: unknown }).statusCode !== 404) log.warn({ err: error }, "could not read the bridge directory");
+        return null;
+      });
+    if (!collected) progress.notes.push("JUnit: the bridge directory could not be read; no reports were counted.");
+    progress.notes.push(...(collected?.problems ?? []).slice(0, 5).map((p) => `JUnit: ${p}`));
+    if (collected?.files.length) {
       junit = collected.report;
       const workspace = deps.workspaceFor(ctx.container, task);
-      const tracked = await trackedFiles(workspace).catch(() => new Set<string>());
+      // The commit's files from the host's own cache: the workspace's .git is the tests' to write.
+      const tracked = await (async () => trackedFiles(deps.repoCache.cachePath(repoRef(task)), ci.headSha))().catch((error: unknown) => {
+        log.warn({ err: error }, "could not list the commit's files; failures are not annotated");
+        return new Set<string>();
+      });
       const resolvePath = commitPathResolver(tracked, [prepared.workspaceFolder, workspace]);
       const placed = junitAnnotations(junit, { redact, resolvePath, max: deps.maxAnnotations ?? DEFAULT_MAX_ANNOTATIONS });
       annotations = placed.annotations;
       failures = failureLines(junit, { resolvePath });
       log.info({ reports: collected.files.length, ...countsOf(junit), annotations: annotations.length }, "JUnit reports read");
     }
-    artifacts = await upload(deps, task, prepared.bridgeHostDir, progress, end.ended !== null, log);
+    artifacts = await upload(deps, task, prepared, progress, end.ended !== null, log);
   }
 
   const conclusion: CiConclusion = decideConclusion({ exitCode: progress.exitCode, junit, ended: end.ended });
@@ -255,10 +267,10 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, prog
 }
 
 /** The bridge directory and the full (redacted) log, when S3 is configured. Never decides the conclusion. */
-async function upload(deps: CiRunnerDeps, task: Task, dir: string, progress: Progress, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
+async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContainer, progress: Progress, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
   if (!deps.artifacts) return null;
   const work = deps.artifacts.upload({
-    dir,
+    archive: () => prepared.bridgeArchive(),
     repo: task.repo.fullName,
     kind: "tests",
     rootName: `${task.repo.name}-${task.ci!.headSha.slice(0, 7)}`,
@@ -276,7 +288,10 @@ async function upload(deps: CiRunnerDeps, task: Task, dir: string, progress: Pro
         }),
       ]));
   clearTimeout(timer);
-  if (result.kind === "uploaded") log.info({ key: result.key, bytes: result.bytes, files: result.files }, "artifacts uploaded");
+  if (result.kind === "uploaded") {
+    log.info({ key: result.key, bytes: result.bytes, files: result.files, skipped: result.skipped.length }, "artifacts uploaded");
+    if (result.skipped.length) progress.notes.push(`Artifacts: ${result.skipped.length} left out of the archive, the first: ${result.skipped[0]}.`);
+  }
   else log.warn({ note: result.note }, "artifacts not uploaded");
   return result;
 }

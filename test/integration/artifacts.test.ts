@@ -1,12 +1,14 @@
 // CI artifacts against fauxqs (an S3 emulator) on 127.0.0.1 with a random port, through the real
-// AWS SDK v3 with the endpoint override and path-style addressing. The archive is read back from
-// the emulator and unpacked with the system's `tar`, an independent reader of our tar writer.
+// AWS SDK v3 with the endpoint override and path-style addressing. The bridge directory comes in
+// as a tar stream, as Docker's archive API sends it (here made by the system's `tar`); the archive
+// is read back from the emulator and unpacked with the system's `tar`, an independent reader.
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync, lstatSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactLink, artifactStoreFromSettings, S3ArtifactStore, type ArtifactStoreOptions } from "../../src/ci/artifacts.js";
 import { testSettings } from "../helpers/settings.js";
@@ -38,6 +40,12 @@ function hasTar(): boolean {
     return false;
   }
 }
+
+/**
+ * What Docker's archive API sends for the directory: a tar whose first component is its name.
+ * Piped at once: Node discards a child's unread output when the child exits.
+ */
+const archiveOf = (dir: string) => () => Promise.resolve(spawn("tar", ["--sort=name", "-C", dirname(dir), "-c", basename(dir)], { stdio: ["ignore", "pipe", "inherit"] }).stdout.pipe(new PassThrough()));
 
 function bridgeDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "devs-bridge-"));
@@ -81,7 +89,7 @@ describe("S3 artifacts (fauxqs)", () => {
     expect(hasTar(), "the system tar is needed to check the archive independently").toBe(true);
     const dir = bridgeDir();
     const store = new S3ArtifactStore(storeOptions());
-    const result = await store.upload({ dir, repo: "Codertocat/Hello-World", kind: "tests", rootName: "devs-ci-d1", extraFiles: [{ name: "devs-ci.log", content: "full log\n" }] });
+    const result = await store.upload({ archive: archiveOf(dir), repo: "Codertocat/Hello-World", kind: "tests", rootName: "devs-ci-d1", extraFiles: [{ name: "devs-ci.log", content: "full log\n" }] });
     if (result.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(result)}`);
 
     expect(result.key).toMatch(/^devs-artifacts\/codertocat-hello-world\/tests\/[A-Za-z0-9_-]{43}\/20261129-120000\.tar\.gz$/);
@@ -121,10 +129,10 @@ describe("S3 artifacts (fauxqs)", () => {
     writeFileSync(join(dir, "a.txt"), "a".repeat(1000));
     writeFileSync(join(dir, "b.txt"), "b".repeat(1000));
     execFileSync("mkfifo", [join(dir, "pipe")]);
-    const result = await new S3ArtifactStore(storeOptions({ maxBytes: 1500 })).upload({ dir, repo: "acme/widgets", kind: "tests" });
+    const result = await new S3ArtifactStore(storeOptions({ maxBytes: 1500 })).upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: basename(dir) });
     if (result.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(result)}`);
     expect(result.files).toBe(1);
-    const root = dir.split("/").pop()!;
+    const root = basename(dir);
     expect(result.skipped).toEqual([`${root}/b.txt: over the 1500-byte budget`, `${root}/pipe: not a regular file, directory or link`]);
     const out = mkdtempSync(join(tmpdir(), "devs-untar-"));
     writeFileSync(join(out, "a.tar.gz"), await download(result.key));
@@ -133,11 +141,37 @@ describe("S3 artifacts (fauxqs)", () => {
     expect(existsSync(join(out, root, "b.txt"))).toBe(false);
   });
 
+  it("an archive over its bounds in entries or bytes is packed up to them with a note; a huge file is left out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devs-bridge-"));
+    for (let i = 0; i < 40; i++) writeFileSync(join(dir, `f${String(i).padStart(2, "0")}.txt`), "x".repeat(100));
+    const entries = await new S3ArtifactStore(storeOptions({ archiveLimits: { maxEntries: 25 } })).upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: "r" });
+    if (entries.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(entries)}`);
+    expect(entries.files).toBe(25);
+    expect(entries.skipped).toEqual(["the bridge directory holds more than 25 entries; only the first 25 were read"]);
+
+    writeFileSync(join(dir, "huge.bin"), Buffer.alloc(3 * 1024 * 1024));
+    const bytes = await new S3ArtifactStore(storeOptions({ archiveLimits: { maxFileBytes: 1024 * 1024 } })).upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: "r" });
+    if (bytes.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(bytes)}`);
+    expect(bytes.files).toBe(40);
+    expect(bytes.skipped).toEqual(["1 file larger than 1 MiB was left out"]);
+    const total = await new S3ArtifactStore(storeOptions({ archiveLimits: { maxBytes: 2000 } })).upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: "r" });
+    if (total.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(total)}`);
+    expect(total.files).toBe(20);
+    expect(total.skipped).toEqual(["the bridge directory holds more than 2,000 bytes of files; `f20.txt` and what follows were left out"]);
+  });
+
+  it("a stream that is not a tar is a note, never an exception", async () => {
+    const { Readable } = await import("node:stream");
+    const junk = () => Promise.resolve(Readable.from([Buffer.from("this is not a tar archive".repeat(100))]));
+    const result = await new S3ArtifactStore(storeOptions()).upload({ archive: junk, repo: "acme/widgets", kind: "tests", rootName: "r" });
+    expect(result.kind).toBe("failed");
+  });
+
   it("from the settings: AWS_ENDPOINT_URL path-style, no base URL means an s3:// location", async () => {
     const settings = testSettings({ AWS_S3_ARTIFACT_BUCKET: BUCKET, AWS_S3_ARTIFACT_PREFIX: "ci/runs", AWS_ENDPOINT_URL: endpoint, AWS_REGION: "eu-west-1" });
     const store = artifactStoreFromSettings(settings, { credentials })!;
     const dir = bridgeDir();
-    const result = await store.upload({ dir, repo: "acme/Widgets", kind: "tests" });
+    const result = await store.upload({ archive: archiveOf(dir), repo: "acme/Widgets", kind: "tests", rootName: "r" });
     if (result.kind !== "uploaded") throw new Error(`not uploaded: ${JSON.stringify(result)}`);
     expect(result.key).toMatch(/^ci\/runs\/acme-widgets\/tests\/[A-Za-z0-9_-]{43}\/\d{8}-\d{6}\.tar\.gz$/);
     expect(result.url).toBeNull();
@@ -149,21 +183,23 @@ describe("S3 artifacts (fauxqs)", () => {
   it("each upload gets its own random token", async () => {
     const store = new S3ArtifactStore(storeOptions());
     const dir = bridgeDir();
-    const [a, b] = await Promise.all([store.upload({ dir, repo: "acme/widgets", kind: "tests" }), store.upload({ dir, repo: "acme/widgets", kind: "tests" })]);
+    const [a, b] = await Promise.all([store.upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: "r" }), store.upload({ archive: archiveOf(dir), repo: "acme/widgets", kind: "tests", rootName: "r" })]);
     if (a.kind !== "uploaded" || b.kind !== "uploaded") throw new Error("not uploaded");
     expect(a.key.split("/")[3]).not.toBe(b.key.split("/")[3]);
   });
 
   it("an empty or missing directory uploads nothing", async () => {
     const store = new S3ArtifactStore(storeOptions({ prefix: "empty-check" }));
-    expect(await store.upload({ dir: mkdtempSync(join(tmpdir(), "devs-bridge-")), repo: "acme/widgets", kind: "tests" })).toEqual({ kind: "empty", note: "the run left no artifacts" });
-    expect(await store.upload({ dir: join(tmpdir(), "does-not-exist-devs"), repo: "acme/widgets", kind: "tests" })).toEqual({ kind: "empty", note: "the run left no artifacts" });
+    expect(await store.upload({ archive: archiveOf(mkdtempSync(join(tmpdir(), "devs-bridge-"))), repo: "acme/widgets", kind: "tests", rootName: "r" })).toEqual({ kind: "empty", note: "the run left no artifacts" });
+    // Docker answers 404 for a path that does not exist in the container.
+    const missing = () => Promise.reject(Object.assign(new Error("no such file"), { statusCode: 404 }));
+    expect(await store.upload({ archive: missing, repo: "acme/widgets", kind: "tests", rootName: "r" })).toEqual({ kind: "empty", note: "the run left no artifacts" });
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "empty-check/" }));
     expect(listed.Contents ?? []).toEqual([]);
   });
 
   it("a missing bucket is a note, never an exception", async () => {
-    const result = await new S3ArtifactStore(storeOptions({ bucket: "no-such-bucket" })).upload({ dir: bridgeDir(), repo: "acme/widgets", kind: "tests" });
+    const result = await new S3ArtifactStore(storeOptions({ bucket: "no-such-bucket" })).upload({ archive: archiveOf(bridgeDir()), repo: "acme/widgets", kind: "tests", rootName: "r" });
     expect(result.kind).toBe("failed");
     expect(result.kind === "failed" && result.note).toMatch(/^the artifacts could not be uploaded \(NoSuchBucket/);
   });
@@ -173,7 +209,7 @@ describe("S3 artifacts (fauxqs)", () => {
     const probe = buildApp({ logger: false });
     const closed = await probe.listen({ port: 0, host: "127.0.0.1" });
     await probe.close();
-    const result = await new S3ArtifactStore(storeOptions({ endpoint: closed, timeoutMs: 5_000 })).upload({ dir: bridgeDir(), repo: "acme/widgets", kind: "tests" });
+    const result = await new S3ArtifactStore(storeOptions({ endpoint: closed, timeoutMs: 5_000 })).upload({ archive: archiveOf(bridgeDir()), repo: "acme/widgets", kind: "tests", rootName: "r" });
     expect(result.kind).toBe("failed");
     expect(result.kind === "failed" && result.note).toMatch(/^the artifacts could not be uploaded \(/);
   });

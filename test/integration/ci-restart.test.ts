@@ -3,11 +3,10 @@
 // bare repositories), real dockerd (--network none). The server is killed with SIGKILL while the
 // test command runs; after a restart the run is queued again, runs again (the first attempt's
 // processes killed) and completes. Killed during both attempts, it is given up and completed.
-import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { placeDirs } from "../../src/assemble.js";
+import { execInContainer } from "../../src/containers/exec.js";
 import { ChecksSim, serveAppAuth, type SimCheckRun } from "../helpers/ci-github.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { bareRepo, git } from "../helpers/git-repo.js";
@@ -85,6 +84,26 @@ function pushBody(name: string, sha: string) {
   });
 }
 
+/** A shell script run as root in the repository's container; its exit code (-1: no container yet). */
+async function inContainer(name: string, script: string): Promise<number> {
+  const [container] = await docker!.listContainers({ filters: { label: [`devs.pool=${POOL}`, `devs.repo=acme/${name}`] } });
+  if (!container) return -1;
+  // A container still being made (or restarted) cannot exec yet.
+  return execInContainer(docker!.getContainer(container.Id), ["/bin/sh", "-c", script], { user: "0" }).then(
+    (r) => r.exitCode,
+    () => -1,
+  );
+}
+
+/** The bridge is a directory inside the container: the test command's marker is looked for there. */
+async function untilStarted(name: string, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while ((await inContainer(name, "test -e /devs-bridge/started")) !== 0) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const check = (sha: string) => checks.runs.find((r) => r.head_sha === sha);
 const summaries = (run: SimCheckRun) => run.writes.map((w) => [w.body.status ?? "", (w.body.output as { title?: string } | undefined)?.title ?? ""]);
 
@@ -97,15 +116,14 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-restart-data-");
-    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);
-    await checks.until(() => (existsSync(started) ? true : undefined), 60_000, "the test command to start");
+    await untilStarted(name, "the test command to start");
     expect(check(sha)?.status).toBe("in_progress");
     await kill(first);
     // The dead server's check still says "running"; its command still runs in the container.
-    rmSync(started);
+    await inContainer(name, "rm -f /devs-bridge/started");
 
     const second = await serve(dataDir);
     const run = await checks.until(() => (check(sha)?.status === "completed" ? check(sha) : undefined), 60_000, "the check to complete after the restart");
@@ -144,16 +162,15 @@ describe.skipIf(!docker)("CI across restarts (serve, App mode, real dockerd)", (
     });
     const sha = git(r.work, "rev-parse", "HEAD");
     const dataDir = tempDir("devs-twice-data-");
-    const started = join(placeDirs({ dataDir, workspaceDir: "" }, { pool: POOL, owner: "acme", repo: name, trust: "maintainers" }).bridge, "started");
 
     const first = await serve(dataDir);
     expect((await deliver(first.base, SECRET, "push", pushBody(name, sha))).status).toBe(200);
-    await checks.until(() => (existsSync(started) ? true : undefined), 60_000, "the first attempt to start");
+    await untilStarted(name, "the first attempt to start");
     await kill(first);
-    rmSync(started);
+    await inContainer(name, "rm -f /devs-bridge/started");
 
     const second = await serve(dataDir);
-    await checks.until(() => (existsSync(started) ? true : undefined), 60_000, "the second attempt to start");
+    await untilStarted(name, "the second attempt to start");
     await kill(second);
 
     const third = await serve(dataDir);

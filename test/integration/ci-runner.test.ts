@@ -2,11 +2,14 @@
 // (handler, DEVS.yml read through a local GitHub backed by real bare repositories), the journal and
 // the pool, the CI runner, a busybox devcontainer on a real Docker engine (--network none), git
 // over smart HTTP, and S3 on fauxqs. Every check-run write is recorded by the GitHub stand-in and
-// asserted as GitHub would receive it.
+// asserted as GitHub would receive it. The attacker's moves are tried here too: a test command that
+// plants commands in the workspace's .git for host git to run, and a JUnit bomb while the server
+// must keep answering.
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -22,6 +25,7 @@ import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
+import { execInContainer } from "../../src/containers/exec.js";
 import { resolveImage } from "../../src/containers/image.js";
 import { quiesceTaskContainer } from "../../src/containers/task-container.js";
 import { PermissionCache } from "../../src/github/permissions.js";
@@ -69,7 +73,8 @@ interface Setup {
   journal: TaskJournal;
   reporter: CiReporter;
   runtime: ContainerRuntime;
-  bridgeDir: (repo: string) => string;
+  /** Runs a shell script as root in the repository's container (to look at its bridge directory). */
+  inContainer: (repo: string, script: string) => Promise<{ exitCode: number; out: string[] }>;
   workspaceFor: (repo: string) => string;
 }
 
@@ -78,13 +83,20 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
   const dataDir = tempDir("devs-ci-data-");
   const workspaces = tempDir("devs-ci-ws-");
   const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
-  const bridgeDir = (repo: string) => join(dataDir, "bridge", safe(`${POOL}-${OWNER}-${repo}`));
   const workspaceFor = (repo: string) => join(workspaces, safe(`${POOL}-${OWNER}-${repo}`));
-  const runtime = new ContainerRuntime(docker!, {
-    network: "none",
-    stopTimeoutSeconds: 1,
-    mounts: (c) => [{ source: join(dataDir, "bridge", safe(`${c.pool}-${c.owner}-${c.repo}`)), target: BRIDGE_FOLDER }],
-  });
+  // As `serve` makes it: no host folder for the bridge.
+  const runtime = new ContainerRuntime(docker!, { network: "none", stopTimeoutSeconds: 1 });
+  const inContainer = async (name: string, script: string) => {
+    const [container] = (await runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
+    if (!container) return { exitCode: -1, out: [] };
+    const out: string[] = [];
+    // A container still being made (or restarted) cannot exec yet.
+    const exitCode = await execInContainer(docker!.getContainer(container.id), ["/bin/sh", "-c", script], { user: "0", onLine: (_s, line) => out.push(line) }).then(
+      (r) => r.exitCode,
+      () => -1,
+    );
+    return { exitCode, out };
+  };
   const probot = new Probot({ githubToken: TOKEN, Octokit: TestOctokit, baseUrl: `http://${sim.host}/api/v3`, log });
   const devsConfig = new DevsConfigLoader({ envsDir: tempDir("devs-ci-envs-"), webUrl: `http://${sim.host}`, log });
   const db = openDatabase(dataDir);
@@ -142,7 +154,7 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
       },
     }),
   );
-  return { probot, pool, journal, reporter, runtime, bridgeDir, workspaceFor };
+  return { probot, pool, journal, reporter, runtime, inContainer, workspaceFor };
 }
 
 const DEVS_YML = (command: string, extra = "") => `ci_enabled: true\nci_test_command: ${JSON.stringify(command)}\n${extra}`;
@@ -192,6 +204,15 @@ const completed = (taskId: string, timeoutMs = 60_000) =>
     const run = checks.forTask(taskId);
     return run?.status === "completed" ? run : undefined;
   }, timeoutMs, `the check of ${taskId} to complete`);
+
+/** Resolves once `path` exists inside the repository's container. */
+async function existsInContainer(s: Setup, name: string, path: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await s.inContainer(name, `test -e '${path}'`)).exitCode !== 0) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${path} to exist in the container`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** The summary with its one time-dependent line made stable. */
 const stable = (summary: string | undefined) => (summary ?? "").replace(/(\*\*Duration:\*\* )[^\n]+/, "$1<d>");
@@ -297,6 +318,115 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     ]);
   }, 90_000);
 
+  it("attacker: a test command plants commands for host git in the workspace's .git (fsmonitor, hooks, a filter driver); none runs on the host, and the annotation still lands on the file", async () => {
+    const s = await setup();
+    // Each planted command would create a file here, on the host.
+    const canary = tempDir("devs-ci-canary-");
+    const plant = (what: string) => `touch ${canary}/${what}`;
+    const hooks = ["post-checkout", "pre-commit", "post-commit", "post-index-change", "reference-transaction", "pre-auto-gc", "post-merge"];
+    const script = [
+      "set -e",
+      `cat >> .git/config <<'EOF'`,
+      "[core]",
+      `\tfsmonitor = ${plant("fsmonitor")}; false`,
+      "\thooksPath = .git/planted-hooks",
+      `\tpager = ${plant("pager")}; cat`,
+      `[filter "evil"]`,
+      `\tclean = ${plant("filter-clean")}; cat`,
+      `\tsmudge = ${plant("filter-smudge")}; cat`,
+      `\tprocess = ${plant("filter-process")}`,
+      "\trequired = true",
+      "[diff]",
+      `\texternal = ${plant("diff-external")}`,
+      "EOF",
+      `echo '* filter=evil' > .gitattributes`,
+      `echo '* filter=evil' > .git/info/attributes`,
+      "mkdir -p .git/planted-hooks .git/hooks",
+      ...hooks.flatMap((h) => [`printf '#!/bin/sh\\n${plant(`hook-${h}`)}\\n' > .git/planted-hooks/${h}`, `cp .git/planted-hooks/${h} .git/hooks/${h}`]),
+      "chmod +x .git/planted-hooks/* .git/hooks/*",
+      `echo "untracked" > not-in-commit.txt`,
+      `cat > "$TEST_RESULTS_FOLDER/report.xml" <<'EOF'`,
+      `<testsuite name="calc" tests="2" failures="1"><testcase name="adds" file="test/calc_test.sh"/><testcase name="divides" file="test/calc_test.sh" line="4"><failure message="expected 2, got 3"/></testcase><testcase name="elsewhere" file="not-in-commit.txt"><failure message="x"/></testcase></testsuite>`,
+      "EOF",
+    ].join("\n");
+    const r = repo("hooks", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n`, "test/calc_test.sh": "# t\n".repeat(8) });
+    const run = await completed(await push(s, "hooks", git(r.work, "rev-parse", "HEAD")));
+    expect(run.output?.title).toBe("Tests failed: 2 failed, 1 passed");
+    // Only the file of the commit under test is annotated: the listing came from the host's cache.
+    expect(run.annotations.map((a) => [a.path, a.start_line, a.title])).toEqual([["test/calc_test.sh", 4, "calc › divides"]]);
+    expect(readdirSync(canary)).toEqual([]);
+
+    // The planted configuration is live: host git run the old way, inside the workspace, runs it.
+    try {
+      execFileSync("git", ["status", "--porcelain"], { cwd: s.workspaceFor("hooks"), stdio: "ignore" });
+    } catch {
+      // The planted filter is `required` and fails; what matters is that it ran.
+    }
+    expect(readdirSync(canary)).toContain("fsmonitor");
+  }, 90_000);
+
+  it("attacker: a JUnit bomb (10^6 test cases, 100,000 nested elements, 10^6 other elements): /health keeps answering within 200 ms, memory stays bounded, the check says the reports were too large", async () => {
+    const s = await setup();
+    const health = createServer((req, res) => res.writeHead(req.url === "/health" ? 200 : 404).end("ok"));
+    await new Promise<void>((resolve) => health.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(health.address() as { port: number }).port}/health`;
+    const script = [
+      `{ echo '<testsuites><testsuite name="bomb">'; yes '<testcase/>' | head -n 1000000; echo '</testsuite></testsuites>'; } > "$BRIDGE_DIR/bomb.xml"`,
+      // Stray end tags deep down: what made the old reader scan its whole stack at every one.
+      `{ echo '<testsuite>'; yes '<x>' | head -n 100000; yes '</y>' | head -n 100000; } > "$BRIDGE_DIR/deep.xml"`,
+      // Within every cap, and a lot of work: parsed to the end while the server answers.
+      `{ echo '<testsuite name="wide"><properties>'; yes '<p/>' | head -n 1000000; echo '</properties><testcase name="real" file="runtests.sh"><failure message="found"/></testcase></testsuite>'; } > "$BRIDGE_DIR/wide.xml"`,
+      `ls -l "$BRIDGE_DIR"`,
+    ].join("\n");
+    const r = repo("bomb", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n` });
+    global.gc?.();
+    const before = process.memoryUsage();
+    let peakHeap = before.heapUsed;
+    let peakRss = before.rss;
+    let worst = 0;
+    let polls = 0;
+    let done = false;
+    const polling = (async () => {
+      while (!done) {
+        const started = performance.now();
+        const response = await fetch(url);
+        await response.text();
+        worst = Math.max(worst, performance.now() - started);
+        polls++;
+        const now = process.memoryUsage();
+        peakHeap = Math.max(peakHeap, now.heapUsed);
+        peakRss = Math.max(peakRss, now.rss);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      const run = await completed(await push(s, "bomb", git(r.work, "rev-parse", "HEAD")), 120_000);
+      done = true;
+      await polling;
+      expect(run.output?.title, run.output?.summary).toBe("Tests failed: 1 failed");
+      const summary = run.output?.summary ?? "";
+      expect(summary).toContain("JUnit: bomb.xml: the report was too large (more than 100,000 test cases); none of it was counted");
+      expect(summary).toContain("JUnit: deep.xml: the report was too large (nested more than 256 elements deep); none of it was counted");
+      expect(polls).toBeGreaterThan(20);
+      expect(worst, `/health took ${worst.toFixed(0)} ms at worst over ${polls} polls`).toBeLessThan(200);
+      expect((peakHeap - before.heapUsed) / 1024 / 1024, "heap growth in MB").toBeLessThan(100);
+      expect((peakRss - before.rss) / 1024 / 1024, "RSS growth in MB").toBeLessThan(100);
+    } finally {
+      done = true;
+      await polling.catch(() => undefined);
+      health.close();
+    }
+  }, 180_000);
+
+  it("attacker: a bridge directory of 25,000 entries is read up to the bound, with a note on the check, not a crash", async () => {
+    const s = await setup();
+    const script = [`cd "$BRIDGE_DIR"`, "seq 25000 | sed 's/^/f/' | xargs touch"].join("\n");
+    const r = repo("many", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `${script}\n` });
+    const run = await completed(await push(s, "many", git(r.work, "rev-parse", "HEAD")));
+    expect(run.conclusion).toBe("success");
+    expect(run.output?.summary).toContain("> JUnit: the bridge directory holds more than 20,000 entries; only the first 20,000 were read");
+  }, 90_000);
+
   it("the bridge directory is emptied before each run (W30): a stale report and file from the last run are gone", async () => {
     const s = await setup();
     const failing = `<testsuite tests="1" failures="1"><testcase name="old" file="runtests.sh"><failure message="stale failure"/></testcase></testsuite>`;
@@ -308,14 +438,22 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const one = await completed(first);
     // The first run reads its own report.
     expect(one.output?.title).toBe("Tests failed: 1 failed");
-    expect(readdirSync(s.bridgeDir("bridge")).sort()).toEqual([".cache", "old-report.xml"]);
+    expect((await s.inContainer("bridge", `ls -A ${BRIDGE_FOLDER}`)).out.sort()).toEqual([".cache", "old-report.xml"]);
 
     // A new commit whose tests write nothing: the earlier report must not leak into its result.
     const second = r.commit({ "runtests.sh": 'echo "before: [$(ls -A "$BRIDGE_DIR")]"\n' }, "write nothing");
     const two = await completed(await push(s, "bridge", second));
     expect(two.conclusion).toBe("success");
     expect(two.output?.text).toBe("```text\nbefore: []\n```");
-    expect(readdirSync(s.bridgeDir("bridge"))).toEqual([]);
+    expect((await s.inContainer("bridge", `ls -A ${BRIDGE_FOLDER}`)).out).toEqual([]);
+
+    // A run that replaces the bridge with a link: the next run gets a real, empty directory again.
+    const third = r.commit({ "runtests.sh": `rm -rf "$BRIDGE_DIR" && ln -s /etc "$BRIDGE_DIR"\n` }, "replace the bridge");
+    expect((await completed(await push(s, "bridge", third))).conclusion).toBe("success");
+    const fourth = r.commit({ "runtests.sh": `[ -d "$BRIDGE_DIR" ] && [ ! -L "$BRIDGE_DIR" ] && echo "real: [$(ls -A "$BRIDGE_DIR")]"\n` }, "look");
+    const four = await completed(await push(s, "bridge", fourth));
+    expect(four.output?.text).toBe("```text\nreal: []\n```");
+    expect((await s.inContainer("bridge", "test -f /etc/passwd")).exitCode).toBe(0);
   }, 90_000);
 
   it("tests exactly the head SHA (W35): an older push after the branch moved on, and a fork's commit only reachable as refs/pull/N/head", async () => {
@@ -371,7 +509,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(q.output).toEqual({ title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." });
 
     // The cancel lands while the command runs.
-    await checks.until(() => (existsSync(join(s.bridgeDir("cancel"), "started")) ? true : undefined), 30_000, "the command to start");
+    await existsInContainer(s, "cancel", `${BRIDGE_FOLDER}/started`);
     expect(s.pool.cancel(running, "an operator")).toBe(true);
     const c = await completed(running);
     expect(c.conclusion).toBe("cancelled");
@@ -418,7 +556,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     // DEVS.yml turns invalid while the run waits behind another (the handler read a valid one).
     const invalid = repo("invalid", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo up > "$BRIDGE_DIR/started"\nsleep 2\n' });
     const busy = await push(s, "invalid", git(invalid.work, "rev-parse", "HEAD"));
-    await checks.until(() => (existsSync(join(s.bridgeDir("invalid"), "started")) ? true : undefined), 30_000, "the first run to start");
+    await existsInContainer(s, "invalid", `${BRIDGE_FOLDER}/started`);
     const waiting = await push(s, "invalid", invalid.commit({ "README.md": "second\n" }, "second"));
     expect(s.journal.get(waiting)!.state).toBe("queued");
     invalid.commit({ "DEVS.yml": "ci_enabled: true\nenv_vars: [1, 2]\n" }, "break config", "main");
@@ -461,18 +599,13 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     }
   }, 90_000);
 
-  it("agent and CI tasks of a pool name share one warm container: the bridge is mounted whatever the task", async () => {
+  it("agent and CI tasks of a pool name share one warm container; only the workspace is mounted, the bridge is no host folder", async () => {
     const s = await setup();
     const r = repo("shared", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "echo ok\n" });
     await completed(await push(s, "shared", git(r.work, "rev-parse", "HEAD")));
     const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
     const info = await docker!.getContainer(container!.id).inspect();
-    expect(info.Mounts.map((m) => [m.Destination, m.Source]).sort()).toEqual(
-      [
-        ["/workspaces/shared", s.workspaceFor("shared")],
-        [BRIDGE_FOLDER, s.bridgeDir("shared")],
-      ].sort(),
-    );
+    expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([["/workspaces/shared", s.workspaceFor("shared")]]);
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });

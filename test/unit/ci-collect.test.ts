@@ -1,10 +1,14 @@
 // What the CI runner gathers on the host: the bounded log, JUnit files from an untrusted bridge
-// directory (real files, links and FIFOs), and paths placed in the commit's files.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// directory's archive (real files, links and FIFOs, packed as Docker would), and paths placed in
+// the commit's files, listed from the host's bare cache.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { collectJUnit, commitPathResolver, LogCollector } from "../../src/ci/collect.js";
+import * as tar from "tar-stream";
+import { readBridgeArchive } from "../../src/ci/bridge-archive.js";
+import { collectJUnit, commitPathResolver, LogCollector, trackedFiles } from "../../src/ci/collect.js";
 import { logText, renderCiReport } from "../../src/ci/report.js";
 import { secretLooking } from "../../src/ci/runner.js";
 import { tempDir } from "../helpers/settings.js";
@@ -12,6 +16,20 @@ import { tempDir } from "../helpers/settings.js";
 const same = (s: string) => s;
 const suite = (name: string, failures = 0) =>
   `<testsuite name="${name}" tests="${failures + 1}" failures="${failures}"><testcase name="${name} ok"/>${Array.from({ length: failures }, (_, i) => `<testcase name="${name} bad ${i}"><failure message="no"/></testcase>`).join("")}</testsuite>`;
+
+function bareWithCommit(files: Record<string, string>): { bare: string; sha: string } {
+  const work = tempDir("devs-work-");
+  execFileSync("git", ["init", "--quiet", "-b", "main", work]);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(work, path)), { recursive: true });
+    writeFileSync(join(work, path), content);
+  }
+  execFileSync("git", ["-C", work, "add", "-A"]);
+  execFileSync("git", ["-C", work, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "-m", "c"]);
+  const bare = join(tempDir("devs-cache-"), "r.git");
+  execFileSync("git", ["clone", "--quiet", "--bare", work, bare]);
+  return { bare, sha: execFileSync("git", ["-C", work, "rev-parse", "HEAD"], { encoding: "utf8" }).trim() };
+}
 
 describe("LogCollector", () => {
   it("keeps everything while it fits", () => {
@@ -48,21 +66,30 @@ describe("LogCollector", () => {
   });
 });
 
-describe("collectJUnit: the bridge directory is read without trust", () => {
-  it("merges every JUnit report below it (nested, sorted), leaves other XML alone", async () => {
+/**
+ * The directory as Docker's archive API sends it: a tar whose first component is the directory.
+ * Piped at once: Node discards a child's unread output when the child exits.
+ */
+function archiveOf(dir: string): NodeJS.ReadableStream {
+  const child = spawn("tar", ["-C", dirname(dir), "-c", basename(dir)], { stdio: ["ignore", "pipe", "inherit"] });
+  return child.stdout.pipe(new PassThrough());
+}
+
+describe("collectJUnit: reports from the bridge directory's archive, read without trust", () => {
+  it("merges every JUnit report below it (nested, in path order), leaves other XML alone", async () => {
     const dir = tempDir("devs-bridge-");
     mkdirSync(join(dir, "junit", "unit"), { recursive: true });
     writeFileSync(join(dir, "junit", "unit", "a.xml"), suite("a", 1));
     writeFileSync(join(dir, "b.XML"), `<?xml version="1.0"?>\n<testsuites>${suite("b")}</testsuites>`);
     writeFileSync(join(dir, "coverage.xml"), `<coverage line-rate="0.9"/>`);
     writeFileSync(join(dir, "notes.txt"), suite("txt", 3));
-    const { report, files, problems } = await collectJUnit(dir);
+    const { report, files, problems } = await collectJUnit(archiveOf(dir));
     expect(files).toEqual(["b.XML", "junit/unit/a.xml"]);
     expect({ total: report.total, passed: report.passed, failed: report.failed }).toEqual({ total: 3, passed: 2, failed: 1 });
     expect(problems).toEqual([]);
   });
 
-  it("never follows links (to files or directories outside it), skips FIFOs, and bounds size, count and depth", async () => {
+  it("a link is an entry of the archive, never followed to what it names; FIFOs are skipped; size, count and depth are bounded", async () => {
     const outside = tempDir("devs-outside-");
     writeFileSync(join(outside, "secret.xml"), suite("outside", 5));
     const dir = tempDir("devs-bridge-");
@@ -73,29 +100,103 @@ describe("collectJUnit: the bridge directory is read without trust", () => {
     mkdirSync(join(dir, "1", "2", "3"), { recursive: true });
     writeFileSync(join(dir, "1", "2", "3", "deep.xml"), suite("deep"));
     writeFileSync(join(dir, "1", "shallow.xml"), suite("shallow"));
-    const { files, problems } = await collectJUnit(dir, { maxFileBytes: 1024, maxDepth: 2 });
+    const { files, problems, report } = await collectJUnit(archiveOf(dir), { maxFileBytes: 1024, maxDepth: 2 });
     expect(files).toEqual(["1/shallow.xml"]);
-    expect(problems).toEqual(["big.xml was not read: larger than 0 MiB"]);
+    expect(report.cases.map((c) => c.suite)).toEqual(["shallow"]);
+    expect(problems).toEqual(["big.xml: the report was too large (larger than 1 KiB); none of it was counted"]);
 
     const many = tempDir("devs-bridge-");
     for (let i = 0; i < 5; i++) writeFileSync(join(many, `r${i}.xml`), suite(`r${i}`));
-    const limited = await collectJUnit(many, { maxFiles: 3 });
-    expect(limited.files).toEqual(["r0.xml", "r1.xml", "r2.xml"]);
+    const limited = await collectJUnit(archiveOf(many), { maxFiles: 3 });
+    expect(limited.files).toHaveLength(3);
     expect(limited.problems).toEqual(["only the first 3 XML files in the bridge directory were read"]);
   });
 
-  it("a missing directory is no reports, not an error", async () => {
-    const { report, files } = await collectJUnit(join(tempDir(), "gone"));
+  it("the test cases of all reports together are capped: a report past the cap is left out and named", async () => {
+    const dir = tempDir("devs-bridge-");
+    writeFileSync(join(dir, "a.xml"), suite("a", 2));
+    writeFileSync(join(dir, "b.xml"), suite("b", 2));
+    const { files, problems, report } = await collectJUnit(archiveOf(dir), { maxCases: 4 });
+    // Whichever comes first in the archive counts.
+    expect(files).toHaveLength(1);
+    expect(report.total).toBe(3);
+    const other = files[0] === "a.xml" ? "b.xml" : "a.xml";
+    expect(problems).toEqual([`${other}: the report was too large (the reports hold more than 4 test cases in all); none of it was counted`]);
+  });
+
+  it("an archive over its bounds in entries or bytes is read up to them, with a note, not a crash", async () => {
+    const dir = tempDir("devs-bridge-");
+    for (let i = 0; i < 30; i++) writeFileSync(join(dir, `f${String(i).padStart(2, "0")}.txt`), "x".repeat(1000));
+    writeFileSync(join(dir, "report.xml"), suite("r", 1));
+    const entries = await collectJUnit(archiveOf(dir), { archive: { maxEntries: 10 } });
+    expect(entries.problems).toEqual(["the bridge directory holds more than 10 entries; only the first 10 were read"]);
+    expect(entries.archive.entries).toBe(10);
+    const bytes = await collectJUnit(archiveOf(dir), { archive: { maxBytes: 5000 } });
+    expect(bytes.archive.bytes).toBeLessThanOrEqual(5000);
+    expect(bytes.problems).toHaveLength(1);
+    expect(bytes.problems[0]).toMatch(/^the bridge directory holds more than 5,000 bytes of files; `[^`]+` and what follows were left out$/);
+  });
+
+  it("an archive cut short (a file changed while Docker packed it): the reports before the cut count, with a note; garbage is an error", async () => {
+    const dir = tempDir("devs-bridge-");
+    writeFileSync(join(dir, "a.xml"), suite("a", 1));
+    writeFileSync(join(dir, "b.bin"), Buffer.alloc(64 * 1024, 1));
+    const whole = execFileSync("tar", ["--sort=name", "-C", dirname(dir), "-c", basename(dir)]);
+    const cut = await collectJUnit(Readable.from([whole.subarray(0, 20 * 1024)]));
+    expect(cut.files).toEqual(["a.xml"]);
+    expect(cut.archive.truncated).toBe(true);
+    expect(cut.problems).toEqual(["the bridge directory's archive ended early (Unexpected end of data); only what came before was read"]);
+    await expect(collectJUnit(Readable.from([Buffer.alloc(4096, 7)]))).rejects.toThrow(/the archive could not be read/);
+  });
+
+  it("an empty bridge directory is no reports, not an error", async () => {
+    const { report, files, problems } = await collectJUnit(archiveOf(tempDir("devs-bridge-")));
     expect(files).toEqual([]);
+    expect(problems).toEqual([]);
     expect(report.total).toBe(0);
   });
 
   it("a file that mentions test suites but is not JUnit is named for the check", async () => {
     const dir = tempDir("devs-bridge-");
     writeFileSync(join(dir, "odd.xml"), `<results><testsuite name="x"/></results>`);
-    const { problems, files } = await collectJUnit(dir);
+    const { problems, files } = await collectJUnit(archiveOf(dir));
     expect(files).toEqual(["odd.xml"]);
     expect(problems).toEqual(["odd.xml: not a JUnit report (no <testsuites> or <testsuite> element)"]);
+  });
+});
+
+describe("readBridgeArchive: entries as data, whatever their names say", () => {
+  it("names that climb out or are absolute are dropped; hard links and devices are named, never content", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "devs-bridge/", type: "directory" });
+    pack.entry({ name: "devs-bridge/../../etc/cron.d/x.xml", size: 3 }, "bad");
+    pack.entry({ name: "devs-bridge/ok.xml", size: 2 }, "ok");
+    pack.entry({ name: "devs-bridge/hard", type: "link", linkname: "/etc/shadow" });
+    pack.entry({ name: "devs-bridge/tty", type: "character-device", devmajor: 5, devminor: 0 });
+    pack.entry({ name: "devs-bridge/key", type: "symlink", linkname: "/host/key.pem" });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const seen: string[] = [];
+    const summary = await readBridgeArchive(Readable.from([Buffer.concat(chunks)]), async (entry) => {
+      seen.push(`${entry.type} ${entry.path}${entry.type === "symlink" ? ` -> ${entry.linkname}` : entry.type === "other" ? ` (${entry.kind})` : ""}`);
+    });
+    expect(seen).toEqual(["file ok.xml", "other hard (link)", "other tty (character-device)", "symlink key -> /host/key.pem"]);
+    expect(summary.entries).toBe(4);
+  });
+});
+
+describe("trackedFiles: the commit's files from the host's bare cache", () => {
+  it("lists the commit's files, and never runs what a workspace's .git config asks for", async () => {
+    const { bare, sha } = bareWithCommit({ "src/a.ts": "a\n", "docs/b.md": "b\n" });
+    // A workspace the tests rewrote: were git to run there, the canary would appear.
+    const canary = join(tempDir("devs-canary-"), "ran");
+    const workspace = tempDir("devs-ws-");
+    execFileSync("git", ["clone", "--quiet", bare, workspace]);
+    execFileSync("git", ["-C", workspace, "config", "core.fsmonitor", `touch ${canary}; echo`]);
+    expect([...(await trackedFiles(bare, sha))].sort()).toEqual(["docs/b.md", "src/a.ts"]);
+    expect(existsSync(canary)).toBe(false);
+    await expect(trackedFiles(bare, "--output=/tmp/x")).rejects.toThrow(/not a commit id/);
   });
 });
 

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   caseTitle,
-  decodeEntities,
   defaultRepoPath,
   failureLines,
   frameLocations,
@@ -10,7 +9,7 @@ import {
   locateCase,
   mergeReports,
   parseJUnit,
-  parseXml,
+  parseJUnitStream,
   type JUnitCase,
 } from "../../src/ci/junit.js";
 import { createRedactor } from "../../src/publish/redact.js";
@@ -25,28 +24,28 @@ const counts = (r: { total: number; passed: number; failed: number; errored: num
   skipped: r.skipped,
 });
 
-describe("parseXml", () => {
-  it("reads elements, attributes in both quotes, self-closing tags, text, CDATA and entities", () => {
-    const doc = parseXml(`<?xml version="1.0"?><!-- c --><a x="1 &amp; 2" y='>'><b/><c>t&lt;1&#x41;&#66;<![CDATA[<raw>&amp;]]></c></a>`);
-    const a = doc.children[0]!;
-    expect(a.name).toBe("a");
-    expect(a.attrs).toEqual({ x: "1 & 2", y: ">" });
-    expect(a.children.map((c) => c.name)).toEqual(["b", "c"]);
-    expect(a.children[1]!.text).toBe("t<1AB<raw>&amp;");
+describe("parseJUnit: reading hostile and hand-written XML", () => {
+  it("attributes in both quotes, CDATA and entities, namespace prefixes, a DOCTYPE with an internal subset, a BOM", () => {
+    const xml = `\ufeff<?xml version="1.0"?><!DOCTYPE x [ <!ENTITY e "v"> ]><!-- c --><j:testsuite xmlns:j="u" j:name="s&amp;t"><testcase name='a > b' file="x.py"><failure message="1 &lt; 2 &#x41;&#66;">t&lt;1<![CDATA[<raw>&amp; a && b]]></failure></testcase></j:testsuite>`;
+    const r = parseJUnit(xml);
+    expect(r.cases).toEqual([expect.objectContaining({ suite: "s&t", name: "a > b", status: "failed", message: "1 < 2 AB", details: "t<1<raw>&amp; a && b" })]);
   });
-  it("drops namespace prefixes, skips DOCTYPE with an internal subset, survives a BOM", () => {
-    const doc = parseXml(`\ufeff<!DOCTYPE x [ <!ENTITY e "v"> ]><ns:suite xmlns:ns="u" ns:name="n"><ns:case/></ns:suite>`);
-    expect(doc.children[0]).toMatchObject({ name: "suite", attrs: { ns: "u", name: "n" }, children: [{ name: "case" }] });
+  it("a bare & in text or attributes stays text instead of swallowing what follows; &nbsp; and unknown entities as written", () => {
+    const r = parseJUnit(`<testsuite><testcase name="a & b"><failure message="x&nbsp;y &bogus;">left & right</failure></testcase><testcase name="next"/></testsuite>`);
+    expect(r.cases.map((c) => c.name)).toEqual(["a & b", "next"]);
+    expect(r.cases[0]).toMatchObject({ message: "x\u00a0y &bogus;", details: "left & right" });
   });
-  it("never throws on broken input: unclosed and stray tags, a lone <", () => {
-    const doc = parseXml(`<a><b>x < y</c><d>`);
-    expect(doc.children[0]!.name).toBe("a");
-    expect(doc.children[0]!.children[0]!.text).toBe("x < y");
-    expect(() => parseXml("<<<>>>&&&")).not.toThrow();
-    expect(() => parseXml(`<a b="unterminated`)).not.toThrow();
+  it("an external entity is never fetched nor expanded", () => {
+    const r = parseJUnit(`<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase name="t"><failure message="&x;"/></testcase></testsuite>`);
+    expect(r.cases[0]!.message).toBe("&x;");
   });
-  it("decodes only well-formed entities", () => {
-    expect(decodeEntities("&lt;&gt;&amp;&quot;&apos;&#10;&bogus;&#0;")).toBe(`<>&"'\n&bogus;&#0;`);
+  it("never throws on broken input", () => {
+    for (const text of ["<<<>>>&&&", `<testsuite b="unterminated`, `<testsuite><testcase name="a">x < y</c><d>`, "\u0000\u0001<testsuite>"]) {
+      expect(() => parseJUnit(text)).not.toThrow();
+    }
+  });
+  it("several root elements: each testsuite among them counts", () => {
+    expect(counts(parseJUnit(`<testsuite><testcase name="a"/></testsuite><other/><testsuite><testcase name="b"><skipped/></testcase></testsuite>`))).toEqual({ total: 2, passed: 1, failed: 0, errored: 0, skipped: 1 });
   });
 });
 
@@ -229,4 +228,90 @@ describe("annotations", () => {
     expect(caseTitle({ ...c, name: "bar" })).toBe("Foo › bar");
     expect(caseTitle({ ...c, classname: null, suite: null })).toBe("Foo does x");
   });
+});
+
+describe("parseJUnit: Jenkins' counting", () => {
+  it('a testcase with status="disabled" is skipped; a failure inside it still fails it', () => {
+    const r = parseJUnit(`<testsuite><testcase name="off" status="disabled"/><testcase name="off but failed" status="disabled"><failure message="no"/></testcase><testcase name="on" status="run"/></testsuite>`);
+    expect(counts(r)).toEqual({ total: 3, passed: 1, failed: 1, errored: 0, skipped: 1 });
+  });
+  it("an <error> or <failure> directly inside a <testsuite> is one errored case of that suite, located like any other", () => {
+    const r = parseJUnit(`<testsuites>
+      <testsuite name="loads" file="tests/test_db.py"><error message="ImportError: no module db" type="ImportError">tests/test_db.py:3: ImportError</error><error message="second"/></testsuite>
+      <testsuite name="setup"><failure message="fixture broke"/><testcase name="ran"/></testsuite>
+    </testsuites>`);
+    expect(counts(r)).toEqual({ total: 3, passed: 1, failed: 0, errored: 2, skipped: 0 });
+    expect(r.cases[0]).toMatchObject({ suite: "loads", name: "(test suite)", status: "error", message: "ImportError: no module db", type: "ImportError", file: "tests/test_db.py" });
+    expect(junitAnnotations(r, { redact }).annotations[0]).toMatchObject({ path: "tests/test_db.py", start_line: 3, title: "loads › (test suite)", message: "Error: ImportError: ImportError: no module db" });
+  });
+  it("an <error> inside a testcase's <system-out> or <properties> is not a suite error", () => {
+    expect(counts(parseJUnit(`<testsuite><properties><error/></properties><testcase name="a"><system-out><failure/></system-out></testcase></testsuite>`))).toEqual({ total: 1, passed: 1, failed: 0, errored: 0, skipped: 0 });
+  });
+});
+
+describe("parseJUnit: caps", () => {
+  const cases = (n: number) => `<testsuite>${Array.from({ length: n }, (_, i) => `<testcase name="t${i}"${i === 0 ? "><failure/></testcase>" : "/>"}`).join("")}</testsuite>`;
+  it("within every cap the report counts in full", () => {
+    expect(counts(parseJUnit(cases(10), "r.xml", { maxCases: 10, maxBytes: cases(10).length, maxDepth: 3, maxElements: 12 }))).toMatchObject({ total: 10, failed: 1 });
+  });
+  it("over a cap the report is left out whole (a partial count would be wrong) with a problem naming the file and the cap", () => {
+    const table: Array<[Parameters<typeof parseJUnit>[2], string]> = [
+      [{ maxCases: 9 }, "more than 9 test cases"],
+      [{ maxBytes: 100 }, "larger than 100 bytes"],
+      [{ maxBytes: 1024 }, "larger than 1 KiB"],
+      [{ maxElements: 5 }, "more than 5 elements"],
+    ];
+    for (const [limits, why] of table) {
+      const r = parseJUnit(cases(10) + " ".repeat(1024), "big.xml", limits);
+      expect(counts(r)).toEqual({ total: 0, passed: 0, failed: 0, errored: 0, skipped: 0 });
+      expect(r.cases).toEqual([]);
+      expect(r.problems).toEqual([`big.xml: the report was too large (${why}); none of it was counted`]);
+    }
+    const deep = `<testsuite>${"<x>".repeat(300)}${"</x>".repeat(300)}<testcase name="t"/></testsuite>`;
+    expect(parseJUnit(deep, "deep.xml").problems).toEqual(["deep.xml: the report was too large (nested more than 256 elements deep); none of it was counted"]);
+  });
+  it("a failure's text and a huge attribute are kept only in part", () => {
+    const r = parseJUnit(`<testsuite><testcase name="${"n".repeat(20_000)}"><failure>${"x".repeat(200_000)}</failure></testcase></testsuite>`);
+    expect(r.cases[0]!.name.length).toBe(8 * 1024);
+    expect(r.cases[0]!.details!.length).toBe(64 * 1024);
+  });
+});
+
+describe("parseJUnitStream: pieces split anywhere", () => {
+  it("one byte at a time: entities, CDATA, comments and multi-byte characters split across pieces read as a whole", async () => {
+    const xml = `<testsuite name="s &amp; t"><!-- a && b --><testcase name="ünï &lt;x&gt; & more"><failure message="&#x41;&nbsp;B"><![CDATA[if (a && b) { x(); } ]] > ]]>tail & end</failure></testcase></testsuite>`;
+    const bytes = Buffer.from(xml);
+    async function* pieces() {
+      for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
+    }
+    const streamed = await parseJUnitStream(pieces(), "r.xml");
+    expect(streamed.report.cases).toEqual(parseJUnit(xml).cases);
+    expect(streamed.report.cases[0]).toMatchObject({ suite: "s & t", name: "ünï <x> & more", message: "A\u00a0B", details: "if (a && b) { x(); } ]] > tail & end" });
+  });
+});
+
+describe("parseJUnitStream: the event loop stays free", () => {
+  it("a 6 MB report of 200,000 cases, streamed, never holds the loop for more than 150 ms (a machine under load included), and stops at the cap", async () => {
+    const one = Buffer.from(`<testcase classname="c" name="a fairly ordinary test name"/>`);
+    async function* report() {
+      yield Buffer.from("<testsuites><testsuite>");
+      const chunk = Buffer.concat(Array.from({ length: 1000 }, () => one));
+      for (let i = 0; i < 200; i++) yield chunk;
+      yield Buffer.from("</testsuite></testsuites>");
+    }
+    let last = performance.now();
+    let worst = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 1);
+    const parsed = await parseJUnitStream(report(), "huge.xml", { maxCases: 150_000 });
+    clearInterval(timer);
+    expect(parsed.tooLarge).toBe("more than 150,000 test cases");
+    expect(parsed.report.problems).toEqual(["huge.xml: the report was too large (more than 150,000 test cases); none of it was counted"]);
+    expect(worst, `the loop was held for ${worst.toFixed(0)} ms`).toBeLessThan(150);
+    const whole = await parseJUnitStream(report(), "huge.xml", { maxBytes: 64 * 1024 * 1024, maxCases: 200_000 });
+    expect(whole.report.total).toBe(200_000);
+  }, 60_000);
 });
