@@ -180,3 +180,38 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Command lines of every process in a container, as the engine sees them from the host (`docker
+ * top`); a container that is not running has none.
+ */
+export async function hostProcesses(docker: Docker, containerId: string): Promise<string[]> {
+  const handle = docker.getContainer(containerId);
+  if (!(await handle.inspect()).State.Running) return [];
+  const top = await handle.top({ ps_args: "-o pid,args" }).catch((error: { statusCode?: number }) => (error.statusCode === 409 ? null : Promise.reject(error)));
+  return (top?.Processes ?? []).map((row: string[]) => row.join(" "));
+}
+
+/** Names of the entries directly in `path`, read through the archive API (a stopped container too); null when it is missing. */
+export async function archiveListing(docker: Docker, containerId: string, path: string): Promise<string[] | null> {
+  const stream = await docker
+    .getContainer(containerId)
+    .getArchive({ path })
+    .catch((error: { statusCode?: number }) => (error.statusCode === 404 ? null : Promise.reject(error)));
+  if (!stream) return null;
+  const { default: tar } = await import("tar-stream");
+  const extract = tar.extract();
+  const names = new Set<string>();
+  extract.on("entry", (header, body, next) => {
+    const parts = header.name.replace(/\/+$/, "").split("/");
+    if (parts.length >= 2 && parts[1]) names.add(parts[1]);
+    body.on("end", next);
+    body.resume();
+  });
+  await new Promise<void>((resolve, reject) => {
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+    stream.pipe(extract as unknown as NodeJS.WritableStream);
+  });
+  return [...names].sort();
+}
