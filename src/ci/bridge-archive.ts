@@ -237,6 +237,9 @@ export async function packBridgeArchive(source: NodeJS.ReadableStream | null, ta
   const root = options.rootName.replace(/^\/+|\/+$/g, "").replace(/\//g, "-") || "artifacts";
   const summary: PackSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: [] };
   const pack = tar.pack();
+  // Its failures reach us through the pipeline below; an 'error' event with no listener would
+  // otherwise be thrown as an uncaught exception when the pack is destroyed.
+  pack.on("error", () => undefined);
   // The pack is read through its async iterator: a Node stream of it, not streamx's own.
   const writing = pipeline(Readable.from(pack), createGzip({ level: 6 }), createWriteStream(target, { mode: 0o600, flags: "wx" }));
   // A failed write ends the pipeline; the entries still being added must not wait for it.
@@ -297,7 +300,12 @@ export async function packBridgeArchive(source: NodeJS.ReadableStream | null, ta
 async function copyFile(pack: tar.Pack, header: PackHeader, body: AsyncIterable<Buffer>): Promise<void> {
   let done!: (error?: Error | null) => void;
   const ended = new Promise<void>((resolve, reject) => (done = (error) => (error ? reject(error) : resolve())));
+  // Awaited below only when the body was read whole; a body that breaks off leaves the pack to be
+  // destroyed, and the entry's late failure must not surface as an unhandled rejection.
+  ended.catch(() => undefined);
   const sink = pack.entry(header, (error) => done(error));
+  // Its failure arrives through the callback above; as an event with no listener it would be thrown.
+  (sink as unknown as NodeJS.EventEmitter).on("error", () => undefined);
   for await (const chunk of body) {
     if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once("drain", () => resolve()));
   }
