@@ -1,6 +1,6 @@
 // The operator's layers on the server: DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml (or the seed's
 // DEVS_ENVS_DIR/<owner-repo>/DEVS.yml where that name can stand for one repository only) and
-// DEVS_ENVS_DIR/default/DEVS.yml. Directory names match whatever their case (W5). A file is
+// DEVS_ENVS_DIR/default/DEVS.yml. Directory names match whatever their case, as GitHub's names do. A file is
 // parsed again only when its modification time or size changes.
 //
 // Why the seed's name is refused when it is ambiguous: `acme-big-app` reads as acme/big-app and as

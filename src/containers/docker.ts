@@ -2,9 +2,9 @@
 // and trust (see naming.ts), created from a devcontainer spec and a resolved image, kept (image,
 // container, file system) between tasks but restarted for each so that no process of one task
 // meets the next (see quiesce), recreated when what made it changes, with lifecycle hooks run
-// when the spec says (W23).
+// when the spec says.
 //
-// Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, W5).
+// Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, since GitHub names ignore case).
 // Containers get only the environment the spec and the caller give (W1): nothing of the server's
 // own environment, never privileged, no published ports, only the workspace mounted (plus the
 // operator's extra mounts, such as the CI bridge directory, the same for every task kind).
@@ -77,7 +77,7 @@ export function connectDocker(dockerHost?: string | null): Docker {
   );
 }
 
-/** `devs-<pool>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place (W5). */
+/** `devs-<pool>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place. */
 export function containerName(place: PlaceKey): string {
   return `devs-${placeName(place)}`;
 }
