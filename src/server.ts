@@ -190,7 +190,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       }
       sendJson(res, 200, { status: "accepted", delivery_id: delivery.id });
     } catch (error) {
-      // The details stay in our log; GitHub (and whoever reads its delivery log) gets no internals (W3).
+      // The details stay in our log; GitHub (and whoever reads its delivery log) gets no internals.
       log.error({ err: error, delivery: delivery.id, event: delivery.name }, "delivery failed");
       sendJson(res, 500, { error: "delivery failed; redeliver it from the App's advanced settings", delivery_id: delivery.id });
     } finally {

@@ -1,5 +1,5 @@
 // HTTP Basic auth for the admin routes. No password configured means closed, except in
-// DEV_MODE (W34: an empty password is never a valid password).
+// DEV_MODE (an empty password is never a valid password).
 import { timingSafeEqual, createHash } from "node:crypto";
 
 export type AdminAuthResult = "ok" | "missing" | "wrong" | "disabled";

@@ -1,5 +1,5 @@
 // One helper for every GitHub write about a CI run, so each run has the same shape (the dcoapp
-// pattern): created `queued` with the task (W13), `in_progress` with the container when it starts,
+// pattern): created `queued` with the task, `in_progress` with the container when it starts,
 // `completed` with a conclusion chosen with care, never left running. Annotations go 50 a request;
 // further updates append them.
 //
@@ -111,7 +111,7 @@ export class CiCheck {
     return this.options.mode;
   }
 
-  /** Created when the task is queued, so the pull request shows it waiting (W13). */
+  /** Created when the task is queued, so the pull request shows it waiting. */
   async queued(output: CheckOutput): Promise<void> {
     if (this.options.mode === "statuses") return this.status("pending", output.title);
     if (this.checkRunId !== null) {

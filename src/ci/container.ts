@@ -1,7 +1,7 @@
 // Prepares a CI task's devcontainer and runs the test command in it: devcontainer.json → image →
 // the long-lived container for this task's place (the same one agent tasks of that trust use, with
 // the same environment, so it stays warm), holding no process of an earlier task → the bridge
-// directory emptied (W30) → the command through `sh -c` in the workspace folder, every process it
+// directory emptied → the command through `sh -c` in the workspace folder, every process it
 // starts marked with the task's id so a timeout, a cancel or the next start can find them.
 //
 // The bridge is a plain directory inside the container, not a host folder: the host never reads

@@ -1,6 +1,6 @@
 // What the pool tells CI, and what CI asks of the pool. The runner reports what it runs; this
 // listener reports what ends without it — cancelled while queued, given up after restarts, or a
-// runner that could not report — so no check is left `queued` or `in_progress` (W13). A run a
+// runner that could not report — so no check is left `queued` or `in_progress`. A run a
 // restart interrupted is queued again by the journal and its check says so until it starts.
 import type { Logger } from "pino";
 import type { SupersededRun, SupersedeRequest } from "../handlers/ci.js";

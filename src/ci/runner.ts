@@ -1,5 +1,5 @@
 // A CI task from start to check run: the check goes `in_progress` with the container's name, a
-// clean clone at exactly the head SHA (W35), the devcontainer, an empty bridge directory (W30), the
+// clean clone at exactly the head SHA, the devcontainer, an empty bridge directory, the
 // test command, then JUnit reports, artifacts and the conclusion, and the check is completed. Every
 // way out completes the check — a time limit (`timed_out`, the processes killed), a cancel
 // (`cancelled`), an error (`failure` with one safe line) — except a shutdown, after which the task

@@ -1,13 +1,13 @@
 // The layered DEVS.yml loader. Highest first:
-//   1. DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml (operator, per repository; any case, W5), or the seed's
+//   1. DEVS_ENVS_DIR/<owner>/<repo>/DEVS.yml (operator, per repository; any case), or the seed's
 //      DEVS_ENVS_DIR/<owner-repo>/DEVS.yml when that name can mean this repository only
 //   2. DEVS_ENVS_DIR/default/DEVS.yml        (operator default)
 //   3. the repository's DEVS.yml, else .github/devs.yml, on the default branch (with the owner's
 //      .github fallback and _extends, as Probot's config plugin does; _extends stays within the
 //      owner, and env_vars never come through it from another repository: repository-files.ts)
 //   4. the schema's defaults
-// Every layer applies (W6). A fresh read per task, but the repository's files are read again only
-// when the default branch's head moves, or the head of another repository they came from (W7);
+// Every layer applies. A fresh read per task, but the repository's files are read again only
+// when the default branch's head moves, or the head of another repository they came from;
 // operator files when their mtime changes. A broken file anywhere throws a DevsConfigError.
 import type { Logger } from "pino";
 import { DevsConfigError, RepositoryUnavailableError } from "./errors.js";

@@ -1,6 +1,6 @@
 // DEVS.yml `env_vars` for one container: the container's own map over `default` (names compared
-// without regard to case, W5). Variables named like the server's own secrets are withheld, and so
-// is any value equal to one of them, unless the operator allows the name explicitly (W1, W25):
+// without regard to case). Variables named like the server's own secrets are withheld, and so
+// is any value equal to one of them, unless the operator allows the name explicitly:
 // a DEVS.yml must not be a way to hand the App's keys or a token to code running in a container.
 import { SETTINGS } from "../settings.js";
 import type { DevsYml } from "./schema.js";

@@ -1,7 +1,7 @@
 // `prompt_override` templating. Exactly the six documented variables, written `{repo_name}`, are
 // filled in, in one pass, so a value that itself contains `{repo_name}` stays as it is. Every
 // other brace (JSON, code, `{{repo_name}}`, `{unknown}`) is kept exactly as written: unlike the
-// original's str.format, a stray brace never breaks a task (W29).
+// original's str.format, a stray brace never breaks a task.
 
 export const PROMPT_VARIABLES = [
   "event_type",

@@ -1,5 +1,5 @@
 // Reads a repository's devcontainer.json into the small, typed subset this app applies, and lists
-// in plain words what it did not apply. Repository content is untrusted (W1): nothing here runs on
+// in plain words what it did not apply. Repository content is untrusted: nothing here runs on
 // the host, `${localEnv:…}` never reads the server's environment, and paths cannot leave the
 // workspace. Parsing is pure; only `readDevcontainer` touches the file system.
 import { readdir, stat } from "node:fs/promises";
@@ -82,7 +82,7 @@ export interface DevcontainerOptions {
   defaultImage: string;
   /**
    * Values for `${localEnv:NAME}`: only what a setting names (for example DEVS.yml env_vars),
-   * never the server's own environment (W1).
+   * never the server's own environment.
    */
   localEnv?: Readonly<Record<string, string>>;
   /** Host path of the workspace, for `${localWorkspaceFolder}`. */
@@ -201,7 +201,7 @@ const SILENT = new Set([
 
 /** Properties recognised but not applied, with the reason the user reads. */
 const NOT_APPLIED: Record<string, string> = {
-  initializeCommand: "it would run on the server host, and repository code never runs there (W1)",
+  initializeCommand: "it would run on the server host, and repository code never runs there",
   postAttachCommand: "tasks do not attach an editor",
   mounts: "only the workspace is mounted",
   workspaceMount: "the workspace is always bind-mounted at workspaceFolder",
@@ -483,7 +483,7 @@ function applyValueFlag(flag: string, value: string, run: RunOptions, notes: str
     case "--env": {
       const eq = value.indexOf("=");
       if (eq <= 0) {
-        notes.push(`runArgs \`${shown}\` not applied: passing a variable through from the server is never done (W1); give it a value.`);
+        notes.push(`runArgs \`${shown}\` not applied: passing a variable through from the server is never done; give it a value.`);
         return;
       }
       run.env[value.slice(0, eq)] = value.slice(eq + 1);
@@ -555,7 +555,7 @@ class Substitution {
           if (known !== undefined) return known;
           if (fallback !== undefined) return fallback;
           this.notes.push(
-            `\`${all}\` in ${where} has no value: the server's environment is never read (W1); set ${name || "it"} in DEVS.yml env_vars.`,
+            `\`${all}\` in ${where} has no value: the server's environment is never read; set ${name || "it"} in DEVS.yml env_vars.`,
           );
           return "";
         }

@@ -5,7 +5,7 @@
 // when the spec says.
 //
 // Identity is in labels; the name is predictable (`devs-` + placeName, lower-case, since GitHub names ignore case).
-// Containers get only the environment the spec and the caller give (W1): nothing of the server's
+// Containers get only the environment the spec and the caller give: nothing of the server's
 // own environment, never privileged, no published ports, only the workspace mounted (plus the
 // operator's extra mounts, such as the CI bridge directory, the same for every task kind).
 import { mkdir } from "node:fs/promises";
@@ -123,7 +123,7 @@ export interface EnsureRequest {
   workspaceDir: string;
   spec: DevcontainerSpec;
   image: ResolvedImage;
-  /** Extra variables set on the container (for example DEVS.yml env_vars, W25); they win over containerEnv. */
+  /** Extra variables set on the container (for example DEVS.yml env_vars); they win over containerEnv. */
   env?: Readonly<Record<string, string>>;
   /** Output of lifecycle hooks. */
   onLine?: LineCallback;

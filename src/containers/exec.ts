@@ -1,6 +1,6 @@
 // Runs one command in a container with Docker's exec API: output demultiplexed and delivered line
 // by line in order, the exit code returned, and — on abort — every process the command started
-// killed inside the container, not just the promise abandoned (W12).
+// killed inside the container, not just the promise abandoned.
 //
 // How the kill finds them: the command runs under a tiny `sh` wrapper whose $0 is a marker
 // (`devs-exec:<id>`), visible to anyone in /proc/<pid>/cmdline, and whose children inherit

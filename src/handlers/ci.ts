@@ -1,6 +1,6 @@
 // push, pull_request, check_run and check_suite: guard clauses in the order that keeps work
 // smallest (owner allowlist, then the payload alone, then DEVS.yml, then permissions), then a
-// check run created `queued` (W13) and one Task handed to the sink. The run itself is never
+// check run created `queued` and one Task handed to the sink. The run itself is never
 // awaited here. A pull request that may not run gets a completed check saying why instead of
 // silence; a newer push to a pull request cancels its older runs that have not started.
 import type { Context } from "probot";

@@ -1,5 +1,5 @@
 // issues, issue_comment, pull_request, pull_request_review, pull_request_review_comment:
-// guard clauses in the order that keeps work smallest (allowlist before anything, W24), then one
+// guard clauses in the order that keeps work smallest (allowlist before anything), then one
 // Task handed to the sink and 👀 on what triggered. The work itself is never awaited here.
 import type { Context } from "probot";
 import type { PermissionCache } from "../github/permissions.js";

@@ -1,7 +1,7 @@
 // Who may use the bot, and on which repositories. Pure: GitHub is asked by the caller.
 import type { AllowList } from "../settings.js";
 
-/** ALLOWED_ORGS + ALLOWED_USERS, by owner login; both empty = every owner (W24: checked first). */
+/** ALLOWED_ORGS + ALLOWED_USERS, by owner login; both empty = every owner (checked first). */
 export function isOwnerAllowed(owner: string, allowedOwners: readonly string[]): boolean {
   return allowedOwners.length === 0 || allowedOwners.includes(owner.toLowerCase());
 }

@@ -1,14 +1,14 @@
 // When does an event run CI, and for whom? Pure: the handler reduces a payload to a CiInput, reads
 // DEVS.yml and asks GitHub about permissions; these functions only decide. Three stages, so the
 // handler does the least work for the most common answer ("not CI"):
-//   1. preflightCi: event, action, ref, draft, check name. No config, no GitHub (W24).
-//   2. applyCiConfig: ci_enabled and the ci_branches globs (W22).
+//   1. preflightCi: event, action, ref, draft, check name. No config, no GitHub.
+//   2. applyCiConfig: ci_enabled and the ci_branches globs.
 //   3. applyCiAccess: AUTHORIZED_CI_TRIGGER_USERS, with forks held back and explained.
 import picomatch from "picomatch";
 
 export type CiEvent = "push" | "pull_request" | "check_run" | "check_suite";
 
-/** Pull request actions that run CI; `ready_for_review` so a draft runs once it is ready (W21). */
+/** Pull request actions that run CI; `ready_for_review` so a draft runs once it is ready. */
 export const CI_PULL_REQUEST_ACTIONS: readonly string[] = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 /** The identifier of the "Run tests" button on a check that did not run; may carry `:<pr>`. */

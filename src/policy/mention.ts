@@ -2,7 +2,7 @@
 
 /**
  * Removes what is not the author's own prose: fenced code, inline code, block quotes (quoted
- * replies) and HTML comments (issue templates), so that `@bot` there does not count (W10).
+ * replies) and HTML comments (issue templates), so that `@bot` there does not count.
  */
 export function stripNonProse(markdown: string): string {
   let text = markdown.replace(/\r\n?/g, "\n");
@@ -54,7 +54,7 @@ export function mentions(markdown: string | null | undefined, handle: string): b
   return mentionPattern(handle).test(stripNonProse(markdown));
 }
 
-/** On `edited`, only a mention that the previous text did not already have counts (W9). */
+/** On `edited`, only a mention that the previous text did not already have counts. */
 export function newlyMentions(
   current: string | null | undefined,
   previous: string | null | undefined,
@@ -63,7 +63,7 @@ export function newlyMentions(
   return mentions(current, handle) && !mentions(previous, handle);
 }
 
-/** The bot in any spelling: `name`, `Name`, `name[bot]` (W8). */
+/** The bot in any spelling: `name`, `Name`, `name[bot]`. */
 export function isBotLogin(login: string | null | undefined, handle: string): boolean {
   if (!login) return false;
   return login.toLowerCase().replace(/\[bot\]$/, "") === handle.toLowerCase().replace(/\[bot\]$/, "");

@@ -45,7 +45,7 @@ const no = (reason: string): TriggerDecision => ({ trigger: false, reason });
 
 export function decideMentionTrigger(input: TriggerInput, botHandle: string): TriggerDecision {
   if (!MENTION_ACTIONS[input.event].includes(input.action)) return no(`action ${input.action} is not a trigger`);
-  // Loop guard: the bot's own comments, edits, reviews and assignments never trigger (W8).
+  // Loop guard: the bot's own comments, edits, reviews and assignments never trigger.
   if (isBotLogin(input.sender, botHandle)) return no("sent by the bot itself");
   if (input.author && isBotLogin(input.author, botHandle)) return no("written by the bot itself");
 

@@ -1,5 +1,5 @@
 // The container pool: one p-queue (concurrency 1) per container name, a global cap on running
-// tasks, per-task timeouts that abort the work itself (W11, W12), cancel by id, and the journal
+// tasks, per-task timeouts that abort the work itself, cancel by id, and the journal
 // underneath so that nothing queued is lost to a crash.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
@@ -292,7 +292,7 @@ export class ContainerPool implements TaskSink {
     const { journal, log } = this.options;
     const controller = new AbortController();
     entry.controller = controller;
-    // The limit runs from this task's own start, not from when it was queued (W11).
+    // The limit runs from this task's own start, not from when it was queued.
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout")), this.options.timeoutMs);
     const started = this.now();
     journal.markRunning(task.id, container);

@@ -9,7 +9,7 @@ export interface PoolNames {
 }
 
 export function namesFor(kind: TaskKind, names: PoolNames, singleQueue: boolean): readonly string[] {
-  // A single_queue repository serialises all its work, so every kind uses the main pool (W14).
+  // A single_queue repository serialises all its work, so every kind uses the main pool.
   if (kind === "ci" && names.ci.length > 0 && !singleQueue) return names.ci;
   return names.main;
 }

@@ -1,5 +1,5 @@
 // GitHub writes for a task, all through the installation client: the progress comment (found again
-// by its marker after a restart, W4), pull requests, and the closing reaction.
+// by its marker after a restart), pull requests, and the closing reaction.
 import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import { markerFor, renderProgress, type Progress } from "./progress.js";

@@ -1,5 +1,5 @@
 // The one progress comment per task, rendered for each stage. A hidden marker names the task so
-// a retried task (after a restart) edits its comment instead of posting another (W4). Pure.
+// a retried task (after a restart) edits its comment instead of posting another. Pure.
 
 export type Progress =
   | { stage: "queued"; container: string; position: number }

@@ -1,5 +1,5 @@
 // Reactions go to the thing that triggered: an issue or PR, an issue comment, or a review comment
-// (which has its own endpoint, W19). Reviews themselves cannot carry reactions: react on the PR.
+// (which has its own endpoint). Reviews themselves cannot carry reactions: react on the PR.
 import type { GitHubClient } from "../github/client.js";
 import type { TriggerSubject } from "../tasks/task.js";
 

@@ -1,7 +1,7 @@
 // Secrets out of everything that leaves the process: comments, check runs, logs. Two nets: the
 // values we know (tokens and keys from the settings, the task's installation token), replaced
 // wherever they appear, and patterns for credentials we were never told about (what an agent or a
-// test command may print). Errors shown to users are reduced to one safe line (W3).
+// test command may print). Errors shown to users are reduced to one safe line.
 
 export const REDACTED = "[redacted]";
 

@@ -1,5 +1,5 @@
 // Remembers which deliveries and which trigger contents already became tasks, across restarts
-// (W17), so a redelivery or a duplicate delivery does nothing.
+//, so a redelivery or a duplicate delivery does nothing.
 import type { Db } from "./database.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;

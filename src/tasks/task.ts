@@ -64,7 +64,7 @@ export interface TargetSnapshot {
 
 /** What a CI task tests and where it reports, fixed when the event arrived. */
 export interface CiSnapshot {
-  /** The commit to test, exactly (W35). */
+  /** The commit to test, exactly. */
   headSha: string;
   /**
    * A ref that holds `headSha`, to fetch before checking it out: `refs/heads/<branch>` for a push,

@@ -1,4 +1,4 @@
-// One holder at a time per key (a repository cache), in arrival order (W15).
+// One holder at a time per key (a repository cache), in arrival order.
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
 

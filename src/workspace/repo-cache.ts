@@ -45,7 +45,7 @@ export class RepoCache {
 
   constructor(private readonly cacheDir: string) {}
 
-  /** Lower-case on disk, whatever the case in the payload (W5). */
+  /** Lower-case on disk, whatever the case in the payload. */
   cachePath(repo: RepoRef): string {
     return join(this.cacheDir, safe(repo.owner), `${safe(repo.name)}.git`);
   }
@@ -74,7 +74,7 @@ export class RepoCache {
 
   /**
    * Replaces the contents of `dir` with a fresh clone of the cache at the target: nothing of a
-   * previous task survives (W16). The directory itself stays, so a container's bind mount holds.
+   * previous task survives. The directory itself stays, so a container's bind mount holds.
    */
   async checkout(repo: RepoRef, dir: string, target: CheckoutTarget, identity: Identity): Promise<CheckoutResult> {
     const cache = this.cachePath(repo);

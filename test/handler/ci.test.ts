@@ -171,8 +171,8 @@ describe("triggers: a queued check run, then one task", () => {
 describe("not CI: no request, no task", () => {
   const cases: Array<{ name: string; event: string; body: Record<string, unknown>; readsConfig?: boolean; deps?: Parameters<typeof ciDeps>[0] }> = [
     { name: "push to a branch not in ci_branches", event: "push", body: push("refs/heads/feature/x"), readsConfig: true },
-    { name: "push of a tag (W22)", event: "push", body: push("refs/tags/v1.0") },
-    { name: "branch deletion (W22)", event: "push", body: push("refs/heads/main", { deleted: true, after: "0".repeat(40) }) },
+    { name: "push of a tag", event: "push", body: push("refs/tags/v1.0") },
+    { name: "branch deletion", event: "push", body: push("refs/heads/main", { deleted: true, after: "0".repeat(40) }) },
     { name: "draft pull request opened", event: "pull_request", body: pullRequest("opened", { pull_request: { draft: true } }) },
     { name: "draft pull request synchronize", event: "pull_request", body: pullRequest("synchronize", { pull_request: { draft: true } }) },
     { name: "pull request labeled", event: "pull_request", body: payload("pull_request", "labeled") },
@@ -183,7 +183,7 @@ describe("not CI: no request, no task", () => {
     { name: "check_suite.requested (GitHub's automatic suite)", event: "check_suite", body: payload("check_suite", "requested") },
     { name: "ci_enabled false", event: "push", body: push("refs/heads/main"), readsConfig: true, deps: { config: { ...CI_ENABLED, ciEnabled: false } as CiConfigResult } },
     { name: "ci_enabled false on a pull request", event: "pull_request", body: pullRequest("opened"), readsConfig: true, deps: { config: { ...CI_ENABLED, ciEnabled: false } as CiConfigResult } },
-    { name: "repository owner outside the allowlist (W24)", event: "push", body: push("refs/heads/main"), deps: { allowedOwners: ["acme"] } },
+    { name: "repository owner outside the allowlist", event: "push", body: push("refs/heads/main"), deps: { allowedOwners: ["acme"] } },
     {
       name: "unauthorised pusher",
       event: "push",
@@ -205,7 +205,7 @@ describe("not CI: no request, no task", () => {
       const probot = await ciProbot(deps);
       await deliver(probot, c.event, c.body);
       expect(deps.sink.tasks).toEqual([]);
-      // Irrelevant events never cost a DEVS.yml read (W24).
+      // Irrelevant events never cost a DEVS.yml read.
       expect(deps.configReads).toHaveLength(c.readsConfig ? 1 : 0);
     });
   }

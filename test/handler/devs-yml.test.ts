@@ -340,10 +340,10 @@ describe("what _extends may reach", () => {
   });
 });
 
-describe("every layer applies (W6)", () => {
+describe("every layer applies", () => {
   it("operator files override the repository's keys, and the repository's other keys stay", async () => {
     operatorFile("default", "ci_test_command: make test\nenv_vars:\n  default:\n    FROM_DEFAULT: d\n    SHARED: operator\n");
-    operatorFile("Acme-Widgets", "env_vars:\n  eamonn:\n    ONLY_EAMONN: e\n"); // another case (W5)
+    operatorFile("Acme-Widgets", "env_vars:\n  eamonn:\n    ONLY_EAMONN: e\n"); // another case
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\nci_test_command: npm test\nenv_vars:\n  default:\n    SHARED: repo\n    FROM_REPO: r\n");
@@ -389,7 +389,7 @@ describe("operator files of look-alike repositories (acme/big-app and acme-big/a
   });
 });
 
-describe("the cache (W7)", () => {
+describe("the cache", () => {
   it("reads the files again only when the default branch's head moves", async () => {
     const shared = loader();
     const first = nock(API);

@@ -58,7 +58,7 @@ describe("mention triggers: a task and exactly one 👀 on the right endpoint", 
     { name: "issue opened mentioning the bot", event: "issues", body: payload("issues", "opened", { issue: { body: `@${BOT} build it` } }), reaction: "/issues/1/reactions", reason: "mention" },
     { name: "issue title mentioning the bot", event: "issues", body: payload("issues", "opened", { issue: { title: `@${BOT}: add a README`, body: null } }), reaction: "/issues/1/reactions", reason: "mention" },
     {
-      name: "issue opened with the bot as second assignee (W20)",
+      name: "issue opened with the bot as second assignee",
       event: "issues",
       body: payload("issues", "opened", { issue: { body: "plain", assignees: [{ login: "someone" }, { login: `${BOT}[bot]` }] } }),
       reaction: "/issues/1/reactions",
@@ -81,14 +81,14 @@ describe("mention triggers: a task and exactly one 👀 on the right endpoint", 
       reason: "assigned",
     },
     {
-      name: "review submitted with a body mentioning the bot (W20)",
+      name: "review submitted with a body mentioning the bot",
       event: "pull_request_review",
       body: payload("pull_request_review", "submitted", { review: { body: `@${BOT} address these` } }),
       reaction: `/issues/${reviewPrNumber}/reactions`,
       reason: "mention",
     },
     {
-      name: "review comment mentioning the bot uses the pulls endpoint (W19)",
+      name: "review comment mentioning the bot uses the pulls endpoint",
       event: "pull_request_review_comment",
       body: payload("pull_request_review_comment", "created", { comment: { body: `@${BOT} rename this` } }),
       reaction: `/pulls/comments/${reviewCommentId}/reactions`,
@@ -127,9 +127,9 @@ describe("not a trigger: no task and no request", () => {
     { name: "longer handle @bot-helper", event: "issue_comment", body: comment(`@${BOT}-helper do it`) },
     { name: "longer handle @botname", event: "issue_comment", body: comment(`@${BOT}name do it`) },
     { name: "comment written by the bot (App actor)", event: "issue_comment", body: comment(`@${BOT} done`, { comment: { body: `@${BOT} done`, user: { login: `${BOT}[bot]` } }, sender: { login: `${BOT}[bot]` } }) },
-    { name: "sender is the bot in another case (W8)", event: "issue_comment", body: comment(`@${BOT} x`, { sender: { login: "DEVS-BOT" } }) },
+    { name: "sender is the bot in another case", event: "issue_comment", body: comment(`@${BOT} x`, { sender: { login: "DEVS-BOT" } }) },
     {
-      name: "parent issue mentions the bot, the comment does not (W9)",
+      name: "parent issue mentions the bot, the comment does not",
       event: "issue_comment",
       body: comment("me too", { issue: { body: `@${BOT} fix this` } }),
     },
@@ -154,7 +154,7 @@ describe("not a trigger: no task and no request", () => {
     });
   }
 
-  it("repository owner outside the allowlist: rejected before any request (W24)", async () => {
+  it("repository owner outside the allowlist: rejected before any request", async () => {
     const deps = testDeps({ allowedOwners: ["acme"], authorizedUsers: { kind: "write-access" } });
     const probot = await testProbot(deps);
     await deliver(probot, "issue_comment", comment(`@${BOT} fix`));
@@ -201,7 +201,7 @@ describe("who may trigger", () => {
     ["read", "read", false],
     ["none", "none", false],
   ] as const) {
-    it(`empty list: ${role} permission ${allowed ? "may" : "may not"} trigger (W1)`, async () => {
+    it(`empty list: ${role} permission ${allowed ? "may" : "may not"} trigger`, async () => {
       const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
       const probot = await testProbot(deps);
       const scope = permission(level, role);
@@ -342,7 +342,7 @@ describe("the Task", () => {
     });
   });
 
-  it("a comment on a pull request is presented as pull request context (W18)", async () => {
+  it("a comment on a pull request is presented as pull request context", async () => {
     const deps = testDeps();
     const probot = await testProbot(deps);
     const scope = expectEyes(`/issues/comments/${(comment("").comment as { id: number }).id}/reactions`);

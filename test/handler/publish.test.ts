@@ -39,7 +39,7 @@ describe("TaskPublisher.progress", () => {
     scope.done();
   });
 
-  it("a retried task edits the comment its first attempt made (no second comment, W4)", async () => {
+  it("a retried task edits the comment its first attempt made (no second comment)", async () => {
     const scope = nock(API)
       .get("/repos/acme/widgets/issues/12/comments")
       .query(true)

@@ -63,8 +63,12 @@ function send(framing: Framing, signature: string | null): Promise<number | stri
       req.destroy();
     });
     // The server closes the connection of a refused body; writes after that fail.
+    // The answer may still be on its way when a write fails (EPIPE on a loaded machine): give it a
+    // moment before counting the request as unanswered.
     req.on("error", (error) => {
-      if (!answered) resolve(`${error.message}`);
+      setTimeout(() => {
+        if (!answered) resolve(`${error.message}`);
+      }, 500);
     });
     let sent = 0;
     const pump = () => {

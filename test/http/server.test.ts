@@ -239,7 +239,7 @@ describe("health and admin routes", () => {
     expect(await res.json()).toMatchObject({ status: "healthy", service: "devs-webhook" });
   });
 
-  it("GET /status is closed without ADMIN_PASSWORD (W34)", async () => {
+  it("GET /status is closed without ADMIN_PASSWORD", async () => {
     await start();
     const res = await fetch(`${server.url}/status`, { headers: { authorization: `Basic ${btoa("admin:")}` } });
     expect(res.status).toBe(503);

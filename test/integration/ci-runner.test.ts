@@ -435,7 +435,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(run.output?.summary).toContain("> JUnit: the bridge directory holds more than 20,000 entries; only the first 20,000 were read");
   }, 90_000);
 
-  it("the bridge directory is emptied before each run (W30): a stale report and file from the last run are gone", async () => {
+  it("the bridge directory is emptied before each run: a stale report and file from the last run are gone", async () => {
     const s = await setup();
     const failing = `<testsuite tests="1" failures="1"><testcase name="old" file="runtests.sh"><failure message="stale failure"/></testcase></testsuite>`;
     const r = repo("bridge", {
@@ -465,7 +465,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(await s.listing("bridge", "/etc")).toContain("passwd");
   }, 90_000);
 
-  it("tests exactly the head SHA (W35): an older push after the branch moved on, and a fork's commit only reachable as refs/pull/N/head", async () => {
+  it("tests exactly the head SHA: an older push after the branch moved on, and a fork's commit only reachable as refs/pull/N/head", async () => {
     const s = await setup();
     const r = repo("exact", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "cat version.txt\n", "version.txt": "v1\n" });
     const v1 = git(r.work, "rev-parse", "HEAD");

@@ -133,7 +133,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
       expect((await sh(second, "cat README.md")).out).toEqual(["hi"]);
     });
 
-    it("runs postCreate once per container and postStart on every start, and every task gets a start (W23)", async () => {
+    it("runs postCreate once per container and postStart on every start, and every task gets a start", async () => {
       const hooks = spec({
         remoteUser: "dev",
         postCreateCommand: { kind: "shell", command: "echo created >> /tmp/created.log; echo post-create-output" },
@@ -295,7 +295,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
       expect((await runtime.exec(c, ["false"])).exitCode).toBe(1);
     });
 
-    it("layers the environment: container env, then remoteEnv, then the caller's, and nothing from the server (W1)", async () => {
+    it("layers the environment: container env, then remoteEnv, then the caller's, and nothing from the server", async () => {
       process.env.DEVS_IT_SERVER_SECRET = "must-not-leak";
       try {
         const { out } = await sh(c, "echo A=$LAYER_A B=$LAYER_B C=$LAYER_C S=$FROM_SETTINGS; echo $WITH_PATH; env | grep -c DEVS_IT_SERVER_SECRET || true", {
@@ -322,7 +322,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
     /** `ps` lines of processes that are a `sleep 60x` themselves (not shells that mention one). */
     const sleepers = async () => (await psLines(d, c.id)).filter((l) => /^\s*\d+\s+\S+\s+sleep 60\d$/.test(l));
 
-    it("kills what a command started inside the container when aborted (W12)", async () => {
+    it("kills what a command started inside the container when aborted", async () => {
       const controller = new AbortController();
       const started = new Promise<void>((resolve) => {
         void runtime

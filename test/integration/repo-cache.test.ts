@@ -47,7 +47,7 @@ describe("RepoCache", () => {
     expect(git(dir, "status", "--porcelain")).toBe("");
   });
 
-  it("a new task's checkout leaves nothing of the previous one (W16), in the same directory", async () => {
+  it("a new task's checkout leaves nothing of the previous one, in the same directory", async () => {
     const { remote, cache, ref } = setup();
     remote.commit({ "feature.txt": "f\n" }, "feature", "feature");
     await cache.sync(ref, null);
@@ -88,7 +88,7 @@ describe("RepoCache", () => {
     await expect(cache.checkout(ref, join(tempDir(), "ws"), { kind: "branch", branch: "nope" }, identity)).rejects.toThrow(GitError);
   });
 
-  it("concurrent syncs of one repository are serialised without git lock errors (W15)", async () => {
+  it("concurrent syncs of one repository are serialised without git lock errors", async () => {
     const { remote, cache, ref } = setup();
     const commits = [1, 2, 3, 4].map((i) => remote.commit({ [`f${i}`]: `${i}` }, `c${i}`, `b${i}`));
     const results = await Promise.all([1, 2, 3, 4, 5, 6].map(() => cache.sync(ref, null)));

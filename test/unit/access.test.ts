@@ -52,7 +52,7 @@ describe("checkAdminAuth", () => {
   it("refuses a wrong password", () => expect(checkAdminAuth(basic("admin:px"), creds)).toBe("wrong"));
   it("refuses a wrong user", () => expect(checkAdminAuth(basic("root:pw"), creds)).toBe("wrong"));
   it("asks for credentials when none are sent", () => expect(checkAdminAuth(undefined, creds)).toBe("missing"));
-  it("is disabled without a password outside dev mode (W34)", () =>
+  it("is disabled without a password outside dev mode", () =>
     expect(checkAdminAuth(basic("admin:"), { ...creds, password: null })).toBe("disabled"));
   it("dev mode without a password still needs a header", () => {
     expect(checkAdminAuth(undefined, { ...creds, password: null, devMode: true })).toBe("missing");

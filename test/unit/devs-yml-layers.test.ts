@@ -1,5 +1,5 @@
-// Layering without GitHub: the original's precedence cases, W6 (every layer applies), lists that
-// replace, maps that merge, provenance, and the operator's files on disk (W5, mtime re-reads).
+// Layering without GitHub: the original's precedence cases, every layer applying (the original let one file hide the others), lists that
+// replace, maps that merge, provenance, and the operator's files on disk (names in any case, mtime re-reads).
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,7 +67,7 @@ describe("the original's layering (DevsConfigLoader.load)", () => {
     expect(resolveEnvVars(loaded.config.env_vars, "darren").env).toEqual({ NODE_ENV: "production", API_URL: "https://user", DEBUG: "false", GLOBAL: "user" });
   });
 
-  it("W6: an operator default file present does not hide the repository's file", () => {
+  it("an operator default file present does not hide the repository's file", () => {
     const loaded = layer([USER_DEFAULT, { env_vars: { default: { MY_SECRET: "user" } } }], [REPO, { ci_enabled: true, ci_test_command: "npm test", prompt_extra: "tabs" }]);
     expect(loaded.config).toMatchObject({ ci_enabled: true, ci_test_command: "npm test", prompt_extra: "tabs", env_vars: { default: { MY_SECRET: "user" } } });
     expect(loaded.sources).toEqual([USER_DEFAULT, REPO, expect.objectContaining({ layer: "default" })]);
@@ -151,7 +151,7 @@ describe("operator files", () => {
     return join(root, sub, "DEVS.yml");
   };
 
-  it("finds the repository's directory whatever its case (W5), and the default one", async () => {
+  it("finds the repository's directory whatever its case, and the default one", async () => {
     const root = dir();
     write(root, "ACME-Widgets", "draft_prs: true\n");
     write(root, "default", "single_queue: true\n");

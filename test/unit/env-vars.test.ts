@@ -19,7 +19,7 @@ describe("resolveEnvVars", () => {
     });
   });
 
-  it("matches container names whatever their case (W5); the exact name wins a tie", () => {
+  it("matches container names whatever their case; the exact name wins a tie", () => {
     expect(resolveEnvVars(vars, "harry").env.ONLY_HARRY).toBe("1");
     expect(resolveEnvVars({ Harry: { V: "cased" }, harry: { V: "exact" } }, "harry").env.V).toBe("exact");
     expect(resolveEnvVars({ harry: { V: "exact" }, Harry: { V: "cased" } }, "Harry").env.V).toBe("cased");

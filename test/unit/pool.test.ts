@@ -93,7 +93,7 @@ describe("routing (pure)", () => {
     expect(chooseContainer(["a", "b"], (n) => (n === "b" ? 5 : 0), "b")).toBe("b");
     expect(chooseContainer(["a", "b"], () => 0, "gone")).toBe("a");
   });
-  it("CI uses its own pool unless the repository is single_queue (W14)", () => {
+  it("CI uses its own pool unless the repository is single_queue", () => {
     const names = { main: ["a"], ci: ["ci1"] };
     expect(namesFor("ci", names, false)).toEqual(["ci1"]);
     expect(namesFor("ci", names, true)).toEqual(["a"]);
@@ -187,7 +187,7 @@ describe("ContainerPool", () => {
     expect(peak).toBe(2);
   });
 
-  it("a timeout aborts the task, measured from its own start (W11), and ends it timed_out", async () => {
+  it("a timeout aborts the task, measured from its own start, and ends it timed_out", async () => {
     const finished: PoolEvent[] = [];
     const executor: TaskExecutor = async (task, ctx: RunContext) => {
       if (task.repo.fullName === "slow/one") {
@@ -372,7 +372,7 @@ describe("ContainerPool", () => {
     const ended = new Map<string, number>();
     const { pool: p } = pool({
       executor: engine.wrap(async (task) => {
-        await sleep(150); // longer than the idle period: idleness must not count from the start (W11)
+        await sleep(150); // longer than the idle period: idleness must not count from the start
         ended.set(task.repo.fullName, Date.now());
         return { state: "done" };
       }),

@@ -1,4 +1,4 @@
-// prompt_override: the six variables are filled in; every other brace stays as written (W29).
+// prompt_override: the six variables are filled in; every other brace stays as written.
 import { describe, expect, it } from "vitest";
 import { renderPromptOverride, variablesUsed, type PromptValues } from "../../src/config/prompt-template.js";
 

@@ -39,7 +39,7 @@ describe("buildPrompt", () => {
     expect(prompt).not.toContain("## Repository instructions");
   });
 
-  it("a comment on a pull request is presented as a pull request (W18)", () => {
+  it("a comment on a pull request is presented as a pull request", () => {
     const task = makeTask();
     task.target = { ...task.target, type: "pull_request", pullRequest: { headRef: "feat", headSha: "abc", headRepoFullName: "acme/widgets", baseRef: "main", draft: false, fromFork: false } };
     const prompt = buildPrompt(input({ publish: { kind: "push_to_pr", branch: "feat" } }, task));
