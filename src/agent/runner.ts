@@ -83,7 +83,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   const fail = async (reason: string, costUsd?: number | null): Promise<RunResult> => {
     const safe = deps.redact(reason);
     await publisher.progress({ stage: "failed", reason: safe, durationMs: now() - started, costUsd }).catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
-    await publisher.react("confused").catch(() => undefined);
+    await publisher.react("confused").catch((e: unknown) => log.warn({ err: e }, "could not react 😕"));
     return { state: "failed", detail: safe };
   };
 
@@ -123,7 +123,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
     const outcome = await container.runAgent(prompt, ctx.signal);
-    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
+    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes, log);
     if (!outcome.ok) {
       log.warn({ kind: outcome.kind, detail: outcome.detail, exitCode: outcome.exitCode }, `the agent did not finish: ${outcome.reason}`);
       // The exec error behind exec_failed is the server's (Docker), not something the agent did.
@@ -152,7 +152,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     if (!collected.changed) {
       const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
       await publisher.progress({ ...done, note: note || undefined });
-      await publisher.react("rocket").catch(() => undefined);
+      await publisher.react("rocket").catch((e: unknown) => log.warn({ err: e }, "could not react 🚀"));
       return { state: "done", detail: "no changes" };
     }
     // A fresh token: the run may have outlived the one minted at the start (they last an hour).
@@ -160,10 +160,10 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const published = await publish(deps, publisher, task, config, plan.publish, scratch, pushToken, collected.headSha, summary);
     const note = [published.note, gitlinkNote].filter(Boolean).join(" ");
     await publisher.progress({ ...done, ...published, ...(note ? { note } : {}) });
-    await publisher.react("rocket").catch(() => undefined);
+    await publisher.react("rocket").catch((e: unknown) => log.warn({ err: e }, "could not react 🚀"));
     return { state: "done", detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}` };
   } catch (error) {
-    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes);
+    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes, log);
     if (isUserFacing(error)) return fail(error.userMessage);
     return failWith(error, "agent task failed");
   } finally {
@@ -172,13 +172,15 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   }
 }
 
-async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes: number): Promise<RunResult> {
+async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes: number, log: Logger): Promise<RunResult> {
   const abort = ctx.signal.reason as TaskAbort | undefined;
   const reason = abort?.reason;
+  // A failed edit leaves the user looking at "Working…": say so in the log at least.
+  const unsaid = (error: unknown) => log.warn({ err: error, reason }, "could not say on GitHub that the task was stopped");
   if (reason === "timeout") {
-    await publisher.progress({ stage: "timed_out", minutes: timeoutMinutes }).catch(() => undefined);
+    await publisher.progress({ stage: "timed_out", minutes: timeoutMinutes }).catch(unsaid);
   } else if (reason === "cancelled") {
-    await publisher.progress({ stage: "cancelled", by: abort?.by }).catch(() => undefined);
+    await publisher.progress({ stage: "cancelled", by: abort?.by }).catch(unsaid);
   }
   return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
 }

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentOutcome } from "../../src/agent/claude.js";
 import { createAgentRunner, type AgentConfig, type AgentRunnerDeps, type PreparedContainer } from "../../src/agent/runner.js";
 import { LifecycleCommandError } from "../../src/containers/docker.js";
+import { TaskAbort } from "../../src/pool/pool.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { GitError, type RepoCache } from "../../src/workspace/repo-cache.js";
 import { TestOctokit } from "../helpers/probot.js";
@@ -210,5 +211,59 @@ describe("a failed agent task's comment", () => {
       prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome, exportChanges: unusedExport }),
     });
     expect(body).toBe(failed("task-turns", "the agent did not finish: The agent reached its turn limit after 30 turns before finishing."));
+  });
+});
+
+describe("a stopped agent task whose last comment edit fails", () => {
+  it("logs that the user was not told (the comment would otherwise say Working… with no trace why)", async () => {
+    const task = makeTask("acme/widgets", "agent", "task-unsaid");
+    task.target = { ...task.target, number: 12 };
+    task.trigger = { ...task.trigger, subject: { type: "issue_comment", id: 99 } };
+    const { log, lines } = recordingLog();
+    const octokit = new TestOctokit({ auth: "installation-token" });
+    const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
+    const controller = new AbortController();
+    const deps: AgentRunnerDeps = {
+      botHandle: "devs-bot",
+      identity: { name: "devs-bot", email: "bot@example.invalid" },
+      repoCache: {
+        sync: async () => "/unused",
+        checkout: async () => ({ dir: workspace, branch: "main", baseSha: "a".repeat(40) }),
+        cachePath: () => "/unused",
+      } as unknown as RepoCache,
+      workspaceFor: () => workspace,
+      quiesce: async () => undefined,
+      scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
+      github: async () => ({ octokit, token: "installation-token" }),
+      loadConfig: async () => CONFIG,
+      conversation: async () => [],
+      prepareContainer: async () => ({
+        workspaceFolder: "/workspaces/widgets",
+        notes: [],
+        // The pool's time limit lands while the agent runs.
+        runAgent: async (_prompt, signal) => {
+          controller.abort(new TaskAbort("timeout"));
+          return { ok: false, kind: "aborted", reason: "stopped", detail: "", exitCode: null, costUsd: null, turns: null, durationMs: null, sessionId: null } as unknown as AgentOutcome;
+        },
+        exportChanges: unusedExport,
+      }),
+      redact: (text) => text,
+      timeoutMinutes: 30,
+      log,
+      now: () => 0,
+    };
+    const scope = nock(API)
+      .get("/repos/acme/widgets/issues/12/comments")
+      .query(true)
+      .reply(200, [])
+      .post("/repos/acme/widgets/issues/12/comments")
+      .reply(201, { id: 78 })
+      .patch("/repos/acme/widgets/issues/comments/78", (b: { body: string }) => b.body.includes("⏱️"))
+      .reply(502, { message: "Bad Gateway" });
+    const result = await createAgentRunner(deps)(task, { container: "eamonn", signal: controller.signal, interrupted: false });
+    expect(result).toEqual({ state: "failed", detail: "aborted (timeout)" });
+    scope.done();
+    const warning = lines.find((l) => l.msg === "could not say on GitHub that the task was stopped");
+    expect(warning).toMatchObject({ level: 40, task: "task-unsaid", reason: "timeout" });
   });
 });
