@@ -42,6 +42,16 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: "settings-imports-no-folder",
+      severity: "error",
+      comment:
+        "settings.ts is read by every folder, so it imports none of them (the folder-cycle rule cannot see top-level files). " +
+        "Exception: agent/claude.ts, for AGENT_COMMAND's default and parser; agent/ imports settings.ts back, so this is " +
+        "a settings <-> agent loop to remove with issue 10's composition root (move the command parsing to settings or a leaf).",
+      from: { path: "^src/settings\\.ts$" },
+      to: { path: "^src/[^/]+/", pathNot: "^src/agent/claude\\.ts$" },
+    },
+    {
       name: "policy-no-io-modules",
       severity: "error",
       comment: "src/policy/ holds pure decisions: no Node I/O modules, no Docker, git, GitHub, SQLite, S3 or logger packages.",
