@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS tool configs (.dependency-cruiser.cjs).
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
+  },
+  {
     files: ["src/cli.ts", "bench/**", "test/**", ".ci/**"],
     rules: { "no-console": "off" },
   },

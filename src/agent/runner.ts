@@ -12,21 +12,10 @@ import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js"
 import type { ExportResult } from "../publish/export-changes.js";
 import type { Task } from "../tasks/task.js";
 import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
-import { agentStartFailure, describeTaskFailure } from "../publish/task-failure.js";
+import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
+import type { AgentConfig } from "../config/task-config.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
-
-/** What DEVS.yml says about an agent task (trusted keys, read from the default branch). */
-export interface AgentConfig {
-  defaultBranch: string | null;
-  promptExtra: string | null;
-  /** Renders prompt_override with the documented variables, or null when there is none. */
-  renderOverride: ((vars: Record<string, string>) => string) | null;
-  directCommit: boolean;
-  draftPrs: boolean;
-  /** env_vars for this container name, server secrets already removed. */
-  env: Record<string, string>;
-}
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -92,7 +81,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   publisher
     .progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted })
     .catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
-  // Every failure below tells the user one safe line (publish/task-failure.ts); the error itself
+  // Every failure below tells the user one safe line (task-failure.ts); the error itself
   // goes to the log under the task's id, never to GitHub.
   const failWith = (error: unknown, what: string): Promise<RunResult> => {
     const failure = describeTaskFailure(error, task.id);

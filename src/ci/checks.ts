@@ -10,7 +10,7 @@
 // tests" buttons (so a fork's pull request cannot be started by a maintainer), `timed_out` and
 // `cancelled` (both `error`) and `neutral` (`success`), and `external_id`.
 import type { GitHubClient } from "../github/client.js";
-import type { Task } from "../tasks/task.js";
+import type { Task, TaskRepo } from "../tasks/task.js";
 
 export const DEFAULT_CHECK_NAME = "devs-ci";
 
@@ -26,6 +26,25 @@ export const DEFAULT_MAX_ANNOTATIONS = 500;
 export type CiConclusion = "success" | "failure" | "timed_out" | "cancelled" | "action_required" | "neutral";
 export type CiReportMode = "checks" | "statuses";
 export type StatusState = "pending" | "success" | "failure" | "error";
+
+/** A request to cancel a pull request's older CI runs once a newer commit is queued. */
+export interface SupersedeRequest {
+  repo: TaskRepo;
+  prNumber: number;
+  /** The newer commit, for the message on the older runs. */
+  headSha: string;
+  /** The task just queued for the newer commit: never cancelled. */
+  keepTaskId: string;
+}
+
+/** An older run that was cancelled before it started. */
+export interface SupersededRun {
+  taskId: string;
+  headSha: string;
+  checkName: string;
+  report: CiReportMode;
+  checkRunId: number | null;
+}
 
 export interface CheckAnnotation {
   path: string;

@@ -3,7 +3,7 @@
 // runner that could not report — so no check is left `queued` or `in_progress`. A run a
 // restart interrupted is queued again by the journal and its check says so until it starts.
 import type { Logger } from "pino";
-import type { SupersededRun, SupersedeRequest } from "../handlers/ci.js";
+import type { SupersededRun, SupersedeRequest } from "./checks.js";
 import type { ContainerPool, PoolEvent } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
 import type { TaskJournal } from "../tasks/journal.js";

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { isDevsConfigError } from "../config/errors.js";
 import type { GitHubClient } from "../github/client.js";
 import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../pool/pool.js";
-import { renderConfigProblems } from "../publish/config-error.js";
+import { renderConfigProblems } from "../config/problem-text.js";
 import { createRedactor, safeErrorSummary, type Redactor } from "../publish/redact.js";
 import type { Task } from "../tasks/task.js";
 import type { Identity, RepoCache, RepoRef } from "../workspace/repo-cache.js";

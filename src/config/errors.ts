@@ -1,7 +1,7 @@
 // The typed error for a configuration the task must not run on. It carries every problem found
 // (file, URL, key path, problem) so the edge can tell the user precisely what to fix, and it is
 // "user facing" (has `userMessage`), which the agent runner turns into its failure comment.
-import { configErrorReason } from "../publish/config-error.js";
+import { configErrorReason } from "./problem-text.js";
 import type { ConfigProblem } from "./schema.js";
 
 export class DevsConfigError extends Error {

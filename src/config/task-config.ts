@@ -2,15 +2,26 @@
 // always the default branch's (the loader never reads a pull request's head), whatever the task.
 // CI maps `loaded.config.ci_*` to policy/ci.ts's CiConfig and takes its env from containerEnv.
 import type { Logger } from "pino";
-import type { AgentConfig } from "../agent/runner.js";
 import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import type { ConfigOctokit, DevsConfigLoader } from "./devs-yml.js";
 import { describeWithheld, resolveEnvVars, type EnvVarOptions, type ResolvedEnv } from "./env-vars.js";
 import type { LoadedDevsConfig } from "./layers.js";
 import { isDevsConfigError } from "./errors.js";
-import { logConfigError, renderConfigProblems } from "../publish/config-error.js";
+import { logConfigError, renderConfigProblems } from "./problem-text.js";
 import { renderPromptOverride } from "./prompt-template.js";
+
+/** What DEVS.yml says about an agent task (trusted keys, read from the default branch). */
+export interface AgentConfig {
+  defaultBranch: string | null;
+  promptExtra: string | null;
+  /** Renders prompt_override with the documented variables, or null when there is none. */
+  renderOverride: ((vars: Record<string, string>) => string) | null;
+  directCommit: boolean;
+  draftPrs: boolean;
+  /** env_vars for this container name, server secrets already removed. */
+  env: Record<string, string>;
+}
 
 /** The runner's client type names only `request`; the loader needs Probot's `config` plugin too. */
 export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {

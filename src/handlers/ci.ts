@@ -4,7 +4,7 @@
 // awaited here. A pull request that may not run gets a completed check saying why instead of
 // silence; a newer push to a pull request cancels its older runs that have not started.
 import type { Context } from "probot";
-import { CiCheck, type CheckAction, type CiReportMode } from "../ci/checks.js";
+import { CiCheck, type CheckAction, type CiReportMode, type SupersededRun, type SupersedeRequest } from "../ci/checks.js";
 import { blockedOutput, configErrorOutput, notQueuedOutput, queuedOutput, supersededOutput } from "../ci/report.js";
 import type { PermissionCache } from "../github/permissions.js";
 import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
@@ -28,24 +28,6 @@ export interface CiConfigProblem {
 export type CiConfigResult = CiConfig | { error: CiConfigProblem };
 /** Reads ci_enabled, ci_branches and ci_test_command for the repository (default branch only). */
 export type LoadCiConfig = (context: Context, repo: TaskRepo) => Promise<CiConfigResult>;
-
-export interface SupersedeRequest {
-  repo: TaskRepo;
-  prNumber: number;
-  /** The newer commit, for the message on the older runs. */
-  headSha: string;
-  /** The task just queued for the newer commit: never cancelled. */
-  keepTaskId: string;
-}
-
-/** An older run that was cancelled before it started. */
-export interface SupersededRun {
-  taskId: string;
-  headSha: string;
-  checkName: string;
-  report: CiReportMode;
-  checkRunId: number | null;
-}
 
 export interface CiDeps {
   botHandle: string;

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { DevsConfigError } from "../../src/config/errors.js";
 import type { ConfigProblem } from "../../src/config/schema.js";
-import { configErrorCheckOutput, configErrorComment, configErrorReason, logConfigError } from "../../src/publish/config-error.js";
+import { configErrorComment, configErrorReason, logConfigError } from "../../src/config/problem-text.js";
+import { configErrorCheckOutput } from "../../src/publish/config-error.js";
 
 const URL = "https://github.com/acme/widgets/blob/abc/DEVS.yml";
 const repoProblem = (keyPath: string, problem: string): ConfigProblem => ({ file: "DEVS.yml", url: URL, keyPath, problem, origin: "repository" });

@@ -9,7 +9,7 @@ import { ContainerError, DockerHostError } from "../../src/containers/docker.js"
 import { ExecError } from "../../src/containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../../src/containers/image.js";
 import { ExportError } from "../../src/publish/export-changes.js";
-import { describeTaskFailure } from "../../src/publish/task-failure.js";
+import { describeTaskFailure } from "../../src/agent/task-failure.js";
 import { TestOctokit } from "../helpers/probot.js";
 
 const ID = "t-42";

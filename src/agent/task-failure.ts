@@ -4,7 +4,7 @@
 // undefined`), which helps no user and tells an attacker about the host. The runner logs the error
 // itself under the task's id, and the line says so. Only what comes from the user's own files (a
 // lifecycle hook's name and exit code, a devcontainer.json problem) is repeated. Pure.
-import { AgentCommandError } from "../agent/claude.js";
+import { AgentCommandError } from "./claude.js";
 import { RepositoryUnavailableError } from "../config/errors.js";
 import { codeSpan } from "../config/schema.js";
 import { DevcontainerError } from "../containers/devcontainer.js";
@@ -13,8 +13,8 @@ import { ExecAbortedError, ExecError } from "../containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../containers/image.js";
 import { StreamFormatError } from "../containers/stream.js";
 import { GitError } from "../workspace/repo-cache.js";
-import { ExportError } from "./export-changes.js";
-import { safeText } from "./redact.js";
+import { ExportError } from "../publish/export-changes.js";
+import { safeText } from "../publish/redact.js";
 
 export type FailureKind =
   | "lifecycle_hook"
