@@ -242,7 +242,7 @@ describe("a stopped agent task whose last comment edit fails", () => {
         workspaceFolder: "/workspaces/widgets",
         notes: [],
         // The pool's time limit lands while the agent runs.
-        runAgent: async (_prompt, signal) => {
+        runAgent: async () => {
           controller.abort(new TaskAbort("timeout"));
           return { ok: false, kind: "aborted", reason: "stopped", detail: "", exitCode: null, costUsd: null, turns: null, durationMs: null, sessionId: null } as unknown as AgentOutcome;
         },
