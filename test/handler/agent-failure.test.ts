@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import nock from "nock";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentOutcome } from "../../src/agent/claude.js";
 import { createAgentRunner, type AgentRunnerDeps, type PreparedContainer } from "../../src/agent/runner.js";
@@ -39,6 +39,34 @@ function recordingLog() {
   return { log, lines };
 }
 
+/** The runner's collaborators for these tests: nothing real but GitHub (nock) and the log. */
+function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContainer?: AgentRunnerDeps["prepareContainer"] } = {}): AgentRunnerDeps {
+  const octokit = new TestOctokit({ auth: "installation-token" });
+  const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
+  const repoCache = {
+    sync: over.sync ?? (async () => "/unused"),
+    checkout: async () => ({ dir: workspace, branch: "main", baseSha: "a".repeat(40) }),
+    cachePath: () => "/unused",
+  } as unknown as RepoCache;
+  return {
+    botHandle: "devs-bot",
+    identity: { name: "devs-bot", email: "bot@example.invalid" },
+    repoCache,
+    workspaceFor: () => workspace,
+    // No container runs before the failures these tests cause.
+    quiesce: async () => undefined,
+    scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
+    github: async () => ({ octokit, token: "installation-token" }),
+    loadConfig: async () => CONFIG,
+    conversation: async () => [],
+    prepareContainer: over.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport })),
+    redact: (text) => text,
+    timeoutMinutes: 30,
+    log,
+    now: () => 0,
+  };
+}
+
 interface Scenario {
   taskId: string;
   sync?: RepoCache["sync"];
@@ -51,30 +79,7 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
   task.target.number = 12;
   task.trigger = { ...task.trigger, subject: { type: "issue_comment", id: 99 } };
   const { log, lines } = recordingLog();
-  const octokit = new TestOctokit({ auth: "installation-token" });
-  const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
-  const repoCache = {
-    sync: scenario.sync ?? (async () => "/unused"),
-    checkout: async () => ({ dir: workspace, branch: "main", baseSha: "a".repeat(40) }),
-    cachePath: () => "/unused",
-  } as unknown as RepoCache;
-  const deps: AgentRunnerDeps = {
-    botHandle: "devs-bot",
-    identity: { name: "devs-bot", email: "bot@example.invalid" },
-    repoCache,
-    workspaceFor: () => workspace,
-    // No container runs before the failures these tests cause.
-    quiesce: async () => undefined,
-    scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
-    github: async () => ({ octokit, token: "installation-token" }),
-    loadConfig: async () => CONFIG,
-    conversation: async () => [],
-    prepareContainer: scenario.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport })),
-    redact: (text) => text,
-    timeoutMinutes: 30,
-    log,
-    now: () => 0,
-  };
+  const deps = runnerDeps(log, { ...(scenario.sync ? { sync: scenario.sync } : {}), ...(scenario.prepareContainer ? { prepareContainer: scenario.prepareContainer } : {}) });
   let body = "";
   const scope = nock(API)
     .get("/repos/acme/widgets/issues/12/comments")
@@ -221,38 +226,19 @@ describe("a stopped agent task whose last comment edit fails", () => {
     task.target = { ...task.target, number: 12 };
     task.trigger = { ...task.trigger, subject: { type: "issue_comment", id: 99 } };
     const { log, lines } = recordingLog();
-    const octokit = new TestOctokit({ auth: "installation-token" });
-    const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
     const controller = new AbortController();
-    const deps: AgentRunnerDeps = {
-      botHandle: "devs-bot",
-      identity: { name: "devs-bot", email: "bot@example.invalid" },
-      repoCache: {
-        sync: async () => "/unused",
-        checkout: async () => ({ dir: workspace, branch: "main", baseSha: "a".repeat(40) }),
-        cachePath: () => "/unused",
-      } as unknown as RepoCache,
-      workspaceFor: () => workspace,
-      quiesce: async () => undefined,
-      scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),
-      github: async () => ({ octokit, token: "installation-token" }),
-      loadConfig: async () => CONFIG,
-      conversation: async () => [],
+    const deps = runnerDeps(log, {
       prepareContainer: async () => ({
         workspaceFolder: "/workspaces/widgets",
         notes: [],
         // The pool's time limit lands while the agent runs.
         runAgent: async () => {
           controller.abort(new TaskAbort("timeout"));
-          return { ok: false, kind: "aborted", reason: "stopped", detail: "", exitCode: null, costUsd: null, turns: null, durationMs: null, sessionId: null } as unknown as AgentOutcome;
+          return { ok: false, kind: "aborted", reason: "stopped" } as unknown as AgentOutcome;
         },
         exportChanges: unusedExport,
       }),
-      redact: (text) => text,
-      timeoutMinutes: 30,
-      log,
-      now: () => 0,
-    };
+    });
     const scope = nock(API)
       .get("/repos/acme/widgets/issues/12/comments")
       .query(true)
