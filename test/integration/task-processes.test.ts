@@ -79,6 +79,26 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
 
   const task = (repo: string, kind: Task["kind"] = "agent") => makeTask(`${OWNER}/${repo}`, kind);
 
+  /** Runs the attack as `first`'s command; what of it runs on afterwards (asserted not empty: the attack is real). */
+  async function leaveBehind(first: Task, attack: string) {
+    const one = await startTask(runtime, first);
+    const before = await hostView(one.container.id);
+    await run(runtime, one.container, first, attack);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = added(await hostView(one.container.id), before);
+    expect(left.length).toBeGreaterThan(0);
+    return { one, left };
+  }
+
+  /** The next task holds a model key for a second: none of `left` runs, and nothing caught the key. */
+  async function expectGoneAndBlind(container: DevContainer, next: Task, left: string[]) {
+    const secret = `secret-${runId()}`;
+    await run(runtime, container, next, "sleep 1", { MODEL_KEY: secret });
+    const view = await hostView(container.id);
+    for (const p of left) expect(view.has(p)).toBe(false);
+    expect((await run(runtime, container, next, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
+  }
+
   /** The first task's move, then a second task reading its model key for a while. */
   async function attackThenNext(repo: string, attack: string, options: { restartServerBetween?: boolean; clearAfterFirst?: boolean } = {}) {
     const first = task(repo);
@@ -123,44 +143,26 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
       `setsid env -i "/tmp/sleep 3600 /sh" -c 'printf sleep > /proc/self/comm; trap "" TERM HUP INT; while :; do cat /proc/[0-9]*/environ >> /tmp/stolen 2>/dev/null; sleep 0.2; done' > /dev/null 2>&1 < /dev/null &`,
     ].join("\n");
     const first = task("renamed");
-    const one = await startTask(runtime, first);
-    const before = await hostView(one.container.id);
-    await run(runtime, one.container, first, attack);
-    await new Promise((r) => setTimeout(r, 300));
-    const left = added(await hostView(one.container.id), before);
-    expect(left.length).toBeGreaterThan(0);
+    const { one, left } = await leaveBehind(first, attack);
 
     // The clearing after the task: the in-container scan cannot see it, the engine can.
     expect(await runtime.quiesce(one.place)).toMatchObject({ outcome: "stopped" });
     const second = task("renamed");
     const two = await startTask(runtime, second);
     expect(two.container.action).toBe("started");
-    const secret = `secret-${runId()}`;
-    await run(runtime, two.container, second, "sleep 1", { MODEL_KEY: secret });
-    const view = await hostView(two.container.id);
-    for (const p of left) expect(view.has(p)).toBe(false);
-    expect((await run(runtime, two.container, second, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
+    await expectGoneAndBlind(two.container, second, left);
   });
 
   it("a double-forked process carrying a later task's forged DEVS_TASK_ID and DEVS_EXEC_ID marks is gone when that task starts", async () => {
     const next = task("forged");
     const attack = `( ( env ${TASK_ID_VARIABLE}=${next.id} DEVS_EXEC_ID=0123456789abcdef sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null & ) & )`;
     const first = task("forged");
-    const one = await startTask(runtime, first);
-    const before = await hostView(one.container.id);
-    await run(runtime, one.container, first, attack);
-    await new Promise((r) => setTimeout(r, 300));
-    const left = added(await hostView(one.container.id), before);
-    expect(left.length).toBeGreaterThan(0);
+    const { left } = await leaveBehind(first, attack);
 
     // No clearing after the first task this time: the one before the next must do it alone.
     const two = await startTask(runtime, next);
     expect(two.cleared.outcome).toBe("stopped");
-    const secret = `secret-${runId()}`;
-    await run(runtime, two.container, next, "sleep 1", { MODEL_KEY: secret });
-    const view = await hostView(two.container.id);
-    for (const p of left) expect(view.has(p)).toBe(false);
-    expect((await run(runtime, two.container, next, "cat /tmp/stolen 2>/dev/null; true")).out.join("\n")).not.toContain(secret);
+    await expectGoneAndBlind(two.container, next, left);
   });
 
   it("even a task that leaves nothing running gets every process replaced before the next, init too: it could write their memory", async () => {
