@@ -22,14 +22,15 @@ import { taskGitHub } from "./github/probot.js";
 import type { ContainerLifecycle, PoolEvent } from "./pool/pool.js";
 import { TaskPublisher } from "./publish/github.js";
 import { createRedactor } from "./publish/redact.js";
-import type { Runners, Runtime } from "./runtime.js";
+import type { Runtime } from "./runtime.js";
+import type { TaskKinds } from "./tasks/execution.js";
 import type { ServerDeps } from "./server.js";
 import type { Settings } from "./settings.js";
 import type { Task } from "./tasks/task.js";
 import { RepoCache } from "./workspace/repo-cache.js";
 
 export interface Assembly {
-  runners: Runners;
+  kinds: TaskKinds;
   lifecycle: ContainerLifecycle;
   routeHints: (task: Task) => Promise<{ singleQueue: boolean }>;
   onEvent: (event: PoolEvent) => Promise<void>;
@@ -125,14 +126,14 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     const { task } = event;
     if (event.type === "queued") {
       const { octokit } = await github(task);
-      await publisherFor(task, octokit).progress({ stage: "queued", container: event.container, position: event.position });
+      await publisherFor(task, octokit).progress({ stage: "queued", container: event.slot, position: event.position });
     } else if (event.type === "finished") {
       // The runner reports its own outcomes; what ends a task before it runs is reported here.
       const publisher = publishers.get(task.id);
       publishers.delete(task.id);
-      if (event.durationMs === 0 && publisher) {
+      if (event.ran === null && publisher) {
         await publisher.progress(
-          event.state === "cancelled" ? { stage: "cancelled", by: event.cancelledBy } : { stage: "failed", reason: event.detail ?? "the task could not run" },
+          event.state === "cancelled" ? { stage: "cancelled", by: event.cancellation?.by } : { stage: "failed", reason: event.detail ?? "the task could not run" },
         );
       }
     }
@@ -144,7 +145,7 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   };
 
   return {
-    runners: { agent, ci },
+    kinds: { agent: { execute: agent }, ci: { execute: ci } },
     devsConfig,
     routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
     onEvent,
@@ -166,10 +167,10 @@ export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, 
 /** The pool's hold on the containers: which run, stopping them, and clearing each after its task. */
 export function containerLifecycle(containers: ContainerRuntime, log: Logger): ContainerLifecycle {
   return {
-    running: async (pool) => (await containers.list({ pool })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
-    stop: async (pool, slot) => {
-      for (const c of await containers.list({ pool })) if (c.repo === slot.repo && c.trust === slot.trust && c.running) await containers.stop(c.name);
+    running: async (slot) => (await containers.list({ pool: slot })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
+    stop: async (slot, place) => {
+      for (const c of await containers.list({ pool: slot })) if (c.repo === place.repo && c.trust === place.trust && c.running) await containers.stop(c.name);
     },
-    afterTask: async (container, task) => void (await quiesceTaskContainer(containers, { container, task }, log)),
+    afterTask: async (slot, task) => void (await quiesceTaskContainer(containers, { container: slot, task }, log)),
   };
 }

@@ -103,15 +103,15 @@ async function serve(settings: Settings): Promise<number> {
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
   const assembly = assemble(settings, log, probot, identity);
-  const { runners, ciHandler, ...hooks } = assembly;
-  const runtime = createRuntime(settings, log, runners, hooks);
+  const { kinds, ciHandler, ...hooks } = assembly;
+  const runtime = createRuntime(settings, log, kinds, hooks);
   const server = await startServer(settings, {
     log,
     probot,
     identity,
     sink: runtime.pool,
     memory: runtime.memory,
-    cancelTasks: (repo, number, by) => runtime.pool.activeOn(repo, "agent", number).filter((id) => runtime.pool.cancel(id, by)).length,
+    cancelTasks: (repo, number, by) => runtime.pool.activeOn(repo, "agent", number).filter((id) => runtime.pool.cancel(id, { by })).length,
     operations: runtime.operations,
     ci: ciHandler(runtime),
   }).catch(async (error: unknown) => {

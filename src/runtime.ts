@@ -2,12 +2,12 @@
 // container pool, and the admin operations over them.
 import type { Logger } from "pino";
 import type { AdminOperations } from "./admin/routes.js";
-import { ContainerPool, type PoolOptions, type TaskExecutor } from "./pool/pool.js";
+import { ContainerPool, type PoolOptions } from "./pool/pool.js";
+import type { TaskKinds } from "./tasks/execution.js";
 import type { Settings } from "./settings.js";
 import { openDatabase, type Db } from "./tasks/database.js";
 import { SqliteDeliveryMemory } from "./tasks/delivery-memory.js";
 import { TaskJournal } from "./tasks/journal.js";
-import type { TaskKind } from "./tasks/task.js";
 import { renderMetrics } from "./admin/metrics.js";
 
 export interface Runtime {
@@ -19,35 +19,37 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export type Runners = Partial<Record<TaskKind, TaskExecutor>>;
 
 export type RuntimeHooks = Partial<Pick<PoolOptions, "lifecycle" | "routeHints" | "onEvent">>;
 
-export function createRuntime(settings: Settings, log: Logger, runners: Runners, hooks: RuntimeHooks = {}): Runtime {
+export function createRuntime(settings: Settings, log: Logger, kinds: TaskKinds, hooks: RuntimeHooks = {}): Runtime {
   const db = openDatabase(settings.dataDir);
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
   const pool = new ContainerPool({
-    names: { main: settings.containerPool, ci: settings.ciContainerPool },
+    slots: { main: settings.containerPool, ci: settings.ciContainerPool },
     journal,
     log: log.child({ name: "pool" }),
     maxConcurrent: settings.maxConcurrentTasks,
     timeoutMs: settings.containerTimeoutMinutes * 60_000,
-    runnable: (task) => runners[task.kind] !== undefined,
-    executor: (task, ctx) => runners[task.kind]!(task, ctx),
+    kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
     ...hooks,
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
-  const missing = (["agent", "ci"] as const).filter((kind) => !runners[kind]);
+  const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
   const operations: AdminOperations = {
-    status: () => ({ pool: pool.status() }),
-    containers: () => pool.status().containers,
-    stopContainer: (name) => pool.stopContainer(name),
-    cancelTask: (id) => pool.cancel(id, "an operator"),
+    status: () => {
+      const status = pool.status();
+      // `containers` is the name older builds gave the slots; operators' scripts may read it.
+      return { pool: { ...status, containers: status.slots } };
+    },
+    containers: () => pool.status().slots,
+    stopContainer: (name) => pool.stopSlot(name),
+    cancelTask: (id) => pool.cancel(id, { by: "an operator" }),
     recentTasks: (limit) =>
       journal.recent(limit).map((e) => ({
         id: e.task.id,
@@ -62,7 +64,7 @@ export function createRuntime(settings: Settings, log: Logger, runners: Runners,
         started_at: e.startedAt ? new Date(e.startedAt).toISOString() : null,
         finished_at: e.finishedAt ? new Date(e.finishedAt).toISOString() : null,
       })),
-    metrics: () => renderMetrics({ tasks: journal.counts(), containers: pool.status().containers, deliveries: memory.stats().deliveries }),
+    metrics: () => renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries }),
   };
   return {
     db,

@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
-import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../pool/pool.js";
+import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
 import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publish/git-publish.js";
 import { TaskPublisher } from "../publish/github.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
@@ -66,7 +66,7 @@ export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor {
 async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.container });
+  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
   const { octokit, token } = await deps.github(task);
   const publisher = deps.publisherFor?.(task, octokit) ?? new TaskPublisher(octokit, task);
   const fail = async (reason: string, costUsd?: number | null): Promise<RunResult> => {
@@ -79,7 +79,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   // Not awaited: the publisher keeps its writes in order, and the work need not wait for GitHub's
   // write throttle (about one write a second per installation).
   publisher
-    .progress({ stage: "running", container: ctx.container, since: new Date(started), retry: ctx.interrupted })
+    .progress({ stage: "running", container: ctx.slot, since: new Date(started), retry: ctx.interrupted })
     .catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
   // Every failure below tells the user one safe line (task-failure.ts); the error itself
   // goes to the log under the task's id, never to GitHub.
@@ -90,13 +90,13 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   };
   let config: AgentConfig;
   try {
-    config = await deps.loadConfig(task, octokit, ctx.container);
+    config = await deps.loadConfig(task, octokit, ctx.slot);
   } catch (error) {
     if (isUserFacing(error)) return fail(error.userMessage);
     return failWith(error, "could not read the task's configuration");
   }
 
-  const workspace = deps.workspaceFor(ctx.container, task);
+  const workspace = deps.workspaceFor(ctx.slot, task);
   // A task journaled by an older build may carry any delivery id: only a plain name becomes a path.
   const scratch = join(deps.scratchDir, task.id.replace(/[^A-Za-z0-9_-]/g, "_"));
   try {
@@ -105,9 +105,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     conversationP.catch(() => undefined);
     const plan = planCheckout(task, config);
     await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
-    await deps.quiesce({ container: ctx.container, task });
+    await deps.quiesce({ container: ctx.slot, task });
     const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
-    const container = await deps.prepareContainer({ container: ctx.container, task, workspace, env: config.env, signal: ctx.signal });
+    const container = await deps.prepareContainer({ container: ctx.slot, task, workspace, env: config.env, signal: ctx.signal });
     const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
@@ -137,7 +137,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const gitlinkNote = leftOut.length
       ? `Left out ${leftOut.map((p) => `\`${p.replace(/`/g, "")}\``).join(", ")}: nested repositories are not part of this one (only submodules of the base commit are).`
       : undefined;
-    const done = { stage: "done" as const, container: ctx.container, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
+    const done = { stage: "done" as const, container: ctx.slot, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
     if (!collected.changed) {
       const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
       await publisher.progress({ ...done, note: note || undefined });

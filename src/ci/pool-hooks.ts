@@ -34,7 +34,7 @@ export function ciPoolListener(deps: CiPoolListenerDeps): (event: PoolEvent) => 
         .write(task, (check) =>
           check.queued({
             title: "Queued again",
-            summary: `A restart of the server interrupted this run; it runs again from the start when \`${event.container}\` is free.`,
+            summary: `A restart of the server interrupted this run; it runs again from the start when \`${event.slot}\` is free.`,
           }),
         )
         .catch((error: unknown) => log.warn({ err: error }, "could not mark the check run queued again"));
@@ -79,7 +79,7 @@ export function supersedeQueued(
       // pool tells its listeners synchronously.
       const handlerReports = ci.report === "statuses" || ci.checkRunId !== null;
       if (handlerReports) superseded.add(task.id);
-      if (!pool.cancel(task.id, `a newer push (${shortSha(request.headSha)})`)) {
+      if (!pool.cancel(task.id, { by: `a newer push (${shortSha(request.headSha)})`, supersededBy: request.headSha })) {
         superseded.delete(task.id);
         continue;
       }

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import { isDevsConfigError } from "../config/errors.js";
 import type { GitHubClient } from "../github/client.js";
-import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../pool/pool.js";
+import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
 import { renderConfigProblems } from "../config/problem-text.js";
 import { createRedactor, safeErrorSummary, type Redactor } from "../publish/redact.js";
 import type { Task } from "../tasks/task.js";
@@ -66,7 +66,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
   if (!ci) return { state: "failed", detail: "not a CI task (it has no ci snapshot)" };
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.container });
+  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
   const progress: Progress = {
     prepared: null,
     commandStarted: null,
@@ -80,14 +80,14 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
   // Not awaited: the reporter keeps the writes in order, and the tests need not wait for GitHub's
   // write throttle.
   deps.reporter
-    .write(task, (check) => check.inProgress(ctx.container, runningOutput({ container: ctx.container, command: ci.testCommand, retry: ctx.interrupted }, progress.redact)))
+    .write(task, (check) => check.inProgress(ctx.slot, runningOutput({ container: ctx.slot, command: ci.testCommand, retry: ctx.interrupted }, progress.redact)))
     .catch((error: unknown) => log.warn({ err: error }, "could not mark the check run in progress"));
 
   let failure: unknown = null;
   try {
     const { octokit, token } = await deps.reporter.client(task);
     progress.redact = createRedactor([...deps.secrets(), token]);
-    const env = await deps.loadEnv(task, octokit, ctx.container);
+    const env = await deps.loadEnv(task, octokit, ctx.slot);
     // Values a repository hands its tests as secrets stay out of the check too.
     progress.redact = createRedactor([...deps.secrets(), token, ...secretLooking(env)]);
 
@@ -103,12 +103,12 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
       await deps.repoCache.sync(repo, token);
     }
     ctx.signal.throwIfAborted();
-    const workspace = deps.workspaceFor(ctx.container, task);
-    await deps.quiesce({ container: ctx.container, task });
+    const workspace = deps.workspaceFor(ctx.slot, task);
+    await deps.quiesce({ container: ctx.slot, task });
     await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
     ctx.signal.throwIfAborted();
 
-    const prepared = await deps.prepareContainer({ container: ctx.container, task, workspace, env, signal: ctx.signal });
+    const prepared = await deps.prepareContainer({ container: ctx.slot, task, workspace, env, signal: ctx.signal });
     progress.prepared = prepared;
     progress.notes.push(...prepared.notes);
     await prepared.emptyBridge();
@@ -184,7 +184,7 @@ async function reportRun(
     progress.notes.push(...(collected?.problems ?? []).slice(0, 5).map((p) => `JUnit: ${p}`));
     if (collected?.files.length) {
       junit = collected.report;
-      const workspace = deps.workspaceFor(ctx.container, task);
+      const workspace = deps.workspaceFor(ctx.slot, task);
       // The commit's files from the host's own cache: the workspace's .git is the tests' to write.
       const tracked = await (async () => trackedFiles(deps.repoCache.cachePath(repoRef(task)), ci.headSha))().catch((error: unknown) => {
         log.warn({ err: error }, "could not list the commit's files; failures are not annotated");
@@ -214,7 +214,7 @@ async function reportRun(
       exitCode: progress.exitCode,
       // A time limit counts from the task's start; otherwise the command's own time is what matters.
       durationMs: end.ended === "timed_out" || !ran ? end.durationMs : commandMs,
-      container: ctx.container,
+      container: ctx.slot,
       headSha: ci.headSha,
       log: progress.output.text(),
       logDropped: progress.output.dropped,
@@ -253,7 +253,7 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, prog
       {
         reason: `The tests could not be run: ${detail}`,
         command: ci.testCommand,
-        container: ctx.container,
+        container: ctx.slot,
         headSha: ci.headSha,
         durationMs,
         details: Array.isArray(lastLines) ? lastLines.join("\n") : null,

@@ -1,85 +1,67 @@
-// The container pool: one p-queue (concurrency 1) per container name, a global cap on running
-// tasks, per-task timeouts that abort the work itself, cancel by id, and the journal
-// underneath so that nothing queued is lost to a crash.
+// The pool: one p-queue (concurrency 1) per slot (a name of CONTAINER_POOL or CI_CONTAINER_POOL),
+// a global cap on running tasks, per-task timeouts that abort the work itself, cancel by id, and
+// the journal underneath so that nothing queued is lost to a crash. It runs each kind's executor
+// and tells that kind's reporter what became of the task, with the state the journal records.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import { trustOf, type Trust } from "../containers/naming.js";
 import type { TaskJournal } from "../tasks/journal.js";
 import type { SubmitResult, TaskSink } from "../tasks/sink.js";
+import { TaskAbort, type Cancellation, type FinalState, type RunResult, type TaskEnd, type TaskKinds, type TaskReporter } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
-import { chooseContainer, namesFor, type PoolNames } from "./routing.js";
+import { chooseSlot, slotsFor, type SlotNames } from "./routing.js";
 import { Semaphore } from "./semaphore.js";
 
-export type AbortReason = "timeout" | "cancelled" | "shutdown";
-
-export class TaskAbort extends Error {
-  constructor(
-    readonly reason: AbortReason,
-    /** Who cancelled, when someone did (a login, or "the admin API"). */
-    readonly by?: string,
-  ) {
-    super(`task ${reason === "timeout" ? "timed out" : reason}`);
-    this.name = "TaskAbort";
-  }
-}
-
-export interface RunContext {
-  container: string;
-  /** Aborted on timeout, cancel or shutdown; the executor must stop what it started. */
-  signal: AbortSignal;
-  /** The previous attempt was cut short by a restart. */
-  interrupted: boolean;
-}
-
-export type RunResult = { state: "done"; detail?: string } | { state: "failed"; detail: string };
-export type TaskExecutor = (task: Task, ctx: RunContext) => Promise<RunResult>;
-
-export type FinalState = "done" | "failed" | "timed_out" | "cancelled";
 export type PoolEvent =
   /** `interrupted`: queued again after a restart cut its previous attempt short. */
-  | { type: "queued"; task: Task; container: string; position: number; interrupted: boolean }
-  | { type: "started"; task: Task; container: string; interrupted: boolean }
-  | { type: "finished"; task: Task; container: string; state: FinalState; detail: string | null; durationMs: number; cancelledBy?: string | undefined };
+  | { type: "queued"; task: Task; slot: string; position: number; interrupted: boolean }
+  | { type: "started"; task: Task; slot: string; interrupted: boolean }
+  | { type: "suspended"; task: Task; slot: string }
+  | ({ type: "finished"; task: Task } & TaskEnd);
 
-/** One long-lived container of a pool name: a repository (owner/repo, lower-case) and a trust. */
-export interface ContainerSlot {
+/**
+ * Within a slot, one long-lived container per repository (owner/repo, lower-case) and trust: a
+ * place of the slot (containers/naming.ts names it).
+ */
+export interface SlotPlace {
   repo: string;
   trust: Trust;
 }
 
 export interface ContainerLifecycle {
-  /** The running containers of this pool name, whichever repository and trust. */
-  running(container: string): Promise<ContainerSlot[]>;
-  /** Stops one of them (not removed). */
-  stop(container: string, slot: ContainerSlot): Promise<void>;
+  /** The places of the slot whose containers run, whichever repository and trust. */
+  running(slot: string): Promise<SlotPlace[]>;
+  /** Stops one place's container (not removed). */
+  stop(slot: string, place: SlotPlace): Promise<void>;
   /** After every task, whatever its end: nothing it started keeps running until the next one. */
-  afterTask?(container: string, task: Task): Promise<void>;
+  afterTask?(slot: string, task: Task): Promise<void>;
 }
 
-export function slotOf(task: Task): ContainerSlot {
+export function placeInSlot(task: Task): SlotPlace {
   return { repo: task.repo.fullName.toLowerCase(), trust: trustOf(task) };
 }
 
-const slotKey = (container: string, slot: ContainerSlot) => `${container}\u0000${slot.repo}\u0000${slot.trust}`;
+const placeKey = (slot: string, place: SlotPlace) => `${slot}\u0000${place.repo}\u0000${place.trust}`;
 
 export interface PoolOptions {
-  names: PoolNames;
+  /** The slots: CONTAINER_POOL and CI_CONTAINER_POOL. */
+  slots: SlotNames;
   journal: TaskJournal;
-  executor: TaskExecutor;
+  /**
+   * The kinds this process runs, each with its reporter. Tasks of other kinds are journaled and
+   * stay queued (for a worker or a later build that can run them) instead of failing.
+   */
+  kinds: TaskKinds;
   log: Logger;
   maxConcurrent: number;
   timeoutMs: number;
   /** Reads DEVS.yml's single_queue for the task's repository. */
   routeHints?: (task: Task) => Promise<{ singleQueue: boolean }>;
+  /** Observers (logs, metrics, tests). GitHub hears of a task through its kind's reporter only. */
   onEvent?: (event: PoolEvent) => void | Promise<void>;
   lifecycle?: ContainerLifecycle;
   /** Stop the container after each task, or after this many idle ms (measured from the end of its last task). */
   cleanup?: { mode: "after-task" } | { mode: "idle"; idleMs: number; checkEveryMs?: number };
-  /**
-   * Tasks this process can run. Others are journaled and stay queued (for a worker or a later
-   * build that can run them) instead of failing.
-   */
-  runnable?: (task: Task) => boolean;
   /** How long an aborted executor gets to settle before the pool moves on. */
   abortGraceMs?: number;
   now?: () => number;
@@ -87,29 +69,28 @@ export interface PoolOptions {
 
 interface Entry {
   task: Task;
-  container: string;
+  slot: string;
   interrupted: boolean;
   controller: AbortController | null;
-  cancelled: boolean;
-  cancelledBy?: string | undefined;
+  cancellation: Cancellation | null;
 }
 
 export class ContainerPool implements TaskSink {
   private readonly queues = new Map<string, PQueue>();
   private readonly entries = new Map<string, Entry>();
   private readonly routing = new Map<string, Promise<void>>();
-  /** slotKey → when its last task ended, or when an idle check first saw it running. */
+  /** placeKey → when its last task ended, or when an idle check first saw it running. */
   private readonly lastUsed = new Map<string, number>();
-  private readonly slots: Semaphore;
+  private readonly running: Semaphore;
   private readonly now: () => number;
   private idleTimer: NodeJS.Timeout | null = null;
   private closing = false;
 
   constructor(private readonly options: PoolOptions) {
-    this.slots = new Semaphore(options.maxConcurrent);
+    this.running = new Semaphore(options.maxConcurrent);
     this.now = options.now ?? Date.now;
-    for (const name of new Set([...options.names.main, ...options.names.ci])) {
-      this.queues.set(name, new PQueue({ concurrency: 1 }));
+    for (const slot of new Set([...options.slots.main, ...options.slots.ci])) {
+      this.queues.set(slot, new PQueue({ concurrency: 1 }));
     }
   }
 
@@ -119,7 +100,7 @@ export class ContainerPool implements TaskSink {
     const recovery = this.options.journal.recover();
     for (const task of recovery.abandoned) {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");
-      void this.emit({ type: "finished", task, container: "", state: "failed", detail: "interrupted by a restart twice", durationMs: 0 });
+      void this.finished(task, { slot: "", state: "failed", detail: "interrupted by a restart twice", ran: null });
     }
     for (const { task, interrupted } of recovery.requeue) if (this.canRun(task)) this.route(task, interrupted);
     if (this.options.cleanup?.mode === "idle") {
@@ -140,21 +121,25 @@ export class ContainerPool implements TaskSink {
   }
 
   private canRun(task: Task): boolean {
-    return this.options.runnable?.(task) ?? true;
+    return this.options.kinds[task.kind] !== undefined;
+  }
+
+  private reporter(task: Task): TaskReporter | undefined {
+    return this.options.kinds[task.kind]?.reporter;
   }
 
   /** Cancels a queued or running task. False when the pool does not hold it. */
-  cancel(id: string, by?: string): boolean {
+  cancel(id: string, cancellation: Cancellation = {}): boolean {
     const entry = this.entries.get(id);
-    if (!entry || entry.cancelled) return false;
-    entry.cancelled = true;
-    entry.cancelledBy = by;
+    if (!entry || entry.cancellation) return false;
+    entry.cancellation = cancellation;
+    const { by } = cancellation;
     if (entry.controller) entry.controller.abort(new TaskAbort("cancelled", by));
     else {
       // Still waiting: it is skipped when its turn comes; the journal knows now.
       const detail = `cancelled while queued${by ? ` by ${by}` : ""}`;
       this.options.journal.finish(id, "cancelled", detail);
-      void this.emit({ type: "finished", task: entry.task, container: entry.container, state: "cancelled", detail, durationMs: 0, cancelledBy: by });
+      void this.finished(entry.task, { slot: entry.slot, state: "cancelled", detail, ran: null, cancellation });
     }
     return true;
   }
@@ -163,42 +148,42 @@ export class ContainerPool implements TaskSink {
   activeOn(repo: string, kind: Task["kind"], targetNumber: number): string[] {
     const ids: string[] = [];
     for (const [id, e] of this.entries) {
-      if (!e.cancelled && e.task.kind === kind && e.task.target.number === targetNumber && e.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
+      if (!e.cancellation && e.task.kind === kind && e.task.target.number === targetNumber && e.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
     }
     return ids;
   }
 
-  /** Stops every container of one pool name unless a task runs in it; its queue keeps its tasks. */
-  async stopContainer(name: string): Promise<"stopped" | "busy" | "unknown"> {
-    if (!this.queues.has(name)) return "unknown";
-    if (this.runningIn(name)) return "busy";
-    await this.stopSlots(name, (slot) => !this.runningIn(name, slot));
+  /** Stops every container of one slot unless a task runs in it; its queue keeps its tasks. */
+  async stopSlot(slot: string): Promise<"stopped" | "busy" | "unknown"> {
+    if (!this.queues.has(slot)) return "unknown";
+    if (this.runningIn(slot)) return "busy";
+    await this.stopPlaces(slot, (place) => !this.runningIn(slot, place));
     return "stopped";
   }
 
-  /** Stops the running containers of a pool name that `stoppable` allows, checked just before each stop. */
-  private async stopSlots(name: string, stoppable: (slot: ContainerSlot) => boolean): Promise<void> {
+  /** Stops the running containers of a slot that `stoppable` allows, checked just before each stop. */
+  private async stopPlaces(slot: string, stoppable: (place: SlotPlace) => boolean): Promise<void> {
     const lifecycle = this.options.lifecycle;
     if (!lifecycle) return;
-    for (const slot of await lifecycle.running(name)) {
-      if (!stoppable(slot)) continue;
-      await lifecycle.stop(name, slot);
-      this.lastUsed.delete(slotKey(name, slot));
+    for (const place of await lifecycle.running(slot)) {
+      if (!stoppable(place)) continue;
+      await lifecycle.stop(slot, place);
+      this.lastUsed.delete(placeKey(slot, place));
     }
   }
 
   status() {
-    const containers: Record<string, { queued: number; running: string | null }> = {};
-    for (const name of this.queues.keys()) {
-      const mine = [...this.entries.values()].filter((e) => e.container === name);
-      containers[name] = {
-        queued: mine.filter((e) => !e.controller && !e.cancelled).length,
+    const slots: Record<string, { queued: number; running: string | null }> = {};
+    for (const slot of this.queues.keys()) {
+      const mine = [...this.entries.values()].filter((e) => e.slot === slot);
+      slots[slot] = {
+        queued: mine.filter((e) => !e.controller && !e.cancellation).length,
         running: mine.find((e) => e.controller)?.task.id ?? null,
       };
     }
     return {
-      containers,
-      running: this.slots.inUse,
+      slots,
+      running: this.running.inUse,
       max_concurrent_tasks: this.options.maxConcurrent,
       single_queue_pins: this.options.journal.pins(),
       tasks: this.options.journal.counts(),
@@ -220,21 +205,21 @@ export class ContainerPool implements TaskSink {
     await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
   }
 
-  private load(name: string): number {
+  private load(slot: string): number {
     let n = 0;
-    for (const e of this.entries.values()) if (e.container === name && !e.cancelled) n++;
+    for (const e of this.entries.values()) if (e.slot === slot && !e.cancellation) n++;
     return n;
   }
 
-  /** A task runs in the pool name (in that slot's container, when one is given). */
-  private runningIn(name: string, slot?: ContainerSlot): boolean {
-    for (const e of this.entries.values()) if (e.container === name && e.controller && (!slot || sameSlot(slotOf(e.task), slot))) return true;
+  /** A task runs in the slot (in that place's container, when one is given). */
+  private runningIn(slot: string, place?: SlotPlace): boolean {
+    for (const e of this.entries.values()) if (e.slot === slot && e.controller && (!place || samePlace(placeInSlot(e.task), place))) return true;
     return false;
   }
 
-  /** A task runs or waits for the slot's container. */
-  private wanted(name: string, slot: ContainerSlot): boolean {
-    for (const e of this.entries.values()) if (e.container === name && !e.cancelled && sameSlot(slotOf(e.task), slot)) return true;
+  /** A task runs or waits for the place's container. */
+  private wanted(slot: string, place: SlotPlace): boolean {
+    for (const e of this.entries.values()) if (e.slot === slot && !e.cancellation && samePlace(placeInSlot(e.task), place)) return true;
     return false;
   }
 
@@ -242,9 +227,11 @@ export class ContainerPool implements TaskSink {
   private route(task: Task, interrupted: boolean): void {
     const repo = task.repo.fullName.toLowerCase();
     const previous = this.routing.get(repo) ?? Promise.resolve();
-    const next = previous.then(() => this.place(task, interrupted)).catch((error: unknown) => {
+    const next = previous.then(() => this.place(task, interrupted)).catch(async (error: unknown) => {
       this.options.log.error({ err: error, task: task.id }, "could not queue task");
-      this.options.journal.finish(task.id, "failed", "could not be queued");
+      const detail = "could not be queued";
+      this.options.journal.finish(task.id, "failed", detail);
+      await this.finished(task, { slot: "", state: "failed", detail, ran: null });
     });
     this.routing.set(repo, next);
     void next.finally(() => {
@@ -261,47 +248,52 @@ export class ContainerPool implements TaskSink {
       // The executor reads the config again and reports a broken file to the user.
       log.warn({ err: error, task: task.id }, "no routing hints (DEVS.yml unreadable); routing as usual");
     }
-    const candidates = namesFor(task.kind, this.options.names, singleQueue);
+    const candidates = slotsFor(task.kind, this.options.slots, singleQueue);
     const pinned = singleQueue ? journal.pinOf(task.repo.fullName) : null;
-    const container = chooseContainer(candidates, (n) => this.load(n), pinned);
-    if (singleQueue && pinned !== container) journal.pin(task.repo.fullName, container);
+    const slot = chooseSlot(candidates, (n) => this.load(n), pinned);
+    if (singleQueue && pinned !== slot) journal.pin(task.repo.fullName, slot);
     if (!singleQueue && journal.pinOf(task.repo.fullName)) journal.unpin(task.repo.fullName);
 
-    const entry: Entry = { task, container, interrupted, controller: null, cancelled: false };
+    const entry: Entry = { task, slot, interrupted, controller: null, cancellation: null };
     this.entries.set(task.id, entry);
-    journal.assign(task.id, container);
-    const queue = this.queues.get(container)!;
+    journal.assign(task.id, slot);
+    const queue = this.queues.get(slot)!;
     const position = queue.size + queue.pending;
     void queue.add(() => this.run(entry)).catch((error: unknown) => log.error({ err: error, task: task.id }, "task runner failed"));
-    await this.emit({ type: "queued", task, container, position, interrupted });
+    await this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted }));
+    await this.emit({ type: "queued", task, slot, position, interrupted });
   }
 
   private async run(entry: Entry): Promise<void> {
-    if (entry.cancelled) {
+    if (entry.cancellation) {
       this.entries.delete(entry.task.id);
       return;
     }
-    const release = await this.slots.acquire();
-    if (entry.cancelled) {
-      // Cancelled while it waited for a slot (MAX_CONCURRENT_TASKS): the journal already knows.
+    const release = await this.running.acquire();
+    if (entry.cancellation) {
+      // Cancelled while it waited for MAX_CONCURRENT_TASKS: the journal and its reporter know.
       release();
       this.entries.delete(entry.task.id);
       return;
     }
-    const { task, container } = entry;
+    const { task, slot } = entry;
     const { journal, log } = this.options;
     const controller = new AbortController();
     entry.controller = controller;
     // The limit runs from this task's own start, not from when it was queued.
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout")), this.options.timeoutMs);
     const started = this.now();
-    journal.markRunning(task.id, container);
-    await this.emit({ type: "started", task, container, interrupted: entry.interrupted });
+    journal.markRunning(task.id, slot);
+    // Not awaited: the work does not wait for GitHub; the reporter keeps its writes in order.
+    void this.tell(task, "started", (r) => r.started(task, { slot, interrupted: entry.interrupted }));
+    await this.emit({ type: "started", task, slot, interrupted: entry.interrupted });
 
     let state: FinalState;
     let detail: string | null = null;
+    let result: RunResult | null = null;
     try {
-      const result = await this.settleWithin(this.options.executor(task, { container, signal: controller.signal, interrupted: entry.interrupted }), controller.signal);
+      const execute = this.options.kinds[task.kind]!.execute;
+      result = await this.settleWithin(execute(task, { slot, signal: controller.signal, interrupted: entry.interrupted }), controller.signal);
       state = result.state;
       detail = result.detail ?? null;
     } catch (error) {
@@ -310,35 +302,57 @@ export class ContainerPool implements TaskSink {
     } finally {
       clearTimeout(timer);
     }
+    // A time limit or a cancel decides the state, whatever the executor made of it.
     const reason = controller.signal.aborted ? (controller.signal.reason as TaskAbort).reason : null;
     if (reason === "timeout") {
       state = "timed_out";
       detail = `stopped after ${Math.round(this.options.timeoutMs / 60_000)} minute(s) (CONTAINER_TIMEOUT_MINUTES)`;
     } else if (reason === "cancelled") {
       state = "cancelled";
-      detail = `cancelled while running${entry.cancelledBy ? ` by ${entry.cancelledBy}` : ""}`;
+      // Set while the task ran (TypeScript keeps the narrowing from before the awaits).
+      const by = (entry as Entry).cancellation?.by;
+      detail = `cancelled while running${by ? ` by ${by}` : ""}`;
     }
     // Still counted as running here, so no stop of this container races the clean-up.
     await this.options.lifecycle
-      ?.afterTask?.(container, task)
-      .catch((error: unknown) => log.warn({ err: error, task: task.id, container }, "could not clear the container after the task"));
+      ?.afterTask?.(slot, task)
+      .catch((error: unknown) => log.warn({ err: error, task: task.id, slot }, "could not clear the container after the task"));
     this.entries.delete(task.id);
-    this.lastUsed.set(slotKey(container, slotOf(task)), this.now());
+    this.lastUsed.set(placeKey(slot, placeInSlot(task)), this.now());
     release();
 
     if (reason === "shutdown") {
       // Not a failure of the task: the next start runs it again.
       journal.requeue(task.id);
-      log.info({ task: task.id, container }, "task interrupted by shutdown; it will run again after restart");
+      log.info({ task: task.id, slot }, "task interrupted by shutdown; it will run again after restart");
+      await this.tell(task, "suspended", (r) => r.suspended(task, { slot }));
+      await this.emit({ type: "suspended", task, slot });
       return;
     }
     journal.finish(task.id, state, detail);
-    log.info({ task: task.id, container, state, ms: this.now() - started }, "task finished");
-    await this.emit({ type: "finished", task, container, state, detail, durationMs: this.now() - started, cancelledBy: entry.cancelledBy });
-    if (this.options.cleanup?.mode === "after-task" && !this.load(container)) {
-      // Every idle container of the name, not only this task's: other repositories' (and the other
-      // trust's) containers of this name would otherwise run on forever.
-      await this.stopSlots(container, (slot) => !this.wanted(container, slot)).catch((error: unknown) => log.warn({ err: error, container }, "could not stop containers"));
+    const durationMs = this.now() - started;
+    log.info({ task: task.id, slot, state, ms: durationMs }, "task finished");
+    await this.finished(task, { slot, state, detail, ran: { durationMs, report: result?.report }, cancellation: (entry as Entry).cancellation ?? undefined });
+    if (this.options.cleanup?.mode === "after-task" && !this.load(slot)) {
+      // Every idle container of the slot, not only this task's: other repositories' (and the other
+      // trust's) containers of this slot would otherwise run on forever.
+      await this.stopPlaces(slot, (place) => !this.wanted(slot, place)).catch((error: unknown) => log.warn({ err: error, slot }, "could not stop containers"));
+    }
+  }
+
+  private async finished(task: Task, end: TaskEnd): Promise<void> {
+    await this.tell(task, "finished", (r) => r.finished(task, end));
+    await this.emit({ type: "finished", task, ...end });
+  }
+
+  /** A reporter that fails is logged; the pool's own bookkeeping never depends on GitHub. */
+  private async tell(task: Task, what: string, call: (reporter: TaskReporter) => Promise<void>): Promise<void> {
+    const reporter = this.reporter(task);
+    if (!reporter) return;
+    try {
+      await call(reporter);
+    } catch (error) {
+      this.options.log.warn({ err: error, task: task.id, report: what }, "could not report the task to GitHub");
     }
   }
 
@@ -362,16 +376,16 @@ export class ContainerPool implements TaskSink {
   private async stopIdle(): Promise<void> {
     if (this.options.cleanup?.mode !== "idle") return;
     const cutoff = this.now() - this.options.cleanup.idleMs;
-    for (const name of this.queues.keys()) {
+    for (const slot of this.queues.keys()) {
       // Containers from before a restart have no last task here: their idle time counts from now.
-      const idle = (slot: ContainerSlot) => {
-        const key = slotKey(name, slot);
+      const idle = (place: SlotPlace) => {
+        const key = placeKey(slot, place);
         if (!this.lastUsed.has(key)) this.lastUsed.set(key, this.now());
         return this.lastUsed.get(key)! <= cutoff;
       };
       // A busy or about-to-run container is never stopped.
-      await this.stopSlots(name, (slot) => !this.wanted(name, slot) && idle(slot)).catch((error: unknown) =>
-        this.options.log.warn({ err: error, container: name }, "idle stop failed"),
+      await this.stopPlaces(slot, (place) => !this.wanted(slot, place) && idle(place)).catch((error: unknown) =>
+        this.options.log.warn({ err: error, slot }, "idle stop failed"),
       );
     }
   }
@@ -385,4 +399,4 @@ export class ContainerPool implements TaskSink {
   }
 }
 
-const sameSlot = (a: ContainerSlot, b: ContainerSlot) => a.repo === b.repo && a.trust === b.trust;
+const samePlace = (a: SlotPlace, b: SlotPlace) => a.repo === b.repo && a.trust === b.trust;

@@ -13,7 +13,7 @@ import type { AgentOutcome } from "../../src/agent/claude.js";
 import { createAgentRunner, type AgentRunnerDeps, type PreparedContainer } from "../../src/agent/runner.js";
 import type { AgentConfig } from "../../src/config/task-config.js";
 import { LifecycleCommandError } from "../../src/containers/docker.js";
-import { TaskAbort } from "../../src/pool/pool.js";
+import { TaskAbort } from "../../src/tasks/execution.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { GitError, type RepoCache } from "../../src/workspace/repo-cache.js";
 import { TestOctokit } from "../helpers/probot.js";
@@ -94,7 +94,7 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     .reply(200, { id: 77 })
     .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
     .reply(201, {});
-  const result = await createAgentRunner(deps)(task, { container: "eamonn", signal: new AbortController().signal, interrupted: false });
+  const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: new AbortController().signal, interrupted: false });
   expect(result.state).toBe("failed");
   scope.done();
   return { body, lines };
@@ -247,7 +247,7 @@ describe("a stopped agent task whose last comment edit fails", () => {
       .reply(201, { id: 78 })
       .patch("/repos/acme/widgets/issues/comments/78", (b: { body: string }) => b.body.includes("⏱️"))
       .reply(502, { message: "Bad Gateway" });
-    const result = await createAgentRunner(deps)(task, { container: "eamonn", signal: controller.signal, interrupted: false });
+    const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: controller.signal, interrupted: false });
     expect(result).toEqual({ state: "failed", detail: "aborted (timeout)" });
     scope.done();
     const warning = lines.find((l) => l.msg === "could not say on GitHub that the task was stopped");

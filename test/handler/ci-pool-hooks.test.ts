@@ -1,13 +1,15 @@
 // The CI check's life around the pool, with nock for GitHub (exact bodies) and the real pool and
 // journal: writes in order whoever makes them, a check whose queued creation failed found again by
 // its external_id, and every way a task ends without its runner's report completing the check.
+import { allKinds } from "../helpers/tasks.js";
 import nock from "nock";
 import { pino } from "pino";
 import { Probot } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ciPoolListener, supersedeQueued } from "../../src/ci/pool-hooks.js";
 import { CiReporter } from "../../src/ci/reporter.js";
-import { ContainerPool, type PoolEvent, type TaskExecutor } from "../../src/pool/pool.js";
+import { ContainerPool, type PoolEvent } from "../../src/pool/pool.js";
+import type { TaskExecutor } from "../../src/tasks/execution.js";
 import { createRedactor } from "../../src/publish/redact.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
@@ -133,12 +135,12 @@ describe("ciPoolListener with the real pool and journal", () => {
     const listener = ciPoolListener({ reporter: r, redact: createRedactor([]), log, superseded });
     const events: PoolEvent[] = [];
     const pool = new ContainerPool({
-      names: { main: ["eamonn"], ci: [] },
+      slots: { main: ["eamonn"], ci: [] },
       journal,
       log,
       maxConcurrent: 1,
       timeoutMs: 60_000,
-      executor,
+      kinds: allKinds(executor),
       onEvent: async (e) => {
         events.push(e);
         await listener(e);
@@ -167,7 +169,7 @@ describe("ciPoolListener with the real pool and journal", () => {
     await pool.submit(ciTask("ci-waits", { checkRunId: 88 }));
     // Placed in its container's queue (routing is asynchronous).
     await until(() => journal.get("ci-waits")!.container !== null);
-    expect(pool.cancel("ci-waits", "an operator")).toBe(true);
+    expect(pool.cancel("ci-waits", { by: "an operator" })).toBe(true);
     release();
     await pool.idle();
     await until(() => scope.isDone());
@@ -238,15 +240,15 @@ describe("supersedeQueued", () => {
     const superseded = new Set<string>();
     const listener = ciPoolListener({ reporter: r, redact: createRedactor([]), log, superseded });
     const pool = new ContainerPool({
-      names: { main: ["eamonn"], ci: [] },
+      slots: { main: ["eamonn"], ci: [] },
       journal,
       log,
       maxConcurrent: 1,
       timeoutMs: 60_000,
-      executor: async (task) => {
+      kinds: allKinds(async (task) => {
         await gate;
         return { state: task.id === "running-12" ? "done" : "failed", detail: "not expected to run" };
-      },
+      }),
       onEvent: listener,
     });
     pool.start();

@@ -71,7 +71,7 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     .reply(200, { id: 77 })
     .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
     .reply(201, {});
-  const result = await createAgentRunner(deps)(task, { container: "eamonn", signal: new AbortController().signal, interrupted: false });
+  const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: new AbortController().signal, interrupted: false });
   expect(result.state).toBe("failed");
   scope.done();
 });

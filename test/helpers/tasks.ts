@@ -1,3 +1,4 @@
+import type { TaskExecutor, TaskKinds } from "../../src/tasks/execution.js";
 import { TASK_VERSION, type Task, type TaskKind } from "../../src/tasks/task.js";
 
 let counter = 0;
@@ -19,4 +20,9 @@ export function makeTask(repo = "acme/widgets", kind: TaskKind = "agent", id = `
     trigger: { reason: "mention", subject: { type: "issue_comment", id: 1 }, author: "alice", body: "@bot go", url: "u" },
     sender: "alice",
   };
+}
+
+/** The pool's kinds when a test runs every kind through one executor and no reporter. */
+export function allKinds(execute: TaskExecutor): TaskKinds {
+  return { agent: { execute }, ci: { execute } };
 }

@@ -301,10 +301,12 @@ describe("admin routes over the pool and journal", () => {
     const settings = testSettings({ ADMIN_PASSWORD: "pw", CONTAINER_POOL: "solo" });
     const started: string[] = [];
     const runtime = createRuntime(settings, pino({ level: "silent" }), {
-      agent: async (task, ctx) => {
-        started.push(task.id);
-        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
-        return { state: "failed", detail: "aborted" };
+      agent: {
+        execute: async (task, ctx) => {
+          started.push(task.id);
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+          return { state: "failed", detail: "aborted" };
+        },
       },
     });
     server = await startServer(settings, {

@@ -5,6 +5,7 @@
 // asserted as GitHub would receive it. The attacker's moves are tried here too: a test command that
 // plants commands in the workspace's .git for host git to run, and a JUnit bomb while the server
 // must keep answering.
+import { allKinds } from "../helpers/tasks.js";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
@@ -121,12 +122,12 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
     log,
   });
   const pool = new ContainerPool({
-    names: { main: [POOL], ci: [] },
+    slots: { main: [POOL], ci: [] },
     journal,
     log,
     maxConcurrent: options.maxConcurrent ?? 1,
     timeoutMs: options.timeoutMs ?? 60_000,
-    executor: runner,
+    kinds: allKinds(runner),
     onEvent: ciPoolListener({ reporter, redact, log, superseded }),
   });
   pool.start();
@@ -512,14 +513,14 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const queuedSha = r.commit({ "README.md": "queued\n" }, "queued");
     const queued = await push(s, "cancel", queuedSha);
     expect(s.journal.get(queued)!.state).toBe("queued");
-    expect(s.pool.cancel(queued, "an operator")).toBe(true);
+    expect(s.pool.cancel(queued, { by: "an operator" })).toBe(true);
     const q = await completed(queued);
     expect(q.conclusion).toBe("cancelled");
     expect(q.output).toEqual({ title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." });
 
     // The cancel lands while the command runs.
     await existsInContainer(s, "cancel", `${BRIDGE_FOLDER}/started`);
-    expect(s.pool.cancel(running, "an operator")).toBe(true);
+    expect(s.pool.cancel(running, { by: "an operator" })).toBe(true);
     const c = await completed(running);
     expect(c.conclusion).toBe("cancelled");
     expect(c.output?.title).toBe("Cancelled");

@@ -1,6 +1,7 @@
 // The pool on a real Docker engine. Nothing queued is lost to a crash: the server is killed with SIGKILL while one task runs in a
 // real container and two wait; after a restart every task completes exactly once, and what the
 // interrupted attempt left running in the container does not finish behind the new one's back.
+import { allKinds } from "../helpers/tasks.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -88,17 +89,17 @@ describe("pool timeout (real dockerd)", () => {
     const journal = new TaskJournal(openDatabase(tempDir()));
     let containerId = "";
     const p = new ContainerPool({
-      names: { main: [pool], ci: [] },
+      slots: { main: [pool], ci: [] },
       journal,
       log: pino({ level: "silent" }),
       maxConcurrent: 1,
       timeoutMs: 1_500,
-      executor: async (task, run) => {
+      kinds: allKinds(async (task, run) => {
         const c = await runtime.ensure({ pool, owner: "acme", repo: "timeout", trust: "maintainers", workspaceDir: tempDir(), spec, image: { ref: BUSYBOX_IMAGE, id: imageId, origin: "local" } });
         containerId = c.id;
         const result = await runtime.exec(c, ["sh", "-c", "sleep 600"], { env: { [TASK_ID_VARIABLE]: task.id }, signal: run.signal });
         return { state: "failed", detail: `exit ${result.exitCode}` };
-      },
+      }),
     });
     p.start();
     const task = makeTask("acme/timeout");

@@ -2,6 +2,7 @@
 // hostile test suite or agent would, and checked from the host with Docker's top API (the
 // container's own ps and /proc can lie). Also: tasks of different trust, and repositories whose
 // names read alike, get different containers and directories; stop-after-task stops them all.
+import { allKinds } from "../helpers/tasks.js";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -310,14 +311,14 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     let before = new Set<string>();
     let containerId = "";
     const pool = new ContainerPool({
-      names: { main: [`${POOL}t`], ci: [] },
+      slots: { main: [`${POOL}t`], ci: [] },
       journal,
       log,
       maxConcurrent: 1,
       timeoutMs: 1_500,
       lifecycle: containerLifecycle(runtime, log),
-      executor: async (t, ctx) => {
-        const { container } = await startTask(runtime, t, { pool: ctx.container });
+      kinds: allKinds(async (t, ctx) => {
+        const { container } = await startTask(runtime, t, { pool: ctx.slot });
         containerId = container.id;
         before = await hostView(container.id);
         await runtime.exec(container, ["sh", "-c", `setsid env -i sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null & sleep 600`], {
@@ -325,7 +326,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
           signal: ctx.signal,
         });
         return { state: "done" };
-      },
+      }),
     });
     pool.start();
     const t = task("timeout");
@@ -340,18 +341,18 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
   it("stop-after-task stops the containers of both repositories on a pool name once its queue is empty", async () => {
     const journal = new TaskJournal(openDatabase(tempDir("devs-tp-journal-")));
     const pool = new ContainerPool({
-      names: { main: [STOP_POOL], ci: [] },
+      slots: { main: [STOP_POOL], ci: [] },
       journal,
       log,
       maxConcurrent: 1,
       timeoutMs: 60_000,
       cleanup: { mode: "after-task" },
       lifecycle: containerLifecycle(runtime, log),
-      executor: async (t, ctx) => {
-        const { container } = await startTask(runtime, t, { pool: ctx.container });
+      kinds: allKinds(async (t, ctx) => {
+        const { container } = await startTask(runtime, t, { pool: ctx.slot });
         await run(runtime, container, t, "sleep 300 > /dev/null 2>&1 & true");
         return { state: "done" };
-      },
+      }),
     });
     pool.start();
     await pool.submit(task("first"));

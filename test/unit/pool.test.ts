@@ -2,22 +2,24 @@
 // here, the container-backed one is tested against dockerd in test/integration.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ContainerPool, slotOf, type ContainerLifecycle, type ContainerSlot, type PoolEvent, type PoolOptions, type RunContext, type TaskExecutor } from "../../src/pool/pool.js";
-import { chooseContainer, namesFor } from "../../src/pool/routing.js";
+import { ContainerPool, placeInSlot, type ContainerLifecycle, type PoolEvent, type PoolOptions, type SlotPlace } from "../../src/pool/pool.js";
+import { chooseSlot, slotsFor } from "../../src/pool/routing.js";
+import type { RunContext, TaskExecutor } from "../../src/tasks/execution.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
 import type { Task } from "../../src/tasks/task.js";
 import { tempDir } from "../helpers/settings.js";
-import { makeTask } from "../helpers/tasks.js";
+import { allKinds, makeTask } from "../helpers/tasks.js";
 
 const log = pino({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pool(options: Partial<PoolOptions> & { executor: TaskExecutor }, dataDir = tempDir()) {
+function pool({ executor, ...options }: Partial<PoolOptions> & { executor: TaskExecutor }, dataDir = tempDir()) {
   const journal = new TaskJournal(openDatabase(dataDir));
   const events: PoolEvent[] = [];
   const p = new ContainerPool({
-    names: { main: ["eamonn", "harry", "darren"], ci: [] },
+    slots: { main: ["eamonn", "harry", "darren"], ci: [] },
+    kinds: allKinds(executor),
     journal,
     log,
     maxConcurrent: 3,
@@ -32,9 +34,9 @@ function pool(options: Partial<PoolOptions> & { executor: TaskExecutor }, dataDi
 /** An executor whose tasks finish when the test says so. */
 function gated() {
   const gates = new Map<string, () => void>();
-  const started: Array<{ id: string; container: string }> = [];
+  const started: Array<{ id: string; slot: string }> = [];
   const executor: TaskExecutor = async (task, ctx) => {
-    started.push({ id: task.id, container: ctx.container });
+    started.push({ id: task.id, slot: ctx.slot });
     await new Promise<void>((resolve) => gates.set(task.id, resolve));
     return { state: "done" };
   };
@@ -43,10 +45,10 @@ function gated() {
 
 /** Running containers per pool name, as the lifecycle sees them; a task's start brings its own up. */
 function fakeEngine() {
-  const running = new Map<string, Map<string, ContainerSlot>>();
+  const running = new Map<string, Map<string, SlotPlace>>();
   const stopped: string[] = [];
   const stoppedAt = new Map<string, number>();
-  const up = (container: string, repo: string, trust: ContainerSlot["trust"]) => {
+  const up = (container: string, repo: string, trust: SlotPlace["trust"]) => {
     if (!running.has(container)) running.set(container, new Map());
     running.get(container)!.set(`${repo}|${trust}`, { repo, trust });
   };
@@ -61,8 +63,8 @@ function fakeEngine() {
   const wrap =
     (executor: TaskExecutor): TaskExecutor =>
     (task, ctx) => {
-      const slot = slotOf(task);
-      up(ctx.container, slot.repo, slot.trust);
+      const slot = placeInSlot(task);
+      up(ctx.slot, slot.repo, slot.trust);
       return executor(task, ctx);
     };
   return { lifecycle, stopped, stoppedAt, up, wrap };
@@ -86,19 +88,19 @@ async function until(check: () => boolean, ms = 5_000) {
 describe("routing (pure)", () => {
   it("least loaded wins; ties go to config order", () => {
     const loads: Record<string, number> = { a: 1, b: 0, c: 0 };
-    expect(chooseContainer(["a", "b", "c"], (n) => loads[n]!, null)).toBe("b");
-    expect(chooseContainer(["a", "b", "c"], () => 0, null)).toBe("a");
+    expect(chooseSlot(["a", "b", "c"], (n) => loads[n]!, null)).toBe("b");
+    expect(chooseSlot(["a", "b", "c"], () => 0, null)).toBe("a");
   });
   it("a configured pin wins; an unknown pin is ignored", () => {
-    expect(chooseContainer(["a", "b"], (n) => (n === "b" ? 5 : 0), "b")).toBe("b");
-    expect(chooseContainer(["a", "b"], () => 0, "gone")).toBe("a");
+    expect(chooseSlot(["a", "b"], (n) => (n === "b" ? 5 : 0), "b")).toBe("b");
+    expect(chooseSlot(["a", "b"], () => 0, "gone")).toBe("a");
   });
   it("CI uses its own pool unless the repository is single_queue", () => {
     const names = { main: ["a"], ci: ["ci1"] };
-    expect(namesFor("ci", names, false)).toEqual(["ci1"]);
-    expect(namesFor("ci", names, true)).toEqual(["a"]);
-    expect(namesFor("agent", names, false)).toEqual(["a"]);
-    expect(namesFor("ci", { main: ["a"], ci: [] }, false)).toEqual(["a"]);
+    expect(slotsFor("ci", names, false)).toEqual(["ci1"]);
+    expect(slotsFor("ci", names, true)).toEqual(["a"]);
+    expect(slotsFor("agent", names, false)).toEqual(["a"]);
+    expect(slotsFor("ci", { main: ["a"], ci: [] }, false)).toEqual(["a"]);
   });
 });
 
@@ -109,7 +111,7 @@ describe("ContainerPool", () => {
     const tasks = ["a/1", "b/2", "c/3", "d/4"].map((r) => makeTask(r));
     for (const t of tasks) await p.submit(t);
     await until(() => events.filter((e) => e.type === "queued").length === 4);
-    const placed = events.filter((e) => e.type === "queued").map((e) => [e.task.id, e.container, e.type === "queued" ? e.position : -1]);
+    const placed = events.filter((e) => e.type === "queued").map((e) => [e.task.id, e.slot, e.type === "queued" ? e.position : -1]);
     expect(placed).toEqual([
       [tasks[0]!.id, "eamonn", 0],
       [tasks[1]!.id, "harry", 0],
@@ -130,7 +132,7 @@ describe("ContainerPool", () => {
     const other = [makeTask("acme/free"), makeTask("acme/free")];
     for (const t of [pinned[0]!, other[0]!, pinned[1]!, other[1]!, pinned[2]!]) await first.pool.submit(t);
     await until(() => first.events.filter((e) => e.type === "queued").length === 5);
-    const where = (id: string) => first.events.find((e) => e.type === "queued" && e.task.id === id)!.container;
+    const where = (id: string) => first.events.find((e) => e.type === "queued" && e.task.id === id)!.slot;
     expect(pinned.map((t) => where(t.id))).toEqual(["eamonn", "eamonn", "eamonn"]);
     expect(other.map((t) => where(t.id))).toEqual(["harry", "darren"]);
     // Order within the pinned repository is kept.
@@ -139,7 +141,7 @@ describe("ContainerPool", () => {
       g.open(t.id);
     }
     await first.pool.idle();
-    expect(g.started.filter((s) => s.container === "eamonn").map((s) => s.id)).toEqual(pinned.map((t) => t.id));
+    expect(g.started.filter((s) => s.slot === "eamonn").map((s) => s.id)).toEqual(pinned.map((t) => t.id));
     expect(first.journal.pins()).toEqual({ "acme/pinned": "eamonn" });
 
     // After a restart on the same DATA_DIR the pin holds even when eamonn is the busiest.
@@ -151,7 +153,7 @@ describe("ContainerPool", () => {
     const again = makeTask("acme/pinned");
     await second.pool.submit(again);
     await until(() => second.events.some((e) => e.type === "queued" && e.task.id === again.id));
-    expect(second.events.find((e) => e.type === "queued" && e.task.id === again.id)!.container).toBe("eamonn");
+    expect(second.events.find((e) => e.type === "queued" && e.task.id === again.id)!.slot).toBe("eamonn");
     g2.open(busy.id);
     await until(() => g2.started.length === 2);
     g2.open(again.id);
@@ -197,7 +199,7 @@ describe("ContainerPool", () => {
       await sleep(250);
       return { state: "done" };
     };
-    const { pool: p, journal } = pool({ executor, timeoutMs: 400, names: { main: ["solo"], ci: [] }, onEvent: (e) => void finished.push(e) });
+    const { pool: p, journal } = pool({ executor, timeoutMs: 400, slots: { main: ["solo"], ci: [] }, onEvent: (e) => void finished.push(e) });
     const quick1 = makeTask("quick/a");
     const quick2 = makeTask("quick/b");
     const slow = makeTask("slow/one");
@@ -216,7 +218,7 @@ describe("ContainerPool", () => {
 
   it("an executor that ignores the abort is abandoned after the grace period; the queue moves on", async () => {
     const { pool: p, journal } = pool({
-      names: { main: ["solo"], ci: [] },
+      slots: { main: ["solo"], ci: [] },
       timeoutMs: 100,
       abortGraceMs: 100,
       executor: async (task) => (task.repo.name === "hung" ? new Promise(() => undefined) : { state: "done" }),
@@ -233,11 +235,11 @@ describe("ContainerPool", () => {
   it("cancels a queued task (it never runs) and a running one (aborted)", async () => {
     const g = gated();
     const executor: TaskExecutor = async (task, ctx) => {
-      g.started.push({ id: task.id, container: ctx.container });
+      g.started.push({ id: task.id, slot: ctx.slot });
       await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
       return { state: "failed", detail: "aborted" };
     };
-    const { pool: p, journal } = pool({ executor, names: { main: ["solo"], ci: [] } });
+    const { pool: p, journal } = pool({ executor, slots: { main: ["solo"], ci: [] } });
     const running = makeTask("r/run");
     const queued = makeTask("r/wait");
     await p.submit(running);
@@ -246,8 +248,8 @@ describe("ContainerPool", () => {
     expect(p.cancel(queued.id)).toBe(true);
     expect(journal.get(queued.id)!.state).toBe("cancelled");
     expect(p.activeOn("r/run", "agent", 1)).toEqual([running.id]);
-    expect(p.cancel(running.id, "@alice")).toBe(true);
-    expect(p.cancel(running.id, "@alice")).toBe(false); // once is enough
+    expect(p.cancel(running.id, { by: "@alice" })).toBe(true);
+    expect(p.cancel(running.id, { by: "@alice" })).toBe(false); // once is enough
     await p.idle();
     expect(journal.get(running.id)).toMatchObject({ state: "cancelled", detail: "cancelled while running by @alice" });
     expect(g.started.map((s) => s.id)).toEqual([running.id]);
@@ -256,7 +258,7 @@ describe("ContainerPool", () => {
 
   it("a task cancelled while it waits for a global slot (MAX_CONCURRENT_TASKS) never runs", async () => {
     const g = gated();
-    const { pool: p, journal } = pool({ executor: g.executor, names: { main: ["a", "b"], ci: [] }, maxConcurrent: 1 });
+    const { pool: p, journal } = pool({ executor: g.executor, slots: { main: ["a", "b"], ci: [] }, maxConcurrent: 1 });
     const first = makeTask("r/one");
     const second = makeTask("r/two");
     await p.submit(first);
@@ -269,7 +271,7 @@ describe("ContainerPool", () => {
     await p.idle();
     expect(g.started.map((s) => s.id)).toEqual([first.id]);
     expect(journal.get(second.id)!.state).toBe("cancelled");
-    expect(p.status().containers.b).toEqual({ queued: 0, running: null });
+    expect(p.status().slots.b).toEqual({ queued: 0, running: null });
   });
 
   it("says which queued tasks are back after a restart interrupted them", async () => {
@@ -300,7 +302,7 @@ describe("ContainerPool", () => {
 
   it("a failing executor marks the task failed with its message and the queue goes on", async () => {
     const { pool: p, journal } = pool({
-      names: { main: ["solo"], ci: [] },
+      slots: { main: ["solo"], ci: [] },
       executor: async (task) => {
         if (task.repo.name === "bad") throw new Error("docker went away");
         return { state: "done" };
@@ -322,7 +324,7 @@ describe("ContainerPool", () => {
     const g = gated();
     const { pool: p } = pool({
       executor: engine.wrap(g.executor),
-      names: { main: ["solo"], ci: [] },
+      slots: { main: ["solo"], ci: [] },
       cleanup: { mode: "after-task" },
       lifecycle: engine.lifecycle,
     });
@@ -331,7 +333,7 @@ describe("ContainerPool", () => {
     const fork = forkCi("o/a");
     for (const t of [a, b, fork]) await p.submit(t);
     await until(() => g.started.length === 1);
-    expect(await p.stopContainer("solo")).toBe("busy");
+    expect(await p.stopSlot("solo")).toBe("busy");
     g.open(a.id);
     await until(() => g.started.length === 2);
     expect(engine.stopped).toEqual([]); // b and the fork's run are still queued for solo
@@ -343,7 +345,7 @@ describe("ContainerPool", () => {
     await until(() => engine.stopped.length === 4);
     expect(engine.stopped.sort()).toEqual(["solo:o/a:fork", "solo:o/a:maintainers", "solo:o/b:maintainers", "solo:o/old:maintainers"]);
     expect(await engine.lifecycle.running("solo")).toEqual([]);
-    expect(await p.stopContainer("nope")).toBe("unknown");
+    expect(await p.stopSlot("nope")).toBe("unknown");
   });
 
   it("clears each task's container after it ends, whatever the end, before the next task starts", async () => {
@@ -355,7 +357,7 @@ describe("ContainerPool", () => {
         if (task.repo.name === "bad") throw new Error("boom");
         return { state: "done" };
       }),
-      names: { main: ["solo"], ci: [] },
+      slots: { main: ["solo"], ci: [] },
       lifecycle: { ...engine.lifecycle, afterTask: async (c, t) => void order.push(`clear ${c} ${t.id}`) },
     });
     const bad = makeTask("o/bad");
@@ -376,7 +378,7 @@ describe("ContainerPool", () => {
         ended.set(task.repo.fullName, Date.now());
         return { state: "done" };
       }),
-      names: { main: ["solo"], ci: [] },
+      slots: { main: ["solo"], ci: [] },
       cleanup: { mode: "idle", idleMs: 100, checkEveryMs: 20 },
       lifecycle: engine.lifecycle,
     });
@@ -398,7 +400,7 @@ describe("ContainerPool", () => {
       await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
       return { state: "failed", detail: "aborted" };
     };
-    const first = pool({ executor, names: { main: ["solo"], ci: [] } }, dir);
+    const first = pool({ executor, slots: { main: ["solo"], ci: [] } }, dir);
     const t = makeTask("o/a");
     await first.pool.submit(t);
     await until(() => first.journal.get(t.id)!.state === "running");
