@@ -6,10 +6,10 @@
 
 /** Folders under src/ whose modules do I/O or drive it (Docker, git, GitHub, disk, SQLite, HTTP). */
 const IO_FOLDERS =
-  "^src/(containers|workspace|github|admin|ci|agent|publish|pool|webhooks|config)/";
+  "^src/(containers|workspace|github|admin|ci|agent|publish|pool|webhooks|config|wiring)/";
 /** tasks/task.ts is the Task type and its signing; the rest of tasks/ is SQLite, sinks and memory. */
 const IO_TASKS = "^src/tasks/(?!task\\.ts$)";
-/** Top-level modules other than settings.ts: the wiring, the server, the CLI. */
+/** Top-level modules other than settings.ts: the server, the CLI, the app function. */
 const IO_TOP = "^src/(?!settings\\.ts$)[^/]+\\.ts$";
 
 /** Node built-ins that reach the outside world (resolved names carry no `node:` prefix). */
@@ -78,6 +78,22 @@ module.exports = {
       comment: "src/handlers/ stay thin: they turn an event into a task and never reach containers or git.",
       from: { path: "^src/handlers/" },
       to: { path: ["^src/(containers|workspace)/", DOCKER_GIT, "^child_process$"] },
+    },
+    {
+      name: "composition-root-at-the-top",
+      severity: "error",
+      comment:
+        "src/wiring/ is the composition root: it builds every collaborator, so only the entry points (cli.ts) use it; " +
+        "a module that reached into it would depend on everything.",
+      from: { path: "^src/", pathNot: ["^src/wiring/", "^src/cli\\.ts$"] },
+      to: { path: "^src/wiring/" },
+    },
+    {
+      name: "task-contract-is-a-leaf",
+      severity: "error",
+      comment: "tasks/execution.ts is what pool/, agent/ and ci/ agree on; it imports nothing but the Task type.",
+      from: { path: "^src/tasks/execution\\.ts$" },
+      to: { path: "^src/", pathNot: "^src/tasks/task\\.ts$" },
     },
     {
       name: "containers-no-github",

@@ -6,10 +6,8 @@ import { parseEnv, parseArgs } from "node:util";
 import { createLogger } from "./logging.js";
 import { startServer, WEBHOOK_PATHS } from "./server.js";
 import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
-import { resolveBotIdentity } from "./github/identity.js";
 import { createProbot } from "./github/probot.js";
-import { assemble } from "./assemble.js";
-import { createRuntime } from "./runtime.js";
+import { openServices } from "./wiring/services.js";
 import { VERSION } from "./version.js";
 
 const HELP = `devs-webhook ${VERSION} — a GitHub App that runs a coding agent in your devcontainer
@@ -99,23 +97,10 @@ function print(text: string): number {
 async function serve(settings: Settings): Promise<number> {
   checkServeRequirements(settings);
   if (settings.auth.kind === "unconfigured") return registerApp(settings);
-  const log = await createLogger(settings);
-  const probot = createProbot(settings, log);
-  const identity = await resolveBotIdentity(probot, settings, log);
-  const assembly = assemble(settings, log, probot, identity);
-  const { kinds, ciHandler, ...hooks } = assembly;
-  const runtime = createRuntime(settings, log, kinds, hooks);
-  const server = await startServer(settings, {
-    log,
-    probot,
-    identity,
-    sink: runtime.pool,
-    memory: runtime.memory,
-    cancelTasks: (repo, number, by) => runtime.pool.activeOn(repo, "agent", number).filter((id) => runtime.pool.cancel(id, { by })).length,
-    operations: runtime.operations,
-    ci: ciHandler(runtime),
-  }).catch(async (error: unknown) => {
-    await runtime.close();
+  const services = await openServices(settings);
+  const { log } = services;
+  const server = await startServer(settings, services).catch(async (error: unknown) => {
+    await services.close();
     throw error;
   });
   await new Promise<void>((resolve) => {
@@ -126,7 +111,7 @@ async function serve(settings: Settings): Promise<number> {
       log.info({ signal }, "shutting down");
       server
         .close()
-        .then(() => runtime.close())
+        .then(() => services.close())
         .then(resolve, (error: unknown) => {
         log.error({ err: error }, "shutdown failed");
         resolve();

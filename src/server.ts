@@ -2,16 +2,11 @@
 // admin routes share one port, and a bad delivery can never take the process down.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Probot } from "probot";
+import type { ApplicationFunction, Probot } from "probot";
 import type { Logger } from "pino";
 import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
 import type { BotIdentity } from "./github/identity.js";
-import type { CiDeps } from "./handlers/ci.js";
-import { PermissionCache } from "./github/permissions.js";
-import { createApp } from "./index.js";
 import { SettingsError, type Settings } from "./settings.js";
-import type { DeliveryMemory } from "./tasks/delivery-memory.js";
-import type { TaskSink } from "./tasks/sink.js";
 import { BodyBudget, readSignedBody } from "./webhooks/body.js";
 import { BAD_SIGNATURE, checkDeliveryHeaders, MAX_BODY_BYTES, parseDelivery, SignatureCheck, tooLarge, type RejectedDelivery } from "./webhooks/delivery.js";
 
@@ -35,21 +30,15 @@ const LINGER_MS = 5_000;
 /** GitHub gives up after 10 s; answer 202 before that and let the handler finish. */
 const ACK_TIMEOUT_MS = 9_000;
 
+/** What the server serves: the composition root's app and admin operations (see wiring/services.ts). */
 export interface ServerDeps {
   log: Logger;
   probot: Probot;
   identity: BotIdentity;
-  sink: TaskSink;
-  memory: DeliveryMemory;
-  /** `@bot stop`: cancels a thread's agent tasks (the pool). */
-  cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
-  /** What the admin routes report and control beyond the basics (the pool, the journal). */
-  operations?: Partial<AdminOperations>;
-  /**
-   * CI: what only the assembly knows (DEVS.yml, the pool); the rest comes from the settings.
-   * Absent: push, pull_request and check events do not run CI.
-   */
-  ci?: Pick<CiDeps, "loadCiConfig" | "redact"> & Partial<Pick<CiDeps, "supersede" | "detailsUrl">>;
+  /** The Probot app function that turns deliveries into tasks. */
+  app: ApplicationFunction;
+  /** What the admin routes report and control. */
+  operations: AdminOperations;
   /** Intake limits; the defaults follow GitHub's 25 MB cap. */
   intake?: { maxBodyBytes?: number; maxBufferedBytes?: number };
 }
@@ -71,54 +60,11 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   }
   const { probot, identity } = deps;
   const botHandle = identity.handle;
-  const { memory } = deps;
-  const permissions = new PermissionCache();
-  const now = () => new Date();
-  await probot.load(
-    createApp({
-      botHandle,
-      allowedOwners: settings.allowedOwners,
-      authorizedUsers: settings.authorizedTriggerUsers,
-      sink: deps.sink,
-      memory,
-      permissions,
-      now,
-      ...(deps.cancelTasks ? { cancelTasks: deps.cancelTasks } : {}),
-      ...(deps.ci
-        ? {
-            ci: {
-              botHandle,
-              allowedOwners: settings.allowedOwners,
-              authorizedUsers: settings.authorizedCiTriggerUsers,
-              sink: deps.sink,
-              memory,
-              permissions,
-              checkName: settings.ciCheckName,
-              // Only an App can write check runs; a token reports commit statuses instead.
-              report: settings.auth.kind === "app" ? "checks" : "statuses",
-              now,
-              ...deps.ci,
-            },
-          }
-        : {}),
-    }),
-  );
-
-  const startedAt = Date.now();
+  await probot.load(deps.app);
   const routeDeps = {
     credentials: { username: settings.adminUsername, password: settings.adminPassword, devMode: settings.devMode },
-    startedAt,
-    operations: {
-      ...deps.operations,
-      status: () => ({
-        mentioned_user: botHandle,
-        auth_mode: settings.auth.kind,
-        container_pool: settings.containerPool,
-        ci_container_pool: settings.ciContainerPool,
-        delivery_memory: memory.stats(),
-        ...deps.operations?.status?.(),
-      }),
-    },
+    startedAt: Date.now(),
+    operations: deps.operations,
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {

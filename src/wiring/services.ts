@@ -1,28 +1,83 @@
-// Assembles what `serve` runs besides HTTP: the database, delivery memory, task journal and the
-// container pool, and the admin operations over them.
+// The composition root: every collaborator of a running process, built once from Settings. `serve`
+// builds it whole; a worker would build it without the HTTP server, and an ingress without the
+// task kinds; tests build what `serve` builds, with their own GitHub client and, where they need
+// it, their own executors.
 import type { Logger } from "pino";
-import type { AdminOperations } from "./admin/routes.js";
-import { ContainerPool, type PoolOptions } from "./pool/pool.js";
-import type { TaskKinds } from "./tasks/execution.js";
-import type { Settings } from "./settings.js";
-import { openDatabase, type Db } from "./tasks/database.js";
-import { SqliteDeliveryMemory } from "./tasks/delivery-memory.js";
-import { TaskJournal } from "./tasks/journal.js";
-import { renderMetrics } from "./admin/metrics.js";
+import type { ApplicationFunction, Probot } from "probot";
+import { renderMetrics } from "../admin/metrics.js";
+import type { AdminOperations } from "../admin/routes.js";
+import { DevsConfigLoader } from "../config/devs-yml.js";
+import { ciConfigLoader, routeHints } from "../config/task-config.js";
+import { resolveBotIdentity, type BotIdentity } from "../github/identity.js";
+import { PermissionCache } from "../github/permissions.js";
+import { createProbot, taskGitHub } from "../github/probot.js";
+import { createApp } from "../index.js";
+import { createLogger } from "../logging.js";
+import { createRedactor } from "../publish/redact.js";
+import { ContainerPool } from "../pool/pool.js";
+import type { Settings } from "../settings.js";
+import { openDatabase, type Db } from "../tasks/database.js";
+import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
+import type { TaskKinds } from "../tasks/execution.js";
+import { TaskJournal } from "../tasks/journal.js";
+import type { TaskSink } from "../tasks/sink.js";
+import { supersedeQueued } from "../ci/pool-hooks.js";
+import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 
-export interface Runtime {
+/** Who the process talks to GitHub as. */
+export interface GitHubParts {
+  log: Logger;
+  probot: Probot;
+  identity: BotIdentity;
+}
+
+export interface ServiceOptions {
+  /**
+   * The kinds of task this process runs. Default: both, on Docker, as `serve` runs them. `{}`:
+   * none here; tasks are journaled and wait for a process that runs them.
+   */
+  kinds?: TaskKinds | undefined;
+  /** Where handlers hand tasks (default: the pool, which journals them first). */
+  sink?: TaskSink | undefined;
+  now?: (() => Date) | undefined;
+}
+
+export interface Services extends GitHubParts {
   db: Db;
   memory: SqliteDeliveryMemory;
   journal: TaskJournal;
   pool: ContainerPool;
+  /** DEVS.yml with the operator's layers, for handlers, routing and runners alike. */
+  devsConfig: DevsConfigLoader;
+  /** The Probot app function: events to handlers, with their collaborators. */
+  app: ApplicationFunction;
+  /** What the admin routes report and control. */
   operations: AdminOperations;
   close(): Promise<void>;
 }
 
+/** `serve`'s services: the logger, the GitHub client and the bot's identity first, then the rest. */
+export async function openServices(settings: Settings, options: ServiceOptions = {}): Promise<Services> {
+  const log = await createLogger(settings);
+  const probot = createProbot(settings, log);
+  const identity = await resolveBotIdentity(probot, settings, log);
+  return buildServices(settings, { log, probot, identity }, options);
+}
 
-export type RuntimeHooks = Partial<Pick<PoolOptions, "lifecycle" | "routeHints" | "onEvent">>;
+export function buildServices(settings: Settings, github: GitHubParts, options: ServiceOptions = {}): Services {
+  const { log, probot, identity } = github;
+  const now = options.now ?? (() => new Date());
+  // One cache of who may write where, for every handler and the agent's conversation.
+  const permissions = new PermissionCache();
+  const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
+  const taskClient = taskGitHub(probot, settings);
+  const secrets = secretValues(settings);
+  const redact = createRedactor(secrets);
+  const built: DockerTaskKinds | null = options.kinds
+    ? null
+    : buildTaskKinds(settings, { log, identity, github: taskClient, devsConfig, permissions, secrets, redact });
+  const kinds = options.kinds ?? built!.kinds;
 
-export function createRuntime(settings: Settings, log: Logger, kinds: TaskKinds, hooks: RuntimeHooks = {}): Runtime {
   const db = openDatabase(settings.dataDir);
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
@@ -34,21 +89,57 @@ export function createRuntime(settings: Settings, log: Logger, kinds: TaskKinds,
     timeoutMs: settings.containerTimeoutMinutes * 60_000,
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
-    ...hooks,
+    routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
+    ...(built ? { lifecycle: built.lifecycle, onEvent: built.onEvent } : {}),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
   const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
+  const sink = options.sink ?? pool;
+  const botHandle = identity.handle;
+  const app = createApp({
+    botHandle,
+    allowedOwners: settings.allowedOwners,
+    authorizedUsers: settings.authorizedTriggerUsers,
+    sink,
+    memory,
+    permissions,
+    now,
+    cancelTasks: (repo, number, by) => pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length,
+    ci: {
+      botHandle,
+      allowedOwners: settings.allowedOwners,
+      authorizedUsers: settings.authorizedCiTriggerUsers,
+      sink,
+      memory,
+      permissions,
+      checkName: settings.ciCheckName,
+      // Only an App can write check runs; a token reports commit statuses instead.
+      report: settings.auth.kind === "app" ? "checks" : "statuses",
+      now,
+      loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
+      supersede: supersedeQueued(journal, pool, built?.superseded ?? new Set()),
+      redact,
+    },
+  });
+
   const operations: AdminOperations = {
     status: () => {
       const status = pool.status();
-      // `containers` is the name older builds gave the slots; operators' scripts may read it.
-      return { pool: { ...status, containers: status.slots } };
+      return {
+        mentioned_user: botHandle,
+        auth_mode: settings.auth.kind,
+        container_pool: settings.containerPool,
+        ci_container_pool: settings.ciContainerPool,
+        delivery_memory: memory.stats(),
+        // `containers` is the name older builds gave the slots; operators' scripts may read it.
+        pool: { ...status, containers: status.slots },
+      };
     },
     containers: () => pool.status().slots,
-    stopContainer: (name) => pool.stopSlot(name),
+    stopContainer: (slot) => pool.stopSlot(slot),
     cancelTask: (id) => pool.cancel(id, { by: "an operator" }),
     recentTasks: (limit) =>
       journal.recent(limit).map((e) => ({
@@ -57,6 +148,8 @@ export function createRuntime(settings: Settings, log: Logger, kinds: TaskKinds,
         repo: e.task.repo.fullName,
         target: e.task.target.number,
         state: e.state,
+        slot: e.container,
+        // The older name of `slot`, kept for operators' scripts.
         container: e.container,
         attempts: e.attempts,
         detail: e.detail,
@@ -66,15 +159,31 @@ export function createRuntime(settings: Settings, log: Logger, kinds: TaskKinds,
       })),
     metrics: () => renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries }),
   };
+
   return {
+    ...github,
     db,
     memory,
     journal,
     pool,
+    devsConfig,
+    app,
     operations,
     close: async () => {
       await pool.close();
       db.close();
     },
   };
+}
+
+/** Settings whose values must never appear in anything posted or logged. */
+export function secretValues(settings: Settings): string[] {
+  return [
+    settings.webhookSecret,
+    settings.auth.kind === "app" ? settings.auth.privateKey : null,
+    settings.auth.kind === "token" ? settings.auth.token : null,
+    settings.adminPassword,
+    settings.claudeApiKey,
+    settings.claudeOauthToken,
+  ].filter((v): v is string => Boolean(v));
 }

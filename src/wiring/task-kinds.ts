@@ -1,67 +1,60 @@
-// Wires the parts of `serve` that run tasks: Docker, the repository cache, DEVS.yml, the agent and
-// CI runners, and the pool's hooks (routing hints, progress comments, check runs, container stops).
+// The kinds of task `serve` runs, on Docker: the repository cache, the agent and CI runners with
+// their reporters, and the pool's hold on the containers. Built by the composition root
+// (services.ts), which hands in what handlers share with the runners.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Probot } from "probot";
-import { trustedConversation } from "./agent/conversation.js";
-import { containerAgent } from "./agent/container-agent.js";
-import { createAgentRunner } from "./agent/runner.js";
-import { artifactStoreFromSettings } from "./ci/artifacts.js";
-import { ciContainer } from "./ci/container.js";
-import { ciPoolListener, supersedeQueued } from "./ci/pool-hooks.js";
-import { CiReporter } from "./ci/reporter.js";
-import { createCiRunner } from "./ci/runner.js";
-import { DevsConfigLoader } from "./config/devs-yml.js";
-import { agentConfigLoader, ciConfigLoader, ciEnvLoader, routeHints } from "./config/task-config.js";
-import { connectDocker, ContainerRuntime } from "./containers/docker.js";
-import { placeName, placeOf, type PlaceKey } from "./containers/naming.js";
-import { quiesceTaskContainer } from "./containers/task-container.js";
-import type { BotIdentity } from "./github/identity.js";
-import { PermissionCache } from "./github/permissions.js";
-import { taskGitHub } from "./github/probot.js";
-import type { ContainerLifecycle, PoolEvent } from "./pool/pool.js";
-import { TaskPublisher } from "./publish/github.js";
-import { createRedactor } from "./publish/redact.js";
-import type { Runtime } from "./runtime.js";
-import type { TaskKinds } from "./tasks/execution.js";
-import type { ServerDeps } from "./server.js";
-import type { Settings } from "./settings.js";
-import type { Task } from "./tasks/task.js";
-import { RepoCache } from "./workspace/repo-cache.js";
+import { trustedConversation } from "../agent/conversation.js";
+import { containerAgent } from "../agent/container-agent.js";
+import { createAgentRunner } from "../agent/runner.js";
+import { artifactStoreFromSettings } from "../ci/artifacts.js";
+import { ciContainer } from "../ci/container.js";
+import { ciPoolListener } from "../ci/pool-hooks.js";
+import { CiReporter } from "../ci/reporter.js";
+import { createCiRunner } from "../ci/runner.js";
+import type { DevsConfigLoader } from "../config/devs-yml.js";
+import { agentConfigLoader, ciEnvLoader } from "../config/task-config.js";
+import { connectDocker, ContainerRuntime } from "../containers/docker.js";
+import { placeName, placeOf, type PlaceKey } from "../containers/naming.js";
+import { quiesceTaskContainer } from "../containers/task-container.js";
+import type { BotIdentity } from "../github/identity.js";
+import type { PermissionCache } from "../github/permissions.js";
+import type { TaskGitHub } from "../github/probot.js";
+import type { ContainerLifecycle, PoolEvent } from "../pool/pool.js";
+import { TaskPublisher } from "../publish/github.js";
+import type { Redactor } from "../publish/redact.js";
+import type { Settings } from "../settings.js";
+import type { TaskKinds } from "../tasks/execution.js";
+import type { Task } from "../tasks/task.js";
+import { RepoCache } from "../workspace/repo-cache.js";
 
-export interface Assembly {
+/** What the composition root shares with the runners. */
+export interface SharedParts {
+  log: Logger;
+  identity: BotIdentity;
+  github: TaskGitHub;
+  devsConfig: DevsConfigLoader;
+  permissions: PermissionCache;
+  /** The settings' secret values (secretValues in services.ts). */
+  secrets: string[];
+  redact: Redactor;
+}
+
+export interface DockerTaskKinds {
   kinds: TaskKinds;
   lifecycle: ContainerLifecycle;
-  routeHints: (task: Task) => Promise<{ singleQueue: boolean }>;
+  /** Pool events the kinds listen to. */
   onEvent: (event: PoolEvent) => Promise<void>;
-  devsConfig: DevsConfigLoader;
-  /** The CI handler's collaborators, once the journal and the pool exist. */
-  ciHandler(runtime: Pick<Runtime, "journal" | "pool">): NonNullable<ServerDeps["ci"]>;
+  /** Runs a newer push superseded: the handler completes their checks, not the listener. */
+  superseded: Set<string>;
 }
 
-/** Settings whose values must never appear in anything posted or logged. */
-export function secretValues(settings: Settings): string[] {
-  return [
-    settings.webhookSecret,
-    settings.auth.kind === "app" ? settings.auth.privateKey : null,
-    settings.auth.kind === "token" ? settings.auth.token : null,
-    settings.adminPassword,
-    settings.claudeApiKey,
-    settings.claudeOauthToken,
-  ].filter((v): v is string => Boolean(v));
-}
-
-export function assemble(settings: Settings, log: Logger, probot: Probot, identity: BotIdentity): Assembly {
+export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
+  const { log, identity, github, devsConfig, permissions, secrets, redact } = shared;
   const docker = connectDocker(settings.dockerHost);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
   // is ever opened by a host path (src/ci/container.ts).
   const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
-  const devsConfig = new DevsConfigLoader({ envsDir: settings.devsEnvsDir, webUrl: settings.githubWebUrl, log });
-  const github = taskGitHub(probot, settings);
-  const secrets = secretValues(settings);
-  const redact = createRedactor(secrets);
-  const permissions = new PermissionCache();
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
   const workspaceFor = (container: string, task: Task) => placeDirs(settings, placeOf(container, task)).workspace;
@@ -117,7 +110,6 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     timeoutMinutes: settings.containerTimeoutMinutes,
     log,
   });
-  // Runs a newer push superseded: their checks are completed by the handler, not the listener.
   const superseded = new Set<string>();
   const ciEvents = ciPoolListener({ reporter, redact, log, superseded });
 
@@ -146,14 +138,8 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
 
   return {
     kinds: { agent: { execute: agent }, ci: { execute: ci } },
-    devsConfig,
-    routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
     onEvent,
-    ciHandler: (runtime) => ({
-      loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
-      supersede: supersedeQueued(runtime.journal, runtime.pool, superseded),
-      redact,
-    }),
+    superseded,
     lifecycle: containerLifecycle(containers, log),
   };
 }

@@ -1,35 +1,27 @@
 // The running server over real HTTP: both webhook paths, signatures, bad bodies, health, admin.
 import nock from "nock";
 import { sign } from "@octokit/webhooks-methods";
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createProbot } from "../../src/github/probot.js";
-import { startServer, type RunningServer } from "../../src/server.js";
+import { startServer, type RunningServer, type ServerDeps } from "../../src/server.js";
+import type { Services } from "../../src/wiring/services.js";
+import { testServices } from "../helpers/services.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
-import { openDatabase } from "../../src/tasks/database.js";
-import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
 import { payload } from "../helpers/payloads.js";
-import { TestOctokit } from "../helpers/probot.js";
 import { testSettings } from "../helpers/settings.js";
 import type { Env } from "../../src/settings.js";
 
 const SECRET = "s3cret";
 
-/** Probot with throttling off, and the bot's identity as GITHUB_MENTIONED_USER gives it. */
-async function github(settings: ReturnType<typeof testSettings>) {
-  const log = pino({ level: "silent" });
-  const probot = createProbot(settings, log, TestOctokit);
-  const identity = { handle: settings.mentionedUser!, commit: { name: "devs-bot", email: "devs-bot@users.noreply.github.com" } };
-  return { log, probot, identity };
-}
 let server: RunningServer;
+let services: Services | undefined;
 let sink: MemoryTaskSink;
 
-async function start(env: Env = {}) {
+/** What `serve` runs, with no task kinds: tasks land in `sink`. */
+async function start(env: Env = {}, intake?: ServerDeps["intake"]) {
   sink = new MemoryTaskSink();
   const settings = testSettings(env);
-  const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
-  server = await startServer(settings, { ...(await github(settings)), sink, memory });
+  services = testServices(settings, { sink });
+  server = await startServer(settings, { ...services, ...(intake ? { intake } : {}) });
 }
 
 beforeEach(() => {
@@ -38,6 +30,8 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await server?.close();
+  await services?.close();
+  services = undefined;
   nock.cleanAll();
   nock.enableNetConnect();
 });
@@ -138,11 +132,8 @@ describe("webhook deliveries over HTTP", () => {
   });
 
   it("a correctly signed body that cannot be kept while others hold the intake budget is a 503 to redeliver; forged ones stay 401", async () => {
-    sink = new MemoryTaskSink();
-    const settings = testSettings();
-    const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
     // A budget smaller than the body stands for one already held by other requests in flight.
-    server = await startServer(settings, { ...(await github(settings)), sink, memory, intake: { maxBufferedBytes: 1024 } });
+    await start({}, { maxBufferedBytes: 1024 });
     const body = JSON.stringify(mention);
     expect(body.length).toBeGreaterThan(1024);
     const res = await fetch(`${server.url}/webhook`, { method: "POST", body, headers: await signedHeaders("issue_comment", body) });
@@ -259,15 +250,13 @@ describe("health and admin routes", () => {
 
   it("GET /tasks?limit= refuses what is not a whole number of 1 or more with 400 and caps the rest at 500", async () => {
     const settings = testSettings({ ADMIN_PASSWORD: "pw" });
-    const memory = new SqliteDeliveryMemory(openDatabase(settings.dataDir));
     const journal = Array.from({ length: 600 }, (_, i) => ({ id: `task-${i}` }));
     const asked: number[] = [];
-    sink = new MemoryTaskSink();
+    services = testServices(settings);
     server = await startServer(settings, {
-      ...(await github(settings)),
-      sink,
-      memory,
+      ...services,
       operations: {
+        ...services.operations,
         // SQLite's LIMIT as the journal applies it: negative means everything.
         recentTasks: (limit) => (asked.push(limit), limit < 0 ? journal : journal.slice(0, limit)),
       },
@@ -297,24 +286,20 @@ describe("health and admin routes", () => {
 
 describe("admin routes over the pool and journal", () => {
   it("list containers and tasks, cancel a task, refuse to stop a busy container, expose metrics", async () => {
-    const { createRuntime } = await import("../../src/runtime.js");
     const settings = testSettings({ ADMIN_PASSWORD: "pw", CONTAINER_POOL: "solo" });
     const started: string[] = [];
-    const runtime = createRuntime(settings, pino({ level: "silent" }), {
-      agent: {
-        execute: async (task, ctx) => {
-          started.push(task.id);
-          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
-          return { state: "failed", detail: "aborted" };
+    services = testServices(settings, {
+      kinds: {
+        agent: {
+          execute: async (task, ctx) => {
+            started.push(task.id);
+            await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+            return { state: "failed", detail: "aborted" };
+          },
         },
       },
     });
-    server = await startServer(settings, {
-      ...(await github(settings)),
-      sink: runtime.pool,
-      memory: runtime.memory,
-      operations: runtime.operations,
-    });
+    server = await startServer(settings, services);
     const auth = { authorization: `Basic ${btoa("admin:pw")}` };
     const scope = nock("https://api.github.com").post(/\/reactions$/).times(2).reply(201, {});
     for (const [i, text] of ["@devs-bot one", "@devs-bot two"].entries()) {
@@ -342,6 +327,5 @@ describe("admin routes over the pool and journal", () => {
     expect(metrics).toContain('devs_tasks{state="running"} 1');
     expect(metrics).toContain('devs_container_busy{container="solo"} 1');
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
-    await runtime.close();
   });
 });

@@ -4,19 +4,14 @@
 // warning line, never "delivery failed" at error level. What a redelivery can fix (the journal
 // is unwritable) still gets a 5xx.
 import { Writable } from "node:stream";
-import { join } from "node:path";
 import nock from "nock";
 import { sign } from "@octokit/webhooks-methods";
 import { createRequire } from "node:module";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DevsConfigLoader } from "../../src/config/devs-yml.js";
-import { ciConfigLoader } from "../../src/config/task-config.js";
-import { createProbot } from "../../src/github/probot.js";
-import { createRuntime } from "../../src/runtime.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { appPrivateKey } from "../helpers/serve-process.js";
-import { TestOctokit } from "../helpers/probot.js";
+import { testServices } from "../helpers/services.js";
 import { testSettings } from "../helpers/settings.js";
 
 const require = createRequire(import.meta.url);
@@ -60,19 +55,10 @@ function capturingLog() {
 async function start(env: Record<string, string> = {}) {
   const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: KEY, AUTHORIZED_TRIGGER_USERS: "", LOG_LEVEL: "info", CONTAINER_POOL: "unreach", ...env });
   const log = capturingLog();
-  const probot = createProbot(settings, log, TestOctokit);
-  const runtime = createRuntime(settings, log, {});
-  closeRuntime = () => runtime.close();
-  const loader = new DevsConfigLoader({ envsDir: join(settings.dataDir, "envs"), log });
-  server = await startServer(settings, {
-    log,
-    probot,
-    identity: { handle: "devs-bot", commit: { name: "devs-bot", email: "devs-bot@users.noreply.github.com" } },
-    sink: runtime.pool,
-    memory: runtime.memory,
-    ci: { loadCiConfig: ciConfigLoader({ loader, log }), redact: (text) => text },
-  });
-  return runtime;
+  const services = testServices(settings, { log });
+  closeRuntime = () => services.close();
+  server = await startServer(settings, services);
+  return services;
 }
 
 /** Every GitHub call, the installation token included, answered with `status` (or the token minted). */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containerLifecycle, placeDirs } from "../../src/assemble.js";
+import { containerLifecycle, placeDirs } from "../../src/wiring/task-kinds.js";
 import { BRIDGE_FOLDER } from "../../src/ci/container.js";
 import { defaultSpec, type DevcontainerSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime, type DevContainer } from "../../src/containers/docker.js";
