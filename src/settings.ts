@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import { DEFAULT_AGENT_COMMAND, parseAgentCommand } from "./agent/claude.js";
+import { DEFAULT_AGENT_COMMAND, parseAgentCommand } from "./policy/agent-command.js";
 
 export class SettingsError extends Error {
   constructor(

@@ -5,10 +5,7 @@
 // environment, never on the command line, and every text that leaves here is redacted.
 import { StreamJsonReader, type AgentEvent, type AgentResult, type StreamSummary } from "./stream-json.js";
 import { createRedactor, safeErrorSummary, safeText, type Redactor } from "../publish/redact.js";
-
-export const PROMPT_PLACEHOLDER = "{prompt}";
-
-export const DEFAULT_AGENT_COMMAND = `claude -p ${PROMPT_PLACEHOLDER} --output-format stream-json --verbose --dangerously-skip-permissions`;
+import { agentArgv, DEFAULT_AGENT_COMMAND } from "../policy/agent-command.js";
 
 /**
  * Linux refuses a single argument longer than 32 pages (MAX_ARG_STRLEN, 128 KiB) with E2BIG; we
@@ -92,36 +89,6 @@ export type AgentOutcome =
       /** More for the operator's log (redacted, never posted): CLI text, stderr tail, errors. */
       detail: string;
     } & AgentStats);
-
-export class AgentCommandError extends Error {
-  override name = "AgentCommandError";
-}
-
-/**
- * Splits the command setting into argv: words separated by spaces, '…' and "…" quoting (no
- * escapes, no shell), and exactly one word that is the `{prompt}` placeholder.
- */
-export function parseAgentCommand(command: string): string[] {
-  const words: string[] = [];
-  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (const match of command.matchAll(pattern)) {
-    if (match[3] !== undefined && /["']/.test(match[3])) {
-      throw new AgentCommandError(`unbalanced quote in the agent command near ${JSON.stringify(match[3])}`);
-    }
-    words.push(match[1] ?? match[2] ?? match[3] ?? "");
-  }
-  if (words.length === 0) throw new AgentCommandError("the agent command is empty");
-  const placeholders = words.filter((w) => w === PROMPT_PLACEHOLDER).length;
-  if (placeholders !== 1) {
-    throw new AgentCommandError(`the agent command must contain ${PROMPT_PLACEHOLDER} exactly once, as a word of its own`);
-  }
-  return words;
-}
-
-/** The argv for one run: the prompt is one argument, so no shell ever reads it. */
-export function agentArgv(command: string, prompt: string): string[] {
-  return parseAgentCommand(command).map((w) => (w === PROMPT_PLACEHOLDER ? prompt : w));
-}
 
 export function agentEnv(credentials: AgentCredentials, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   const env: Record<string, string> = { ...AGENT_BASE_ENV, ...extra };

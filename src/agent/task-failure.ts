@@ -4,7 +4,7 @@
 // undefined`), which helps no user and tells an attacker about the host. The runner logs the error
 // itself under the task's id, and the line says so. Only what comes from the user's own files (a
 // lifecycle hook's name and exit code, a devcontainer.json problem) is repeated. Pure.
-import { AgentCommandError } from "./claude.js";
+import { AgentCommandError } from "../policy/agent-command.js";
 import { RepositoryUnavailableError } from "../config/errors.js";
 import { codeSpan } from "../config/schema.js";
 import { DevcontainerError } from "../containers/devcontainer.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_AGENT_COMMAND } from "../../src/agent/claude.js";
+import { DEFAULT_AGENT_COMMAND } from "../../src/policy/agent-command.js";
 import { containerAgent } from "../../src/agent/container-agent.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
 import { collectChanges, pushCommit } from "../../src/publish/git-publish.js";

@@ -4,19 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  AgentCommandError,
-  agentArgv,
-  agentEnv,
-  apiErrorReason,
-  DEFAULT_AGENT_COMMAND,
-  judgeRun,
-  MAX_PROMPT_BYTES,
-  parseAgentCommand,
-  runAgent,
-  type AgentExec,
-  type AgentOutcome,
-} from "../../src/agent/claude.js";
+import { agentEnv, apiErrorReason, judgeRun, MAX_PROMPT_BYTES, runAgent, type AgentExec, type AgentOutcome } from "../../src/agent/claude.js";
+import { AgentCommandError, agentArgv, DEFAULT_AGENT_COMMAND, parseAgentCommand } from "../../src/policy/agent-command.js";
 import { readStream, type AgentEvent } from "../../src/agent/stream-json.js";
 import { localExec } from "../helpers/local-exec.js";
 

@@ -2,7 +2,7 @@
 // what the error itself says (host paths, sockets, tokens, a programming mistake) never appears.
 import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
-import { AgentCommandError } from "../../src/agent/claude.js";
+import { AgentCommandError } from "../../src/policy/agent-command.js";
 import { RepositoryUnavailableError } from "../../src/config/errors.js";
 import { DevcontainerError } from "../../src/containers/devcontainer.js";
 import { ContainerError, DockerHostError } from "../../src/containers/docker.js";

@@ -1,0 +1,37 @@
+// The AGENT_COMMAND setting: the argv of the coding agent, with one word standing for the prompt.
+// Pure, so the settings can check it at start-up and the agent can fill it in at run time.
+
+export const PROMPT_PLACEHOLDER = "{prompt}";
+
+export const DEFAULT_AGENT_COMMAND = `claude -p ${PROMPT_PLACEHOLDER} --output-format stream-json --verbose --dangerously-skip-permissions`;
+
+export class AgentCommandError extends Error {
+  override name = "AgentCommandError";
+}
+
+/**
+ * Splits the command setting into argv: words separated by spaces, '…' and "…" quoting (no
+ * escapes, no shell), and exactly one word that is the `{prompt}` placeholder.
+ */
+export function parseAgentCommand(command: string): string[] {
+  const words: string[] = [];
+  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (const match of command.matchAll(pattern)) {
+    if (match[3] !== undefined && /["']/.test(match[3])) {
+      throw new AgentCommandError(`unbalanced quote in the agent command near ${JSON.stringify(match[3])}`);
+    }
+    words.push(match[1] ?? match[2] ?? match[3] ?? "");
+  }
+  if (words.length === 0) throw new AgentCommandError("the agent command is empty");
+  const placeholders = words.filter((w) => w === PROMPT_PLACEHOLDER).length;
+  if (placeholders !== 1) {
+    throw new AgentCommandError(`the agent command must contain ${PROMPT_PLACEHOLDER} exactly once, as a word of its own`);
+  }
+  return words;
+}
+
+/** The argv for one run: the prompt is one argument, so no shell ever reads it. */
+export function agentArgv(command: string, prompt: string): string[] {
+  return parseAgentCommand(command).map((w) => (w === PROMPT_PLACEHOLDER ? prompt : w));
+}
+
