@@ -20,7 +20,7 @@ Commands:
   config                        Print the effective settings (secrets masked).
   config --repo OWNER/NAME      Print a repository's merged DEVS.yml and the layer of each value.
   status [--url URL]            Ask a running server for its status (Basic auth from ADMIN_*).
-  stop-container NAME [--url]   Stop the containers of a pool name on a running server.
+  stop-container SLOT [--url]   Stop the containers of a slot (a CONTAINER_POOL name).
   test-setup                    Check that the settings, data directories and tools are usable.
 
 Options:
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.version) return print(VERSION);
   if (values.help || !command) return print(HELP);
   const argument = command === "stop-container" ? rest.shift() : undefined;
-  if (command === "stop-container" && !argument) throw new UsageError("stop-container needs a container name");
+  if (command === "stop-container" && !argument) throw new UsageError("stop-container needs a slot (a name of CONTAINER_POOL)");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
 
   const env = loadEnv(process.env, values["env-file"]);

@@ -96,15 +96,15 @@ export const SETTINGS = {
     doc: "The agent's command line in the container; {prompt} (one word) becomes the prompt. Other agents plug in here.",
   },
 
-  containerPool: { names: ["CONTAINER_POOL"], default: "eamonn,harry,darren", group: "Pool", doc: "Names of the long-lived containers." },
-  ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate container names for CI (empty = share CONTAINER_POOL)." },
+  containerPool: { names: ["CONTAINER_POOL"], default: "eamonn,harry,darren", group: "Pool", doc: "Slots: the pool's queues, one task at a time each; every slot has one long-lived container per repository and trust." },
+  ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate slots for CI (empty = CI shares CONTAINER_POOL's)." },
   containerTimeoutMinutes: { names: ["CONTAINER_TIMEOUT_MINUTES"], default: "30", group: "Pool", doc: "Per-task time limit in minutes." },
-  maxConcurrentTasks: { names: ["MAX_CONCURRENT_TASKS"], default: "3", group: "Pool", doc: "Running tasks across all containers." },
+  maxConcurrentTasks: { names: ["MAX_CONCURRENT_TASKS"], default: "3", group: "Pool", doc: "Running tasks across all slots." },
   stopContainerAfterTask: {
     names: ["STOP_CONTAINER_AFTER_TASK"],
     default: "true",
     group: "Pool",
-    doc: "Stop a container when its queue empties (saves memory); false keeps it warm until idle.",
+    doc: "Stop a slot's containers when its queue empties (saves memory); false keeps them warm until idle.",
   },
   containerIdleMinutes: {
     names: ["CONTAINER_IDLE_MINUTES"],
