@@ -10,7 +10,8 @@ export const FINAL_STATES: readonly TaskState[] = ["done", "failed", "timed_out"
 export interface JournalEntry {
   task: Task;
   state: TaskState;
-  container: string | null;
+  /** The slot it was queued for or ran in (the column is `container`, its name in older builds). */
+  slot: string | null;
   attempts: number;
   detail: string | null;
   createdAt: number;
@@ -20,7 +21,7 @@ export interface JournalEntry {
 
 export interface Recovery {
   /** Tasks to queue again, oldest first; `interrupted` when they were running at the crash. */
-  requeue: Array<{ task: Task; interrupted: boolean; container: string | null }>;
+  requeue: Array<{ task: Task; interrupted: boolean; slot: string | null }>;
   /** Tasks interrupted twice: given up and marked failed. */
   abandoned: Task[];
 }
@@ -56,15 +57,15 @@ export class TaskJournal {
     return result.changes === 1;
   }
 
-  markRunning(id: string, container: string): void {
+  markRunning(id: string, slot: string): void {
     this.db
       .prepare("UPDATE task SET state = 'running', container = ?, started_at = ?, attempts = attempts + 1 WHERE id = ?")
-      .run(container, this.now(), id);
+      .run(slot, this.now(), id);
   }
 
-  /** Sets the container a queued task waits for (routing), so status shows it. */
-  assign(id: string, container: string): void {
-    this.db.prepare("UPDATE task SET container = ? WHERE id = ? AND state = 'queued'").run(container, id);
+  /** Sets the slot a queued task waits for (routing), so status shows it. */
+  assign(id: string, slot: string): void {
+    this.db.prepare("UPDATE task SET container = ? WHERE id = ? AND state = 'queued'").run(slot, id);
   }
 
   /** Back to queued without counting the attempt (a graceful shutdown interrupted it). */
@@ -128,23 +129,23 @@ export class TaskJournal {
         if (row.state === "running") {
           this.db.prepare("UPDATE task SET state = 'queued', detail = 'interrupted by a restart; retrying' WHERE id = ?").run(row.id);
         }
-        recovery.requeue.push({ task, interrupted: row.state === "running", container: row.container });
+        recovery.requeue.push({ task, interrupted: row.state === "running", slot: row.container });
       }
     })();
     return recovery;
   }
 
-  // --- single_queue pins: a repository's tasks all go to one container name, across restarts.
+  // --- single_queue pins: a repository's tasks all go to one slot, across restarts.
 
   pinOf(repo: string): string | null {
     const row = this.db.prepare("SELECT container FROM queue_pin WHERE repo = ?").get(repo.toLowerCase()) as { container: string } | undefined;
     return row?.container ?? null;
   }
 
-  pin(repo: string, container: string): void {
+  pin(repo: string, slot: string): void {
     this.db
       .prepare("INSERT INTO queue_pin (repo, container, pinned_at) VALUES (?, ?, ?) ON CONFLICT(repo) DO UPDATE SET container = excluded.container, pinned_at = excluded.pinned_at")
-      .run(repo.toLowerCase(), container, this.now());
+      .run(repo.toLowerCase(), slot, this.now());
   }
 
   unpin(repo: string): void {
@@ -161,7 +162,7 @@ function toEntry(row: Row): JournalEntry {
   return {
     task: parseTask(row.body),
     state: row.state,
-    container: row.container,
+    slot: row.container,
     attempts: row.attempts,
     detail: row.detail,
     createdAt: row.created_at,

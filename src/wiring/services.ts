@@ -148,9 +148,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         repo: e.task.repo.fullName,
         target: e.task.target.number,
         state: e.state,
-        slot: e.container,
+        slot: e.slot,
         // The older name of `slot`, kept for operators' scripts.
-        container: e.container,
+        container: e.slot,
         attempts: e.attempts,
         detail: e.detail,
         created_at: new Date(e.createdAt).toISOString(),

@@ -168,7 +168,7 @@ describe("ciPoolListener with the real pool and journal", () => {
     await pool.submit(ciTask("ci-runs"));
     await pool.submit(ciTask("ci-waits", { checkRunId: 88 }));
     // Placed in its container's queue (routing is asynchronous).
-    await until(() => journal.get("ci-waits")!.container !== null);
+    await until(() => journal.get("ci-waits")!.slot !== null);
     expect(pool.cancel("ci-waits", { by: "an operator" })).toBe(true);
     release();
     await pool.idle();
@@ -259,7 +259,7 @@ describe("supersedeQueued", () => {
     const otherPr = ciTask("other-13", { ...pr(13), checkRunId: 13 });
     const newer = ciTask("newer-12", { ...pr(12), checkRunId: 14, headSha: "f".repeat(40) });
     for (const t of [running, older, noCheck, otherPr, newer]) await pool.submit(t);
-    await until(() => journal.get(running.id)!.state === "running" && journal.get(newer.id)!.container !== null);
+    await until(() => journal.get(running.id)!.state === "running" && journal.get(newer.id)!.slot !== null);
     // The run without a check the handler knows of is completed by the listener (found by external_id, or created).
     const scope = nock(API)
       .get(`${REPO}/commits/${"2".repeat(40)}/check-runs`)

@@ -265,7 +265,7 @@ describe("ContainerPool", () => {
     await p.submit(second);
     await until(() => g.started.length === 1);
     // `second` has its own container's queue to itself, and waits for the one global slot.
-    expect(journal.get(second.id)).toMatchObject({ state: "queued", container: "b" });
+    expect(journal.get(second.id)).toMatchObject({ state: "queued", slot: "b" });
     expect(p.cancel(second.id)).toBe(true);
     g.open(first.id);
     await p.idle();
