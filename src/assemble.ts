@@ -8,9 +8,9 @@ import { containerAgent } from "./agent/container-agent.js";
 import { createAgentRunner } from "./agent/runner.js";
 import { artifactStoreFromSettings } from "./ci/artifacts.js";
 import { ciContainer } from "./ci/container.js";
-import { ciPoolListener, supersedeQueued } from "./ci/pool-hooks.js";
 import { CiReporter } from "./ci/reporter.js";
 import { createCiRunner } from "./ci/runner.js";
+import { supersedeQueued } from "./ci/supersede.js";
 import { DevsConfigLoader } from "./config/devs-yml.js";
 import { agentConfigLoader, ciConfigLoader, ciEnvLoader, routeHints } from "./config/task-config.js";
 import { connectDocker, ContainerRuntime } from "./containers/docker.js";
@@ -103,13 +103,13 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     log,
   });
 
-  const reporter = new CiReporter({ github, log: log.child({ name: "ci" }) });
+  const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }) });
   const ci = createCiRunner({
     repoCache,
     identity: identity.commit,
     workspaceFor,
     quiesce,
-    reporter,
+    github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
     artifacts: artifactStoreFromSettings(settings),
@@ -117,9 +117,6 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     timeoutMinutes: settings.containerTimeoutMinutes,
     log,
   });
-  // Runs a newer push superseded: their checks are completed by the handler, not the listener.
-  const superseded = new Set<string>();
-  const ciEvents = ciPoolListener({ reporter, redact, log, superseded });
 
   const agentEvents = async (event: PoolEvent): Promise<void> => {
     if (event.task.kind !== "agent") return;
@@ -139,19 +136,16 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     }
   };
 
-  // Both listeners are called at once: each registers its GitHub writes in order when the event arrives.
-  const onEvent = async (event: PoolEvent): Promise<void> => {
-    await Promise.all([agentEvents(event), ciEvents(event)]);
-  };
+  const onEvent = agentEvents;
 
   return {
-    kinds: { agent: { execute: agent }, ci: { execute: ci } },
+    kinds: { agent: { execute: agent }, ci: { execute: ci, reporter: ciReporter } },
     devsConfig,
     routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
     onEvent,
     ciHandler: (runtime) => ({
       loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
-      supersede: supersedeQueued(runtime.journal, runtime.pool, superseded),
+      supersede: supersedeQueued(runtime.journal, runtime.pool),
       redact,
     }),
     lifecycle: containerLifecycle(containers, log),
