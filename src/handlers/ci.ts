@@ -93,6 +93,8 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
   }
 
   const config = await deps.loadCiConfig(context, repo);
+  // For the handler's own answers to this delivery (DEVS.yml invalid, approval needed); a task's
+  // check is its reporter's.
   const check = new CiCheck(
     context.octokit,
     { owner: repo.owner, repo: repo.name, headSha: candidate.headSha },
