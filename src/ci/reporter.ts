@@ -89,7 +89,7 @@ export class CiReporter implements TaskReporter<CiReport> {
         await this.completeWithReport(task, check, report, end);
       } else if (end.ran === null && end.cancellation?.supersededBy) {
         await check.complete({ conclusion: "cancelled", output: supersededOutput(end.cancellation.supersededBy) });
-        log.info({ newer: end.cancellation.supersededBy }, "older run cancelled: superseded");
+        log.info({ newer: end.cancellation.supersededBy }, "completed the check of a run a newer push superseded");
       } else if (end.state === "done") {
         log.warn("the run ended done without a report; the check is left as it is");
       } else {
