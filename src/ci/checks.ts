@@ -37,15 +37,6 @@ export interface SupersedeRequest {
   keepTaskId: string;
 }
 
-/** An older run that was cancelled before it started. */
-export interface SupersededRun {
-  taskId: string;
-  headSha: string;
-  checkName: string;
-  report: CiReportMode;
-  checkRunId: number | null;
-}
-
 export interface CheckAnnotation {
   path: string;
   start_line: number;

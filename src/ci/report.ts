@@ -2,6 +2,7 @@
 // Everything that came from the test run (log, command, failure messages) passes through the
 // caller's `redact` before it is placed, and the result fits GitHub's 65,535-character fields.
 import { formatDuration } from "../publish/progress.js";
+import type { CiSnapshot } from "../tasks/task.js";
 import { MAX_OUTPUT_CHARS, type CheckOutput, type CiConclusion } from "./checks.js";
 
 export type Redact = (text: string) => string;
@@ -212,6 +213,18 @@ export interface QueuedFacts {
   position?: number | undefined;
 }
 
+/** What started a run, as the queued check says it: `push to \`main\``, `pull request #12`, `re-run`. */
+export function ciCause(ci: Pick<CiSnapshot, "trigger" | "branch" | "pullRequest">): string {
+  switch (ci.trigger) {
+    case "push":
+      return `push to \`${ci.branch ?? "?"}\``;
+    case "pull_request":
+      return `pull request #${ci.pullRequest?.number ?? "?"}`;
+    case "rerun":
+      return "re-run";
+  }
+}
+
 export function queuedOutput(facts: QueuedFacts, redact: Redact): CheckOutput {
   const ahead = facts.position ? ` (${facts.position} ahead)` : "";
   return {
@@ -281,13 +294,6 @@ export function errorOutput(
   const out: CheckOutput = { title: "Could not run the tests", summary: lines.join("\n") };
   if (facts.details?.trim()) out.text = logText(facts.details, redact);
   return out;
-}
-
-export function notQueuedOutput(reason: string): CheckOutput {
-  return {
-    title: "Not queued",
-    summary: `The run could not be queued: ${reason}. Redeliver the webhook or press **Re-run** to try again.`,
-  };
 }
 
 /** Inline code that survives backticks inside. */

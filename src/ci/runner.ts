@@ -1,13 +1,13 @@
-// A CI task from start to check run: the check goes `in_progress` with the container's name, a
-// clean clone at exactly the head SHA, the devcontainer, an empty bridge directory, the
-// test command, then JUnit reports, artifacts and the conclusion, and the check is completed. Every
-// way out completes the check — a time limit (`timed_out`, the processes killed), a cancel
-// (`cancelled`), an error (`failure` with one safe line) — except a shutdown, after which the task
-// runs again and its check says it is queued. Each collaborator is injected, so this file holds
-// only the order of things and what the user is told at each step.
+// A CI task from start to report: a clean clone at exactly the head SHA, the devcontainer, an
+// empty bridge directory, the test command, then JUnit reports, artifacts and the conclusion. Every
+// way out makes the check's completion for the CI reporter — a time limit (`timed_out`, the
+// processes killed), a cancel (`cancelled`), an error (`failure` with one safe line) — except a
+// shutdown, after which the task runs again. Nothing here writes to GitHub about the task. Each
+// collaborator is injected, so this file holds only the order of things and what the user is told.
 import type { Logger } from "pino";
 import { isDevsConfigError } from "../config/errors.js";
 import type { GitHubClient } from "../github/client.js";
+import type { TaskGitHub } from "../github/probot.js";
 import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
 import { renderConfigProblems } from "../config/problem-text.js";
 import { createRedactor, safeErrorSummary, type Redactor } from "../publish/redact.js";
@@ -18,8 +18,8 @@ import { DEFAULT_MAX_ANNOTATIONS, type CheckAnnotation, type CiConclusion } from
 import { collectJUnit, commitPathResolver, LogCollector, trackedFiles } from "./collect.js";
 import type { CiContainerInput, PreparedCiContainer } from "./container.js";
 import { failureLines, junitAnnotations, type JUnitReport } from "./junit.js";
-import type { CiReporter } from "./reporter.js";
-import { configErrorOutput, countsText, decideConclusion, errorOutput, renderCiReport, runningOutput, type FailureLine } from "./report.js";
+import type { CiReport } from "./reporter.js";
+import { configErrorOutput, countsText, decideConclusion, errorOutput, renderCiReport, type FailureLine } from "./report.js";
 
 export interface CiRunnerDeps {
   repoCache: RepoCache;
@@ -28,8 +28,8 @@ export interface CiRunnerDeps {
   workspaceFor(container: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
   quiesce(input: { container: string; task: Task }): Promise<void>;
-  /** The task's check, with writes in order (shared with the pool's listener). */
-  reporter: CiReporter;
+  /** The task's installation client and token (App mode), or the token client. */
+  github: TaskGitHub;
   /** DEVS.yml env_vars for this container name; a DevsConfigError is shown on the check. */
   loadEnv(task: Task, octokit: GitHubClient, container: string): Promise<Record<string, string>>;
   prepareContainer(input: CiContainerInput): Promise<PreparedCiContainer>;
@@ -46,12 +46,12 @@ export interface CiRunnerDeps {
   now?: () => number;
 }
 
-export function createCiRunner(deps: CiRunnerDeps): TaskExecutor {
+export function createCiRunner(deps: CiRunnerDeps): TaskExecutor<CiReport> {
   return (task, ctx) => runCiTask(deps, task, ctx);
 }
 
 /** What the run got to; the report is made from it whichever way the run ended. */
-interface Progress {
+interface RunState {
   prepared: PreparedCiContainer | null;
   commandStarted: number | null;
   commandEnded: number | null;
@@ -61,13 +61,13 @@ interface Progress {
   redact: Redactor;
 }
 
-async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult> {
+async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult<CiReport>> {
   const ci = task.ci;
   if (!ci) return { state: "failed", detail: "not a CI task (it has no ci snapshot)" };
   const now = deps.now ?? Date.now;
   const started = now();
   const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
-  const progress: Progress = {
+  const run: RunState = {
     prepared: null,
     commandStarted: null,
     commandEnded: null,
@@ -77,19 +77,13 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     redact: createRedactor(deps.secrets()),
   };
 
-  // Not awaited: the reporter keeps the writes in order, and the tests need not wait for GitHub's
-  // write throttle.
-  deps.reporter
-    .write(task, (check) => check.inProgress(ctx.slot, runningOutput({ container: ctx.slot, command: ci.testCommand, retry: ctx.interrupted }, progress.redact)))
-    .catch((error: unknown) => log.warn({ err: error }, "could not mark the check run in progress"));
-
   let failure: unknown = null;
   try {
-    const { octokit, token } = await deps.reporter.client(task);
-    progress.redact = createRedactor([...deps.secrets(), token]);
+    const { octokit, token } = await deps.github(task);
+    run.redact = createRedactor([...deps.secrets(), token]);
     const env = await deps.loadEnv(task, octokit, ctx.slot);
     // Values a repository hands its tests as secrets stay out of the check too.
-    progress.redact = createRedactor([...deps.secrets(), token, ...secretLooking(env)]);
+    run.redact = createRedactor([...deps.secrets(), token, ...secretLooking(env)]);
 
     const repo = repoRef(task);
     // refs/pull/N/head reaches a fork's commits; a branch push is among the branches already.
@@ -109,46 +103,39 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     ctx.signal.throwIfAborted();
 
     const prepared = await deps.prepareContainer({ container: ctx.slot, task, workspace, env, signal: ctx.signal });
-    progress.prepared = prepared;
-    progress.notes.push(...prepared.notes);
+    run.prepared = prepared;
+    run.notes.push(...prepared.notes);
     await prepared.emptyBridge();
     ctx.signal.throwIfAborted();
 
     log.info({ command: ci.testCommand, sha: ci.headSha }, "running the test command");
-    progress.commandStarted = now();
+    run.commandStarted = now();
     const result = await prepared.run(ci.testCommand, {
       env: { ...env, CI: "true", BRIDGE_DIR: prepared.bridgeFolder, TEST_RESULTS_FOLDER: prepared.bridgeFolder },
-      onLine: (_stream, line) => progress.output.push(line),
+      onLine: (_stream, line) => run.output.push(line),
       signal: ctx.signal,
     });
-    progress.commandEnded = now();
-    progress.exitCode = result.exitCode;
-    log.info({ exitCode: result.exitCode, ms: progress.commandEnded - progress.commandStarted }, "test command finished");
+    run.commandEnded = now();
+    run.exitCode = result.exitCode;
+    log.info({ exitCode: result.exitCode, ms: run.commandEnded - run.commandStarted }, "test command finished");
   } catch (error) {
     failure = error;
   }
-  if (progress.commandStarted !== null && progress.commandEnded === null) progress.commandEnded = now();
+  if (run.commandStarted !== null && run.commandEnded === null) run.commandEnded = now();
 
   const abort = ctx.signal.aborted ? (ctx.signal.reason as TaskAbort | undefined) : undefined;
-  if (abort?.reason === "shutdown") {
-    // The pool queues it again for the next start; the check says so instead of "running".
-    await deps.reporter
-      .write(task, (check) =>
-        check.queued({ title: "Queued again", summary: "The server stopped while this run was in progress; it runs again when the server is back." }),
-      )
-      .catch((error: unknown) => log.warn({ err: error }, "could not mark the check run queued again"));
-    return { state: "failed", detail: "interrupted by shutdown" };
-  }
+  // The pool queues it again for the next start, and its reporter says so.
+  if (abort?.reason === "shutdown") return { state: "failed", detail: "interrupted by shutdown" };
   const ended = abort?.reason === "timeout" ? "timed_out" : abort?.reason === "cancelled" ? "cancelled" : null;
 
   try {
-    if (!ended && failure !== null && progress.exitCode === null) return await reportError(deps, task, ctx, progress, failure, now() - started, log);
-    return await reportRun(deps, task, ctx, progress, { ended, by: abort?.by, durationMs: now() - started }, log);
+    if (!ended && failure !== null && run.exitCode === null) return await reportError(deps, task, ctx, run, failure, now() - started, log);
+    return await reportRun(deps, task, ctx, run, { ended, by: abort?.by, durationMs: now() - started }, log);
   } catch (error) {
-    // Not even the report could be made or sent: the pool's listener completes the check from the
-    // task's end state, so it is not left running.
-    log.error({ err: error }, "could not report the CI run");
-    return { state: "failed", detail: safeErrorSummary(error, { redactor: progress.redact }) };
+    // Not even the report could be made: the reporter completes the check from the task's end
+    // state, so it is not left running.
+    log.error({ err: error }, "could not make the CI run's report");
+    return { state: "failed", detail: safeErrorSummary(error, { redactor: run.redact }) };
   }
 }
 
@@ -157,13 +144,13 @@ async function reportRun(
   deps: CiRunnerDeps,
   task: Task,
   ctx: RunContext,
-  progress: Progress,
+  run: RunState,
   end: { ended: "timed_out" | "cancelled" | null; by: string | undefined; durationMs: number },
   log: Logger,
-): Promise<RunResult> {
+): Promise<RunResult<CiReport>> {
   const ci = task.ci!;
-  const { redact, prepared } = progress;
-  const ran = progress.commandStarted !== null;
+  const { redact, prepared } = run;
+  const ran = run.commandStarted !== null;
   let junit: JUnitReport | null = null;
   let annotations: CheckAnnotation[] = [];
   let failures: FailureLine[] = [];
@@ -180,8 +167,8 @@ async function reportRun(
         if ((error as { statusCode?: unknown }).statusCode !== 404) log.warn({ err: error }, "could not read the bridge directory");
         return null;
       });
-    if (!collected) progress.notes.push("JUnit: the bridge directory could not be read; no reports were counted.");
-    progress.notes.push(...(collected?.problems ?? []).slice(0, 5).map((p) => `JUnit: ${p}`));
+    if (!collected) run.notes.push("JUnit: the bridge directory could not be read; no reports were counted.");
+    run.notes.push(...(collected?.problems ?? []).slice(0, 5).map((p) => `JUnit: ${p}`));
     if (collected?.files.length) {
       junit = collected.report;
       const workspace = deps.workspaceFor(ctx.slot, task);
@@ -196,11 +183,11 @@ async function reportRun(
       failures = failureLines(junit, { resolvePath });
       log.info({ reports: collected.files.length, ...countsOf(junit), annotations: annotations.length }, "JUnit reports read");
     }
-    artifacts = await upload(deps, task, prepared, progress, end.ended !== null, log);
+    artifacts = await upload(deps, task, prepared, run, end.ended !== null, log);
   }
 
-  const conclusion: CiConclusion = decideConclusion({ exitCode: progress.exitCode, junit, ended: end.ended });
-  const commandMs = ran ? progress.commandEnded! - progress.commandStarted! : 0;
+  const conclusion: CiConclusion = decideConclusion({ exitCode: run.exitCode, junit, ended: end.ended });
+  const commandMs = ran ? run.commandEnded! - run.commandStarted! : 0;
   const reason =
     end.ended === "timed_out"
       ? `The run reached its time limit of ${minutes(deps.timeoutMinutes)} (CONTAINER_TIMEOUT_MINUTES)${ran ? " while the tests ran; every process they started in the container was killed" : " before the tests started"}.`
@@ -211,35 +198,31 @@ async function reportRun(
     {
       conclusion,
       command: ci.testCommand,
-      exitCode: progress.exitCode,
+      exitCode: run.exitCode,
       // A time limit counts from the task's start; otherwise the command's own time is what matters.
       durationMs: end.ended === "timed_out" || !ran ? end.durationMs : commandMs,
       container: ctx.slot,
       headSha: ci.headSha,
-      log: progress.output.text(),
-      logDropped: progress.output.dropped,
+      log: run.output.text(),
+      logDropped: run.output.dropped,
       junit,
       failures,
       artifacts: artifactLink(artifacts),
       reason,
-      notes: progress.notes,
+      notes: run.notes,
     },
     redact,
   );
-  const detailsUrl = artifacts?.kind === "uploaded" ? artifacts.url : null;
-  const result = await deps.reporter.complete(task, { conclusion, output, annotations, detailsUrl });
-  if (result.dropped || result.annotationError) {
-    log.warn({ err: result.annotationError ?? undefined, sent: result.annotations, dropped: result.dropped }, "not every annotation reached the check run");
-  }
-  log.info({ conclusion, exitCode: progress.exitCode, ...(junit ? countsOf(junit) : {}) }, "CI run reported");
-  if (end.ended) return { state: "failed", detail: `aborted (${end.ended})` };
-  return { state: "done", detail: junit && junit.total > 0 ? `${conclusion}: ${countsText(junit)}` : `${conclusion} (exit code ${progress.exitCode ?? "none"})` };
+  const report: CiReport = { conclusion, output, annotations, detailsUrl: artifacts?.kind === "uploaded" ? artifacts.url : null };
+  log.info({ conclusion, exitCode: run.exitCode, ...(junit ? countsOf(junit) : {}) }, "CI run judged");
+  if (end.ended) return { state: "failed", detail: `aborted (${end.ended})`, report };
+  return { state: "done", detail: junit && junit.total > 0 ? `${conclusion}: ${countsText(junit)}` : `${conclusion} (exit code ${run.exitCode ?? "none"})`, report };
 }
 
 /** The run broke before its tests could be judged: `failure`, with a line the user can act on. */
-async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, progress: Progress, error: unknown, durationMs: number, log: Logger): Promise<RunResult> {
+async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, run: RunState, error: unknown, durationMs: number, log: Logger): Promise<RunResult<CiReport>> {
   const ci = task.ci!;
-  const { redact } = progress;
+  const { redact } = run;
   let output;
   let detail: string;
   if (isDevsConfigError(error)) {
@@ -257,24 +240,23 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, prog
         headSha: ci.headSha,
         durationMs,
         details: Array.isArray(lastLines) ? lastLines.join("\n") : null,
-        notes: progress.notes,
+        notes: run.notes,
       },
       redact,
     );
   }
-  await deps.reporter.complete(task, { conclusion: "failure", output });
-  return { state: "failed", detail };
+  return { state: "failed", detail, report: { conclusion: "failure", output } };
 }
 
 /** The bridge directory and the full (redacted) log, when S3 is configured. Never decides the conclusion. */
-async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContainer, progress: Progress, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
+async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContainer, run: RunState, aborted: boolean, log: Logger): Promise<ArtifactResult | null> {
   if (!deps.artifacts) return null;
   const work = deps.artifacts.upload({
     archive: () => prepared.bridgeArchive(),
     repo: task.repo.fullName,
     kind: "tests",
     rootName: `${task.repo.name}-${task.ci!.headSha.slice(0, 7)}`,
-    extraFiles: [{ name: "devs-ci.log", content: progress.redact(progress.output.text()) }],
+    extraFiles: [{ name: "devs-ci.log", content: run.redact(run.output.text()) }],
   });
   // A stopped run has little time left before the pool moves on (and the next run empties the bridge).
   const limit = aborted ? (deps.abortedUploadMs ?? 20_000) : null;
@@ -290,7 +272,7 @@ async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContai
   clearTimeout(timer);
   if (result.kind === "uploaded") {
     log.info({ key: result.key, bytes: result.bytes, files: result.files, skipped: result.skipped.length }, "artifacts uploaded");
-    if (result.skipped.length) progress.notes.push(`Artifacts: ${result.skipped.length} left out of the archive, the first: ${result.skipped[0]}.`);
+    if (result.skipped.length) run.notes.push(`Artifacts: ${result.skipped.length} left out of the archive, the first: ${result.skipped[0]}.`);
   }
   else log.warn({ note: result.note }, "artifacts not uploaded");
   return result;

@@ -1,11 +1,12 @@
 // push, pull_request, check_run and check_suite: guard clauses in the order that keeps work
-// smallest (owner allowlist, then the payload alone, then DEVS.yml, then permissions), then a
-// check run created `queued` and one Task handed to the sink. The run itself is never
-// awaited here. A pull request that may not run gets a completed check saying why instead of
-// silence; a newer push to a pull request cancels its older runs that have not started.
+// smallest (owner allowlist, then the payload alone, then DEVS.yml, then permissions), then one
+// Task handed to the sink; the CI reporter writes its check from then on (queued once the pool has
+// placed it). The run itself is never awaited here. A pull request that may not run gets a
+// completed check saying why instead of silence; a newer push to a pull request cancels its older
+// runs that have not started.
 import type { Context } from "probot";
-import { CiCheck, type CheckAction, type CiReportMode, type SupersededRun, type SupersedeRequest } from "../ci/checks.js";
-import { blockedOutput, configErrorOutput, notQueuedOutput, queuedOutput, supersededOutput } from "../ci/report.js";
+import { CiCheck, type CheckAction, type CiReportMode, type SupersedeRequest } from "../ci/checks.js";
+import { blockedOutput, ciCause, configErrorOutput } from "../ci/report.js";
 import type { PermissionCache } from "../github/permissions.js";
 import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
 import { applyCiAccess, applyCiConfig, preflightCi, runActionIdentifier, type CiCandidate, type CiConfig, type CiEvent } from "../policy/ci.js";
@@ -40,15 +41,15 @@ export interface CiDeps {
   loadCiConfig: LoadCiConfig;
   /**
    * Cancels the CI tasks of this pull request that are still queued (not `keepTaskId`) and returns
-   * them; the handler then completes their checks as `cancelled`, naming the newer commit. Running
-   * tasks are left to finish. Omitted: older runs are not cancelled.
+   * their ids; their checks say a newer commit replaced them (the CI reporter). Running tasks are
+   * left to finish. Omitted: older runs are not cancelled.
    */
-  supersede?: ((request: SupersedeRequest) => Promise<SupersededRun[]>) | undefined;
+  supersede?: ((request: SupersedeRequest) => Promise<string[]>) | undefined;
   /** The check run's name (default `devs-ci`). */
   checkName: string;
   /** `checks` with a GitHub App; `statuses` in token mode (commit statuses). */
   report: CiReportMode;
-  /** A page with the run's details, if the server has one. */
+  /** A page with the run's details, if the server has one (on the checks written here). */
   detailsUrl?: ((taskId: string) => string | null) | undefined;
   redact: (text: string) => string;
   now: () => Date;
@@ -92,6 +93,8 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
   }
 
   const config = await deps.loadCiConfig(context, repo);
+  // For the handler's own answers to this delivery (DEVS.yml invalid, approval needed); a task's
+  // check is its reporter's.
   const check = new CiCheck(
     context.octokit,
     { owner: repo.owner, repo: repo.name, headSha: candidate.headSha },
@@ -136,16 +139,6 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
     return;
   }
 
-  const cause = causeOf(candidate);
-  let queuedReported = false;
-  try {
-    await check.queued(queuedOutput({ command: config.ciTestCommand, headSha: candidate.headSha, cause, sender: input.sender }, deps.redact));
-    queuedReported = true;
-  } catch (error) {
-    // The run still happens; the runner creates the check when it starts.
-    log.warn({ err: error }, "could not create the queued check run");
-  }
-
   const target = ciTarget(payload, candidate.headSha, candidate.pullRequest?.number ?? null);
   const task: Task = {
     version: TASK_VERSION,
@@ -175,22 +168,18 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
       testCommand: config.ciTestCommand,
       checkName: deps.checkName,
       report: deps.report,
-      checkRunId: check.id,
+      // The CI reporter creates the check and finds it again by its external_id (the task id).
+      checkRunId: null,
     },
   };
   try {
     await deps.sink.submit(task);
   } catch (error) {
-    // Not queued: forget the claim so a redelivery can try again, and leave no check waiting.
+    // Not queued: forget the claim so a redelivery can try again.
     deps.memory.release(taskId, key);
-    if (queuedReported) {
-      await check
-        .complete({ conclusion: "cancelled", output: notQueuedOutput("the server could not store the task") })
-        .catch((err: unknown) => log.warn({ err }, "could not complete the check run of a task that was not queued"));
-    }
     throw error;
   }
-  log.info({ task: task.id, sha: candidate.headSha, cause, check: check.id }, "CI task queued");
+  log.info({ task: task.id, sha: candidate.headSha, cause: ciCause(candidate) }, "CI task queued");
 
   if (candidate.trigger === "pull_request" && candidate.pullRequest && deps.supersede) {
     await supersedeOlder(context, deps, { repo, prNumber: candidate.pullRequest.number, headSha: candidate.headSha, keepTaskId: task.id });
@@ -237,37 +226,9 @@ async function reportConfigError(
 
 async function supersedeOlder(context: Context, deps: CiDeps, request: SupersedeRequest): Promise<void> {
   const log = context.log.child({ delivery: context.id, repo: request.repo.fullName, pr: request.prNumber });
-  let older: SupersededRun[];
   try {
-    older = await deps.supersede!(request);
+    for (const task of await deps.supersede!(request)) log.info({ task, newer: request.keepTaskId }, "older run cancelled: superseded");
   } catch (error) {
     log.warn({ err: error }, "could not cancel older runs of this pull request");
-    return;
-  }
-  for (const run of older) {
-    // A check that was never created has nothing to complete.
-    if (run.report === "checks" && run.checkRunId === null) continue;
-    const check = new CiCheck(
-      context.octokit,
-      { owner: request.repo.owner, repo: request.repo.name, headSha: run.headSha },
-      { mode: run.report, name: run.checkName, externalId: run.taskId, checkRunId: run.checkRunId, now: deps.now },
-    );
-    try {
-      await check.complete({ conclusion: "cancelled", output: supersededOutput(request.headSha) });
-      log.info({ task: run.taskId, newer: request.keepTaskId }, "older run cancelled: superseded");
-    } catch (error) {
-      log.warn({ err: error, task: run.taskId }, "could not complete the check run of a superseded task");
-    }
-  }
-}
-
-function causeOf(candidate: CiCandidate): string {
-  switch (candidate.trigger) {
-    case "push":
-      return `push to \`${candidate.branch ?? "?"}\``;
-    case "pull_request":
-      return `pull request #${candidate.pullRequest?.number ?? "?"}`;
-    case "rerun":
-      return "re-run";
   }
 }

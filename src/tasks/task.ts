@@ -81,7 +81,10 @@ export interface CiSnapshot {
   checkName: string;
   /** `checks` (GitHub App) or `statuses` (token mode: commit statuses with context = checkName). */
   report: "checks" | "statuses";
-  /** The check run created `queued` with the task; null in status mode or when creating it failed. */
+  /**
+   * The check run created when the task was queued, by builds whose handler created it; null now
+   * (the CI reporter creates it and finds it again by its external_id) and in status mode.
+   */
   checkRunId: number | null;
 }
 

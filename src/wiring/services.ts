@@ -21,7 +21,7 @@ import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskKinds } from "../tasks/execution.js";
 import { TaskJournal } from "../tasks/journal.js";
 import type { TaskSink } from "../tasks/sink.js";
-import { supersedeQueued } from "../ci/pool-hooks.js";
+import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 
 /** Who the process talks to GitHub as. */
@@ -120,7 +120,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       report: settings.auth.kind === "app" ? "checks" : "statuses",
       now,
       loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
-      supersede: supersedeQueued(journal, pool, built?.superseded ?? new Set()),
+      supersede: supersedeQueued(journal, pool),
       redact,
     },
   });

@@ -8,7 +8,6 @@ import { containerAgent } from "../agent/container-agent.js";
 import { createAgentRunner } from "../agent/runner.js";
 import { artifactStoreFromSettings } from "../ci/artifacts.js";
 import { ciContainer } from "../ci/container.js";
-import { ciPoolListener } from "../ci/pool-hooks.js";
 import { CiReporter } from "../ci/reporter.js";
 import { createCiRunner } from "../ci/runner.js";
 import type { DevsConfigLoader } from "../config/devs-yml.js";
@@ -44,8 +43,6 @@ export interface DockerTaskKinds {
   lifecycle: ContainerLifecycle;
   /** Pool events the kinds listen to. */
   onEvent: (event: PoolEvent) => Promise<void>;
-  /** Runs a newer push superseded: the handler completes their checks, not the listener. */
-  superseded: Set<string>;
 }
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
@@ -96,13 +93,13 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     log,
   });
 
-  const reporter = new CiReporter({ github, log: log.child({ name: "ci" }) });
+  const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }) });
   const ci = createCiRunner({
     repoCache,
     identity: identity.commit,
     workspaceFor,
     quiesce,
-    reporter,
+    github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
     artifacts: artifactStoreFromSettings(settings),
@@ -110,8 +107,6 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     timeoutMinutes: settings.containerTimeoutMinutes,
     log,
   });
-  const superseded = new Set<string>();
-  const ciEvents = ciPoolListener({ reporter, redact, log, superseded });
 
   const agentEvents = async (event: PoolEvent): Promise<void> => {
     if (event.task.kind !== "agent") return;
@@ -131,15 +126,11 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     }
   };
 
-  // Both listeners are called at once: each registers its GitHub writes in order when the event arrives.
-  const onEvent = async (event: PoolEvent): Promise<void> => {
-    await Promise.all([agentEvents(event), ciEvents(event)]);
-  };
+  const onEvent = agentEvents;
 
   return {
-    kinds: { agent: { execute: agent }, ci: { execute: ci } },
+    kinds: { agent: { execute: agent }, ci: { execute: ci, reporter: ciReporter } },
     onEvent,
-    superseded,
     lifecycle: containerLifecycle(containers, log),
   };
 }

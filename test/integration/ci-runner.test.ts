@@ -5,7 +5,6 @@
 // asserted as GitHub would receive it. The attacker's moves are tried here too: a test command that
 // plants commands in the workspace's .git for host git to run, and a JUnit bomb while the server
 // must keep answering.
-import { allKinds } from "../helpers/tasks.js";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
@@ -19,9 +18,9 @@ import { Probot } from "probot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3ArtifactStore, type ArtifactStore } from "../../src/ci/artifacts.js";
 import { BRIDGE_FOLDER, ciContainer } from "../../src/ci/container.js";
-import { ciPoolListener, supersedeQueued } from "../../src/ci/pool-hooks.js";
 import { CiReporter } from "../../src/ci/reporter.js";
 import { createCiRunner } from "../../src/ci/runner.js";
+import { supersedeQueued } from "../../src/ci/supersede.js";
 import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
@@ -105,15 +104,15 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
   const devsConfig = new DevsConfigLoader({ envsDir: tempDir("devs-ci-envs-"), webUrl: `http://${sim.host}`, log });
   const db = openDatabase(dataDir);
   const journal = new TaskJournal(db);
-  const reporter = new CiReporter({ github: async () => ({ octokit: await probot.auth(), token: TOKEN }), log, now: () => new Date(NOW) });
+  const github = async () => ({ octokit: await probot.auth(), token: TOKEN });
   const redact = createRedactor([SECRET]);
-  const superseded = new Set<string>();
+  const reporter = new CiReporter({ github, redact, log, now: () => new Date(NOW) });
   const runner = createCiRunner({
     repoCache: new RepoCache(tempDir("devs-ci-cache-")),
     identity: { name: "devs-bot[bot]", email: "bot@example.invalid" },
     workspaceFor: (_container, task) => workspaceFor(task.repo.name),
     quiesce: async (input) => void (await quiesceTaskContainer(runtime, input, log)),
-    reporter,
+    github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: [SECRET] } }),
     prepareContainer: ciContainer({ docker: docker!, runtime, defaultImage: BUSYBOX_IMAGE, log }),
     artifacts: options.artifacts ?? null,
@@ -127,8 +126,7 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
     log,
     maxConcurrent: options.maxConcurrent ?? 1,
     timeoutMs: options.timeoutMs ?? 60_000,
-    kinds: allKinds(runner),
-    onEvent: ciPoolListener({ reporter, redact, log, superseded }),
+    kinds: { ci: { execute: runner, reporter } },
   });
   pool.start();
   const permissions = new PermissionCache();
@@ -150,7 +148,7 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
         memory,
         permissions,
         loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
-        supersede: supersedeQueued(journal, pool, superseded),
+        supersede: supersedeQueued(journal, pool),
         checkName: "devs-ci",
         report: "checks",
         redact,
@@ -549,7 +547,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect((await completed(newerTask)).conclusion).toBe("success");
     expect((await completed(busy)).conclusion).toBe("success");
     await s.pool.idle();
-    // One completion only: the pool's listener left the superseded run to the handler.
+    // One completion only, by the reporter.
     expect(o.writes.filter((w) => w.body.status === "completed")).toHaveLength(1);
     expect(s.journal.get(olderTask)!.state).toBe("cancelled");
   }, 90_000);
