@@ -36,6 +36,8 @@ export interface SharedParts {
   /** The settings' secret values (secretValues in services.ts). */
   secrets: string[];
   redact: Redactor;
+  /** The clock for the times the reporters write. */
+  now: () => Date;
 }
 
 export interface DockerTaskKinds {
@@ -46,7 +48,7 @@ export interface DockerTaskKinds {
 }
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
-  const { log, identity, github, devsConfig, permissions, secrets, redact } = shared;
+  const { log, identity, github, devsConfig, permissions, secrets, redact, now } = shared;
   const docker = connectDocker(settings.dockerHost);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
@@ -93,7 +95,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     log,
   });
 
-  const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }) });
+  const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }), now });
   const ci = createCiRunner({
     repoCache,
     identity: identity.commit,

@@ -1,10 +1,10 @@
-// CI end to end inside one process: a push or pull_request delivery through the real app function
-// (handler, DEVS.yml read through a local GitHub backed by real bare repositories), the journal and
-// the pool, the CI runner, a busybox devcontainer on a real Docker engine (--network none), git
-// over smart HTTP, and S3 on fauxqs. Every check-run write is recorded by the GitHub stand-in and
-// asserted as GitHub would receive it. The attacker's moves are tried here too: a test command that
-// plants commands in the workspace's .git for host git to run, and a JUnit bomb while the server
-// must keep answering.
+// CI end to end inside one process: what `serve` builds from its settings (wiring/services.ts, App
+// mode) receives a push or pull_request delivery: the handler reads DEVS.yml through a local GitHub
+// backed by real bare repositories, then the journal, the pool, the CI runner and its reporter, a
+// busybox devcontainer on a real Docker engine (--network none), git over smart HTTP, and S3 on
+// fauxqs. Every check-run write is recorded by the GitHub stand-in and asserted as GitHub would
+// receive it. The attacker's moves are tried here too: a test command that plants commands in the
+// workspace's .git for host git to run, and a JUnit bomb while the server must keep answering.
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
@@ -13,43 +13,31 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { pino } from "pino";
-import { Probot } from "probot";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S3ArtifactStore, type ArtifactStore } from "../../src/ci/artifacts.js";
-import { BRIDGE_FOLDER, ciContainer } from "../../src/ci/container.js";
-import { CiReporter } from "../../src/ci/reporter.js";
-import { createCiRunner } from "../../src/ci/runner.js";
-import { supersedeQueued } from "../../src/ci/supersede.js";
-import { DevsConfigLoader } from "../../src/config/devs-yml.js";
-import { ciConfigLoader, ciEnvLoader } from "../../src/config/task-config.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { BRIDGE_FOLDER } from "../../src/ci/container.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
 import { execInContainer } from "../../src/containers/exec.js";
 import { resolveImage } from "../../src/containers/image.js";
-import { quiesceTaskContainer } from "../../src/containers/task-container.js";
-import { PermissionCache } from "../../src/github/permissions.js";
-import { createApp } from "../../src/index.js";
-import { ContainerPool } from "../../src/pool/pool.js";
-import { createRedactor } from "../../src/publish/redact.js";
-import { openDatabase } from "../../src/tasks/database.js";
-import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
-import { TaskJournal } from "../../src/tasks/journal.js";
-import { RepoCache } from "../../src/workspace/repo-cache.js";
-import { ChecksSim } from "../helpers/ci-github.js";
+import type { Env } from "../../src/settings.js";
+import { buildServices, type Services } from "../../src/wiring/services.js";
+import { placeDirs } from "../../src/wiring/task-kinds.js";
+import { ChecksSim, serveAppAuth } from "../helpers/ci-github.js";
 import { archiveListing, BUSYBOX_IMAGE, ensureBusyboxImage, hostProcesses, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
-import { TestOctokit } from "../helpers/probot.js";
-import { tempDir } from "../helpers/settings.js";
+import { appPrivateKey } from "../helpers/serve-process.js";
+import { testGitHub } from "../helpers/services.js";
+import { tempDir, testSettings } from "../helpers/settings.js";
 
 const TOKEN = "ghs_ciRunnerTestToken000000000000000";
 const OWNER = "acme";
 const POOL = `ci${runId()}`;
 const NOW = "2026-11-29T12:00:00Z";
 const SECRET = "hunter2-operator-secret";
-const log = pino({ level: "silent" });
+const KEY = appPrivateKey();
+const INSTALLATION = 7;
 
 const docker: Docker | null = await requireDocker();
 let sim: GitHubSim;
@@ -60,18 +48,18 @@ beforeAll(async () => {
   if (docker) await ensureBusyboxImage(docker);
   sim = new GitHubSim(reposRoot, TOKEN);
   checks = new ChecksSim(sim.standIn, TOKEN);
+  serveAppAuth(sim.standIn, { slug: "devs-bot", id: 1, token: TOKEN });
   await sim.start();
 });
 afterAll(async () => {
+  for (const services of opened) await services.close();
   if (docker) await removePoolContainers(docker, POOL);
   await sim?.stop();
 });
 
 interface Setup {
-  probot: Probot;
-  pool: ContainerPool;
-  journal: TaskJournal;
-  reporter: CiReporter;
+  services: Services;
+  /** An observer of the pool's containers, with the options `serve` gives its own. */
   runtime: ContainerRuntime;
   /** Runs a shell script as root in the repository's container (to look at its bridge directory). */
   inContainer: (repo: string, script: string) => Promise<{ exitCode: number; out: string[] }>;
@@ -81,16 +69,41 @@ interface Setup {
   workspaceFor: (repo: string) => string;
 }
 
-/** The app, journal, pool and CI runner as `serve` assembles them, against the stand-in and dockerd. */
-async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; maxConcurrent?: number } = {}): Promise<Setup> {
+const opened: Services[] = [];
+
+/** What `serve` builds from these settings, in App mode against the stand-in and dockerd. */
+async function setup(options: { env?: Env; taskTimeoutMs?: number } = {}): Promise<Setup> {
   const dataDir = tempDir("devs-ci-data-");
-  const workspaces = tempDir("devs-ci-ws-");
-  const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
-  const workspaceFor = (repo: string) => join(workspaces, safe(`${POOL}-${OWNER}-${repo}`));
-  // As `serve` makes it: no host folder for the bridge.
-  const runtime = new ContainerRuntime(docker!, { network: "none", stopTimeoutSeconds: 1 });
+  const settings = testSettings({
+    GITHUB_TOKEN: undefined,
+    APP_ID: "1",
+    PRIVATE_KEY: KEY,
+    GHE_HOST: sim.host,
+    GHE_PROTOCOL: "http",
+    AUTHORIZED_CI_TRIGGER_USERS: "*",
+    CONTAINER_POOL: POOL,
+    MAX_CONCURRENT_TASKS: "1",
+    CONTAINER_TIMEOUT_MINUTES: "1",
+    // Containers stay up between runs, so the tests can look into them.
+    STOP_CONTAINER_AFTER_TASK: "false",
+    CONTAINER_NETWORK: "none",
+    DEFAULT_IMAGE: BUSYBOX_IMAGE,
+    DATA_DIR: dataDir,
+    WORKSPACE_DIR: tempDir("devs-ci-ws-"),
+    REPO_CACHE_DIR: tempDir("devs-ci-cache-"),
+    DEVS_ENVS_DIR: tempDir("devs-ci-envs-"),
+    // A secret of the operator's: redacted from everything posted.
+    ADMIN_PASSWORD: SECRET,
+    ...options.env,
+  });
+  const services = buildServices(settings, testGitHub(settings), { now: () => new Date(NOW), taskTimeoutMs: options.taskTimeoutMs });
+  opened.push(services);
+  await services.probot.load(services.app);
+  const workspaceFor = (repo: string) => placeDirs(settings, { pool: POOL, owner: OWNER, repo, trust: "maintainers" }).workspace;
+  const runtime = new ContainerRuntime(docker!, { network: "none" });
+  const containerOf = async (name: string) => (await runtime.list({ pool: POOL })).find((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
   const inContainer = async (name: string, script: string) => {
-    const [container] = (await runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
+    const container = await containerOf(name);
     if (!container) return { exitCode: -1, out: [] };
     const out: string[] = [];
     // A container still being made (or restarted) cannot exec yet.
@@ -100,68 +113,12 @@ async function setup(options: { timeoutMs?: number; artifacts?: ArtifactStore; m
     );
     return { exitCode, out };
   };
-  const probot = new Probot({ githubToken: TOKEN, Octokit: TestOctokit, baseUrl: `http://${sim.host}/api/v3`, log });
-  const devsConfig = new DevsConfigLoader({ envsDir: tempDir("devs-ci-envs-"), webUrl: `http://${sim.host}`, log });
-  const db = openDatabase(dataDir);
-  const journal = new TaskJournal(db);
-  const github = async () => ({ octokit: await probot.auth(), token: TOKEN });
-  const redact = createRedactor([SECRET]);
-  const reporter = new CiReporter({ github, redact, log, now: () => new Date(NOW) });
-  const runner = createCiRunner({
-    repoCache: new RepoCache(tempDir("devs-ci-cache-")),
-    identity: { name: "devs-bot[bot]", email: "bot@example.invalid" },
-    workspaceFor: (_container, task) => workspaceFor(task.repo.name),
-    quiesce: async (input) => void (await quiesceTaskContainer(runtime, input, log)),
-    github,
-    loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: [SECRET] } }),
-    prepareContainer: ciContainer({ docker: docker!, runtime, defaultImage: BUSYBOX_IMAGE, log }),
-    artifacts: options.artifacts ?? null,
-    secrets: () => [SECRET],
-    timeoutMinutes: 1,
-    log,
-  });
-  const pool = new ContainerPool({
-    slots: { main: [POOL], ci: [] },
-    journal,
-    log,
-    maxConcurrent: options.maxConcurrent ?? 1,
-    timeoutMs: options.timeoutMs ?? 60_000,
-    kinds: { ci: { execute: runner, reporter } },
-  });
-  pool.start();
-  const permissions = new PermissionCache();
-  const memory = new SqliteDeliveryMemory(db);
-  await probot.load(
-    createApp({
-      botHandle: "devs-bot",
-      allowedOwners: [],
-      authorizedUsers: { kind: "everyone" },
-      sink: pool,
-      memory,
-      permissions,
-      now: () => new Date(NOW),
-      ci: {
-        botHandle: "devs-bot",
-        allowedOwners: [],
-        authorizedUsers: { kind: "everyone" },
-        sink: pool,
-        memory,
-        permissions,
-        loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
-        supersede: supersedeQueued(journal, pool),
-        checkName: "devs-ci",
-        report: "checks",
-        redact,
-        now: () => new Date(NOW),
-      },
-    }),
-  );
   const listing = async (name: string, path: string) => {
-    const [container] = (await runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
+    const container = await containerOf(name);
     return container ? archiveListing(docker!, container.id, path) : null;
   };
   const bridgeListing = (name: string) => listing(name, BRIDGE_FOLDER);
-  return { probot, pool, journal, reporter, runtime, inContainer, listing, bridgeListing, workspaceFor };
+  return { services, runtime, inContainer, listing, bridgeListing, workspaceFor };
 }
 
 const DEVS_YML = (command: string, extra = "") => `ci_enabled: true\nci_test_command: ${JSON.stringify(command)}\n${extra}`;
@@ -176,8 +133,8 @@ function repository(name: string) {
 
 async function push(s: Setup, name: string, sha: string, branch = "main"): Promise<string> {
   const id = crypto.randomUUID();
-  const body = payload("push", undefined, { ref: `refs/heads/${branch}`, after: sha, deleted: false, created: false, head_commit: null, repository: repository(name), sender: { login: "alice" }, installation: null });
-  await s.probot.receive({ id, name: "push", payload: body } as never);
+  const body = payload("push", undefined, { ref: `refs/heads/${branch}`, after: sha, deleted: false, created: false, head_commit: null, repository: repository(name), sender: { login: "alice" }, installation: { id: INSTALLATION } });
+  await s.services.probot.receive({ id, name: "push", payload: body } as never);
   return `ci-${id}`;
 }
 
@@ -190,7 +147,7 @@ async function pullRequest(s: Setup, r: BareRepo, number: number, sha: string, a
     number,
     repository: repository(name),
     sender: { login: "alice" },
-    installation: null,
+    installation: { id: INSTALLATION },
     pull_request: {
       number,
       draft: false,
@@ -202,9 +159,15 @@ async function pullRequest(s: Setup, r: BareRepo, number: number, sha: string, a
       base: { ref: "main" },
     },
   });
-  await s.probot.receive({ id, name: "pull_request", payload: body } as never);
+  await s.services.probot.receive({ id, name: "pull_request", payload: body } as never);
   return `ci-${id}`;
 }
+
+/**
+ * Resolves once the task waits in a slot's queue: its check says queued. Before that the pool
+ * still reads DEVS.yml to route it, and cannot cancel it yet.
+ */
+const inQueue = (taskId: string) => checks.until(() => (checks.forTask(taskId) ? true : undefined), 30_000, `the check of ${taskId} to be queued`);
 
 const completed = (taskId: string, timeoutMs = 60_000) =>
   checks.until(() => {
@@ -231,7 +194,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const sha = git(r.work, "rev-parse", "HEAD");
     const taskId = await push(s, "pass", sha);
     const run = await completed(taskId);
-    await s.pool.idle();
+    await s.services.pool.idle();
 
     expect(run.writes.map((w) => ({ method: w.method, body: { ...w.body, output: { ...(w.body.output as object), summary: stable((w.body.output as { summary: string }).summary) } } }))).toEqual([
       {
@@ -262,9 +225,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
         },
       },
     ]);
-    expect(s.journal.get(taskId)).toMatchObject({ state: "done", detail: "success (exit code 0)" });
-    // Nothing is kept about the task once its writes have settled.
-    await checks.until(() => (s.reporter.size === 0 ? true : undefined), 5_000, "the reporter to forget the task");
+    expect(s.services.journal.get(taskId)).toMatchObject({ state: "done", detail: "success (exit code 0)" });
   }, 90_000);
 
   it("a failing command: failure with its exit code in the title and the log's tail, secrets from DEVS.yml env_vars redacted", async () => {
@@ -283,8 +244,8 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(text.startsWith("```text\n") && text.endsWith("\n```")).toBe(true);
     expect(text.slice(8, -4).split("\n").sort()).toEqual(["FAIL calc: expected 2, got 3", "hello: 1 passed", "using [redacted]"]);
     expect(JSON.stringify(run.writes)).not.toContain("k3y-from-devs-yml");
-    await s.pool.idle();
-    expect(s.journal.get(taskId)).toMatchObject({ state: "done", detail: "failure (exit code 3)" });
+    await s.services.pool.idle();
+    expect(s.services.journal.get(taskId)).toMatchObject({ state: "done", detail: "failure (exit code 3)" });
   }, 90_000);
 
   it("JUnit files written to $TEST_RESULTS_FOLDER become annotations and counts; a swallowed exit code does not hide a failure", async () => {
@@ -485,7 +446,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
   }, 90_000);
 
   it("a command that overruns the time limit ends timed_out and its processes are gone from the container", async () => {
-    const s = await setup({ timeoutMs: 5_000 });
+    const s = await setup({ taskTimeoutMs: 5_000 });
     const r = repo("slow", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo "starting the slow suite"\nsleep 600 &\nsleep 601\n' });
     const taskId = await push(s, "slow", git(r.work, "rev-parse", "HEAD"));
     const started = Date.now();
@@ -496,8 +457,8 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(run.output?.summary).toMatch(/^The run reached its time limit of 1 minute \(CONTAINER_TIMEOUT_MINUTES\) while the tests ran; every process they started in the container was killed\.\n/);
     expect(run.output?.summary).toContain("- **Exit code:** none (the command did not finish)");
     expect(run.output?.text).toBe("```text\nstarting the slow suite\n```");
-    await s.pool.idle();
-    expect(s.journal.get(taskId)!.state).toBe("timed_out");
+    await s.services.pool.idle();
+    expect(s.services.journal.get(taskId)!.state).toBe("timed_out");
     const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/slow`);
     const ps = await hostProcesses(docker!, container!.id);
     expect(ps.filter((line) => /sleep 60[01]/.test(line))).toEqual([]);
@@ -510,21 +471,22 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     await checks.until(() => (checks.forTask(running)?.status === "in_progress" ? true : undefined));
     const queuedSha = r.commit({ "README.md": "queued\n" }, "queued");
     const queued = await push(s, "cancel", queuedSha);
-    expect(s.journal.get(queued)!.state).toBe("queued");
-    expect(s.pool.cancel(queued, { by: "an operator" })).toBe(true);
+    await inQueue(queued);
+    expect(s.services.journal.get(queued)!.state).toBe("queued");
+    expect(s.services.pool.cancel(queued, { by: "an operator" })).toBe(true);
     const q = await completed(queued);
     expect(q.conclusion).toBe("cancelled");
     expect(q.output).toEqual({ title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." });
 
     // The cancel lands while the command runs.
     await existsInContainer(s, "cancel", `${BRIDGE_FOLDER}/started`);
-    expect(s.pool.cancel(running, { by: "an operator" })).toBe(true);
+    expect(s.services.pool.cancel(running, { by: "an operator" })).toBe(true);
     const c = await completed(running);
     expect(c.conclusion).toBe("cancelled");
     expect(c.output?.title).toBe("Cancelled");
     expect(c.output?.summary).toMatch(/^The run was cancelled by an operator while the tests ran/);
-    await s.pool.idle();
-    expect(s.journal.get(running)!.state).toBe("cancelled");
+    await s.services.pool.idle();
+    expect(s.services.journal.get(running)!.state).toBe("cancelled");
     const [container] = (await s.runtime.list({ pool: POOL })).filter((x) => x.repo === `${OWNER}/cancel`);
     expect((await hostProcesses(docker!, container!.id)).filter((l) => l.includes("sleep 300"))).toEqual([]);
   }, 90_000);
@@ -537,6 +499,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const older = r.commit({ "gate.txt": "fast\n" }, "pr v1", "feature");
     const newer = r.commit({ "gate.txt": "fast\n", "x.txt": "2\n" }, "pr v2", "feature");
     const olderTask = await pullRequest(s, r, 12, older);
+    await inQueue(olderTask);
     const newerTask = await pullRequest(s, r, 12, newer);
     const o = await completed(olderTask);
     expect(o.conclusion).toBe("cancelled");
@@ -546,10 +509,10 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     });
     expect((await completed(newerTask)).conclusion).toBe("success");
     expect((await completed(busy)).conclusion).toBe("success");
-    await s.pool.idle();
+    await s.services.pool.idle();
     // One completion only, by the reporter.
     expect(o.writes.filter((w) => w.body.status === "completed")).toHaveLength(1);
-    expect(s.journal.get(olderTask)!.state).toBe("cancelled");
+    expect(s.services.journal.get(olderTask)!.state).toBe("cancelled");
   }, 90_000);
 
   it("what breaks before the tests run is a failure saying why: a broken devcontainer.json, an invalid DEVS.yml", async () => {
@@ -566,7 +529,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const busy = await push(s, "invalid", git(invalid.work, "rev-parse", "HEAD"));
     await existsInContainer(s, "invalid", `${BRIDGE_FOLDER}/started`);
     const waiting = await push(s, "invalid", invalid.commit({ "README.md": "second\n" }, "second"));
-    expect(s.journal.get(waiting)!.state).toBe("queued");
+    expect(s.services.journal.get(waiting)!.state).toBe("queued");
     invalid.commit({ "DEVS.yml": "ci_enabled: true\nenv_vars: [1, 2]\n" }, "break config", "main");
     expect((await completed(busy)).conclusion).toBe("success");
     const bad = await completed(waiting);
@@ -580,10 +543,20 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const endpoint = (await app.listen({ port: 0, host: "127.0.0.1" })).replace("localhost", "127.0.0.1");
     const credentials = { accessKeyId: "test", secretAccessKey: "test" };
     const s3 = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials });
+    // The AWS SDK takes credentials from the environment, as in production.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
     try {
       await s3.send(new CreateBucketCommand({ Bucket: "ci-artifacts" }));
-      const store = new S3ArtifactStore({ bucket: "ci-artifacts", prefix: "devs-artifacts", baseUrl: "https://artifacts.example.com", region: "us-east-1", endpoint, credentials });
-      const s = await setup({ artifacts: store });
+      const s = await setup({
+        env: {
+          AWS_S3_ARTIFACT_BUCKET: "ci-artifacts",
+          AWS_S3_ARTIFACT_PREFIX: "devs-artifacts",
+          AWS_S3_ARTIFACT_BASE_URL: "https://artifacts.example.com",
+          AWS_REGION: "us-east-1",
+          AWS_ENDPOINT_URL: endpoint,
+        },
+      });
       const r = repo("Artifacts", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": `echo "<h1>coverage</h1>" > "$BRIDGE_DIR/coverage.html"\necho "log line with ${SECRET}"\n` });
       const run = await completed(await push(s, "Artifacts", git(r.work, "rev-parse", "HEAD")));
       expect(run.conclusion).toBe("success");
@@ -602,6 +575,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
       expect(readdirSync(root).sort()).toEqual(["coverage.html", "devs-ci.log"]);
       expect(execFileSync("cat", [join(root, "devs-ci.log")], { encoding: "utf8" })).toBe("log line with [redacted]\n");
     } finally {
+      vi.unstubAllEnvs();
       s3.destroy();
       await app.close();
     }
