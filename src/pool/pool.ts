@@ -79,6 +79,8 @@ export class ContainerPool implements TaskSink {
   private readonly queues = new Map<string, PQueue>();
   private readonly entries = new Map<string, Entry>();
   private readonly routing = new Map<string, Promise<void>>();
+  /** Tasks journaled and waiting for their routing hints: not in a slot's queue yet, but cancellable. */
+  private readonly placing = new Map<string, { task: Task; cancellation: Cancellation | null }>();
   /** placeKey → when its last task ended, or when an idle check first saw it running. */
   private readonly lastUsed = new Map<string, number>();
   private readonly running: Semaphore;
@@ -130,6 +132,16 @@ export class ContainerPool implements TaskSink {
 
   /** Cancels a queued or running task. False when the pool does not hold it. */
   cancel(id: string, cancellation: Cancellation = {}): boolean {
+    const routing = this.placing.get(id);
+    if (routing) {
+      // Still reading its routing hints: it never reaches a queue.
+      if (routing.cancellation) return false;
+      routing.cancellation = cancellation;
+      const detail = `cancelled while queued${cancellation.by ? ` by ${cancellation.by}` : ""}`;
+      this.options.journal.finish(id, "cancelled", detail);
+      void this.finished(routing.task, { slot: "", state: "cancelled", detail, ran: null, cancellation });
+      return true;
+    }
     const entry = this.entries.get(id);
     if (!entry || entry.cancellation) return false;
     entry.cancellation = cancellation;
@@ -147,6 +159,9 @@ export class ContainerPool implements TaskSink {
   /** Queued or running tasks of one kind on one issue or pull request (for `@bot stop`). */
   activeOn(repo: string, kind: Task["kind"], targetNumber: number): string[] {
     const ids: string[] = [];
+    for (const [id, p] of this.placing) {
+      if (!p.cancellation && p.task.kind === kind && p.task.target.number === targetNumber && p.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
+    }
     for (const [id, e] of this.entries) {
       if (!e.cancellation && e.task.kind === kind && e.task.target.number === targetNumber && e.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
     }
@@ -227,7 +242,9 @@ export class ContainerPool implements TaskSink {
   private route(task: Task, interrupted: boolean): void {
     const repo = task.repo.fullName.toLowerCase();
     const previous = this.routing.get(repo) ?? Promise.resolve();
+    this.placing.set(task.id, { task, cancellation: null });
     const next = previous.then(() => this.place(task, interrupted)).catch(async (error: unknown) => {
+      this.placing.delete(task.id);
       this.options.log.error({ err: error, task: task.id }, "could not queue task");
       const detail = "could not be queued";
       this.options.journal.finish(task.id, "failed", detail);
@@ -248,6 +265,10 @@ export class ContainerPool implements TaskSink {
       // The executor reads the config again and reports a broken file to the user.
       log.warn({ err: error, task: task.id }, "no routing hints (DEVS.yml unreadable); routing as usual");
     }
+    const routing = this.placing.get(task.id);
+    this.placing.delete(task.id);
+    // Cancelled while its hints were read: the journal and its reporter already know.
+    if (routing?.cancellation) return;
     const candidates = slotsFor(task.kind, this.options.slots, singleQueue);
     const pinned = singleQueue ? journal.pinOf(task.repo.fullName) : null;
     const slot = chooseSlot(candidates, (n) => this.load(n), pinned);
@@ -259,9 +280,12 @@ export class ContainerPool implements TaskSink {
     journal.assign(task.id, slot);
     const queue = this.queues.get(slot)!;
     const position = queue.size + queue.pending;
+    // Both register what they do at once, so "queued" comes before "started" for the reporter and
+    // observers alike, and the task need not wait for GitHub to start.
+    const told = this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted }));
+    const emitted = this.emit({ type: "queued", task, slot, position, interrupted });
     void queue.add(() => this.run(entry)).catch((error: unknown) => log.error({ err: error, task: task.id }, "task runner failed"));
-    await this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted }));
-    await this.emit({ type: "queued", task, slot, position, interrupted });
+    await Promise.all([told, emitted]);
   }
 
   private async run(entry: Entry): Promise<void> {

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ContainerPool, placeInSlot, type ContainerLifecycle, type PoolEvent, type PoolOptions, type SlotPlace } from "../../src/pool/pool.js";
 import { chooseSlot, slotsFor } from "../../src/pool/routing.js";
-import type { RunContext, TaskExecutor } from "../../src/tasks/execution.js";
+import type { RunContext, TaskExecutor, TaskReporter } from "../../src/tasks/execution.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
 import type { Task } from "../../src/tasks/task.js";
@@ -254,6 +254,35 @@ describe("ContainerPool", () => {
     expect(journal.get(running.id)).toMatchObject({ state: "cancelled", detail: "cancelled while running by @alice" });
     expect(g.started.map((s) => s.id)).toEqual([running.id]);
     expect(p.cancel("nope")).toBe(false);
+  });
+
+  it("a task cancelled while its routing hints are still being read never reaches a queue, and its reporter hears it ended", async () => {
+    const g = gated();
+    let readHints!: () => void;
+    const hintsRead = new Promise<void>((resolve) => (readHints = resolve));
+    const told: string[] = [];
+    const reporter: TaskReporter = {
+      queued: async (t) => void told.push(`queued ${t.id}`),
+      started: async (t) => void told.push(`started ${t.id}`),
+      suspended: async (t) => void told.push(`suspended ${t.id}`),
+      finished: async (t, end) => void told.push(`finished ${t.id} ${end.state} ran=${end.ran !== null} by=${end.cancellation?.by}`),
+    };
+    const { pool: p, journal } = pool({
+      executor: g.executor,
+      kinds: { agent: { execute: g.executor, reporter } },
+      routeHints: async () => (await hintsRead, { singleQueue: false }),
+    });
+    const task = makeTask("r/slow-hints");
+    await p.submit(task);
+    expect(p.activeOn("r/slow-hints", "agent", 1)).toEqual([task.id]);
+    expect(p.cancel(task.id, { by: "@alice" })).toBe(true);
+    expect(p.cancel(task.id, { by: "@alice" })).toBe(false);
+    expect(journal.get(task.id)).toMatchObject({ state: "cancelled", detail: "cancelled while queued by @alice" });
+    readHints();
+    await p.idle();
+    expect(g.started).toEqual([]);
+    expect(told).toEqual([`finished ${task.id} cancelled ran=false by=@alice`]);
+    expect(p.status().slots).toEqual({ eamonn: { queued: 0, running: null }, harry: { queued: 0, running: null }, darren: { queued: 0, running: null } });
   });
 
   it("a task cancelled while it waits for a global slot (MAX_CONCURRENT_TASKS) never runs", async () => {
