@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { trustedConversation } from "./agent/conversation.js";
 import { containerAgent } from "./agent/container-agent.js";
+import { AgentReporter } from "./agent/reporter.js";
 import { createAgentRunner } from "./agent/runner.js";
 import { artifactStoreFromSettings } from "./ci/artifacts.js";
 import { ciContainer } from "./ci/container.js";
@@ -20,7 +21,6 @@ import type { BotIdentity } from "./github/identity.js";
 import { PermissionCache } from "./github/permissions.js";
 import { taskGitHub } from "./github/probot.js";
 import type { ContainerLifecycle, PoolEvent } from "./pool/pool.js";
-import { TaskPublisher } from "./publish/github.js";
 import { createRedactor } from "./publish/redact.js";
 import type { Runtime } from "./runtime.js";
 import type { TaskKinds } from "./tasks/execution.js";
@@ -68,14 +68,6 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { container: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
-  // One publisher per task for its whole life, so "queued" and the runner's edits stay in order.
-  const publishers = new Map<string, TaskPublisher>();
-  const publisherFor = (task: Task, octokit: Awaited<ReturnType<typeof github>>["octokit"]) => {
-    let publisher = publishers.get(task.id);
-    if (!publisher) publishers.set(task.id, (publisher = new TaskPublisher(octokit, task)));
-    return publisher;
-  };
-
   const agent = createAgentRunner({
     botHandle: identity.handle,
     identity: identity.commit,
@@ -84,7 +76,6 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
     quiesce,
     scratchDir: join(settings.dataDir, "publish"),
     github,
-    publisherFor,
     loadConfig: agentConfigLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     conversation: (octokit, task) =>
       trustedConversation(octokit, task, { botHandle: identity.handle, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
@@ -99,9 +90,9 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
       log,
     }),
     redact,
-    timeoutMinutes: settings.containerTimeoutMinutes,
     log,
   });
+  const agentReporter = new AgentReporter({ github, timeoutMinutes: settings.containerTimeoutMinutes, log });
 
   const reporter = new CiReporter({ github, log: log.child({ name: "ci" }) });
   const ci = createCiRunner({
@@ -121,31 +112,10 @@ export function assemble(settings: Settings, log: Logger, probot: Probot, identi
   const superseded = new Set<string>();
   const ciEvents = ciPoolListener({ reporter, redact, log, superseded });
 
-  const agentEvents = async (event: PoolEvent): Promise<void> => {
-    if (event.task.kind !== "agent") return;
-    const { task } = event;
-    if (event.type === "queued") {
-      const { octokit } = await github(task);
-      await publisherFor(task, octokit).progress({ stage: "queued", container: event.slot, position: event.position });
-    } else if (event.type === "finished") {
-      // The runner reports its own outcomes; what ends a task before it runs is reported here.
-      const publisher = publishers.get(task.id);
-      publishers.delete(task.id);
-      if (event.ran === null && publisher) {
-        await publisher.progress(
-          event.state === "cancelled" ? { stage: "cancelled", by: event.cancellation?.by } : { stage: "failed", reason: event.detail ?? "the task could not run" },
-        );
-      }
-    }
-  };
-
-  // Both listeners are called at once: each registers its GitHub writes in order when the event arrives.
-  const onEvent = async (event: PoolEvent): Promise<void> => {
-    await Promise.all([agentEvents(event), ciEvents(event)]);
-  };
+  const onEvent = ciEvents;
 
   return {
-    kinds: { agent: { execute: agent }, ci: { execute: ci } },
+    kinds: { agent: { execute: agent, reporter: agentReporter }, ci: { execute: ci } },
     devsConfig,
     routeHints: routeHints(devsConfig, async (task) => (await github(task)).octokit),
     onEvent,
