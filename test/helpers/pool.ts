@@ -16,13 +16,15 @@ export interface TestPoolOptions {
   slot?: string;
   timeoutMs?: number;
   log?: Logger;
+  /** The journal's directory: a second pool on the same one is the next start. */
+  dataDir?: string;
 }
 
 /** A started pool whose one slot runs `runner` for the task's kind. */
 export function testPool<R>(kind: Task["kind"], runner: TaskKindRunner<R>, options: TestPoolOptions = {}) {
   const slot = options.slot ?? "eamonn";
   const events: PoolEvent[] = [];
-  const journal = new TaskJournal(openDatabase(tempDir("devs-test-pool-")));
+  const journal = new TaskJournal(openDatabase(options.dataDir ?? tempDir("devs-test-pool-")));
   const pool = new ContainerPool({
     slots: { main: [slot], ci: [slot] },
     kinds: { [kind]: runner },
@@ -34,12 +36,19 @@ export function testPool<R>(kind: Task["kind"], runner: TaskKindRunner<R>, optio
     onEvent: (event) => void events.push(event),
   });
   pool.start();
-  /** The task's end, once its reporter has said it (the pool awaits `finished`). */
-  const finished = async (task: Task): Promise<FinishedEvent> => {
-    await pool.idle();
-    const end = events.find((e): e is FinishedEvent => e.type === "finished" && e.task.id === task.id);
-    if (!end) throw new Error(`task ${task.id} did not finish`);
-    return end;
+  /**
+   * The task's end, once its reporter has said it: the event follows the reporter's `finished`.
+   * Waited for, not only the queues: a task given up at start never reaches one.
+   */
+  const finished = async (task: Task, ms = 10_000): Promise<FinishedEvent> => {
+    const until = Date.now() + ms;
+    for (;;) {
+      await pool.idle();
+      const end = events.find((e): e is FinishedEvent => e.type === "finished" && e.task.id === task.id);
+      if (end) return end;
+      if (Date.now() > until) throw new Error(`task ${task.id} did not finish within ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   };
   return { pool, journal, events, finished };
 }
