@@ -46,7 +46,7 @@ export class AgentReporter implements TaskReporter<AgentReport> {
     return this.write(task, (p) => p.progress({ stage: "running", slot: info.slot, since, retry: info.interrupted }));
   }
 
-  /** Nothing is said: the next start edits the comment back to "running". Pending writes land first. */
+  /** Nothing is said: the next start edits the same comment again (queued, then running). Writes already asked for land first. */
   async suspended(task: Task): Promise<void> {
     await this.settle(task.id);
   }
