@@ -1,13 +1,13 @@
 // An agent task from start to answer: config, checkout, container, the agent, then publishing on
-// the host. Each collaborator is injected, so this file holds only the order of things and what
-// the user is told at each step.
+// the host. Each collaborator is injected, so this file holds only the order of things. What the
+// user is told comes back as the task's report; the reporter (reporter.ts) writes it.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
 import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publish/git-publish.js";
-import { TaskPublisher } from "../publish/github.js";
+import { openPullRequest } from "../publish/pull-request.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { ExportResult } from "../publish/export-changes.js";
 import type { Task } from "../tasks/task.js";
@@ -15,6 +15,7 @@ import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "..
 import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
 import type { AgentConfig } from "../config/task-config.js";
+import type { AgentReport } from "./report.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
@@ -43,14 +44,10 @@ export interface AgentRunnerDeps {
   quiesce(input: { container: string; task: Task }): Promise<void>;
   scratchDir: string;
   github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
-  /** The task's publisher, shared with whoever posted its "queued" comment, so writes stay in order. */
-  publisherFor?(task: Task, octokit: GitHubClient): TaskPublisher;
   loadConfig(task: Task, octokit: GitHubClient, container: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
   prepareContainer(input: { container: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
   redact(text: string): string;
-  /** CONTAINER_TIMEOUT_MINUTES, for the timed-out message. */
-  timeoutMinutes: number;
   log: Logger;
   now?: () => number;
 }
@@ -59,31 +56,25 @@ export function isUserFacing(error: unknown): error is UserFacingError {
   return typeof (error as UserFacingError)?.userMessage === "string";
 }
 
-export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor {
+export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor<AgentReport> {
   return (task, ctx) => runAgentTask(deps, task, ctx);
 }
 
-async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult> {
+type AgentResult = RunResult<AgentReport>;
+
+async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<AgentResult> {
   const now = deps.now ?? Date.now;
   const started = now();
   const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
   const { octokit, token } = await deps.github(task);
-  const publisher = deps.publisherFor?.(task, octokit) ?? new TaskPublisher(octokit, task);
-  const fail = async (reason: string, costUsd?: number | null): Promise<RunResult> => {
+  const fail = (reason: string, costUsd?: number | null): AgentResult => {
     const safe = deps.redact(reason);
-    await publisher.progress({ stage: "failed", reason: safe, durationMs: now() - started, costUsd }).catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
-    await publisher.react("confused").catch((e: unknown) => log.warn({ err: e }, "could not react 😕"));
-    return { state: "failed", detail: safe };
+    return { state: "failed", detail: safe, report: { outcome: "failed", reason: safe, durationMs: now() - started, costUsd } };
   };
 
-  // Not awaited: the publisher keeps its writes in order, and the work need not wait for GitHub's
-  // write throttle (about one write a second per installation).
-  publisher
-    .progress({ stage: "running", container: ctx.slot, since: new Date(started), retry: ctx.interrupted })
-    .catch((e: unknown) => log.warn({ err: e }, "progress update failed"));
   // Every failure below tells the user one safe line (task-failure.ts); the error itself
   // goes to the log under the task's id, never to GitHub.
-  const failWith = (error: unknown, what: string): Promise<RunResult> => {
+  const failWith = (error: unknown, what: string): AgentResult => {
     const failure = describeTaskFailure(error, task.id);
     log.error({ err: error, failure: failure.kind }, what);
     return fail(failure.reason);
@@ -112,7 +103,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
     const outcome = await container.runAgent(prompt, ctx.signal);
-    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes, log);
+    if (ctx.signal.aborted) return aborted(ctx);
     if (!outcome.ok) {
       log.warn({ kind: outcome.kind, detail: outcome.detail, exitCode: outcome.exitCode }, `the agent did not finish: ${outcome.reason}`);
       // The exec error behind exec_failed is the server's (Docker), not something the agent did.
@@ -137,22 +128,22 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const gitlinkNote = leftOut.length
       ? `Left out ${leftOut.map((p) => `\`${p.replace(/`/g, "")}\``).join(", ")}: nested repositories are not part of this one (only submodules of the base commit are).`
       : undefined;
-    const done = { stage: "done" as const, container: ctx.slot, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
+    const done = { outcome: "done" as const, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
     if (!collected.changed) {
       const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
-      await publisher.progress({ ...done, note: note || undefined });
-      await publisher.react("rocket").catch((e: unknown) => log.warn({ err: e }, "could not react 🚀"));
-      return { state: "done", detail: "no changes" };
+      return { state: "done", detail: "no changes", report: { ...done, note: note || undefined } };
     }
-    // A fresh token: the run may have outlived the one minted at the start (they last an hour).
-    const { token: pushToken } = await deps.github(task);
-    const published = await publish(deps, publisher, task, config, plan.publish, scratch, pushToken, collected.headSha, summary);
+    // A fresh client and token: the run may have outlived the ones minted at the start (they last an hour).
+    const fresh = await deps.github(task);
+    const published = await publish(fresh, task, config, plan.publish, scratch, collected.headSha, summary);
     const note = [published.note, gitlinkNote].filter(Boolean).join(" ");
-    await publisher.progress({ ...done, ...published, ...(note ? { note } : {}) });
-    await publisher.react("rocket").catch((e: unknown) => log.warn({ err: e }, "could not react 🚀"));
-    return { state: "done", detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}` };
+    return {
+      state: "done",
+      detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}`,
+      report: { ...done, ...published, ...(note ? { note } : {}) },
+    };
   } catch (error) {
-    if (ctx.signal.aborted) return aborted(publisher, ctx, deps.timeoutMinutes, log);
+    if (ctx.signal.aborted) return aborted(ctx);
     if (isUserFacing(error)) return fail(error.userMessage);
     return failWith(error, "agent task failed");
   } finally {
@@ -161,16 +152,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
   }
 }
 
-async function aborted(publisher: TaskPublisher, ctx: RunContext, timeoutMinutes: number, log: Logger): Promise<RunResult> {
-  const abort = ctx.signal.reason as TaskAbort | undefined;
-  const reason = abort?.reason;
-  // A failed edit leaves the user looking at "Working…": say so in the log at least.
-  const unsaid = (error: unknown) => log.warn({ err: error, reason }, "could not say on GitHub that the task was stopped");
-  if (reason === "timeout") {
-    await publisher.progress({ stage: "timed_out", minutes: timeoutMinutes }).catch(unsaid);
-  } else if (reason === "cancelled") {
-    await publisher.progress({ stage: "cancelled", by: abort?.by }).catch(unsaid);
-  }
+/** No report: the pool's final state (timed out, cancelled, or suspended by a shutdown) says it all. */
+function aborted(ctx: RunContext): AgentResult {
+  const reason = (ctx.signal.reason as TaskAbort | undefined)?.reason;
   return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
 }
 
@@ -228,13 +212,11 @@ function renderPrompt(
 type Published = { pullRequest?: { number: number; url: string }; pushed?: { branch: string; url: string }; note?: string };
 
 async function publish(
-  deps: AgentRunnerDeps,
-  publisher: TaskPublisher,
+  { octokit, token }: { octokit: GitHubClient; token: string },
   task: Task,
   config: AgentConfig,
   mode: PublishMode,
   scratch: string,
-  token: string,
   sha: string,
   summary: string,
 ): Promise<Published> {
@@ -245,7 +227,7 @@ async function publish(
     if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
     if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
     const text = pullRequestText(task, summary, note);
-    const pr = await publisher.openPullRequest({ head: branch, base, title: text.title, body: text.body, draft: config.draftPrs });
+    const pr = await openPullRequest(octokit, task, { head: branch, base, title: text.title, body: text.body, draft: config.draftPrs });
     return { pullRequest: pr, ...(note ? { note } : {}) };
   };
   switch (mode.kind) {

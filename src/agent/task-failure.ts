@@ -29,6 +29,7 @@ export type FailureKind =
   | "network"
   | "agent_command"
   | "agent_start"
+  | "not_run"
   | "internal";
 
 export interface TaskFailure {
@@ -120,7 +121,17 @@ export function describeTaskFailure(error: unknown, taskId: string): TaskFailure
   if (typeof code === "string" && NETWORK_CODES.has(code)) {
     return { kind: "network", reason: `a network connection from the server failed. ${retryThenLog(taskId)}` };
   }
+  return serverFailure(taskId);
+}
+
+/** An error nobody described, or none at all (the executor threw past its own handling). */
+export function serverFailure(taskId: string): TaskFailure {
   return { kind: "internal", reason: `the task stopped because of an error on the server; ${inTheLog(taskId)}` };
+}
+
+/** The server gave the task up before it could run it (it could not be queued, or restarts kept cutting it short). */
+export function notRunFailure(taskId: string): TaskFailure {
+  return { kind: "not_run", reason: `the server could not run the task. ${retryThenLog(taskId)}` };
 }
 
 /** The agent's run could not even start (its exec failed): a server-side problem, not the agent's. */

@@ -1,5 +1,5 @@
-// GitHub writes for a task, all through the installation client: the progress comment (found again
-// by its marker after a restart), pull requests, and the closing reaction.
+// The progress comment of a task (found again by its marker after a restart) and the reactions on
+// what triggered it, through the installation client. Only the task's reporter writes them.
 import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import { markerFor, renderProgress, type Progress } from "./progress.js";
@@ -8,7 +8,7 @@ import { addReaction, type Reaction } from "./reactions.js";
 export class TaskPublisher {
   private commentId: number | null = null;
   private lastBody: string | null = null;
-  /** Progress writes run one at a time, in order, whoever calls (pool events, the runner). */
+  /** Progress writes run one at a time, in the order they were asked for. */
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -59,12 +59,6 @@ export class TaskPublisher {
     });
     const found = (data as Array<{ id: number; body?: string }>).find((c) => c.body?.startsWith(marker));
     return found?.id ?? null;
-  }
-
-  async openPullRequest(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<{ number: number; url: string }> {
-    const { data } = await this.octokit.request("POST /repos/{owner}/{repo}/pulls", { ...this.repo, ...input });
-    const pr = data as { number: number; html_url: string };
-    return { number: pr.number, url: pr.html_url };
   }
 
   async react(content: Reaction): Promise<void> {

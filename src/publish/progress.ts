@@ -2,11 +2,11 @@
 // a retried task (after a restart) edits its comment instead of posting another. Pure.
 
 export type Progress =
-  | { stage: "queued"; container: string; position: number }
-  | { stage: "running"; container: string; since: Date; retry?: boolean }
+  | { stage: "queued"; slot: string; position: number }
+  | { stage: "running"; slot: string; since: Date; retry?: boolean }
   | {
       stage: "done";
-      container: string;
+      slot: string;
       durationMs: number;
       costUsd: number | null;
       turns: number | null;
@@ -36,9 +36,9 @@ export function renderProgress(taskId: string, p: Progress): string {
   const marker = markerFor(taskId);
   switch (p.stage) {
     case "queued":
-      return `${marker}\n⏳ Queued for \`${p.container}\`${p.position > 0 ? ` (${p.position} ahead)` : ""}.`;
+      return `${marker}\n⏳ Queued for \`${p.slot}\`${p.position > 0 ? ` (${p.position} ahead)` : ""}.`;
     case "running":
-      return `${marker}\n⚙️ Working in \`${p.container}\` since ${p.since.toISOString().replace(/\.\d+Z$/, "Z")}${p.retry ? " (retrying after a restart)" : ""}.`;
+      return `${marker}\n⚙️ Working in \`${p.slot}\` since ${p.since.toISOString().replace(/\.\d+Z$/, "Z")}${p.retry ? " (retrying after a restart)" : ""}.`;
     case "done": {
       const facts = [`in ${formatDuration(p.durationMs)}`];
       if (p.costUsd !== null) facts.push(`$${p.costUsd.toFixed(2)}`);
@@ -50,7 +50,7 @@ export function renderProgress(taskId: string, p: Progress): string {
           : "";
       let summary = p.summary.trim() || "_The agent left no summary._";
       if (summary.length > MAX_SUMMARY) summary = `${summary.slice(0, MAX_SUMMARY)}\n\n…(summary cut at ${MAX_SUMMARY} characters)`;
-      return `${marker}\n✅ Done ${facts.join(" · ")} in \`${p.container}\`.${result}${p.note ? `\n\n> ${p.note}` : ""}\n\n${summary}`;
+      return `${marker}\n✅ Done ${facts.join(" · ")} in \`${p.slot}\`.${result}${p.note ? `\n\n> ${p.note}` : ""}\n\n${summary}`;
     }
     case "failed":
       return `${marker}\n❌ Failed${p.durationMs !== undefined ? ` after ${formatDuration(p.durationMs)}` : ""}: ${p.reason}`;

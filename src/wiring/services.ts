@@ -96,7 +96,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
     routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
-    ...(built ? { lifecycle: built.lifecycle, onEvent: built.onEvent } : {}),
+    ...(built ? { lifecycle: built.lifecycle } : {}),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");

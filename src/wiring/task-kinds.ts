@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { trustedConversation } from "../agent/conversation.js";
 import { containerAgent } from "../agent/container-agent.js";
+import { AgentReporter } from "../agent/reporter.js";
 import { createAgentRunner } from "../agent/runner.js";
 import { artifactStoreFromSettings } from "../ci/artifacts.js";
 import { ciContainer } from "../ci/container.js";
@@ -18,8 +19,7 @@ import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
 import type { PermissionCache } from "../github/permissions.js";
 import type { TaskGitHub } from "../github/probot.js";
-import type { ContainerLifecycle, PoolEvent } from "../pool/pool.js";
-import { TaskPublisher } from "../publish/github.js";
+import type { ContainerLifecycle } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
 import type { Settings } from "../settings.js";
 import type { TaskKinds } from "../tasks/execution.js";
@@ -43,8 +43,6 @@ export interface SharedParts {
 export interface DockerTaskKinds {
   kinds: TaskKinds;
   lifecycle: ContainerLifecycle;
-  /** Pool events the kinds listen to. */
-  onEvent: (event: PoolEvent) => Promise<void>;
 }
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
@@ -60,14 +58,6 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { container: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
-  // One publisher per task for its whole life, so "queued" and the runner's edits stay in order.
-  const publishers = new Map<string, TaskPublisher>();
-  const publisherFor = (task: Task, octokit: Awaited<ReturnType<typeof github>>["octokit"]) => {
-    let publisher = publishers.get(task.id);
-    if (!publisher) publishers.set(task.id, (publisher = new TaskPublisher(octokit, task)));
-    return publisher;
-  };
-
   const agent = createAgentRunner({
     botHandle: identity.handle,
     identity: identity.commit,
@@ -76,7 +66,6 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     quiesce,
     scratchDir: join(settings.dataDir, "publish"),
     github,
-    publisherFor,
     loadConfig: agentConfigLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     conversation: (octokit, task) =>
       trustedConversation(octokit, task, { botHandle: identity.handle, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
@@ -91,9 +80,9 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       log,
     }),
     redact,
-    timeoutMinutes: settings.containerTimeoutMinutes,
     log,
   });
+  const agentReporter = new AgentReporter({ github, timeoutMinutes: settings.containerTimeoutMinutes, log, now: () => now().getTime() });
 
   const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }), now });
   const ci = createCiRunner({
@@ -110,29 +99,8 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     log,
   });
 
-  const agentEvents = async (event: PoolEvent): Promise<void> => {
-    if (event.task.kind !== "agent") return;
-    const { task } = event;
-    if (event.type === "queued") {
-      const { octokit } = await github(task);
-      await publisherFor(task, octokit).progress({ stage: "queued", container: event.slot, position: event.position });
-    } else if (event.type === "finished") {
-      // The runner reports its own outcomes; what ends a task before it runs is reported here.
-      const publisher = publishers.get(task.id);
-      publishers.delete(task.id);
-      if (event.ran === null && publisher) {
-        await publisher.progress(
-          event.state === "cancelled" ? { stage: "cancelled", by: event.cancellation?.by } : { stage: "failed", reason: event.detail ?? "the task could not run" },
-        );
-      }
-    }
-  };
-
-  const onEvent = agentEvents;
-
   return {
-    kinds: { agent: { execute: agent }, ci: { execute: ci, reporter: ciReporter } },
-    onEvent,
+    kinds: { agent: { execute: agent, reporter: agentReporter }, ci: { execute: ci, reporter: ciReporter } },
     lifecycle: containerLifecycle(containers, log),
   };
 }

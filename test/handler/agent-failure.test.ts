@@ -1,7 +1,8 @@
 // A failed agent task, as the user sees it on GitHub and the operator in the log: the comment is one
 // line in the user's terms (never a host path, a socket, a stack or a TypeError's text); the log
 // has the error itself under the task's id. The failures are real where they can be: a Docker
-// client against a socket that is not there, a property read on undefined.
+// client against a socket that is not there, a property read on undefined. Each task runs through
+// a real pool with the agent's runner and reporter, as `serve` runs it.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,13 +11,15 @@ import nock from "nock";
 import { pino, type Logger } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentOutcome } from "../../src/agent/claude.js";
+import { AgentReporter } from "../../src/agent/reporter.js";
 import { createAgentRunner, type AgentRunnerDeps, type PreparedContainer } from "../../src/agent/runner.js";
 import type { AgentConfig } from "../../src/config/task-config.js";
 import { LifecycleCommandError } from "../../src/containers/docker.js";
-import { TaskAbort } from "../../src/tasks/execution.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { GitError, type RepoCache } from "../../src/workspace/repo-cache.js";
+import type { Task } from "../../src/tasks/task.js";
 import { TestOctokit } from "../helpers/probot.js";
+import { runInPool, type TestPoolOptions } from "../helpers/pool.js";
 import { makeTask } from "../helpers/tasks.js";
 
 /** These tasks fail before the agent's work would be taken out. */
@@ -39,9 +42,10 @@ function recordingLog() {
   return { log, lines };
 }
 
+const octokit = new TestOctokit({ auth: "installation-token" });
+
 /** The runner's collaborators for these tests: nothing real but GitHub (nock) and the log. */
 function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContainer?: AgentRunnerDeps["prepareContainer"] } = {}): AgentRunnerDeps {
-  const octokit = new TestOctokit({ auth: "installation-token" });
   const workspace = mkdtempSync(join(tmpdir(), "devs-failure-ws-"));
   const repoCache = {
     sync: over.sync ?? (async () => "/unused"),
@@ -61,11 +65,19 @@ function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContai
     conversation: async () => [],
     prepareContainer: over.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport })),
     redact: (text) => text,
-    timeoutMinutes: 30,
     log,
     now: () => 0,
   };
 }
+
+/** The agent kind as `serve` wires it: this runner and the reporter, on the same GitHub client. */
+function runAgentInPool(task: Task, deps: AgentRunnerDeps, options: TestPoolOptions = {}) {
+  const reporter = new AgentReporter({ github: async () => ({ octokit }), timeoutMinutes: 30, log: deps.log, now: () => 0 });
+  return runInPool(task, { execute: createAgentRunner(deps), reporter }, options);
+}
+
+const queued = (taskId: string) => `${markerFor(taskId)}\n⏳ Queued for \`eamonn\`.`;
+const running = (taskId: string) => `${markerFor(taskId)}\n⚙️ Working in \`eamonn\` since 1970-01-01T00:00:00Z.`;
 
 interface Scenario {
   taskId: string;
@@ -85,8 +97,10 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     .get("/repos/acme/widgets/issues/12/comments")
     .query(true)
     .reply(200, [])
-    .post("/repos/acme/widgets/issues/12/comments")
+    .post("/repos/acme/widgets/issues/12/comments", { body: queued(scenario.taskId) })
     .reply(201, { id: 77 })
+    .patch("/repos/acme/widgets/issues/comments/77", { body: running(scenario.taskId) })
+    .reply(200, { id: 77 })
     .patch("/repos/acme/widgets/issues/comments/77", (b: { body: string }) => {
       body = b.body;
       return true;
@@ -94,8 +108,8 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     .reply(200, { id: 77 })
     .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
     .reply(201, {});
-  const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: new AbortController().signal, interrupted: false });
-  expect(result.state).toBe("failed");
+  const end = await runAgentInPool(task, deps);
+  expect(end.state).toBe("failed");
   scope.done();
   return { body, lines };
 }
@@ -226,16 +240,15 @@ describe("a stopped agent task whose last comment edit fails", () => {
     task.target = { ...task.target, number: 12 };
     task.trigger = { ...task.trigger, subject: { type: "issue_comment", id: 99 } };
     const { log, lines } = recordingLog();
-    const controller = new AbortController();
     const deps = runnerDeps(log, {
       prepareContainer: async () => ({
         workspaceFolder: "/workspaces/widgets",
         notes: [],
         // The pool's time limit lands while the agent runs.
-        runAgent: async () => {
-          controller.abort(new TaskAbort("timeout"));
-          return { ok: false, kind: "aborted", reason: "stopped" } as unknown as AgentOutcome;
-        },
+        runAgent: (_prompt, signal) =>
+          new Promise<AgentOutcome>((resolve) => {
+            signal.addEventListener("abort", () => resolve({ ok: false, kind: "aborted", reason: "stopped" } as unknown as AgentOutcome), { once: true });
+          }),
         exportChanges: unusedExport,
       }),
     });
@@ -243,14 +256,16 @@ describe("a stopped agent task whose last comment edit fails", () => {
       .get("/repos/acme/widgets/issues/12/comments")
       .query(true)
       .reply(200, [])
-      .post("/repos/acme/widgets/issues/12/comments")
+      .post("/repos/acme/widgets/issues/12/comments", { body: queued("task-unsaid") })
       .reply(201, { id: 78 })
-      .patch("/repos/acme/widgets/issues/comments/78", (b: { body: string }) => b.body.includes("⏱️"))
+      .patch("/repos/acme/widgets/issues/comments/78", { body: running("task-unsaid") })
+      .reply(200, { id: 78 })
+      .patch("/repos/acme/widgets/issues/comments/78", { body: `${markerFor("task-unsaid")}\n⏱️ Stopped after 30 minutes (the time limit). Nothing was published.` })
       .reply(502, { message: "Bad Gateway" });
-    const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: controller.signal, interrupted: false });
-    expect(result).toEqual({ state: "failed", detail: "aborted (timeout)" });
+    const end = await runAgentInPool(task, deps, { timeoutMs: 200 });
+    expect(end).toMatchObject({ state: "timed_out", ran: { report: undefined } });
     scope.done();
-    const warning = lines.find((l) => l.msg === "could not say on GitHub that the task was stopped");
-    expect(warning).toMatchObject({ level: 40, task: "task-unsaid", reason: "timeout" });
+    const warning = lines.find((l) => l.msg === "could not say on GitHub how the task ended");
+    expect(warning).toMatchObject({ level: 40, task: "task-unsaid", slot: "eamonn", state: "timed_out" });
   });
 });

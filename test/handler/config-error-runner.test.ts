@@ -1,16 +1,19 @@
 // A broken DEVS.yml reaches the user through the agent runner: the loader's DevsConfigError is
-// "user facing", so the task's own comment says what to fix and nothing else runs.
+// "user facing", so the task's own comment says what to fix and nothing else runs. The task runs
+// through a real pool with the agent's runner and reporter, as `serve` runs it.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { pino } from "pino";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { AgentReporter } from "../../src/agent/reporter.js";
 import { createAgentRunner, type AgentRunnerDeps } from "../../src/agent/runner.js";
 import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { agentConfigLoader } from "../../src/config/task-config.js";
 import { markerFor } from "../../src/publish/progress.js";
 import type { RepoCache } from "../../src/workspace/repo-cache.js";
+import { runInPool } from "../helpers/pool.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { makeTask } from "../helpers/tasks.js";
 
@@ -43,7 +46,6 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     conversation: unreachable("the conversation"),
     prepareContainer: unreachable("the container"),
     redact: (text) => text,
-    timeoutMinutes: 30,
     log: silent,
     now: () => 0,
   };
@@ -60,8 +62,10 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     .get("/repos/acme/widgets/issues/12/comments")
     .query({ per_page: 100, since: "2026-11-29T12:00:00Z" })
     .reply(200, [])
-    .post("/repos/acme/widgets/issues/12/comments")
+    .post("/repos/acme/widgets/issues/12/comments", { body: `${markerFor("cfg-task")}\n⏳ Queued for \`eamonn\`.` })
     .reply(201, { id: 77 })
+    .patch("/repos/acme/widgets/issues/comments/77", { body: `${markerFor("cfg-task")}\n⚙️ Working in \`eamonn\` since 1970-01-01T00:00:00Z.` })
+    .reply(200, { id: 77 })
     .get("/repos/acme/widgets/commits/HEAD")
     .reply(200, SHA, { "content-type": "application/vnd.github.sha; charset=utf-8" })
     .get("/repos/acme/widgets/contents/DEVS.yml")
@@ -71,7 +75,8 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     .reply(200, { id: 77 })
     .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
     .reply(201, {});
-  const result = await createAgentRunner(deps)(task, { slot: "eamonn", signal: new AbortController().signal, interrupted: false });
-  expect(result.state).toBe("failed");
+  const reporter = new AgentReporter({ github: async () => ({ octokit }), timeoutMinutes: 30, log: silent, now: () => 0 });
+  const end = await runInPool(task, { execute: createAgentRunner(deps), reporter });
+  expect(end.state).toBe("failed");
   scope.done();
 });

@@ -5,6 +5,7 @@ import { trustedConversation } from "../../src/agent/conversation.js";
 import { PermissionCache } from "../../src/github/permissions.js";
 import { TaskPublisher } from "../../src/publish/github.js";
 import { markerFor } from "../../src/publish/progress.js";
+import { openPullRequest } from "../../src/publish/pull-request.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { makeTask } from "../helpers/tasks.js";
 
@@ -33,9 +34,9 @@ describe("TaskPublisher.progress", () => {
       .patch("/repos/acme/widgets/issues/comments/77", (b) => b.body.includes("⚙️ Working in `eamonn`"))
       .reply(200, { id: 77 });
     const publisher = new TaskPublisher(octokit, task());
-    await publisher.progress({ stage: "queued", container: "eamonn", position: 0 });
-    await publisher.progress({ stage: "queued", container: "eamonn", position: 0 });
-    await publisher.progress({ stage: "running", container: "eamonn", since: new Date() });
+    await publisher.progress({ stage: "queued", slot: "eamonn", position: 0 });
+    await publisher.progress({ stage: "queued", slot: "eamonn", position: 0 });
+    await publisher.progress({ stage: "running", slot: "eamonn", since: new Date() });
     scope.done();
   });
 
@@ -50,18 +51,22 @@ describe("TaskPublisher.progress", () => {
     scope.done();
   });
 
-  it("opens a pull request and reacts on the triggering comment", async () => {
+  it("reacts on the triggering comment", async () => {
+    const scope = nock(API).post("/repos/acme/widgets/issues/comments/99/reactions", { content: "rocket" }).reply(201, {});
+    await new TaskPublisher(octokit, task()).react("rocket");
+    scope.done();
+  });
+});
+
+describe("openPullRequest", () => {
+  it("opens the pull request in the task's repository and answers its number and page", async () => {
     const scope = nock(API)
       .post("/repos/acme/widgets/pulls", { head: "devs/issue-12-x", base: "main", title: "X", body: "Refs #12", draft: true })
-      .reply(201, { number: 13, html_url: "https://github.com/acme/widgets/pull/13" })
-      .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "rocket" })
-      .reply(201, {});
-    const publisher = new TaskPublisher(octokit, task());
-    expect(await publisher.openPullRequest({ head: "devs/issue-12-x", base: "main", title: "X", body: "Refs #12", draft: true })).toEqual({
+      .reply(201, { number: 13, html_url: "https://github.com/acme/widgets/pull/13" });
+    expect(await openPullRequest(octokit, task(), { head: "devs/issue-12-x", base: "main", title: "X", body: "Refs #12", draft: true })).toEqual({
       number: 13,
       url: "https://github.com/acme/widgets/pull/13",
     });
-    await publisher.react("rocket");
     scope.done();
   });
 });

@@ -47,23 +47,23 @@ describe("renderProgress", () => {
   const id = "agent-1";
   it("every stage carries the task marker", () => {
     for (const p of [
-      { stage: "queued", container: "eamonn", position: 0 },
+      { stage: "queued", slot: "eamonn", position: 0 },
       { stage: "cancelled" },
       { stage: "timed_out", minutes: 30 },
     ] as const) {
       expect(renderProgress(id, p).startsWith(markerFor(id))).toBe(true);
     }
   });
-  it("queued with position, running with container", () => {
-    expect(renderProgress(id, { stage: "queued", container: "harry", position: 2 })).toContain("⏳ Queued for `harry` (2 ahead).");
-    expect(renderProgress(id, { stage: "running", container: "harry", since: new Date("2026-11-29T10:00:00.123Z"), retry: true })).toContain(
+  it("queued with position, running with its slot", () => {
+    expect(renderProgress(id, { stage: "queued", slot: "harry", position: 2 })).toContain("⏳ Queued for `harry` (2 ahead).");
+    expect(renderProgress(id, { stage: "running", slot: "harry", since: new Date("2026-11-29T10:00:00.123Z"), retry: true })).toContain(
       "⚙️ Working in `harry` since 2026-11-29T10:00:00Z (retrying after a restart).",
     );
   });
   it("done: duration, cost, turns, link and summary", () => {
     const text = renderProgress(id, {
       stage: "done",
-      container: "eamonn",
+      slot: "eamonn",
       durationMs: 192_000,
       costUsd: 0.4215,
       turns: 7,
@@ -74,7 +74,7 @@ describe("renderProgress", () => {
     expect(text.endsWith("Changed x.")).toBe(true);
   });
   it("a huge summary is cut below GitHub's limit", () => {
-    const text = renderProgress(id, { stage: "done", container: "e", durationMs: 1, costUsd: null, turns: null, summary: "x".repeat(100_000) });
+    const text = renderProgress(id, { stage: "done", slot: "e", durationMs: 1, costUsd: null, turns: null, summary: "x".repeat(100_000) });
     expect(text.length).toBeLessThan(65_536);
   });
   it("durations", () => {
