@@ -12,6 +12,7 @@ import { parseDockerIgnore, type DockerIgnore } from "./dockerignore.js";
 import { stableStringify } from "./hash.js";
 import { OutsideError, openInside, readInside } from "../workspace/inside.js";
 import { LineSplitter, Tail } from "./stream.js";
+import { safeName } from "../names/safe-name.js";
 
 export interface ResolvedImage {
   /** What containers are created from: the build tag or the named image. */
@@ -56,7 +57,7 @@ export class ImageUnavailableError extends Error {
 
 /** `devs-img-<owner>-<repo>`, reduced to what Docker accepts in a repository name. */
 export function imageRepository(owner: string, repo: string): string {
-  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "x";
+  const part = (s: string) => safeName(s, "alnum") || "x";
   return `devs-img-${part(owner)}-${part(repo)}`;
 }
 
