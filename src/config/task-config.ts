@@ -61,21 +61,22 @@ export interface TaskConfigDeps {
   log: Pick<Logger, "warn">;
 }
 
+/** The task's repository's configuration; a DevsConfigError is logged with the task and thrown on. */
+async function loadForTask(deps: TaskConfigDeps, task: Task, octokit: GitHubClient): Promise<LoadedDevsConfig> {
+  try {
+    return await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
+  } catch (error) {
+    if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
+    throw error;
+  }
+}
+
 /**
  * `AgentRunnerDeps.loadConfig`. A DevsConfigError it throws is "user facing" (`userMessage`):
  * the runner shows it in the task's comment and does not run.
  */
 export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<AgentConfig> {
-  return async (task, octokit, container) => {
-    let loaded: LoadedDevsConfig;
-    try {
-      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
-    } catch (error) {
-      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
-      throw error;
-    }
-    return toAgentConfig(loaded, container, deps.log, deps.env);
-  };
+  return async (task, octokit, container) => toAgentConfig(await loadForTask(deps, task, octokit), container, deps.log, deps.env);
 }
 
 /**
@@ -83,16 +84,7 @@ export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: G
  * both kinds share one warm container. A DevsConfigError is logged and thrown (the check shows it).
  */
 export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<Record<string, string>> {
-  return async (task, octokit, container) => {
-    let loaded: LoadedDevsConfig;
-    try {
-      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
-    } catch (error) {
-      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
-      throw error;
-    }
-    return containerEnv(loaded, container, deps.log, deps.env).env;
-  };
+  return async (task, octokit, container) => containerEnv(await loadForTask(deps, task, octokit), container, deps.log, deps.env).env;
 }
 
 /** `PoolOptions.routeHints`: single_queue for the task's repository. */
