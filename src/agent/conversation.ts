@@ -7,14 +7,6 @@ import { isBotLogin } from "../policy/mention.js";
 import type { Task } from "../tasks/task.js";
 import type { ConversationComment } from "./prompt.js";
 
-interface ApiComment {
-  id: number;
-  body?: string;
-  user: { login: string } | null;
-  created_at: string;
-  updated_at: string;
-}
-
 const MAX_COMMENTS = 50;
 
 export async function trustedConversation(
@@ -30,7 +22,7 @@ export async function trustedConversation(
   });
   const cutoff = Date.parse(task.createdAt);
   const triggerId = task.trigger.subject.type === "issue_comment" ? task.trigger.subject.id : null;
-  const earlier = (data as ApiComment[]).filter(
+  const earlier = data.filter(
     (c) => c.id !== triggerId && c.user && Date.parse(c.created_at) <= cutoff && Date.parse(c.updated_at) <= cutoff && c.body?.trim(),
   );
   const kept: ConversationComment[] = [];

@@ -198,7 +198,7 @@ export class CiCheck {
       ...(this.options.detailsUrl ? { details_url: this.options.detailsUrl } : {}),
       ...fields,
     });
-    this.checkRunId = (data as { id: number }).id;
+    this.checkRunId = Number(data.id); // int64 in the OpenAPI types; JSON gives a number
   }
 
   private async update(fields: Record<string, unknown>): Promise<void> {

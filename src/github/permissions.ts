@@ -54,8 +54,7 @@ async function askGitHub(octokit: GitHubClient, owner: string, repo: string, log
       repo,
       username: login,
     });
-    const body = data as { permission?: string; role_name?: string };
-    return permissionAllowsTrigger(body.permission, body.role_name);
+    return permissionAllowsTrigger(data.permission, data.role_name);
   } catch (error) {
     // 404: not a collaborator (or a login that does not exist): no access. Anything else is a
     // real failure and must not be mistaken for "no".
