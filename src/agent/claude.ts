@@ -6,7 +6,7 @@
 import { StreamJsonReader, type AgentEvent, type AgentResult, type StreamSummary } from "./stream-json.js";
 import { createRedactor, safeErrorSummary, safeText, type Redactor } from "../publish/redact.js";
 
-export const PROMPT_PLACEHOLDER = "{prompt}";
+const PROMPT_PLACEHOLDER = "{prompt}";
 
 export const DEFAULT_AGENT_COMMAND = `claude -p ${PROMPT_PLACEHOLDER} --output-format stream-json --verbose --dangerously-skip-permissions`;
 
@@ -17,7 +17,7 @@ export const DEFAULT_AGENT_COMMAND = `claude -p ${PROMPT_PLACEHOLDER} --output-f
 export const MAX_PROMPT_BYTES = 120 * 1024;
 
 /** Environment every run gets (DEVS.yml env_vars may override it). */
-export const AGENT_BASE_ENV: Readonly<Record<string, string>> = {
+const AGENT_BASE_ENV: Readonly<Record<string, string>> = {
   // The container is the sandbox; as root the CLI refuses --dangerously-skip-permissions without it.
   IS_SANDBOX: "1",
   // No telemetry, error reporting or update checks: the agent talks to its API and nothing else.

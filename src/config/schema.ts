@@ -191,7 +191,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** The value as a user would recognise it, short. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing (an empty value)";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";

@@ -24,7 +24,7 @@ export interface AgentConfig {
 }
 
 /** The runner's client type names only `request`; the loader needs Probot's `config` plugin too. */
-export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
+function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
   const candidate = octokit as Partial<ConfigOctokit>;
   if (typeof candidate.config?.get !== "function") {
     throw new TypeError("reading DEVS.yml needs a ProbotOctokit (with @probot/octokit-plugin-config), not a bare client");
@@ -33,7 +33,7 @@ export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
 }
 
 /** env_vars for one container (agent or CI), with withheld variables logged. */
-export function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
+function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
   const resolved = resolveEnvVars(loaded.config.env_vars, container, options);
   if (resolved.withheld.length) {
     log.warn({ repo: loaded.repo, container, withheld: resolved.withheld }, `env_vars withheld from ${container}: ${describeWithheld(resolved.withheld)}`);
@@ -42,7 +42,7 @@ export function containerEnv(loaded: LoadedDevsConfig, container: string, log: P
 }
 
 /** The agent runner's view of a loaded configuration, for one container. */
-export function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
+function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
   const { config } = loaded;
   const override = config.prompt_override;
   return {
