@@ -13,7 +13,7 @@ import { agentConfigLoader, ciConfigLoader, routeHints } from "../../src/config/
 import { describeLayers } from "../../src/config/describe.js";
 import { postConfigErrorComment } from "../../src/publish/config-error.js";
 import { TestOctokit } from "../helpers/probot.js";
-import { makeTask } from "../helpers/tasks.js";
+import { agentTaskFromFork, makeTask } from "../helpers/tasks.js";
 
 const API = "https://api.github.com";
 const SHA = "1111111111111111111111111111111111111111";
@@ -548,13 +548,7 @@ describe("broken files are reported, never guessed around", () => {
 
 describe("a pull request's head is never read", () => {
   it("the agent's configuration for a PR task comes from the default branch's head only", async () => {
-    const task = makeTask("acme/widgets", "agent", "pr-task");
-    task.target = {
-      ...task.target,
-      type: "pull_request",
-      number: 7,
-      pullRequest: { headRef: "evil", headSha: PR_HEAD_SHA, headRepoFullName: "mallory/widgets", baseRef: "main", draft: false, fromFork: true },
-    };
+    const task = agentTaskFromFork({ id: "pr-task", target: { number: 7, pullRequest: { headRef: "evil", headSha: PR_HEAD_SHA } } });
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "prompt_override: 'trusted {repo_name}'\nenv_vars:\n  default:\n    MODE: trusted\n");
