@@ -11,6 +11,7 @@ import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
 import { payload } from "../helpers/payloads.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { testSettings } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
 import type { Env } from "../../src/settings.js";
 
 const SECRET = "s3cret";
@@ -322,7 +323,7 @@ describe("admin routes over the pool and journal", () => {
       expect((await post("/webhook", body, await signedHeaders("issue_comment", body))).status).toBe(200);
     }
     scope.done();
-    for (let i = 0; i < 100 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => started.length > 0, { what: "the task to start" });
     const containers = await (await fetch(`${server.url}/containers`, { headers: auth })).json();
     expect(containers).toEqual({ solo: { queued: 1, running: started[0] } });
 
