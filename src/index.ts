@@ -7,7 +7,7 @@ import { ignoringUnreachable } from "./handlers/unreachable.js";
 /** `ci`: push, pull_request and check events run CI; without it they are not wired. */
 export type AppDeps = MentionDeps & { ci?: CiDeps | undefined };
 
-export const MENTION_EVENTS = [
+const MENTION_EVENTS = [
   "issues",
   "issue_comment",
   "pull_request",

@@ -26,14 +26,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export const DEFAULT_TASK_LIMIT = 50;
-export const MAX_TASK_LIMIT = 500;
+const DEFAULT_TASK_LIMIT = 50;
+const MAX_TASK_LIMIT = 500;
 
 /**
  * `?limit=` of GET /tasks: absent means 50; a whole number is capped at 500; anything else (0,
  * negative, fractions, words) is refused, since SQLite reads a negative LIMIT as "no limit".
  */
-export function parseTaskLimit(raw: string | null): number | null {
+function parseTaskLimit(raw: string | null): number | null {
   if (raw === null) return DEFAULT_TASK_LIMIT;
   if (!/^\d+$/.test(raw)) return null;
   const limit = Number(raw);

@@ -14,7 +14,7 @@ import { agentArgv, DEFAULT_AGENT_COMMAND } from "../policy/agent-command.js";
 export const MAX_PROMPT_BYTES = 120 * 1024;
 
 /** Environment every run gets (DEVS.yml env_vars may override it). */
-export const AGENT_BASE_ENV: Readonly<Record<string, string>> = {
+const AGENT_BASE_ENV: Readonly<Record<string, string>> = {
   // The container is the sandbox; as root the CLI refuses --dangerously-skip-permissions without it.
   IS_SANDBOX: "1",
   // No telemetry, error reporting or update checks: the agent talks to its API and nothing else.

@@ -2,27 +2,17 @@
 // trigger (and not edited since), by users who may trigger the bot or by the bot itself. Anything
 // else could be someone steering the agent without permission.
 import type { GitHubClient } from "../github/client.js";
-import type { PermissionCache } from "../github/permissions.js";
-import { checkAllowList } from "../policy/access.js";
+import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
 import { isBotLogin } from "../policy/mention.js";
-import type { AllowList } from "../settings.js";
 import type { Task } from "../tasks/task.js";
 import type { ConversationComment } from "./prompt.js";
-
-interface ApiComment {
-  id: number;
-  body?: string;
-  user: { login: string } | null;
-  created_at: string;
-  updated_at: string;
-}
 
 const MAX_COMMENTS = 50;
 
 export async function trustedConversation(
   octokit: GitHubClient,
   task: Task,
-  deps: { botHandle: string; authorizedUsers: AllowList; permissions: PermissionCache },
+  deps: TriggerAccess,
 ): Promise<ConversationComment[]> {
   const { data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
     owner: task.repo.owner,
@@ -32,25 +22,14 @@ export async function trustedConversation(
   });
   const cutoff = Date.parse(task.createdAt);
   const triggerId = task.trigger.subject.type === "issue_comment" ? task.trigger.subject.id : null;
-  const earlier = (data as ApiComment[]).filter(
+  const earlier = data.filter(
     (c) => c.id !== triggerId && c.user && Date.parse(c.created_at) <= cutoff && Date.parse(c.updated_at) <= cutoff && c.body?.trim(),
   );
   const kept: ConversationComment[] = [];
   for (const c of earlier.slice(-MAX_COMMENTS)) {
     const login = c.user!.login;
-    if (await mayContribute(octokit, task, login, deps)) kept.push({ author: login, createdAt: c.created_at, body: c.body! });
+    // The bot's own earlier comments belong to the conversation even when a list leaves it out.
+    if (isBotLogin(login, deps.botHandle) || (await mayTrigger(octokit, task.repo, login, deps))) kept.push({ author: login, createdAt: c.created_at, body: c.body! });
   }
   return kept;
-}
-
-async function mayContribute(
-  octokit: GitHubClient,
-  task: Task,
-  login: string,
-  deps: { botHandle: string; authorizedUsers: AllowList; permissions: PermissionCache },
-): Promise<boolean> {
-  if (isBotLogin(login, deps.botHandle)) return true;
-  const verdict = checkAllowList(login, deps.authorizedUsers);
-  if (verdict !== "ask-github") return verdict === "allowed";
-  return deps.permissions.hasWriteAccess(octokit, task.repo.owner, task.repo.name, login);
 }

@@ -25,7 +25,7 @@ export interface PromptInput {
   promptExtra?: string | null | undefined;
 }
 
-export function describeTrigger(task: Task): string {
+function describeTrigger(task: Task): string {
   const what = task.target.type === "pull_request" ? `pull request #${task.target.number}` : `issue #${task.target.number}`;
   switch (task.trigger.subject.type) {
     case "issue_comment":

@@ -39,7 +39,7 @@ export interface TaskFailure {
 }
 
 /** How every line that hides details ends: where the operator finds them. */
-export const inTheLog = (taskId: string) => `an operator can find the details in the server log under task ${codeSpan(taskId)}.`;
+const inTheLog = (taskId: string) => `an operator can find the details in the server log under task ${codeSpan(taskId)}.`;
 
 const retryThenLog = (taskId: string) => `Trigger the task again; if it keeps failing, ${inTheLog(taskId)}`;
 

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import type { Settings } from "../settings.js";
 import { packBridgeArchive, type ArchiveLimits } from "./bridge-archive.js";
 import type { ArtifactLink } from "./report.js";
+import { safeName } from "../names/safe-name.js";
 
 export interface ArtifactStoreOptions {
   bucket: string;
@@ -159,11 +160,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
 /** `{prefix}/{owner-repo}/{kind}/{token}/{yyyymmdd-HHMMSS}.tar.gz`, every segment URL-safe. */
 export function artifactKey(input: { prefix: string; repo: string; kind: string; token: string; at: Date }): string {
-  const segment = (s: string) =>
-    s
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, "-")
-      .replace(/^[-.]+|[-.]+$/g, "") || "x";
+  const segment = (s: string) => safeName(s, "url") || "x";
   const prefix = input.prefix
     .split("/")
     .map((p) => p.trim())

@@ -23,7 +23,7 @@ export interface ArchiveLimits {
   maxDepth?: number | undefined;
 }
 
-export const DEFAULT_ARCHIVE_LIMITS = { maxBytes: 1024 ** 3, maxEntries: 20_000, maxFileBytes: 512 * 1024 ** 2, maxDepth: 32 } as const;
+const DEFAULT_ARCHIVE_LIMITS = { maxBytes: 1024 ** 3, maxEntries: 20_000, maxFileBytes: 512 * 1024 ** 2, maxDepth: 32 } as const;
 
 interface EntryBase {
   /** Relative to the bridge directory, `/`-separated, never absolute and never with `..`. */
@@ -190,7 +190,7 @@ async function drain(entry: AsyncIterable<unknown>): Promise<void> {
 
 const count = (n: number) => n.toLocaleString("en-US");
 
-export function bytesText(n: number): string {
+function bytesText(n: number): string {
   if (n >= 1024 ** 3 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
   if (n >= 1024 ** 2 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;

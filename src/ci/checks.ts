@@ -15,11 +15,11 @@ import type { Task, TaskRepo } from "../tasks/task.js";
 export const DEFAULT_CHECK_NAME = "devs-ci";
 
 /** GitHub's limits (probot-notes §4). */
-export const ANNOTATIONS_PER_REQUEST = 50;
+const ANNOTATIONS_PER_REQUEST = 50;
 export const MAX_OUTPUT_CHARS = 65_535;
-export const MAX_ANNOTATION_TITLE = 255;
-export const MAX_ANNOTATION_BYTES = 64 * 1024;
-export const MAX_STATUS_DESCRIPTION = 140;
+const MAX_ANNOTATION_TITLE = 255;
+const MAX_ANNOTATION_BYTES = 64 * 1024;
+const MAX_STATUS_DESCRIPTION = 140;
 /** More annotations cost one request per 50 (and throttling allows one write a second). */
 export const DEFAULT_MAX_ANNOTATIONS = 500;
 
@@ -189,7 +189,7 @@ export class CiCheck {
       ...(this.options.detailsUrl ? { details_url: this.options.detailsUrl } : {}),
       ...fields,
     });
-    this.checkRunId = (data as { id: number }).id;
+    this.checkRunId = Number(data.id); // int64 in the OpenAPI types; JSON gives a number
   }
 
   private async update(fields: Record<string, unknown>): Promise<void> {
@@ -237,7 +237,7 @@ export function ciCheckForTask(
 }
 
 /** A commit status can only say pending, success, failure or error. */
-export function statusState(conclusion: CiConclusion): StatusState {
+function statusState(conclusion: CiConclusion): StatusState {
   switch (conclusion) {
     case "success":
     case "neutral":
@@ -262,7 +262,7 @@ export function statusDescription(text: string): string {
   return line.length <= MAX_STATUS_DESCRIPTION ? line : `${line.slice(0, MAX_STATUS_DESCRIPTION - 1).trimEnd()}…`;
 }
 
-export function clampOutput(output: CheckOutput): CheckOutput {
+function clampOutput(output: CheckOutput): CheckOutput {
   const out: CheckOutput = {
     title: clampChars(output.title.replace(/\s+/g, " ").trim() || "devs-ci", MAX_OUTPUT_CHARS),
     summary: clampChars(output.summary, MAX_OUTPUT_CHARS),
@@ -297,7 +297,7 @@ function clampChars(text: string, max: number): string {
 }
 
 /** At most `max` UTF-8 bytes, cut on a character boundary. */
-export function clampBytes(text: string, max: number): string {
+function clampBytes(text: string, max: number): string {
   if (Buffer.byteLength(text, "utf8") <= max) return text;
   const bytes = Buffer.from(text, "utf8").subarray(0, max - 3);
   // Drop a partial character at the end (the decoder would turn it into U+FFFD).

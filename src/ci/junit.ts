@@ -367,7 +367,7 @@ export function formatBytes(n: number): string {
  * and comments are passed through as they are. Linear: it holds back at most a few characters
  * between pieces.
  */
-export class AmpersandEscaper {
+class AmpersandEscaper {
   private carry = "";
   private state: "text" | "cdata" | "comment" = "text";
 

@@ -135,6 +135,7 @@ function reportSummary(facts: CiRunFacts, redact: Redact): string {
   return summary.length <= MAX_OUTPUT_CHARS ? summary : `${summary.slice(0, MAX_OUTPUT_CHARS - 40)}\n\n…(summary cut)`;
 }
 
+/** The last part of a text, and how much of it came before. */
 export interface Tail {
   text: string;
   /** Whole lines left out at the start. */

@@ -49,7 +49,7 @@ export interface LoadedDevsConfig {
   ignored: IgnoredSetting[];
 }
 
-export const DEFAULT_SOURCE: ConfigSource = { layer: "default", file: "built-in default", url: null, origin: "repository" };
+const DEFAULT_SOURCE: ConfigSource = { layer: "default", file: "built-in default", url: null, origin: "repository" };
 
 type Tree =
   | { kind: "map"; source: ConfigSource; entries: Map<string, Tree> }
@@ -85,7 +85,7 @@ function collect(tree: Tree, path: string[], out: ProvenanceEntry[]): void {
 }
 
 /** Problems of every file; no problems means `mergeDocuments` may run. */
-export function validateDocuments(documents: readonly SourcedDocument[]): ConfigProblem[] {
+function validateDocuments(documents: readonly SourcedDocument[]): ConfigProblem[] {
   return documents.flatMap(({ source, document }) => validateDevsYml(document ?? {}, source));
 }
 

@@ -46,7 +46,7 @@ export function legacyDirReadings(name: string): Array<{ owner: string; repo: st
 }
 
 /** How `devs-webhook config --repo` and the problems name an operator file. */
-export const operatorFileLabel = (...dirs: string[]) => `DEVS_ENVS_DIR/${[...dirs, OPERATOR_FILE_NAME].join("/")}`;
+const operatorFileLabel = (...dirs: string[]) => `DEVS_ENVS_DIR/${[...dirs, OPERATOR_FILE_NAME].join("/")}`;
 
 type Match = { kind: "none" } | { kind: "one"; name: string } | { kind: "several"; names: string[] };
 
@@ -196,6 +196,6 @@ export function parseYaml(text: string): Parsed {
   }
 }
 
-export function firstLine(message: string): string {
+function firstLine(message: string): string {
   return (message.split("\n")[0] ?? "").trim().replace(/:$/, "");
 }

@@ -3,7 +3,7 @@
 // other brace (JSON, code, `{{repo_name}}`, `{unknown}`) is kept exactly as written: unlike the
 // original's str.format, a stray brace never breaks a task.
 
-export const PROMPT_VARIABLES = [
+const PROMPT_VARIABLES = [
   "event_type",
   "event_type_full",
   "task_description",

@@ -20,8 +20,8 @@ import { codeSpan, type ConfigProblem, type FileRef } from "./schema.js";
 /** The installation client (Probot's); the files are read with its REST `request`, the chain walked here. */
 export type ConfigOctokit = Pick<InstanceType<typeof ProbotOctokit>, "request" | "config">;
 
-export const ROOT_PATH = "DEVS.yml";
-export const GITHUB_DIR_PATH = ".github/devs.yml";
+const ROOT_PATH = "DEVS.yml";
+const GITHUB_DIR_PATH = ".github/devs.yml";
 
 export interface RepoId {
   owner: string;
@@ -67,10 +67,10 @@ export async function defaultBranchHead(octokit: Pick<ConfigOctokit, "request">,
   }
 }
 
-export const sameRepo = (a: RepoId, b: RepoId) => a.owner.toLowerCase() === b.owner.toLowerCase() && a.repo.toLowerCase() === b.repo.toLowerCase();
+const sameRepo = (a: RepoId, b: RepoId) => a.owner.toLowerCase() === b.owner.toLowerCase() && a.repo.toLowerCase() === b.repo.toLowerCase();
 
 /** What the user sees for a file: its path in their repository, else `owner/repo:path` (the `_extends` syntax). */
-export function repositoryFileRef(file: RepoId & { path: string }, main: RepoId, sha: string | null, webUrl: string): FileRef {
+function repositoryFileRef(file: RepoId & { path: string }, main: RepoId, sha: string | null, webUrl: string): FileRef {
   const own = sameRepo(file, main);
   const ref = own && sha ? sha : "HEAD";
   const path = file.path.split("/").map(encodeURIComponent).join("/");
@@ -82,10 +82,10 @@ export function repositoryFileRef(file: RepoId & { path: string }, main: RepoId,
 }
 
 /** The owner's repository whose files are every repository's defaults, as in Probot. */
-export const OWNER_DEFAULTS_REPO = ".github";
+const OWNER_DEFAULTS_REPO = ".github";
 
 /** Files an `_extends` chain may read after the first; a longer chain is a mistake, not a configuration. */
-export const MAX_EXTENDS = 5;
+const MAX_EXTENDS = 5;
 
 /** The plugin's syntax: `repo`, `owner/repo`, each with an optional `:path.yml`. */
 const EXTENDS_PATTERN = /^(?:([a-z\d](?:[a-z\d]|-(?=[a-z\d])){0,38})\/)?([-_.\w\d]+)(?::([-_./\w\d]+\.ya?ml))?$/i;

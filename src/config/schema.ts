@@ -2,6 +2,7 @@
 // `devs-yml.schema.json` (for editor completion) all come from it, so they cannot drift apart.
 // Ajv's errors are turned into problems a user can act on: the file, the key path, what is wrong.
 import { Ajv, type ErrorObject } from "ajv";
+import type { WithDefaults } from "./schema-type.js";
 
 export const SCHEMA_FILE_NAME = "devs-yml.schema.json";
 
@@ -105,20 +106,8 @@ export const DEVS_YML_SCHEMA = {
   },
 } as const;
 
-/** A DEVS.yml after layering, with every default applied. */
-export interface DevsYml {
-  default_branch: string | null;
-  prompt_extra: string | null;
-  prompt_override: string | null;
-  direct_commit: boolean;
-  draft_prs: boolean;
-  single_queue: boolean;
-  ci_enabled: boolean;
-  ci_test_command: string;
-  ci_branches: string[];
-  env_vars: Record<string, Record<string, string>>;
-  ssh_host: string | null;
-}
+/** A DEVS.yml after layering, with every default applied: derived from the schema, never written by hand. */
+export type DevsYml = WithDefaults<typeof DEVS_YML_SCHEMA>;
 
 export type DevsYmlKey = keyof DevsYml;
 
@@ -202,7 +191,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** The value as a user would recognise it, short. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing (an empty value)";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";

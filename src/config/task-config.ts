@@ -24,7 +24,7 @@ export interface AgentConfig {
 }
 
 /** The runner's client type names only `request`; the loader needs Probot's `config` plugin too. */
-export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
+function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
   const candidate = octokit as Partial<ConfigOctokit>;
   if (typeof candidate.config?.get !== "function") {
     throw new TypeError("reading DEVS.yml needs a ProbotOctokit (with @probot/octokit-plugin-config), not a bare client");
@@ -33,7 +33,7 @@ export function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
 }
 
 /** env_vars for one container (agent or CI), with withheld variables logged. */
-export function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
+function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
   const resolved = resolveEnvVars(loaded.config.env_vars, container, options);
   if (resolved.withheld.length) {
     log.warn({ repo: loaded.repo, container, withheld: resolved.withheld }, `env_vars withheld from ${container}: ${describeWithheld(resolved.withheld)}`);
@@ -42,7 +42,7 @@ export function containerEnv(loaded: LoadedDevsConfig, container: string, log: P
 }
 
 /** The agent runner's view of a loaded configuration, for one container. */
-export function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
+function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
   const { config } = loaded;
   const override = config.prompt_override;
   return {
@@ -61,21 +61,22 @@ export interface TaskConfigDeps {
   log: Pick<Logger, "warn">;
 }
 
+/** The task's repository's configuration; a DevsConfigError is logged with the task and thrown on. */
+async function loadForTask(deps: TaskConfigDeps, task: Task, octokit: GitHubClient): Promise<LoadedDevsConfig> {
+  try {
+    return await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
+  } catch (error) {
+    if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
+    throw error;
+  }
+}
+
 /**
  * `AgentRunnerDeps.loadConfig`. A DevsConfigError it throws is "user facing" (`userMessage`):
  * the runner shows it in the task's comment and does not run.
  */
 export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<AgentConfig> {
-  return async (task, octokit, container) => {
-    let loaded: LoadedDevsConfig;
-    try {
-      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
-    } catch (error) {
-      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
-      throw error;
-    }
-    return toAgentConfig(loaded, container, deps.log, deps.env);
-  };
+  return async (task, octokit, container) => toAgentConfig(await loadForTask(deps, task, octokit), container, deps.log, deps.env);
 }
 
 /**
@@ -83,16 +84,7 @@ export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: G
  * both kinds share one warm container. A DevsConfigError is logged and thrown (the check shows it).
  */
 export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<Record<string, string>> {
-  return async (task, octokit, container) => {
-    let loaded: LoadedDevsConfig;
-    try {
-      loaded = await deps.loader.load(asConfigOctokit(octokit), { owner: task.repo.owner, repo: task.repo.name });
-    } catch (error) {
-      if (isDevsConfigError(error)) logConfigError(deps.log, error, { task: task.id });
-      throw error;
-    }
-    return containerEnv(loaded, container, deps.log, deps.env).env;
-  };
+  return async (task, octokit, container) => containerEnv(await loadForTask(deps, task, octokit), container, deps.log, deps.env).env;
 }
 
 /** `PoolOptions.routeHints`: single_queue for the task's repository. */

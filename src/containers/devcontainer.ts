@@ -17,7 +17,7 @@ import {
 import { valueHash } from "./hash.js";
 
 /** Where a devcontainer.json is looked for, first match wins (the devcontainer CLI's order). */
-export const DEVCONTAINER_FILES = [".devcontainer/devcontainer.json", ".devcontainer.json"] as const;
+const DEVCONTAINER_FILES = [".devcontainer/devcontainer.json", ".devcontainer.json"] as const;
 
 /** A single command: a shell string, or an argv run without a shell. */
 export type CommandForm = { kind: "shell"; command: string } | { kind: "argv"; argv: string[] };
@@ -121,7 +121,7 @@ export function defaultSpec(options: Pick<DevcontainerOptions, "repoName" | "def
   };
 }
 
-export function defaultWorkspaceFolder(repoName: string): string {
+function defaultWorkspaceFolder(repoName: string): string {
   return `/workspaces/${repoName}`;
 }
 

@@ -16,7 +16,7 @@ import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecRe
 import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
 import { placeName, type PlaceKey, type Trust } from "./naming.js";
-import { Tail, type LineCallback } from "./stream.js";
+import { LastLines, type LineCallback } from "./stream.js";
 
 export const LABELS = {
   managed: "devs.managed",
@@ -520,19 +520,19 @@ export class ContainerRuntime {
       command.kind === "parallel" ? Object.entries(command.commands) : [[null, command]];
     await Promise.all(
       entries.map(async ([entry, form]) => {
-        const tail = new Tail(20);
+        const lastLines = new LastLines(20);
         const argv =
           form.kind === "shell"
             ? ["/bin/sh", "-c", resolveContainerEnvRefs(form.command, container.env)]
             : form.argv.map((arg) => resolveContainerEnvRefs(arg, container.env));
         const result = await this.exec(container, argv, {
           onLine: (stream, line) => {
-            tail.push(line);
+            lastLines.push(line);
             request.onLine?.(stream, line);
           },
           ...(request.signal ? { signal: request.signal } : {}),
         });
-        if (result.exitCode !== 0) throw new LifecycleCommandError(container.name, hook, entry, result.exitCode, tail.get());
+        if (result.exitCode !== 0) throw new LifecycleCommandError(container.name, hook, entry, result.exitCode, lastLines.get());
       }),
     );
   }

@@ -53,7 +53,7 @@ export class ExecError extends Error {
   override name = "ExecError";
 }
 
-export const EXEC_ID_VARIABLE = "DEVS_EXEC_ID";
+const EXEC_ID_VARIABLE = "DEVS_EXEC_ID";
 
 /** `"$@"` is not the last command, so no shell replaces itself with it and the marker stays. */
 const WRAPPER = '"$@"; exit $?';
@@ -90,7 +90,7 @@ done
 echo "$total"
 `;
 
-export function newExecId(): string {
+function newExecId(): string {
   return randomBytes(8).toString("hex");
 }
 
@@ -216,7 +216,7 @@ async function exitCode(exec: Docker.Exec): Promise<number> {
  * then as root, for anything that changed user. A survivor holding the exec's output open
  * would otherwise make Docker wait 2 s before closing it, and hold up the container's other execs.
  */
-export async function killMarked(container: Docker.Container, id: string, user?: string): Promise<number> {
+async function killMarked(container: Docker.Container, id: string, user?: string): Promise<number> {
   let killed = 0;
   const users = [...(user && user !== "0" && user !== "root" ? [user] : []), "0"];
   for (const as of users) {

@@ -11,7 +11,8 @@ import type { BuildSpec, DevcontainerSpec } from "./devcontainer.js";
 import { parseDockerIgnore, type DockerIgnore } from "./dockerignore.js";
 import { stableStringify } from "./hash.js";
 import { OutsideError, openInside, readInside } from "../workspace/inside.js";
-import { LineSplitter, Tail } from "./stream.js";
+import { LastLines, LineSplitter } from "./stream.js";
+import { safeName } from "../names/safe-name.js";
 
 export interface ResolvedImage {
   /** What containers are created from: the build tag or the named image. */
@@ -56,7 +57,7 @@ export class ImageUnavailableError extends Error {
 
 /** `devs-img-<owner>-<repo>`, reduced to what Docker accepts in a repository name. */
 export function imageRepository(owner: string, repo: string): string {
-  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "x";
+  const part = (s: string) => safeName(s, "alnum") || "x";
   return `devs-img-${part(owner)}-${part(repo)}`;
 }
 
@@ -119,9 +120,9 @@ async function runBuild(
   context: BuildContext,
   options: ResolveImageOptions,
 ): Promise<ResolvedImage> {
-  const tail = new Tail(30);
+  const lastLines = new LastLines(30);
   const deliver = (line: string) => {
-    tail.push(line);
+    lastLines.push(line);
     options.onLine?.(line);
   };
   const lines = new LineSplitter(deliver);
@@ -150,12 +151,12 @@ async function runBuild(
   } catch (error) {
     if (options.signal?.aborted) throw error;
     lines.end();
-    throw new ImageBuildError(tag, errorText(error), tail.get());
+    throw new ImageBuildError(tag, errorText(error), lastLines.get());
   }
   lines.end();
-  if (failure) throw new ImageBuildError(tag, failure, tail.get());
+  if (failure) throw new ImageBuildError(tag, failure, lastLines.get());
   const id = await inspectImage(docker, tag);
-  if (!id) throw new ImageBuildError(tag, "the build ended without producing the image", tail.get());
+  if (!id) throw new ImageBuildError(tag, "the build ended without producing the image", lastLines.get());
   return { ref: tag, id, origin: "built" };
 }
 

@@ -8,6 +8,7 @@
 // lower-cased owner/repo (GitHub's names are case-insensitive), the pool name and the trust is not.
 import type { Task } from "../tasks/task.js";
 import { sha256 } from "./hash.js";
+import { safeName } from "../names/safe-name.js";
 
 /**
  * `maintainers`: code the repository's writers put there (pushes, the agent's own work, pull
@@ -37,7 +38,7 @@ const READABLE_MAX = 120;
  * and as one path segment), unique for each (pool, owner/repo, trust).
  */
 export function placeName(key: PlaceKey): string {
-  const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-");
+  const part = (s: string) => safeName(s, "docker");
   const readable = `${part(key.pool)}-${part(key.owner)}-${part(key.repo)}${key.trust === "fork" ? "-fork" : ""}`.slice(0, READABLE_MAX);
   const identity = JSON.stringify([key.pool, `${key.owner}/${key.repo}`.toLowerCase(), key.trust]);
   return `${readable}-${sha256(identity).slice(0, 12)}`;

@@ -96,8 +96,8 @@ export class FrameDemuxer {
   }
 }
 
-/** Keeps the last lines of some output, for error messages. */
-export class Tail {
+/** Keeps the last lines of some output, for error messages (the whole output is never held). */
+export class LastLines {
   private readonly lines: string[] = [];
   constructor(private readonly size = 30) {}
   push(line: string): void {

@@ -17,12 +17,12 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
     const octokit = await probot.auth();
     if (settings.auth.kind === "app") {
       const { data } = await octokit.request("GET /app");
-      const slug = (data as { slug?: string } | null)?.slug;
+      const slug = data?.slug;
       if (slug) login = `${slug}[bot]`;
       handle ??= slug ?? null;
     } else {
       const { data } = await octokit.request("GET /user");
-      login = (data as { login: string }).login;
+      login = data.login;
       handle ??= login;
     }
   } catch (error) {
@@ -41,7 +41,7 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
     try {
       const octokit = await probot.auth();
       const { data } = await octokit.request("GET /users/{username}", { username: login });
-      email = `${(data as { id: number }).id}+${login}@users.noreply.github.com`;
+      email = `${data.id}+${login}@users.noreply.github.com`;
     } catch (error) {
       log.debug({ err: error }, "bot user id not found; using a plain noreply address");
     }

@@ -1,7 +1,27 @@
-// Asks GitHub whether a user has write access to a repository, remembering answers briefly so a
-// busy thread does not ask once per comment.
-import { permissionAllowsTrigger } from "../policy/access.js";
+// Who may trigger the bot (or speak to the agent) on a repository: the configured list, or, when it
+// is empty, write access as GitHub answers it, remembered briefly so a busy thread does not ask once
+// per comment.
+import { checkAllowList, permissionAllowsTrigger } from "../policy/access.js";
+import { isBotLogin } from "../policy/mention.js";
+import type { AllowList } from "../settings.js";
 import type { GitHubClient } from "./client.js";
+
+export interface TriggerAccess {
+  /** AUTHORIZED_TRIGGER_USERS or AUTHORIZED_CI_TRIGGER_USERS. */
+  authorizedUsers: AllowList;
+  botHandle: string;
+  /** One instance for the whole process, so every handler and the agent share its answers. */
+  permissions: PermissionCache;
+}
+
+/** The one check of who may trigger: a configured list answers alone; otherwise write access. */
+export async function mayTrigger(octokit: GitHubClient, repo: { owner: string; name: string }, login: string, access: TriggerAccess): Promise<boolean> {
+  const verdict = checkAllowList(login, access.authorizedUsers);
+  if (verdict !== "ask-github") return verdict === "allowed";
+  // The App has write access, but is no collaborator: GitHub would answer 404 for it.
+  if (isBotLogin(login, access.botHandle)) return true;
+  return access.permissions.hasWriteAccess(octokit, repo.owner, repo.name, login);
+}
 
 export class PermissionCache {
   private readonly answers = new Map<string, { allowed: boolean; expires: number }>();
@@ -34,8 +54,7 @@ async function askGitHub(octokit: GitHubClient, owner: string, repo: string, log
       repo,
       username: login,
     });
-    const body = data as { permission?: string; role_name?: string };
-    return permissionAllowsTrigger(body.permission, body.role_name);
+    return permissionAllowsTrigger(data.permission, data.role_name);
   } catch (error) {
     // 404: not a collaborator (or a login that does not exist): no access. Anything else is a
     // real failure and must not be mistaken for "no".

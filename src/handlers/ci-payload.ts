@@ -2,7 +2,7 @@
 // Task need. Pure.
 import type { CiEvent, CiInput, CiLinkedPullRequest } from "../policy/ci.js";
 import type { TargetSnapshot } from "../tasks/task.js";
-import type { MentionPayload } from "./mention-payload.js";
+import { login, targetSnapshot, type MentionPayload } from "./mention-payload.js";
 
 interface User {
   login: string;
@@ -52,7 +52,6 @@ export interface CiPayload {
   requested_action?: { identifier?: string } | null;
 }
 
-const login = (u: User | null | undefined): string => u?.login ?? "ghost";
 
 function linked(prs: LinkedPullRequestLike[] | undefined, repoId: number | undefined): CiLinkedPullRequest[] {
   return (prs ?? []).map((pr) => {
@@ -122,26 +121,7 @@ export function extractCi(event: CiEvent, payload: CiPayload): CiInput | null {
 export function ciTarget(payload: CiPayload, headSha: string, prNumber: number | null): TargetSnapshot {
   const pr = payload.pull_request;
   const repoUrl = payload.repository.html_url;
-  if (pr && pr.number === prNumber) {
-    return {
-      type: "pull_request",
-      number: pr.number,
-      title: pr.title,
-      body: pr.body ?? "",
-      author: login(pr.user),
-      state: pr.state ?? "open",
-      url: pr.html_url,
-      labels: (pr.labels ?? []).map((l) => l.name ?? "").filter(Boolean),
-      pullRequest: {
-        headRef: pr.head.ref,
-        headSha: pr.head.sha,
-        headRepoFullName: pr.head.repo?.full_name ?? null,
-        baseRef: pr.base.ref,
-        draft: pr.draft ?? false,
-        fromFork: (pr.head.repo?.full_name ?? "").toLowerCase() !== payload.repository.full_name.toLowerCase(),
-      },
-    };
-  }
+  if (pr && pr.number === prNumber) return targetSnapshot(pr, pr, payload.repository.full_name);
   if (prNumber !== null) {
     return { type: "pull_request", number: prNumber, title: "", body: "", author: login(payload.sender), state: "open", url: `${repoUrl}/pull/${prNumber}`, labels: [] };
   }

@@ -77,13 +77,15 @@ export function repoOf(payload: Pick<MentionPayload, "repository">): TaskRepo {
   };
 }
 
-const login = (u: User | null | undefined): string => u?.login ?? "ghost";
+/** A deleted account shows as GitHub shows it: `ghost`. */
+export const login = (u: User | null | undefined): string => u?.login ?? "ghost";
 
 function issueText(title: string, body: string | null | undefined): string {
   return `${title}\n\n${body ?? ""}`;
 }
 
-function targetOf(issue: IssueLike, pr: PullRequestLike | undefined, repoFullName: string): TargetSnapshot {
+/** An issue or pull request as a task remembers it; `pr` carries the branches when it is a pull request. */
+export function targetSnapshot(issue: IssueLike, pr: PullRequestLike | undefined, repoFullName: string): TargetSnapshot {
   const isPr = pr !== undefined || issue.pull_request !== undefined;
   return {
     type: isPr ? "pull_request" : "issue",
@@ -131,7 +133,7 @@ export function extractMention(event: MentionEvent, payload: MentionPayload): Ex
           assignees: (item.assignees ?? []).map((a) => a.login),
           pullRequestAuthor: event === "pull_request" ? login(item.user) : null,
         },
-        target: targetOf(item, payload.pull_request, repo),
+        target: targetSnapshot(item, payload.pull_request, repo),
         trigger: {
           subject: event === "issues" ? { type: "issue", id: item.number } : { type: "pull_request", id: item.number },
           author: payload.action === "assigned" ? base.sender : login(item.user),
@@ -152,7 +154,7 @@ export function extractMention(event: MentionEvent, payload: MentionPayload): Ex
       const comment = payload.comment;
       const item = event === "issue_comment" ? payload.issue : payload.pull_request;
       if (!comment || !item) return null;
-      const target = targetOf(item, payload.pull_request, repo);
+      const target = targetSnapshot(item, payload.pull_request, repo);
       return {
         input: {
           ...base,
@@ -185,7 +187,7 @@ export function extractMention(event: MentionEvent, payload: MentionPayload): Ex
           text: review.body,
           pullRequestAuthor: login(pr.user),
         },
-        target: targetOf(pr, pr, repo),
+        target: targetSnapshot(pr, pr, repo),
         trigger: {
           subject: { type: "pull_request_review", id: review.id },
           author: login(review.user),

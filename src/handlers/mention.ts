@@ -2,25 +2,21 @@
 // guard clauses in the order that keeps work smallest (allowlist before anything), then one
 // Task handed to the sink and 👀 on what triggered. The work itself is never awaited here.
 import type { Context } from "probot";
-import type { PermissionCache } from "../github/permissions.js";
-import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
+import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
+import { isOwnerAllowed } from "../policy/access.js";
 import { contentKey } from "../policy/dedupe.js";
 import { isStopCommand } from "../policy/mention.js";
 import { decideMentionTrigger, type MentionEvent } from "../policy/trigger.js";
 import { addReaction } from "../publish/reactions.js";
-import type { AllowList } from "../settings.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
 import { TASK_VERSION, type Task } from "../tasks/task.js";
 import { extractMention, repoOf, type MentionPayload } from "./mention-payload.js";
 
-export interface MentionDeps {
-  botHandle: string;
+export interface MentionDeps extends TriggerAccess {
   allowedOwners: readonly string[];
-  authorizedUsers: AllowList;
   sink: TaskSink;
   memory: DeliveryMemory;
-  permissions: PermissionCache;
   now: () => Date;
   /** Cancels the queued or running agent tasks of an issue or PR; returns how many (`@bot stop`). */
   cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
@@ -60,7 +56,7 @@ export async function handleMention(context: Context, deps: MentionDeps): Promis
     return;
   }
   const sender = extracted.input.sender;
-  if (!(await mayTrigger(context, deps, repo.owner, repo.name, sender))) {
+  if (!(await mayTrigger(context.octokit, repo, sender, deps))) {
     log.info({ sender }, "ignored: sender may not trigger the agent");
     return;
   }
@@ -110,7 +106,7 @@ async function handleStop(
   const id = `stop-${context.id}`;
   if (deps.memory.seenDelivery(id) || deps.memory.seenContent(key)) return;
   const sender = extracted.input.sender;
-  if (!(await mayTrigger(context, deps, repo.owner, repo.name, sender))) {
+  if (!(await mayTrigger(context.octokit, repo, sender, deps))) {
     log.info({ sender }, "ignored: sender may not stop the agent");
     return;
   }
@@ -120,10 +116,4 @@ async function handleStop(
   await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, cancelled ? "+1" : "confused").catch(
     (error: unknown) => log.warn({ err: error }, "could not react to the stop request"),
   );
-}
-
-async function mayTrigger(context: Context, deps: MentionDeps, owner: string, repo: string, login: string) {
-  const verdict = checkAllowList(login, deps.authorizedUsers);
-  if (verdict !== "ask-github") return verdict === "allowed";
-  return deps.permissions.hasWriteAccess(context.octokit, owner, repo, login);
 }

@@ -7,7 +7,7 @@ import type { Context } from "probot";
 import { RepositoryUnavailableError } from "../config/errors.js";
 
 /** GitHub's status when `error` means the repository cannot be read by this App; null otherwise. */
-export function unreachableStatus(error: unknown): number | null {
+function unreachableStatus(error: unknown): number | null {
   for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
     if (cause instanceof RepositoryUnavailableError) return 404;
     const { status, message, response } = cause as { status?: unknown; message?: unknown; response?: { headers?: Record<string, string | undefined> } };

@@ -9,10 +9,10 @@ import picomatch from "picomatch";
 export type CiEvent = "push" | "pull_request" | "check_run" | "check_suite";
 
 /** Pull request actions that run CI; `ready_for_review` so a draft runs once it is ready. */
-export const CI_PULL_REQUEST_ACTIONS: readonly string[] = ["opened", "synchronize", "reopened", "ready_for_review"];
+const CI_PULL_REQUEST_ACTIONS: readonly string[] = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 /** The identifier of the "Run tests" button on a check that did not run; may carry `:<pr>`. */
-export const RUN_CI_ACTION = "run-ci";
+const RUN_CI_ACTION = "run-ci";
 
 export interface CiPullRequestInput {
   number: number;

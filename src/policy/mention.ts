@@ -44,7 +44,7 @@ function escapeRegExp(s: string): string {
  * not a longer handle (`@bot-helper`, `@botname`), not a team (`@bot/team`). Case-insensitive.
  * Trailing sentence punctuation is fine (`thanks @bot.`).
  */
-export function mentionPattern(handle: string): RegExp {
+function mentionPattern(handle: string): RegExp {
   const name = escapeRegExp(handle.replace(/\[bot\]$/i, ""));
   return new RegExp(`(?<![\\w@./+-])@${name}(?:\\[bot\\])?(?![\\w-]|[./]\\w)`, "i");
 }

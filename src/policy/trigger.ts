@@ -8,7 +8,7 @@ export type MentionEvent =
   | "pull_request_review"
   | "pull_request_review_comment";
 
-export const MENTION_ACTIONS: Record<MentionEvent, readonly string[]> = {
+const MENTION_ACTIONS: Record<MentionEvent, readonly string[]> = {
   issues: ["opened", "edited", "assigned"],
   issue_comment: ["created", "edited"],
   pull_request: ["opened", "edited", "assigned"],

@@ -31,7 +31,7 @@ export async function postConfigErrorComment(
     issue_number: target.issueNumber,
     body: configErrorComment(error),
   });
-  return (data as { id: number }).id;
+  return Number(data.id); // int64 in the OpenAPI types; JSON gives a number
 }
 
 /** A check run's `output` for a CI run that could not start; send it with conclusion `failure`. */

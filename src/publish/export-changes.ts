@@ -14,7 +14,7 @@ export const EXPORT_REF = "refs/devs/collected";
 const NESTED_PREFIX = "devs-nested-repository: ";
 
 /** A bigger change is refused (a bundle holds only what is new since the base). */
-export const DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Runs in the container, in the workspace, as the task's user. $1 is the base commit.
@@ -22,7 +22,7 @@ export const DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
  * removed or broke .git), a throwaway repository takes the files alone, without history.
  * Exit 3: not a single git command works (git missing).
  */
-export const EXPORT_SCRIPT = `
+const EXPORT_SCRIPT = `
 set -eu
 command -v git >/dev/null 2>&1 || exit 3
 base="$1"

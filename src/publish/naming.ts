@@ -1,13 +1,10 @@
 // Branch names, commit messages and pull request text for published work. Pure.
 import type { Task } from "../tasks/task.js";
+import { safeName } from "../names/safe-name.js";
 
 export function slugify(title: string, max = 40): string {
-  const slug = title
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
+  // Accents dropped, not replaced: "Café" is "cafe", not "caf".
+  const slug = safeName(title.normalize("NFKD").replace(/[\u0300-\u036f]/g, ""), "alnum");
   return slug.slice(0, max).replace(/-+$/, "") || "task";
 }
 

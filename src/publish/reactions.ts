@@ -5,7 +5,7 @@ import type { TriggerSubject } from "../tasks/task.js";
 
 export type Reaction = "eyes" | "rocket" | "confused" | "+1" | "-1" | "laugh" | "hooray" | "heart";
 
-export function reactionPath(owner: string, repo: string, targetNumber: number, subject: TriggerSubject): string {
+function reactionPath(owner: string, repo: string, targetNumber: number, subject: TriggerSubject): string {
   const base = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
   switch (subject.type) {
     case "issue_comment":

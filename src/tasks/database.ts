@@ -40,7 +40,7 @@ export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db 
   return db;
 }
 
-export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
+function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
   const current = db.pragma("user_version", { simple: true }) as number;
   for (let version = current; version < migrations.length; version++) {
     db.transaction(() => {

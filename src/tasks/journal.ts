@@ -5,7 +5,6 @@ import type { Db } from "./database.js";
 import { parseTask, serializeTask, type Task } from "./task.js";
 
 export type TaskState = "queued" | "running" | "done" | "failed" | "timed_out" | "cancelled";
-export const FINAL_STATES: readonly TaskState[] = ["done", "failed", "timed_out", "cancelled"];
 
 export interface JournalEntry {
   task: Task;

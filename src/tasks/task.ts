@@ -105,7 +105,7 @@ export interface Task {
   ci?: CiSnapshot | undefined;
 }
 
-export class TaskFormatError extends Error {
+class TaskFormatError extends Error {
   override name = "TaskFormatError";
 }
 

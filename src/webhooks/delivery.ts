@@ -14,7 +14,7 @@ export type HeaderGetter = (name: string) => string | undefined;
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
 /** GitHub sends a UUID; letters, digits and dashes (no `/`, `.`, or spaces) are all a task id may hold. */
-export const DELIVERY_ID = /^[A-Za-z0-9-]{1,64}$/;
+const DELIVERY_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** Event names are snake_case words (`issue_comment`, `check_suite`). */
 const EVENT_NAME = /^[a-z][a-z_]{0,63}$/;
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { KeyedLock } from "./lock.js";
+import { safeName } from "../names/safe-name.js";
 
 export interface RepoRef {
   owner: string;
@@ -47,7 +48,7 @@ export class RepoCache {
 
   /** Lower-case on disk, whatever the case in the payload. */
   cachePath(repo: RepoRef): string {
-    return join(this.cacheDir, safe(repo.owner), `${safe(repo.name)}.git`);
+    return join(this.cacheDir, safeName(repo.owner, "file"), `${safeName(repo.name, "file")}.git`);
   }
 
   /**
@@ -173,8 +174,6 @@ function scrub(message: string, token: string | null): string {
   for (const secret of [token, basic]) if (secret) out = out.split(secret).join("***");
   return out.split("\n")[0] ?? out;
 }
-
-const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, "_");
 
 async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { GitHubStandIn } from "../helpers/github-standin.js";
 import { payload } from "../helpers/payloads.js";
 import { tempDir } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 /** tsx by absolute URL: the CLI runs from other working directories. */
@@ -35,16 +36,6 @@ async function run(args: string[], env: Record<string, string> = {}) {
   const p = cli(args, env);
   const code = await p.exited;
   return { code, stdout: p.out(), stderr: p.err() };
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function freePort(): Promise<number> {
@@ -116,10 +107,13 @@ describe("devs-webhook CLI", () => {
         DEFAULT_IMAGE: "127.0.0.1:9/none:latest",
       });
       const base = `http://127.0.0.1:${port}`;
-      const health = await waitFor(async () => {
-        const res = await fetch(`${base}/health`);
-        return res.ok ? res.json() : undefined;
-      });
+      const health = await until(
+        async () => {
+          const res = await fetch(`${base}/health`).catch(() => null);
+          return res?.ok ? ((await res.json()) as unknown) : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 100, what: "the server's /health" },
+      );
       expect(health).toMatchObject({ status: "healthy" });
       // The bot's name and commit identity came from the token's user.
       expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /user", "GET /users/devs-bot"]);
@@ -166,10 +160,13 @@ describe("devs-webhook CLI", () => {
     children.push(setup);
     let stderr = "";
     setup.stderr!.on("data", (d: Buffer) => (stderr += d));
-    const page = await waitFor(async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/probot`);
-      return res.ok ? res.text() : undefined;
-    });
+    const page = await until(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/probot`).catch(() => null);
+        return res?.ok ? res.text() : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: "the setup page" },
+    );
     expect(page).toContain("devs-webhook");
     expect(page).toMatch(/Register GitHub App/i);
     // The manifest posted to GitHub is whole JSON carrying app.yml's least permissions and events.

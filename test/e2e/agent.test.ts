@@ -17,6 +17,7 @@ import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
 import { tempDir } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
 
 const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
@@ -48,15 +49,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(probe: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n--- server log ---\n${serverLog.slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** `until` with the server's log in the error, and a slower look (the server is a child process). */
+const untilSeen = <T>(probe: () => T, timeoutMs: number, what: string) =>
+  until(probe, { timeoutMs, what, intervalMs: 100, detail: () => `--- server log ---\n${serverLog.slice(-6000)}` });
 
 beforeAll(async () => {
   if (!engine.ok) return;
@@ -165,7 +160,7 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     const res = await mention(1, 9001, "please add hello.txt with a greeting");
     expect(res.status).toBe(200);
 
-    const done = await until(() => sim.comments.find((c) => c.issue === 1 && /✅|❌|⏱️/.test(c.body)), 180_000, "the final comment");
+    const done = await untilSeen(() => sim.comments.find((c) => c.issue === 1 && /✅|❌|⏱️/.test(c.body)), 180_000, "the final comment");
     expect(done.body).toContain("✅ Done");
     expect(sim.comments.filter((c) => c.issue === 1)).toHaveLength(1);
     expect(done.body.split("\n")[0]).toMatch(/^<!-- devs-webhook:task=agent-[0-9a-f-]{36} -->$/);
@@ -185,7 +180,7 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     expect(git(repo.path, "log", "-1", "--format=%an <%ae>|%s", "devs/issue-1-add-a-greeting")).toBe("devs-bot <4242+devs-bot@users.noreply.github.com>|Add a greeting");
     expect(git(repo.path, "rev-parse", "devs/issue-1-add-a-greeting^")).toBe(git(repo.path, "rev-parse", "main"));
 
-    await until(() => sim.reactions.length >= 2, 10_000, "the closing reaction");
+    await untilSeen(() => sim.reactions.length >= 2, 10_000, "the closing reaction");
     expect(sim.reactions.map((r) => `${r.content} ${r.path}`)).toEqual([
       "eyes /repos/acme/widgets/issues/comments/9001/reactions",
       "rocket /repos/acme/widgets/issues/comments/9001/reactions",
@@ -211,11 +206,11 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     fake.setMode({ kind: "error", status: 500, errorType: "api_error", message: "overloaded", shouldRetry: false });
     const pulls = sim.pulls.length;
     expect((await mention(2, 9002, "please add hello.txt")).status).toBe(200);
-    const failed = await until(() => sim.comments.find((c) => c.issue === 2 && /✅|❌|⏱️/.test(c.body)), 180_000, "the failure comment");
+    const failed = await untilSeen(() => sim.comments.find((c) => c.issue === 2 && /✅|❌|⏱️/.test(c.body)), 180_000, "the failure comment");
     expect(failed.body).toMatch(/❌ Failed after \d+s: the agent did not finish: The Claude API returned an error \(HTTP 500\)/);
     expect(sim.comments.filter((c) => c.issue === 2)).toHaveLength(1);
     expect(sim.pulls).toHaveLength(pulls);
-    await until(() => sim.reactions.filter((r) => r.path.includes("/9002/")).length >= 2, 10_000, "the closing reaction");
+    await untilSeen(() => sim.reactions.filter((r) => r.path.includes("/9002/")).length >= 2, 10_000, "the closing reaction");
     expect(sim.reactions.filter((r) => r.path.includes("/9002/")).map((r) => r.content)).toEqual(["eyes", "confused"]);
   }, 240_000);
 
@@ -223,7 +218,7 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     fake.setMode({ kind: "hang" });
     const pulls = sim.pulls.length;
     expect((await mention(3, 9003, "please add hello.txt")).status).toBe(200);
-    const stopped = await until(() => sim.comments.find((c) => c.issue === 3 && /✅|❌|⏱️/.test(c.body)), 180_000, "the time-out comment");
+    const stopped = await untilSeen(() => sim.comments.find((c) => c.issue === 3 && /✅|❌|⏱️/.test(c.body)), 180_000, "the time-out comment");
     expect(stopped.body).toContain("⏱️ Stopped after 1 minute (the time limit). Nothing was published.");
     expect(sim.comments.filter((c) => c.issue === 3)).toHaveLength(1);
     expect(sim.pulls).toHaveLength(pulls);
@@ -239,14 +234,14 @@ describe.skipIf(!engine.ok)("@bot stop end to end", () => {
     fake.setMode({ kind: "hang" });
     const pulls = sim.pulls.length;
     expect((await mention(4, 9004, "please add hello.txt")).status).toBe(200);
-    await until(() => sim.comments.find((c) => c.issue === 4 && c.body.includes("⚙️ Working")), 60_000, "the task to start");
-    await until(() => fake.agentRequests.length > 0 && fake.requests.some((r) => JSON.stringify(r.body).includes("issue #4")), 60_000, "the agent to call the API");
+    await untilSeen(() => sim.comments.find((c) => c.issue === 4 && c.body.includes("⚙️ Working")), 60_000, "the task to start");
+    await untilSeen(() => fake.agentRequests.length > 0 && fake.requests.some((r) => JSON.stringify(r.body).includes("issue #4")), 60_000, "the agent to call the API");
     expect((await mention(4, 9005, "stop")).status).toBe(200);
-    const cancelled = await until(() => sim.comments.find((c) => c.issue === 4 && /🚫|✅|❌|⏱️/.test(c.body)), 60_000, "the cancelled comment");
+    const cancelled = await untilSeen(() => sim.comments.find((c) => c.issue === 4 && /🚫|✅|❌|⏱️/.test(c.body)), 60_000, "the cancelled comment");
     expect(cancelled.body).toContain("🚫 Cancelled by @alice. Nothing was published.");
     expect(sim.comments.filter((c) => c.issue === 4)).toHaveLength(1);
     expect(sim.pulls).toHaveLength(pulls);
-    await until(() => sim.reactions.some((r) => r.path.includes("/9005/")), 10_000, "the reaction to the stop");
+    await untilSeen(() => sim.reactions.some((r) => r.path.includes("/9005/")), 10_000, "the reaction to the stop");
     expect(sim.reactions.filter((r) => r.path.includes("/9005/")).map((r) => r.content)).toEqual(["+1"]);
   }, 180_000);
 });

@@ -1,13 +1,12 @@
 // src/index.ts wires CI events only when CI deps are given (AppDeps.ci), so handler tests and
 // processes without a CI runner are unaffected.
-import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ciDeps } from "../helpers/ci.js";
+import { strictNock } from "../helpers/nock.js";
 import { payload } from "../helpers/payloads.js";
 import { testDeps, testProbot } from "../helpers/probot.js";
 
-beforeEach(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
+strictNock();
 
 const push = () => payload("push", undefined, { ref: "refs/heads/main", deleted: false, created: false });
 

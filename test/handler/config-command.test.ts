@@ -7,19 +7,19 @@ import { join } from "node:path";
 import nock from "nock";
 import { pino } from "pino";
 import { Probot } from "probot";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { appOctokitForRepo, printRepoConfig, RepoArgumentError, tokenOctokitForRepo } from "../../src/config/describe.js";
+import { strictNock } from "../helpers/nock.js";
 import { TestOctokit } from "../helpers/probot.js";
 
 const API = "https://api.github.com";
 const SHA = "5555555555555555555555555555555555555555";
 
 let envsDir: string;
+strictNock();
 beforeEach(() => {
-  nock.disableNetConnect();
   envsDir = mkdtempSync(join(tmpdir(), "devs-envs-"));
 });
-afterEach(() => nock.cleanAll());
 
 function capture() {
   let text = "";

@@ -6,14 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { pino } from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { DevsConfigError, RepositoryUnavailableError } from "../../src/config/errors.js";
 import { agentConfigLoader, ciConfigLoader, routeHints } from "../../src/config/task-config.js";
 import { describeLayers } from "../../src/config/describe.js";
 import { postConfigErrorComment } from "../../src/publish/config-error.js";
+import { strictNock } from "../helpers/nock.js";
 import { TestOctokit } from "../helpers/probot.js";
-import { makeTask } from "../helpers/tasks.js";
+import { agentTaskFromFork, makeTask } from "../helpers/tasks.js";
 
 const API = "https://api.github.com";
 const SHA = "1111111111111111111111111111111111111111";
@@ -24,11 +25,10 @@ const silent = pino({ level: "silent" });
 const octokit = new TestOctokit({ auth: "installation-token" });
 
 let envsDir: string;
+strictNock();
 beforeEach(() => {
-  nock.disableNetConnect();
   envsDir = mkdtempSync(join(tmpdir(), "devs-envs-"));
 });
-afterEach(() => nock.cleanAll());
 
 const loader = () => new DevsConfigLoader({ envsDir, log: silent });
 const contents = (path: string) => `/contents/${encodeURIComponent(path)}`;
@@ -238,7 +238,7 @@ describe("what _extends may reach", () => {
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: mallory/loot:secrets.yml\nci_enabled: true\n");
-    const trap = nock(API).get(/\/repos\/mallory\//).reply(200, "env_vars:\n  default:\n    STOLEN: x\n", { "content-type": "text/plain; charset=utf-8" });
+    // Nothing of mallory's is asked for: strictNock fails the test on any request not served here.
     const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
     const url = `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`;
     expect(error.problems).toEqual([
@@ -251,7 +251,6 @@ describe("what _extends may reach", () => {
         problem: "names `mallory/loot:secrets.yml`, a file of another owner; _extends may only name repositories of acme",
       },
     ]);
-    expect(trap.isDone()).toBe(false);
     expect(error.userMessage).toBe(
       [
         "the repository configuration (DEVS.yml) is invalid, so nothing ran.",
@@ -269,7 +268,7 @@ describe("what _extends may reach", () => {
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "_extends: shared\n");
     file(scope, "acme/shared", "DEVS.yml", null, "_extends: Mallory/loot\ndraft_prs: true\n");
-    const trap = nock(API).get(/\/repos\/mallory\//i).reply(200, "draft_prs: false\n", { "content-type": "text/plain; charset=utf-8" });
+    // Nothing of mallory's is asked for (strictNock).
     const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
     expect(error.problems).toEqual([
       {
@@ -281,7 +280,6 @@ describe("what _extends may reach", () => {
         problem: "names `Mallory/loot:DEVS.yml`, a file of another owner; _extends may only name repositories of acme",
       },
     ]);
-    expect(trap.isDone()).toBe(false);
     scope.done();
   });
 
@@ -548,26 +546,16 @@ describe("broken files are reported, never guessed around", () => {
 
 describe("a pull request's head is never read", () => {
   it("the agent's configuration for a PR task comes from the default branch's head only", async () => {
-    const task = makeTask("acme/widgets", "agent", "pr-task");
-    task.target = {
-      ...task.target,
-      type: "pull_request",
-      number: 7,
-      pullRequest: { headRef: "evil", headSha: PR_HEAD_SHA, headRepoFullName: "mallory/widgets", baseRef: "main", draft: false, fromFork: true },
-    };
+    const task = agentTaskFromFork({ id: "pr-task", target: { number: 7, pullRequest: { headRef: "evil", headSha: PR_HEAD_SHA } } });
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "prompt_override: 'trusted {repo_name}'\nenv_vars:\n  default:\n    MODE: trusted\n");
-    // What the pull request would like to run with, at its head and on its branch: never asked for.
-    const trap = nock(API)
-      .get(/\/repos\/(acme|mallory)\/widgets\/contents\/.*/)
-      .query((q) => q.ref === PR_HEAD_SHA || q.ref === "evil")
-      .reply(200, "prompt_override: 'pwned'\n", { "content-type": "text/plain; charset=utf-8" });
+    // What the pull request would like to run with, at its head and on its branch, is never asked
+    // for: strictNock fails the test on any request not served here.
     const load = agentConfigLoader({ loader: loader(), log: silent });
     const config = await load(task, octokit, "eamonn");
     expect(config.renderOverride?.({ repo_name: "acme/widgets" })).toBe("trusted acme/widgets");
     expect(config.env).toEqual({ MODE: "trusted" });
-    expect(trap.isDone()).toBe(false);
     scope.done();
   });
 });

@@ -3,15 +3,15 @@
 // recovered from the journal right after a restart).
 import nock from "nock";
 import { pino } from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createProbot, taskGitHub } from "../../src/github/probot.js";
 import { appPrivateKey } from "../helpers/serve-process.js";
+import { strictNock } from "../helpers/nock.js";
 import { makeTask } from "../helpers/tasks.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { testSettings } from "../helpers/settings.js";
 
-beforeEach(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
+strictNock();
 
 describe("installation tokens in App mode", () => {
   it("are minted at GHE_HOST, not api.github.com, when asked for before any API call", async () => {

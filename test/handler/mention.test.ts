@@ -1,27 +1,16 @@
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateKeyPairSync } from "node:crypto";
 import { Probot } from "probot";
 import { pino } from "pino";
 import { createApp } from "../../src/index.js";
 import { BOT, TestOctokit, testDeps, testProbot } from "../helpers/probot.js";
+import { strictNock } from "../helpers/nock.js";
 import { payload } from "../helpers/payloads.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/Codertocat/Hello-World";
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  unmatched = [];
-  nock.emitter.on("no match", onNoMatch);
-});
-afterEach(() => {
-  nock.emitter.removeListener("no match", onNoMatch);
-  nock.cleanAll();
-  expect(unmatched).toEqual([]);
-});
+strictNock();
 
 const comment = (body: string, extra: Record<string, unknown> = {}) =>
   payload("issue_comment", "created", { comment: { body }, ...extra });

@@ -8,6 +8,7 @@ import { testServices } from "../helpers/services.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
 import { payload } from "../helpers/payloads.js";
 import { testSettings } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
 import type { Env } from "../../src/settings.js";
 
 const SECRET = "s3cret";
@@ -307,7 +308,7 @@ describe("admin routes over the pool and journal", () => {
       expect((await post("/webhook", body, await signedHeaders("issue_comment", body))).status).toBe(200);
     }
     scope.done();
-    for (let i = 0; i < 100 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => started.length > 0, { what: "the task to start" });
     const containers = await (await fetch(`${server.url}/containers`, { headers: auth })).json();
     expect(containers).toEqual({ solo: { queued: 1, running: started[0] } });
 

@@ -14,6 +14,7 @@ import { runAgent, type AgentExec } from "../../src/agent/claude.js";
 import type { AgentEvent } from "../../src/agent/stream-json.js";
 import { dockerEngine, ensureClaudeImage, type ClaudeImage } from "../helpers/claude-image.js";
 import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { until } from "../helpers/until.js";
 
 const run = promisify(execFile);
 const API_KEY = "sk-ant-api03-integration-test-key-000000";
@@ -189,8 +190,7 @@ describe.skipIf(!engine.ok)("the Claude Code CLI in a container", () => {
       dockerRunExec(image.tag, workspace, containers),
     );
     // Stop once the CLI is waiting on its first API call.
-    const deadline = Date.now() + 60_000;
-    while (fake.agentRequests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await until(() => fake.agentRequests.length > 0, { timeoutMs: 60_000, intervalMs: 100, what: "the CLI's first API call" });
     expect(fake.agentRequests).toHaveLength(1);
     const stopAt = Date.now();
     controller.abort(new DOMException("the task's time limit passed", "TimeoutError"));

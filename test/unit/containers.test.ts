@@ -10,7 +10,7 @@ import { buildContext, imageRepository } from "../../src/containers/image.js";
 import { FrameDemuxer, LineSplitter, StreamFormatError } from "../../src/containers/stream.js";
 import type { BuildSpec } from "../../src/containers/devcontainer.js";
 import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
-import { makeTask } from "../helpers/tasks.js";
+import { agentTask, agentTaskFromFork, ciTaskFromFork, ciTaskOnPullRequest } from "../helpers/tasks.js";
 
 describe("place names", () => {
   const m = "maintainers" as const;
@@ -55,16 +55,12 @@ describe("place names", () => {
   });
 
   it("gives a fork's pull request its own place: CI and agent tasks alike", () => {
-    const ci = makeTask("acme/app", "ci");
-    ci.ci = { headSha: "a".repeat(40), ref: "refs/pull/3/head", branch: "x", trigger: "pull_request", pullRequest: { number: 3, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
-    expect(trustOf(ci)).toBe("fork");
-    ci.ci.pullRequest!.fromFork = false;
-    expect(trustOf(ci)).toBe("maintainers");
-    const agent = makeTask("acme/app", "agent");
-    expect(trustOf(agent)).toBe("maintainers");
-    agent.target.pullRequest = { headRef: "x", headSha: "b".repeat(40), headRepoFullName: "mallory/app", baseRef: "main", draft: false, fromFork: true };
+    expect(trustOf(ciTaskFromFork({ repo: "acme/app" }))).toBe("fork");
+    expect(trustOf(ciTaskOnPullRequest({ repo: "acme/app" }))).toBe("maintainers");
+    expect(trustOf(agentTask({ repo: "acme/app" }))).toBe("maintainers");
+    const agent = agentTaskFromFork({ repo: "acme/app" });
     expect(trustOf(agent)).toBe("fork");
-    expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", makeTask("acme/app", "agent"))));
+    expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", agentTask({ repo: "acme/app" }))));
   });
 });
 

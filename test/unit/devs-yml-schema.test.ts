@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   codeSpan,
   defaultDevsYml,
@@ -13,6 +13,7 @@ import {
   SCHEMA_FILE_NAME,
   schemaJson,
   validateDevsYml,
+  type DevsYml,
   type FileRef,
 } from "../../src/config/schema.js";
 
@@ -116,5 +117,23 @@ describe("formatting helpers", () => {
     ["`x", "`` `x ``"],
   ])("code span of %s", (text, span) => {
     expect(codeSpan(text)).toBe(span);
+  });
+});
+
+describe("the DevsYml type", () => {
+  it("is the schema's, with every defaulted key present", () => {
+    expectTypeOf<DevsYml>().toEqualTypeOf<{
+      default_branch: string | null;
+      prompt_extra: string | null;
+      prompt_override: string | null;
+      direct_commit: boolean;
+      draft_prs: boolean;
+      single_queue: boolean;
+      ci_enabled: boolean;
+      ci_test_command: string;
+      ci_branches: string[];
+      env_vars: Record<string, Record<string, string>>;
+      ssh_host: string | null;
+    }>();
   });
 });

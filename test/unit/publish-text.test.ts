@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { branchFor, commitMessage, pullRequestText, slugify } from "../../src/publish/naming.js";
 import { formatDuration, markerFor, renderProgress } from "../../src/publish/progress.js";
 import { safeRef } from "../../src/workspace/repo-cache.js";
-import { makeTask } from "../helpers/tasks.js";
+import { agentTask } from "../helpers/tasks.js";
 
 describe("naming", () => {
   const table: Array<[string, string]> = [
@@ -15,8 +15,7 @@ describe("naming", () => {
   for (const [title, slug] of table) it(`slugify ${JSON.stringify(title)}`, () => expect(slugify(title)).toBe(slug));
 
   it("branches: devs/issue-<n>-<slug>, devs/pr-<n>-<slug>, with a suffix when taken", () => {
-    const task = makeTask();
-    task.target = { ...task.target, number: 12, title: "Crash on empty input" };
+    const task = agentTask({ target: { number: 12, title: "Crash on empty input" } });
     expect(branchFor(task)).toBe("devs/issue-12-crash-on-empty-input");
     expect(branchFor(task, "a1b2c3")).toBe("devs/issue-12-crash-on-empty-input-a1b2c3");
     task.target.type = "pull_request";
@@ -25,8 +24,7 @@ describe("naming", () => {
   });
 
   it("PR text refers to the issue without closing it", () => {
-    const task = makeTask();
-    task.target = { ...task.target, number: 12, title: "Crash" };
+    const task = agentTask({ target: { number: 12, title: "Crash" } });
     const { title, body } = pullRequestText(task, "Fixed the crash.");
     expect(title).toBe("Crash");
     expect(body).toMatch(/^Refs #12\n/);

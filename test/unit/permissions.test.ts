@@ -1,0 +1,46 @@
+// mayTrigger: the one check of who may trigger, for mentions, CI and the agent's conversation.
+import { describe, expect, it } from "vitest";
+import type { GitHubClient } from "../../src/github/client.js";
+import { mayTrigger, PermissionCache } from "../../src/github/permissions.js";
+import type { AllowList } from "../../src/settings.js";
+
+const REPO = { owner: "acme", name: "widgets" };
+
+/** A client that answers the permission route only, counting the questions. */
+function fakeGitHub(permissions: Record<string, string>) {
+  const asked: string[] = [];
+  const octokit = {
+    request: async (_route: string, params: { username: string }) => {
+      asked.push(params.username);
+      const permission = permissions[params.username];
+      if (!permission) throw Object.assign(new Error("Not Found"), { status: 404 });
+      return { data: { permission, role_name: permission } };
+    },
+  } as unknown as GitHubClient;
+  return { octokit, asked };
+}
+
+describe("mayTrigger", () => {
+  it.each<[string, AllowList, string, boolean, string[]]>([
+    ["everyone", { kind: "everyone" }, "stranger", true, []],
+    ["a listed user", { kind: "users", users: ["alice"] }, "Alice", true, []],
+    ["an unlisted user", { kind: "users", users: ["alice"] }, "bob", false, []],
+    ["the bot, unlisted", { kind: "users", users: ["alice"] }, "devs-bot[bot]", false, []],
+    ["a writer", { kind: "write-access" }, "carol", true, ["carol"]],
+    ["a reader", { kind: "write-access" }, "dave", false, ["dave"]],
+    ["no collaborator (404)", { kind: "write-access" }, "erin", false, ["erin"]],
+    ["the bot, without asking", { kind: "write-access" }, "devs-bot[bot]", true, []],
+  ])("%s", async (_name, authorizedUsers, login, allowed, asked) => {
+    const github = fakeGitHub({ carol: "write", dave: "read" });
+    const access = { authorizedUsers, botHandle: "devs-bot", permissions: new PermissionCache() };
+    expect(await mayTrigger(github.octokit, REPO, login, access)).toBe(allowed);
+    expect(github.asked).toEqual(asked);
+  });
+
+  it("asks GitHub once per user while the answer is fresh", async () => {
+    const github = fakeGitHub({ carol: "write" });
+    const access = { authorizedUsers: { kind: "write-access" } as const, botHandle: "devs-bot", permissions: new PermissionCache() };
+    for (let i = 0; i < 3; i++) expect(await mayTrigger(github.octokit, REPO, "carol", access)).toBe(true);
+    expect(github.asked).toEqual(["carol"]);
+  });
+});
