@@ -52,7 +52,7 @@ export interface AgentRunnerDeps {
   now?: () => number;
 }
 
-export function isUserFacing(error: unknown): error is UserFacingError {
+function isUserFacing(error: unknown): error is UserFacingError {
   return typeof (error as UserFacingError)?.userMessage === "string";
 }
 
@@ -170,7 +170,7 @@ interface CheckoutPlan {
 }
 
 /** Issue → the default branch (DEVS.yml's, else the repository's); PR → its head. */
-export function planCheckout(task: Task, config: Pick<AgentConfig, "defaultBranch" | "directCommit">): CheckoutPlan {
+function planCheckout(task: Task, config: Pick<AgentConfig, "defaultBranch" | "directCommit">): CheckoutPlan {
   const pr = task.target.pullRequest;
   if (task.target.type === "pull_request" && pr) {
     const target: CheckoutTarget = { kind: "pull", number: task.target.number, headRef: pr.headRef, headSha: pr.headSha, sameRepo: !pr.fromFork };

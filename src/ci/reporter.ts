@@ -207,7 +207,7 @@ export class CiReporter implements TaskReporter<CiReport> {
       filter: "all",
       per_page: 100,
     });
-    const runs = (data as { check_runs?: Array<{ id: number; external_id?: string | null }> }).check_runs ?? [];
-    return runs.find((run) => run.external_id === task.id)?.id ?? null;
+    const found = data.check_runs.find((run) => run.external_id === task.id);
+    return found ? Number(found.id) : null;
   }
 }

@@ -7,12 +7,10 @@
 import type { Context } from "probot";
 import { CiCheck, type CheckAction, type CiReportMode, type SupersedeRequest } from "../ci/checks.js";
 import { blockedOutput, ciCause, configErrorOutput } from "../ci/report.js";
-import type { PermissionCache } from "../github/permissions.js";
-import { checkAllowList, isOwnerAllowed } from "../policy/access.js";
+import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
+import { isOwnerAllowed } from "../policy/access.js";
 import { applyCiAccess, applyCiConfig, preflightCi, runActionIdentifier, type CiCandidate, type CiConfig, type CiEvent } from "../policy/ci.js";
 import { contentKey } from "../policy/dedupe.js";
-import { isBotLogin } from "../policy/mention.js";
-import type { AllowList } from "../settings.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
 import { TASK_VERSION, type Task, type TaskRepo } from "../tasks/task.js";
@@ -30,14 +28,11 @@ export type CiConfigResult = CiConfig | { error: CiConfigProblem };
 /** Reads ci_enabled, ci_branches and ci_test_command for the repository (default branch only). */
 export type LoadCiConfig = (context: Context, repo: TaskRepo) => Promise<CiConfigResult>;
 
-export interface CiDeps {
-  botHandle: string;
+/** `authorizedUsers` is AUTHORIZED_CI_TRIGGER_USERS. */
+export interface CiDeps extends TriggerAccess {
   allowedOwners: readonly string[];
-  /** AUTHORIZED_CI_TRIGGER_USERS. */
-  authorizedUsers: AllowList;
   sink: TaskSink;
   memory: DeliveryMemory;
-  permissions: PermissionCache;
   loadCiConfig: LoadCiConfig;
   /**
    * Cancels the CI tasks of this pull request that are still queued (not `keepTaskId`) and returns
@@ -190,12 +185,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
 async function accessAnswers(context: Context, deps: CiDeps, repo: TaskRepo, logins: string[]): Promise<Map<string, boolean>> {
   const answers = new Map<string, boolean>();
   for (const login of logins) {
-    const verdict = checkAllowList(login, deps.authorizedUsers);
-    let allowed: boolean;
-    if (verdict !== "ask-github") allowed = verdict === "allowed";
-    else if (isBotLogin(login, deps.botHandle)) allowed = true;
-    else allowed = await deps.permissions.hasWriteAccess(context.octokit, repo.owner, repo.name, login);
-    answers.set(login.toLowerCase(), allowed);
+    answers.set(login.toLowerCase(), await mayTrigger(context.octokit, repo, login, deps));
   }
   return answers;
 }

@@ -1,7 +1,7 @@
 // The AGENT_COMMAND setting: the argv of the coding agent, with one word standing for the prompt.
 // Pure, so the settings can check it at start-up and the agent can fill it in at run time.
 
-export const PROMPT_PLACEHOLDER = "{prompt}";
+const PROMPT_PLACEHOLDER = "{prompt}";
 
 export const DEFAULT_AGENT_COMMAND = `claude -p ${PROMPT_PLACEHOLDER} --output-format stream-json --verbose --dangerously-skip-permissions`;
 

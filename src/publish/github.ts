@@ -37,7 +37,7 @@ export class TaskPublisher {
         issue_number: this.task.target.number,
         body,
       });
-      this.commentId = (data as { id: number }).id;
+      this.commentId = Number(data.id);
     } else {
       await this.octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
         ...this.repo,
@@ -57,8 +57,8 @@ export class TaskPublisher {
       per_page: 100,
       since: this.task.createdAt,
     });
-    const found = (data as Array<{ id: number; body?: string }>).find((c) => c.body?.startsWith(marker));
-    return found?.id ?? null;
+    const found = data.find((c) => c.body?.startsWith(marker));
+    return found ? Number(found.id) : null;
   }
 
   async react(content: Reaction): Promise<void> {

@@ -14,6 +14,5 @@ export interface PullRequestInput {
 
 export async function openPullRequest(octokit: GitHubClient, task: Task, input: PullRequestInput): Promise<{ number: number; url: string }> {
   const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", { owner: task.repo.owner, repo: task.repo.name, ...input });
-  const pr = data as { number: number; html_url: string };
-  return { number: pr.number, url: pr.html_url };
+  return { number: data.number, url: data.html_url };
 }

@@ -183,7 +183,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
 }
 
 /** Settings whose values must never appear in anything posted or logged. */
-export function secretValues(settings: Settings): string[] {
+function secretValues(settings: Settings): string[] {
   return [
     settings.webhookSecret,
     settings.auth.kind === "app" ? settings.auth.privateKey : null,
