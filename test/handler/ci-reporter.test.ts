@@ -18,6 +18,7 @@ import { exactBody, mismatches } from "../helpers/ci.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { tempDir } from "../helpers/settings.js";
 import { makeTask } from "../helpers/tasks.js";
+import { until } from "../helpers/until.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/acme/widgets";
@@ -26,13 +27,6 @@ const NOW = "2026-11-29T12:00:00Z";
 const SECRET = "hunter2-operator-secret";
 const log = pino({ level: "silent" });
 let unmatched: string[] = [];
-async function until(check: () => boolean, ms = 5_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
 
 beforeEach(() => {

@@ -10,6 +10,7 @@ import { TaskJournal } from "../../src/tasks/journal.js";
 import type { Task } from "../../src/tasks/task.js";
 import { tempDir } from "../helpers/settings.js";
 import { allKinds, makeTask } from "../helpers/tasks.js";
+import { until } from "../helpers/until.js";
 
 const log = pino({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,14 +76,6 @@ function forkCi(repo: string): Task {
   const task = makeTask(repo, "ci");
   task.ci = { headSha: "f".repeat(40), ref: "refs/pull/9/head", branch: "patch", trigger: "pull_request", pullRequest: { number: 9, baseRef: "main", fromFork: true }, testCommand: "true", checkName: "ci", report: "checks", checkRunId: null };
   return task;
-}
-
-async function until(check: () => boolean, ms = 5_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await sleep(5);
-  }
 }
 
 describe("routing (pure)", () => {
@@ -413,7 +406,7 @@ describe("ContainerPool", () => {
     });
     await p.submit(makeTask("o/a"));
     await p.submit(makeTask("o/b"));
-    await until(() => engine.stopped.length === 3, 3_000);
+    await until(() => engine.stopped.length === 3, { timeoutMs: 3_000 });
     expect(engine.stopped).toEqual(["solo:o/old:fork", "solo:o/a:maintainers", "solo:o/b:maintainers"]);
     // The one from before the restart went while the tasks still ran; each other one only after
     // the idle period counted from the end of its own last task.
