@@ -26,9 +26,9 @@ export interface ContainerAgentDeps {
 }
 
 export function containerAgent(deps: ContainerAgentDeps) {
-  return async (input: { container: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer> => {
+  return async (input: { slot: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer> => {
     const { task } = input;
-    const log = deps.log.child({ task: task.id, container: input.container });
+    const log = deps.log.child({ task: task.id, slot: input.slot });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     return {
       workspaceFolder: spec.workspaceFolder,

@@ -39,14 +39,14 @@ export interface AgentRunnerDeps {
   identity: Identity;
   repoCache: RepoCache;
   /** Stable per container name and repository, so the container's bind mount holds. */
-  workspaceFor(container: string, task: Task): string;
+  workspaceFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
-  quiesce(input: { container: string; task: Task }): Promise<void>;
+  quiesce(input: { slot: string; task: Task }): Promise<void>;
   scratchDir: string;
   github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
-  loadConfig(task: Task, octokit: GitHubClient, container: string): Promise<AgentConfig>;
+  loadConfig(task: Task, octokit: GitHubClient, slot: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
-  prepareContainer(input: { container: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
+  prepareContainer(input: { slot: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
   redact(text: string): string;
   log: Logger;
   now?: () => number;
@@ -65,7 +65,7 @@ type AgentResult = RunResult<AgentReport>;
 async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<AgentResult> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
+  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
   const { octokit, token } = await deps.github(task);
   const fail = (reason: string, costUsd?: number | null): AgentResult => {
     const safe = deps.redact(reason);
@@ -96,9 +96,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     conversationP.catch(() => undefined);
     const plan = planCheckout(task, config);
     await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
-    await deps.quiesce({ container: ctx.slot, task });
+    await deps.quiesce({ slot: ctx.slot, task });
     const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
-    const container = await deps.prepareContainer({ container: ctx.slot, task, workspace, env: config.env, signal: ctx.signal });
+    const container = await deps.prepareContainer({ slot: ctx.slot, task, workspace, env: config.env, signal: ctx.signal });
     const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");

@@ -29,11 +29,11 @@ export interface CiContainerDeps {
 }
 
 export interface CiContainerInput {
-  container: string;
+  slot: string;
   task: Task;
   /** Host folder with the clean checkout, bind-mounted at the spec's workspaceFolder. */
   workspace: string;
-  /** DEVS.yml env_vars for this container name (as agent tasks get them). */
+  /** DEVS.yml env_vars for this slot (as agent tasks get them). */
   env: Record<string, string>;
   signal: AbortSignal;
 }
@@ -65,7 +65,7 @@ export function ciContainer(deps: CiContainerDeps) {
   const bridgeFolder = deps.bridgeFolder ?? BRIDGE_FOLDER;
   return async (input: CiContainerInput): Promise<PreparedCiContainer> => {
     const { task } = input;
-    const log = deps.log.child({ task: task.id, container: input.container });
+    const log = deps.log.child({ task: task.id, slot: input.slot });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     const handle = deps.docker.getContainer(container.id);
     return {
@@ -75,7 +75,7 @@ export function ciContainer(deps: CiContainerDeps) {
       notes: notes.length ? [`Not applied from devcontainer.json: ${notes.join("; ")}.`] : [],
       emptyBridge: () => asRoot(handle, container, EMPTY_BRIDGE, bridgeFolder, "empty the bridge directory"),
       stopTaskProcesses: async () => {
-        await deps.runtime.halt(placeOf(input.container, task));
+        await deps.runtime.halt(placeOf(input.slot, task));
       },
       bridgeArchive: () => handle.getArchive({ path: bridgeFolder }),
       run: (command, options) =>

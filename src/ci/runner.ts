@@ -25,13 +25,13 @@ export interface CiRunnerDeps {
   repoCache: RepoCache;
   identity: Identity;
   /** Stable per container name and repository (the agent's too), so the container's bind mount holds. */
-  workspaceFor(container: string, task: Task): string;
+  workspaceFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
-  quiesce(input: { container: string; task: Task }): Promise<void>;
+  quiesce(input: { slot: string; task: Task }): Promise<void>;
   /** The task's installation client and token (App mode), or the token client. */
   github: TaskGitHub;
   /** DEVS.yml env_vars for this container name; a DevsConfigError is shown on the check. */
-  loadEnv(task: Task, octokit: GitHubClient, container: string): Promise<Record<string, string>>;
+  loadEnv(task: Task, octokit: GitHubClient, slot: string): Promise<Record<string, string>>;
   prepareContainer(input: CiContainerInput): Promise<PreparedCiContainer>;
   /** S3 for the bridge directory; null when AWS_S3_ARTIFACT_BUCKET is not set. */
   artifacts: ArtifactStore | null;
@@ -66,7 +66,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
   if (!ci) return { state: "failed", detail: "not a CI task (it has no ci snapshot)" };
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, container: ctx.slot });
+  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
   const run: RunState = {
     prepared: null,
     commandStarted: null,
@@ -98,11 +98,11 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     }
     ctx.signal.throwIfAborted();
     const workspace = deps.workspaceFor(ctx.slot, task);
-    await deps.quiesce({ container: ctx.slot, task });
+    await deps.quiesce({ slot: ctx.slot, task });
     await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
     ctx.signal.throwIfAborted();
 
-    const prepared = await deps.prepareContainer({ container: ctx.slot, task, workspace, env, signal: ctx.signal });
+    const prepared = await deps.prepareContainer({ slot: ctx.slot, task, workspace, env, signal: ctx.signal });
     run.prepared = prepared;
     run.notes.push(...prepared.notes);
     await prepared.emptyBridge();

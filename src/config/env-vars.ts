@@ -1,4 +1,4 @@
-// DEVS.yml `env_vars` for one container: the container's own map over `default` (names compared
+// DEVS.yml `env_vars` for one slot: the slot's own map over `default` (names compared
 // without regard to case). Variables named like the server's own secrets are withheld, and so
 // is any value equal to one of them, unless the operator allows the name explicitly:
 // a DEVS.yml must not be a way to hand the App's keys or a token to code running in a container.
@@ -61,16 +61,16 @@ export interface ResolvedEnv {
 /** Values shorter than this are not treated as secrets: they would match ordinary settings. */
 const MIN_SECRET_VALUE = 8;
 
-export function resolveEnvVars(envVars: DevsYml["env_vars"], container: string, options: EnvVarOptions = {}): ResolvedEnv {
+export function resolveEnvVars(envVars: DevsYml["env_vars"], slot: string, options: EnvVarOptions = {}): ResolvedEnv {
   const allowed = new Set([...(options.allow ?? [])].map((n) => n.toUpperCase()));
   const secretValues = new Set([...(options.secretValues ?? [])].filter((v): v is string => typeof v === "string" && v.length >= MIN_SECRET_VALUE));
-  const wanted = container.toLowerCase();
+  const wanted = slot.toLowerCase();
   const sections = [
     ...Object.keys(envVars).filter((k) => k === "default"),
     // A differently cased duplicate is applied after the exact name would be: exact wins.
     ...Object.keys(envVars)
       .filter((k) => k !== "default" && k.toLowerCase() === wanted)
-      .sort((a, b) => Number(a === container) - Number(b === container)),
+      .sort((a, b) => Number(a === slot) - Number(b === slot)),
   ];
   const picked = new Map<string, { value: string; keyPath: string }>();
   for (const section of sections) {

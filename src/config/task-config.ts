@@ -33,16 +33,16 @@ function asConfigOctokit(octokit: GitHubClient): ConfigOctokit {
 }
 
 /** env_vars for one container (agent or CI), with withheld variables logged. */
-function containerEnv(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
-  const resolved = resolveEnvVars(loaded.config.env_vars, container, options);
+function slotEnv(loaded: LoadedDevsConfig, slot: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): ResolvedEnv {
+  const resolved = resolveEnvVars(loaded.config.env_vars, slot, options);
   if (resolved.withheld.length) {
-    log.warn({ repo: loaded.repo, container, withheld: resolved.withheld }, `env_vars withheld from ${container}: ${describeWithheld(resolved.withheld)}`);
+    log.warn({ repo: loaded.repo, slot, withheld: resolved.withheld }, `env_vars withheld from ${slot}: ${describeWithheld(resolved.withheld)}`);
   }
   return resolved;
 }
 
-/** The agent runner's view of a loaded configuration, for one container. */
-function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
+/** The agent runner's view of a loaded configuration, for one slot. */
+function toAgentConfig(loaded: LoadedDevsConfig, slot: string, log: Pick<Logger, "warn">, options: EnvVarOptions = {}): AgentConfig {
   const { config } = loaded;
   const override = config.prompt_override;
   return {
@@ -51,7 +51,7 @@ function toAgentConfig(loaded: LoadedDevsConfig, container: string, log: Pick<Lo
     renderOverride: override ? (values) => renderPromptOverride(override, values) : null,
     directCommit: config.direct_commit,
     draftPrs: config.draft_prs,
-    env: containerEnv(loaded, container, log, options).env,
+    env: slotEnv(loaded, slot, log, options).env,
   };
 }
 
@@ -75,16 +75,16 @@ async function loadForTask(deps: TaskConfigDeps, task: Task, octokit: GitHubClie
  * `AgentRunnerDeps.loadConfig`. A DevsConfigError it throws is "user facing" (`userMessage`):
  * the runner shows it in the task's comment and does not run.
  */
-export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<AgentConfig> {
-  return async (task, octokit, container) => toAgentConfig(await loadForTask(deps, task, octokit), container, deps.log, deps.env);
+export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, slot: string) => Promise<AgentConfig> {
+  return async (task, octokit, slot) => toAgentConfig(await loadForTask(deps, task, octokit), slot, deps.log, deps.env);
 }
 
 /**
  * The CI runner's `loadEnv`: env_vars for this container name, exactly as agent tasks get them, so
  * both kinds share one warm container. A DevsConfigError is logged and thrown (the check shows it).
  */
-export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, container: string) => Promise<Record<string, string>> {
-  return async (task, octokit, container) => containerEnv(await loadForTask(deps, task, octokit), container, deps.log, deps.env).env;
+export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, slot: string) => Promise<Record<string, string>> {
+  return async (task, octokit, slot) => slotEnv(await loadForTask(deps, task, octokit), slot, deps.log, deps.env).env;
 }
 
 /** `PoolOptions.routeHints`: single_queue for the task's repository. */

@@ -10,7 +10,8 @@ import { resolveImage } from "./image.js";
 import { placeOf } from "./naming.js";
 
 export interface TaskContainerInput {
-  container: string;
+  /** The slot whose place in it the task uses. */
+  slot: string;
   task: Task;
   workspace: string;
   env: Record<string, string>;
@@ -24,10 +25,10 @@ export interface TaskContainerInput {
  */
 export async function quiesceTaskContainer(
   runtime: Pick<ContainerRuntime, "quiesce">,
-  input: { container: string; task: Task },
+  input: { slot: string; task: Task },
   log: Logger,
 ): Promise<QuiesceResult> {
-  return runtime.quiesce(placeOf(input.container, input.task), (message) => log.info({ task: input.task.id, container: input.container }, message));
+  return runtime.quiesce(placeOf(input.slot, input.task), (message) => log.info({ task: input.task.id, slot: input.slot }, message));
 }
 
 export async function prepareTaskContainer(
@@ -36,7 +37,7 @@ export async function prepareTaskContainer(
   log: Logger,
 ): Promise<{ spec: DevcontainerSpec; notes: string[]; container: DevContainer }> {
   const { task } = input;
-  const place = placeOf(input.container, task);
+  const place = placeOf(input.slot, task);
   const { spec, notes } = await readDevcontainer(input.workspace, { repoName: task.repo.name, defaultImage: deps.defaultImage, localEnv: input.env });
   const image = await resolveImage(deps.docker, spec, input.workspace, {
     owner: task.repo.owner,

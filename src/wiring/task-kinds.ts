@@ -54,9 +54,9 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
-  const workspaceFor = (container: string, task: Task) => placeDirs(settings, placeOf(container, task)).workspace;
+  const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
-  const quiesce = async (input: { container: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
+  const quiesce = async (input: { slot: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
   const agent = createAgentRunner({
     botHandle: identity.handle,
@@ -118,6 +118,6 @@ export function containerLifecycle(containers: ContainerRuntime, log: Logger): C
     stop: async (slot, place) => {
       for (const c of await containers.list({ pool: slot })) if (c.repo === place.repo && c.trust === place.trust && c.running) await containers.stop(c.name);
     },
-    afterTask: async (slot, task) => void (await quiesceTaskContainer(containers, { container: slot, task }, log)),
+    afterTask: async (slot, task) => void (await quiesceTaskContainer(containers, { slot, task }, log)),
   };
 }

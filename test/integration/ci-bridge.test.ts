@@ -34,7 +34,7 @@ afterAll(async () => {
 async function prepare(repo: string): Promise<PreparedCiContainer> {
   const runtime = new ContainerRuntime(docker!, { network: "none", stopTimeoutSeconds: 1 });
   const prepared = await ciContainer({ docker: docker!, runtime, defaultImage: BUSYBOX_IMAGE, log })({
-    container: POOL,
+    slot: POOL,
     task: makeTask(`acme/${repo}`, "ci"),
     workspace: tempDir("devs-race-ws-"),
     env: {},

@@ -87,7 +87,7 @@ describe.skipIf(!engine.ok)("publishing across the container boundary", () => {
       identity,
       log,
     })({
-      container: poolName,
+      slot: poolName,
       task,
       workspace,
       env: { ANTHROPIC_BASE_URL: fake.url, HTTP_PROXY: fake.url, HTTPS_PROXY: fake.url, NO_PROXY: "127.0.0.1,localhost" },
