@@ -49,7 +49,7 @@ async function rawCold(i: number): Promise<void> {
 }
 
 async function oursCold(i: number): Promise<void> {
-  await runtime.ensure({ pool, owner, repo: `cold-${i}`, trust: "maintainers", workspaceDir: workspace, spec, image });
+  await runtime.ensure({ slot: pool, owner, repo: `cold-${i}`, trust: "maintainers", workspaceDir: workspace, spec, image });
 }
 
 /** The floor for a warm exec: create, start with the output attached, wait for its end, read the exit code. */
@@ -96,7 +96,7 @@ async function interleaved(ours: (i: number) => Promise<void>, raw: (i: number) 
 try {
   const cold = await interleaved(oursCold, rawCold, RUNS);
 
-  const warmContainer = await runtime.ensure({ pool, owner, repo: "warm", trust: "maintainers", workspaceDir: workspace, spec, image });
+  const warmContainer = await runtime.ensure({ slot: pool, owner, repo: "warm", trust: "maintainers", workspaceDir: workspace, spec, image });
   const rawContainer = docker.getContainer(warmContainer.id);
   const warm = await interleaved(
     async () => {
@@ -109,7 +109,7 @@ try {
   // The next task's ensure restarts the container (nothing of the last task may run on).
   const reuse = await interleaved(
     async () => {
-      const c = await runtime.ensure({ pool, owner, repo: "warm", trust: "maintainers", workspaceDir: workspace, spec, image });
+      const c = await runtime.ensure({ slot: pool, owner, repo: "warm", trust: "maintainers", workspaceDir: workspace, spec, image });
       if (c.action !== "started") throw new Error(`expected a restart, got ${c.action}`);
     },
     async () => {

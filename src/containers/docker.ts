@@ -1,4 +1,4 @@
-// The container lifecycle on a Docker engine: one long-lived container per pool name, repository
+// The container lifecycle on a Docker engine: one long-lived container per slot, repository
 // and trust (see naming.ts), created from a devcontainer spec and a resolved image, kept (image,
 // container, file system) between tasks but restarted for each so that no process of one task
 // meets the next (see quiesce), recreated when what made it changes, with lifecycle hooks run
@@ -20,7 +20,8 @@ import { LastLines, type LineCallback } from "./stream.js";
 
 export const LABELS = {
   managed: "devs.managed",
-  pool: "devs.pool",
+  // The label keeps the name older builds gave slots, so their containers are still found.
+  slot: "devs.pool",
   repo: "devs.repo",
   trust: "devs.trust",
   configHash: "devs.config-hash",
@@ -77,7 +78,7 @@ export function connectDocker(dockerHost?: string | null): Docker {
   );
 }
 
-/** `devs-<pool>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place. */
+/** `devs-<slot>-<owner>-<repo>[-fork]-<hash>`, lower-case, unique per place. */
 export function containerName(place: PlaceKey): string {
   return `devs-${placeName(place)}`;
 }
@@ -91,7 +92,7 @@ export interface RuntimeOptions {
   init?: boolean;
   /**
    * Host folders bind-mounted into every container this runtime makes, besides the workspace (the
-   * CI bridge directory). Per place (pool name, repository, trust), and the same whatever the task
+   * CI bridge directory). Per place (slot, repository, trust), and the same whatever the task
    * kind, so agent and CI tasks of one place share one warm container. Part of the container's
    * identity: a change recreates it. Sources are created when missing.
    */
@@ -114,7 +115,7 @@ export interface BindMount {
 }
 
 export interface EnsureRequest {
-  pool: string;
+  slot: string;
   owner: string;
   repo: string;
   /** Whose code the task runs: a fork's never shares a container with the maintainers'. */
@@ -136,7 +137,7 @@ export interface DevContainer {
   /** The name to use with stop/remove (normally `containerName(...)`). */
   name: string;
   id: string;
-  pool: string;
+  slot: string;
   /** owner/repo, lower-case. */
   repo: string;
   trust: Trust;
@@ -153,7 +154,7 @@ export interface DevContainer {
 export interface ManagedContainer {
   name: string;
   id: string;
-  pool: string;
+  slot: string;
   repo: string;
   /** Containers made before trust was part of the identity count as the maintainers'. */
   trust: Trust;
@@ -308,7 +309,7 @@ export class ContainerRuntime {
     const handle: DevContainer = {
       name,
       id: info.Id,
-      pool: request.pool,
+      slot: request.slot,
       repo,
       trust: request.trust,
       spec: request.spec,
@@ -372,15 +373,15 @@ export class ContainerRuntime {
     return info?.State.Running ?? false;
   }
 
-  /** Containers this app manages, optionally only one pool name's. */
-  async list(filter: { pool?: string } = {}): Promise<ManagedContainer[]> {
-    const label = [`${LABELS.managed}=true`, ...(filter.pool ? [`${LABELS.pool}=${filter.pool}`] : [])];
+  /** Containers this app manages, optionally only one slot's. */
+  async list(filter: { slot?: string } = {}): Promise<ManagedContainer[]> {
+    const label = [`${LABELS.managed}=true`, ...(filter.slot ? [`${LABELS.slot}=${filter.slot}`] : [])];
     const containers = await this.docker.listContainers({ all: true, filters: { label } });
     return containers
       .map((c) => ({
         name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
         id: c.Id,
-        pool: c.Labels[LABELS.pool] ?? "",
+        slot: c.Labels[LABELS.slot] ?? "",
         repo: c.Labels[LABELS.repo] ?? "",
         trust: c.Labels[LABELS.trust] === "fork" ? ("fork" as const) : ("maintainers" as const),
         state: c.State,
@@ -410,7 +411,7 @@ export class ContainerRuntime {
       StopTimeout: this.stopTimeout,
       Labels: {
         [LABELS.managed]: "true",
-        [LABELS.pool]: request.pool,
+        [LABELS.slot]: request.slot,
         [LABELS.repo]: repo,
         [LABELS.trust]: request.trust,
         [LABELS.imageId]: request.image.id,
@@ -441,13 +442,13 @@ export class ContainerRuntime {
     const repo = `${place.owner}/${place.repo}`.toLowerCase();
     const owns = (info: Docker.ContainerInspectInfo) => {
       const labels = info.Config.Labels ?? {};
-      return labels[LABELS.managed] === "true" && labels[LABELS.pool] === place.pool && labels[LABELS.repo] === repo && labels[LABELS.trust] === place.trust;
+      return labels[LABELS.managed] === "true" && labels[LABELS.slot] === place.slot && labels[LABELS.repo] === repo && labels[LABELS.trust] === place.trust;
     };
     const info = await this.inspect(preferred);
     if (!info || owns(info)) return { name: preferred, info };
     // The name is taken by a container this app did not make for this place (someone made one by
     // hand). Step aside with a name made unique by a hash.
-    const alternative = `${preferred}-${valueHash([place.pool, repo, place.trust], 8)}`;
+    const alternative = `${preferred}-${valueHash([place.slot, repo, place.trust], 8)}`;
     const other = await this.inspect(alternative);
     if (other && !owns(other)) throw new ContainerError(alternative, "exists and was not created by devs-webhook for this repository");
     return { name: alternative, info: other };
@@ -595,7 +596,7 @@ export interface QuiesceResult {
 }
 
 function placeOfRequest(request: EnsureRequest): PlaceKey {
-  return { pool: request.pool, owner: request.owner, repo: request.repo, trust: request.trust };
+  return { slot: request.slot, owner: request.owner, repo: request.repo, trust: request.trust };
 }
 
 function changeReason(have: Record<string, string>, want: Record<string, string>): string {

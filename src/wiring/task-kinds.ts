@@ -114,9 +114,9 @@ export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, 
 /** The pool's hold on the containers: which run, stopping them, and clearing each after its task. */
 export function containerLifecycle(containers: ContainerRuntime, log: Logger): ContainerLifecycle {
   return {
-    running: async (slot) => (await containers.list({ pool: slot })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
+    running: async (slot) => (await containers.list({ slot: slot })).filter((c) => c.running).map((c) => ({ repo: c.repo, trust: c.trust })),
     stop: async (slot, place) => {
-      for (const c of await containers.list({ pool: slot })) if (c.repo === place.repo && c.trust === place.trust && c.running) await containers.stop(c.name);
+      for (const c of await containers.list({ slot: slot })) if (c.repo === place.repo && c.trust === place.trust && c.running) await containers.stop(c.name);
     },
     afterTask: async (slot, task) => void (await quiesceTaskContainer(containers, { slot, task }, log)),
   };

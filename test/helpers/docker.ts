@@ -116,9 +116,9 @@ export async function imageId(docker: Docker, ref: string): Promise<string | nul
   }
 }
 
-/** Removes every managed container of one pool name (a test run's unique pool). */
+/** Removes every managed container of one slot (a test run's unique one). */
 export async function removePoolContainers(docker: Docker, pool: string): Promise<void> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`] } });
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.slot}=${pool}`] } });
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
 }
 

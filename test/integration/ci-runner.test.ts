@@ -99,9 +99,9 @@ async function setup(options: { env?: Env; taskTimeoutMs?: number } = {}): Promi
   const services = buildServices(settings, testGitHub(settings), { now: () => new Date(NOW), taskTimeoutMs: options.taskTimeoutMs });
   opened.push(services);
   await services.probot.load(services.app);
-  const workspaceFor = (repo: string) => placeDirs(settings, { pool: POOL, owner: OWNER, repo, trust: "maintainers" }).workspace;
+  const workspaceFor = (repo: string) => placeDirs(settings, { slot: POOL, owner: OWNER, repo, trust: "maintainers" }).workspace;
   const runtime = new ContainerRuntime(docker!, { network: "none" });
-  const containerOf = async (name: string) => (await runtime.list({ pool: POOL })).find((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
+  const containerOf = async (name: string) => (await runtime.list({ slot: POOL })).find((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
   const inContainer = async (name: string, script: string) => {
     const container = await containerOf(name);
     if (!container) return { exitCode: -1, out: [] };
@@ -459,7 +459,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(run.output?.text).toBe("```text\nstarting the slow suite\n```");
     await s.services.pool.idle();
     expect(s.services.journal.get(taskId)!.state).toBe("timed_out");
-    const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/slow`);
+    const [container] = (await s.runtime.list({ slot: POOL })).filter((c) => c.repo === `${OWNER}/slow`);
     const ps = await hostProcesses(docker!, container!.id);
     expect(ps.filter((line) => /sleep 60[01]/.test(line))).toEqual([]);
   }, 90_000);
@@ -487,7 +487,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(c.output?.summary).toMatch(/^The run was cancelled by an operator while the tests ran/);
     await s.services.pool.idle();
     expect(s.services.journal.get(running)!.state).toBe("cancelled");
-    const [container] = (await s.runtime.list({ pool: POOL })).filter((x) => x.repo === `${OWNER}/cancel`);
+    const [container] = (await s.runtime.list({ slot: POOL })).filter((x) => x.repo === `${OWNER}/cancel`);
     expect((await hostProcesses(docker!, container!.id)).filter((l) => l.includes("sleep 300"))).toEqual([]);
   }, 90_000);
 
@@ -585,13 +585,13 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const s = await setup();
     const r = repo("shared", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": "echo ok\n" });
     await completed(await push(s, "shared", git(r.work, "rev-parse", "HEAD")));
-    const [container] = (await s.runtime.list({ pool: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
+    const [container] = (await s.runtime.list({ slot: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
     const info = await docker!.getContainer(container!.id).inspect();
     expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([["/workspaces/shared", s.workspaceFor("shared")]]);
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
-    const agent = await s.runtime.ensure({ pool: POOL, owner: OWNER, repo: "shared", trust: "maintainers", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
+    const agent = await s.runtime.ensure({ slot: POOL, owner: OWNER, repo: "shared", trust: "maintainers", workspaceDir: s.workspaceFor("shared"), spec, image, env: {} });
     // The same container, not a new one; restarted, so nothing of the CI run runs on in it.
     expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "started", recreatedBecause: null, id: container!.id });
   }, 90_000);

@@ -54,7 +54,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
   });
 
   const ensure = (repo: string, over: Partial<EnsureRequest> = {}) =>
-    runtime.ensure({ pool, owner, repo, trust: "maintainers", workspaceDir: over.workspaceDir ?? workspace(), spec: spec(), image: busybox, ...over });
+    runtime.ensure({ slot: pool, owner, repo, trust: "maintainers", workspaceDir: over.workspaceDir ?? workspace(), spec: spec(), image: busybox, ...over });
 
   /** Runs a shell command and returns its stdout lines. */
   const sh = async (c: DevContainer, script: string, options: Parameters<ContainerRuntime["exec"]>[2] = {}) => {
@@ -117,19 +117,19 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
     it("creates a labelled, unprivileged container without a network, then gives the next task the same one, restarted", async () => {
       const ws = workspace({ "README.md": "hi\n" });
       const first = await ensure("Warm-Repo", { workspaceDir: ws });
-      expect(first).toMatchObject({ name: containerName({ pool, owner, repo: "Warm-Repo", trust: "maintainers" }), action: "created", recreatedBecause: null, repo: `${owner}/warm-repo` });
+      expect(first).toMatchObject({ name: containerName({ slot: pool, owner, repo: "Warm-Repo", trust: "maintainers" }), action: "created", recreatedBecause: null, repo: `${owner}/warm-repo` });
       expect(first.name).toBe(first.name.toLowerCase());
 
       const info = await d.getContainer(first.id).inspect();
       expect(info.HostConfig.NetworkMode).toBe("none");
       expect(info.HostConfig.Privileged).toBe(false);
-      expect(info.Config.Labels).toMatchObject({ [LABELS.managed]: "true", [LABELS.pool]: pool, [LABELS.repo]: `${owner}/warm-repo`, [LABELS.imageId]: busybox.id });
+      expect(info.Config.Labels).toMatchObject({ [LABELS.managed]: "true", [LABELS.slot]: pool, [LABELS.repo]: `${owner}/warm-repo`, [LABELS.imageId]: busybox.id });
       expect(info.Config.Labels[LABELS.configHash]).toMatch(/^[0-9a-f]{16}$/);
       expect(info.Mounts).toEqual([expect.objectContaining({ Type: "bind", Source: ws, Destination: "/workspaces/widgets" })]);
 
       const second = await ensure("Warm-Repo", { workspaceDir: ws });
       expect(second).toMatchObject({ id: first.id, action: "started", recreatedBecause: null });
-      expect((await runtime.list({ pool })).filter((c) => c.repo === `${owner}/warm-repo`)).toHaveLength(1);
+      expect((await runtime.list({ slot: pool })).filter((c) => c.repo === `${owner}/warm-repo`)).toHaveLength(1);
       expect((await sh(second, "cat README.md")).out).toEqual(["hi"]);
     });
 
@@ -161,7 +161,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
 
       // A new process (empty memory) finds postCreate's mark in the container: it does not re-run.
       const restarted = new ContainerRuntime(d, { network: "none", stopTimeoutSeconds: 2 });
-      const c4 = await restarted.ensure({ pool, owner, repo: "hooks", trust: "maintainers", image: busybox, ...request });
+      const c4 = await restarted.ensure({ slot: pool, owner, repo: "hooks", trust: "maintainers", image: busybox, ...request });
       expect(c4).toMatchObject({ id: c1.id, action: "started" });
       expect(await counts(c4)).toEqual([1, 4]);
 
@@ -225,14 +225,14 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
     });
 
     it("gives owner-a/b and owner/a-b different containers, and steps aside from a container it did not make", async () => {
-      const a = await runtime.ensure({ pool, owner: `${owner}-a`, repo: "b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
-      const b = await runtime.ensure({ pool, owner, repo: "a-b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
-      expect(a.name).toBe(containerName({ pool, owner: `${owner}-a`, repo: "b", trust: "maintainers" }));
-      expect(b.name).toBe(containerName({ pool, owner, repo: "a-b", trust: "maintainers" }));
+      const a = await runtime.ensure({ slot: pool, owner: `${owner}-a`, repo: "b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
+      const b = await runtime.ensure({ slot: pool, owner, repo: "a-b", trust: "maintainers", workspaceDir: workspace(), spec: spec(), image: busybox });
+      expect(a.name).toBe(containerName({ slot: pool, owner: `${owner}-a`, repo: "b", trust: "maintainers" }));
+      expect(b.name).toBe(containerName({ slot: pool, owner, repo: "a-b", trust: "maintainers" }));
       expect(b.name).not.toBe(a.name);
       expect(b.id).not.toBe(a.id);
 
-      const squatted = { pool, owner, repo: "squat", trust: "maintainers" as const };
+      const squatted = { slot: pool, owner, repo: "squat", trust: "maintainers" as const };
       foreign.push(containerName(squatted));
       await d.createContainer({ name: containerName(squatted), Image: BUSYBOX_IMAGE, Cmd: ["true"], HostConfig: { NetworkMode: "none" } });
       const c = await runtime.ensure({ ...squatted, workspaceDir: workspace(), spec: spec(), image: busybox });
@@ -241,7 +241,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
 
     it("lists, stops and removes only containers it manages", async () => {
       const c = await ensure("manage");
-      const listed = (await runtime.list({ pool })).find((x) => x.name === c.name);
+      const listed = (await runtime.list({ slot: pool })).find((x) => x.name === c.name);
       expect(listed).toMatchObject({ id: c.id, pool, repo: `${owner}/manage`, running: true, imageId: busybox.id });
 
       const name = `devs-${pool}-foreign`;

@@ -95,7 +95,7 @@ describe("pool timeout (real dockerd)", () => {
       maxConcurrent: 1,
       timeoutMs: 1_500,
       kinds: allKinds(async (task, run) => {
-        const c = await runtime.ensure({ pool, owner: "acme", repo: "timeout", trust: "maintainers", workspaceDir: tempDir(), spec, image: { ref: BUSYBOX_IMAGE, id: imageId, origin: "local" } });
+        const c = await runtime.ensure({ slot: pool, owner: "acme", repo: "timeout", trust: "maintainers", workspaceDir: tempDir(), spec, image: { ref: BUSYBOX_IMAGE, id: imageId, origin: "local" } });
         containerId = c.id;
         const result = await runtime.exec(c, ["sh", "-c", "sleep 600"], { env: { [TASK_ID_VARIABLE]: task.id }, signal: run.signal });
         return { state: "failed", detail: `exit ${result.exitCode}` };

@@ -54,8 +54,8 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
   });
 
   /** What the runners do before the command: clear the container, check out, ensure. */
-  async function startTask(rt: ContainerRuntime, task: Task, over: { spec?: DevcontainerSpec; pool?: string } = {}) {
-    const place = placeOf(over.pool ?? POOL, task);
+  async function startTask(rt: ContainerRuntime, task: Task, over: { spec?: DevcontainerSpec; slot?: string } = {}) {
+    const place = placeOf(over.slot ?? POOL, task);
     const cleared = await rt.quiesce(place);
     const workspace = placeDirs(dirs, place).workspace;
     mkdirSync(workspace, { recursive: true });
@@ -182,7 +182,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
   });
 
   it("quiesce leaves a stopped container alone and restarts one started behind this process's back", async () => {
-    const place: PlaceKey = { pool: POOL, owner: OWNER, repo: "fresh", trust: "maintainers" };
+    const place: PlaceKey = { slot: POOL, owner: OWNER, repo: "fresh", trust: "maintainers" };
     const ws = placeDirs(dirs, place).workspace;
     mkdirSync(ws, { recursive: true });
     expect(await runtime.quiesce(place)).toEqual({ outcome: "absent" });
@@ -296,8 +296,8 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
   });
 
   it("acme/big-app and acme-big/app get different containers and directories", async () => {
-    const a: PlaceKey = { pool: POOL, owner: OWNER, repo: "big-app", trust: "maintainers" };
-    const b: PlaceKey = { pool: POOL, owner: `${OWNER}-big`, repo: "app", trust: "maintainers" };
+    const a: PlaceKey = { slot: POOL, owner: OWNER, repo: "big-app", trust: "maintainers" };
+    const b: PlaceKey = { slot: POOL, owner: `${OWNER}-big`, repo: "app", trust: "maintainers" };
     expect(placeDirs(dirs, a).workspace).not.toBe(placeDirs(dirs, b).workspace);
     expect(placeDirs(dirs, a).bridge).not.toBe(placeDirs(dirs, b).bridge);
     const ca = await startTask(runtime, makeTask(`${a.owner}/${a.repo}`));
@@ -318,7 +318,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
       timeoutMs: 1_500,
       lifecycle: containerLifecycle(runtime, log),
       kinds: allKinds(async (t, ctx) => {
-        const { container } = await startTask(runtime, t, { pool: ctx.slot });
+        const { container } = await startTask(runtime, t, { slot: ctx.slot });
         containerId = container.id;
         before = await hostView(container.id);
         await runtime.exec(container, ["sh", "-c", `setsid env -i sh -c '${STEALER}' > /dev/null 2>&1 < /dev/null & sleep 600`], {
@@ -349,7 +349,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
       cleanup: { mode: "after-task" },
       lifecycle: containerLifecycle(runtime, log),
       kinds: allKinds(async (t, ctx) => {
-        const { container } = await startTask(runtime, t, { pool: ctx.slot });
+        const { container } = await startTask(runtime, t, { slot: ctx.slot });
         await run(runtime, container, t, "sleep 300 > /dev/null 2>&1 & true");
         return { state: "done" };
       }),
@@ -358,7 +358,7 @@ describe.skipIf(!docker)("no process of one task is there when the next starts (
     await pool.submit(task("first"));
     await pool.submit(task("second"));
     await pool.idle();
-    const containers = await runtime.list({ pool: STOP_POOL });
+    const containers = await runtime.list({ slot: STOP_POOL });
     expect(containers.map((c) => c.repo).sort()).toEqual([`${OWNER}/first`, `${OWNER}/second`]);
     expect(containers.map((c) => c.running)).toEqual([false, false]);
     await pool.close();

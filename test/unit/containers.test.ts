@@ -14,7 +14,7 @@ import { agentTask, agentTaskFromFork, ciTaskFromFork, ciTaskOnPullRequest } fro
 
 describe("place names", () => {
   const m = "maintainers" as const;
-  const place = (pool: string, owner: string, repo: string, trust: Trust = m) => ({ pool, owner, repo, trust });
+  const place = (slot: string, owner: string, repo: string, trust: Trust = m) => ({ slot, owner, repo, trust });
   const table: Array<[PlaceKey, RegExp]> = [
     [place("eamonn", "Acme", "Widgets"), /^eamonn-acme-widgets-[0-9a-f]{12}$/],
     [place("Harry", "some-org", "repo.name_x"), /^harry-some-org-repo\.name_x-[0-9a-f]{12}$/],
@@ -23,7 +23,7 @@ describe("place names", () => {
     [place("p", "acme", "app", "fork"), /^p-acme-app-fork-[0-9a-f]{12}$/],
   ];
   for (const [key, want] of table) {
-    it(`${key.pool} ${key.owner}/${key.repo} ${key.trust}`, () => {
+    it(`${key.slot} ${key.owner}/${key.repo} ${key.trust}`, () => {
       expect(placeName(key)).toMatch(want);
       expect(containerName(key)).toBe(`devs-${placeName(key)}`);
       // Docker's grammar for a container name, and one path segment.
