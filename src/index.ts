@@ -1,13 +1,13 @@
 // The Probot app function: wires events to handlers and nothing else.
 import type { ApplicationFunction } from "probot";
 import { CI_EVENTS, handleCi, type CiDeps } from "./handlers/ci.js";
-import { handleMention, type MentionDeps } from "./handlers/mention.js";
+import { handleAgentTrigger, type AgentTriggerDeps } from "./handlers/agent-trigger.js";
 import { ignoringUnreachable } from "./handlers/unreachable.js";
 
 /** `ci`: push, pull_request and check events run CI; without it they are not wired. */
-export type AppDeps = MentionDeps & { ci?: CiDeps | undefined };
+export type AppDeps = AgentTriggerDeps & { ci?: CiDeps | undefined };
 
-const MENTION_EVENTS = [
+const AGENT_TRIGGER_EVENTS = [
   "issues",
   "issue_comment",
   "pull_request",
@@ -17,7 +17,7 @@ const MENTION_EVENTS = [
 
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {
-    app.on([...MENTION_EVENTS], async (context) => ignoringUnreachable(context, () => handleMention(context, deps)));
+    app.on([...AGENT_TRIGGER_EVENTS], async (context) => ignoringUnreachable(context, () => handleAgentTrigger(context, deps)));
     const ci = deps.ci;
     if (ci) app.on([...CI_EVENTS], async (context) => ignoringUnreachable(context, () => handleCi(context, ci)));
   };

@@ -2,7 +2,7 @@
 // Task need. Pure.
 import type { CiEvent, CiInput, CiLinkedPullRequest } from "../policy/ci.js";
 import type { TargetSnapshot } from "../tasks/task.js";
-import { login, targetSnapshot, type MentionPayload } from "./mention-payload.js";
+import { login, targetSnapshot, type AgentPayload } from "./agent-payload.js";
 
 interface User {
   login: string;
@@ -17,7 +17,7 @@ interface LinkedPullRequestLike {
 export interface CiPayload {
   action?: string;
   sender: User;
-  repository: MentionPayload["repository"] & { id?: number };
+  repository: AgentPayload["repository"] & { id?: number };
   installation?: { id: number };
   // push
   ref?: string;

@@ -15,7 +15,7 @@ import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
 import { TASK_VERSION, type Task, type TaskRepo } from "../tasks/task.js";
 import { ciTarget, extractCi, type CiPayload } from "./ci-payload.js";
-import { repoOf } from "./mention-payload.js";
+import { repoOf } from "./agent-payload.js";
 
 export const CI_EVENTS = ["push", "pull_request", "check_run", "check_suite"] as const;
 

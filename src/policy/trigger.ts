@@ -1,14 +1,14 @@
 // When does an event start an agent task? Pure: the handler reduces a payload to a TriggerInput.
 import { isBotLogin, mentions, newlyMentions } from "./mention.js";
 
-export type MentionEvent =
+export type AgentTriggerEvent =
   | "issues"
   | "issue_comment"
   | "pull_request"
   | "pull_request_review"
   | "pull_request_review_comment";
 
-const MENTION_ACTIONS: Record<MentionEvent, readonly string[]> = {
+const AGENT_TRIGGER_ACTIONS: Record<AgentTriggerEvent, readonly string[]> = {
   issues: ["opened", "edited", "assigned"],
   issue_comment: ["created", "edited"],
   pull_request: ["opened", "edited", "assigned"],
@@ -17,7 +17,7 @@ const MENTION_ACTIONS: Record<MentionEvent, readonly string[]> = {
 };
 
 export interface TriggerInput {
-  event: MentionEvent;
+  event: AgentTriggerEvent;
   action: string;
   /** Who caused the delivery. */
   sender: string;
@@ -43,8 +43,8 @@ export type TriggerDecision =
 
 const no = (reason: string): TriggerDecision => ({ trigger: false, reason });
 
-export function decideMentionTrigger(input: TriggerInput, botHandle: string): TriggerDecision {
-  if (!MENTION_ACTIONS[input.event].includes(input.action)) return no(`action ${input.action} is not a trigger`);
+export function decideAgentTrigger(input: TriggerInput, botHandle: string): TriggerDecision {
+  if (!AGENT_TRIGGER_ACTIONS[input.event].includes(input.action)) return no(`action ${input.action} is not a trigger`);
   // Loop guard: the bot's own comments, edits, reviews and assignments never trigger.
   if (isBotLogin(input.sender, botHandle)) return no("sent by the bot itself");
   if (input.author && isBotLogin(input.author, botHandle)) return no("written by the bot itself");

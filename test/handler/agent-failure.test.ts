@@ -135,7 +135,7 @@ describe("a failed agent task's comment", () => {
     expect(body).not.toContain("docker.sock");
     // The operator's side: the error itself, under the task's id.
     const logged = lines.find((l) => l.msg === "agent task failed");
-    expect(logged).toMatchObject({ level: 50, task: "task-enoent", repo: "acme/widgets", container: "eamonn", failure: "docker_unreachable" });
+    expect(logged).toMatchObject({ level: 50, task: "task-enoent", repo: "acme/widgets", slot: "eamonn", failure: "docker_unreachable" });
     expect((logged!.err as { message: string }).message).toBe(`connect ENOENT ${socket}`);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideMentionTrigger, type TriggerInput } from "../../src/policy/trigger.js";
+import { decideAgentTrigger, type TriggerInput } from "../../src/policy/trigger.js";
 
 const BOT = "devs-bot";
 const base: TriggerInput = { event: "issue_comment", action: "created", sender: "alice", author: "alice", text: "" };
@@ -33,10 +33,10 @@ const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned
   ["review comment edited adds mention", { event: "pull_request_review_comment", action: "edited", text: "@devs-bot", previousText: "" }, "mention"],
 ];
 
-describe("decideMentionTrigger", () => {
+describe("decideAgentTrigger", () => {
   for (const [name, patch, expected] of table) {
     it(name, () => {
-      const decision = decideMentionTrigger({ ...base, ...patch }, BOT);
+      const decision = decideAgentTrigger({ ...base, ...patch }, BOT);
       expect(decision.trigger ? decision.reason : false).toBe(expected);
       if (!decision.trigger) expect(decision.reason).toBeTruthy();
     });

@@ -1,6 +1,6 @@
 // Reduces the payloads of the five mention events to what the policy and the Task need. Pure.
 import type { ContentKeyInput } from "../policy/dedupe.js";
-import type { MentionEvent, TriggerInput } from "../policy/trigger.js";
+import type { AgentTriggerEvent, TriggerInput } from "../policy/trigger.js";
 import type { TargetSnapshot, TaskRepo, TaskTrigger } from "../tasks/task.js";
 
 interface User {
@@ -44,7 +44,7 @@ interface RepositoryLike {
   clone_url?: string;
   html_url: string;
 }
-export interface MentionPayload {
+export interface AgentPayload {
   action: string;
   sender: User;
   repository: RepositoryLike;
@@ -57,14 +57,14 @@ export interface MentionPayload {
   changes?: { body?: { from?: string | null }; title?: { from?: string } };
 }
 
-export interface ExtractedMention {
+export interface ExtractedTrigger {
   input: TriggerInput;
   target: TargetSnapshot;
   trigger: Omit<TaskTrigger, "reason">;
   content: ContentKeyInput;
 }
 
-export function repoOf(payload: Pick<MentionPayload, "repository">): TaskRepo {
+export function repoOf(payload: Pick<AgentPayload, "repository">): TaskRepo {
   const r = payload.repository;
   return {
     owner: r.owner.login,
@@ -110,7 +110,7 @@ export function targetSnapshot(issue: IssueLike, pr: PullRequestLike | undefined
 }
 
 /** Returns null when the payload lacks what the event needs (a malformed or foreign payload). */
-export function extractMention(event: MentionEvent, payload: MentionPayload): ExtractedMention | null {
+export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayload): ExtractedTrigger | null {
   const repo = payload.repository.full_name;
   const base = { event, action: payload.action, sender: login(payload.sender) };
   switch (event) {

@@ -1,3 +1,4 @@
+// The agent-trigger handler with Probot and nock: which events make an agent task, who may make one, and what GitHub is told.
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { generateKeyPairSync } from "node:crypto";

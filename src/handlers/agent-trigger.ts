@@ -6,14 +6,14 @@ import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
 import { isOwnerAllowed } from "../policy/access.js";
 import { contentKey } from "../policy/dedupe.js";
 import { isStopCommand } from "../policy/mention.js";
-import { decideMentionTrigger, type MentionEvent } from "../policy/trigger.js";
+import { decideAgentTrigger, type AgentTriggerEvent } from "../policy/trigger.js";
 import { addReaction } from "../publish/reactions.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
 import { TASK_VERSION, type Task } from "../tasks/task.js";
-import { extractMention, repoOf, type MentionPayload } from "./mention-payload.js";
+import { extractAgentTrigger, repoOf, type AgentPayload } from "./agent-payload.js";
 
-export interface MentionDeps extends TriggerAccess {
+export interface AgentTriggerDeps extends TriggerAccess {
   allowedOwners: readonly string[];
   sink: TaskSink;
   memory: DeliveryMemory;
@@ -22,9 +22,9 @@ export interface MentionDeps extends TriggerAccess {
   cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
 }
 
-export async function handleMention(context: Context, deps: MentionDeps): Promise<void> {
-  const event = context.name as MentionEvent;
-  const payload = context.payload as unknown as MentionPayload;
+export async function handleAgentTrigger(context: Context, deps: AgentTriggerDeps): Promise<void> {
+  const event = context.name as AgentTriggerEvent;
+  const payload = context.payload as unknown as AgentPayload;
   const repo = repoOf(payload);
   const log = context.log.child({ delivery: context.id, repo: repo.fullName, event: `${event}.${payload.action}` });
 
@@ -32,12 +32,12 @@ export async function handleMention(context: Context, deps: MentionDeps): Promis
     log.info("ignored: repository owner is not in ALLOWED_ORGS/ALLOWED_USERS");
     return;
   }
-  const extracted = extractMention(event, payload);
+  const extracted = extractAgentTrigger(event, payload);
   if (!extracted) {
     log.warn("ignored: payload lacks the fields this event needs");
     return;
   }
-  const decision = decideMentionTrigger(extracted.input, deps.botHandle);
+  const decision = decideAgentTrigger(extracted.input, deps.botHandle);
   if (!decision.trigger) {
     log.debug({ reason: decision.reason }, "not a trigger");
     return;
@@ -97,8 +97,8 @@ export async function handleMention(context: Context, deps: MentionDeps): Promis
 /** `@bot stop`: cancels this thread's agent tasks instead of starting one. */
 async function handleStop(
   context: Context,
-  deps: MentionDeps,
-  extracted: NonNullable<ReturnType<typeof extractMention>>,
+  deps: AgentTriggerDeps,
+  extracted: NonNullable<ReturnType<typeof extractAgentTrigger>>,
   repo: ReturnType<typeof repoOf>,
   log: Context["log"],
 ): Promise<void> {
