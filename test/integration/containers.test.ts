@@ -242,7 +242,7 @@ describe.skipIf(!docker)("containers on a real Docker engine", () => {
     it("lists, stops and removes only containers it manages", async () => {
       const c = await ensure("manage");
       const listed = (await runtime.list({ slot: pool })).find((x) => x.name === c.name);
-      expect(listed).toMatchObject({ id: c.id, pool, repo: `${owner}/manage`, running: true, imageId: busybox.id });
+      expect(listed).toMatchObject({ id: c.id, slot: pool, repo: `${owner}/manage`, running: true, imageId: busybox.id });
 
       const name = `devs-${pool}-foreign`;
       foreign.push(name);
