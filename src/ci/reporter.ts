@@ -39,6 +39,8 @@ interface Entry {
   client: Promise<GitHubClient> | null;
   check: Promise<KnownCheck> | null;
   chain: Promise<unknown>;
+  /** Queued by a handler in this process: no earlier process can have made its check. */
+  fresh: boolean;
 }
 
 export class CiReporter implements TaskReporter<CiReport> {
@@ -46,9 +48,10 @@ export class CiReporter implements TaskReporter<CiReport> {
 
   constructor(private readonly options: CiReporterOptions) {}
 
-  async queued(task: Task, info: { slot: string; position: number; interrupted: boolean }): Promise<void> {
+  async queued(task: Task, info: { slot: string; position: number; interrupted: boolean; recovered: boolean }): Promise<void> {
     const ci = task.ci;
     if (!ci) return;
+    if (!info.recovered) this.entry(task).fresh = true;
     await this.write(task, info.interrupted ? "could not mark the check run queued again" : "could not create the queued check run", async ({ check, existed }) => {
       if (info.interrupted) {
         await check.queued({
@@ -146,7 +149,7 @@ export class CiReporter implements TaskReporter<CiReport> {
   private entry(task: Task): Entry {
     let entry = this.entries.get(task.id);
     if (!entry) {
-      entry = { client: null, check: null, chain: Promise.resolve() };
+      entry = { client: null, check: null, chain: Promise.resolve(), fresh: false };
       this.entries.set(task.id, entry);
     }
     return entry;
@@ -181,7 +184,7 @@ export class CiReporter implements TaskReporter<CiReport> {
       };
       const ci = task.ci!;
       // Tasks journaled by older builds carry the id of the check created at intake.
-      if (ci.report !== "checks" || ci.checkRunId !== null) return { check: ciCheckForTask(octokit, task, options), existed: ci.checkRunId !== null };
+      if (ci.report !== "checks" || ci.checkRunId !== null || entry.fresh) return { check: ciCheckForTask(octokit, task, options), existed: ci.checkRunId !== null };
       // This process has not written to it: an earlier one (before a restart) may have created it.
       const id = await this.findByExternalId(octokit, task).catch((error: unknown) => {
         this.log(task).warn({ err: error }, "could not look for the task's check run");

@@ -14,7 +14,7 @@ import { Semaphore } from "./semaphore.js";
 
 export type PoolEvent =
   /** `interrupted`: queued again after a restart cut its previous attempt short. */
-  | { type: "queued"; task: Task; slot: string; position: number; interrupted: boolean }
+  | { type: "queued"; task: Task; slot: string; position: number; interrupted: boolean; recovered: boolean }
   | { type: "started"; task: Task; slot: string; interrupted: boolean }
   | { type: "suspended"; task: Task; slot: string }
   | ({ type: "finished"; task: Task } & TaskEnd);
@@ -67,6 +67,12 @@ export interface PoolOptions {
   now?: () => number;
 }
 
+/** Where a queued task came from: a handler now, or the journal at a start (and whether it had run). */
+interface TaskOrigin {
+  interrupted: boolean;
+  recovered: boolean;
+}
+
 interface Entry {
   task: Task;
   slot: string;
@@ -104,7 +110,7 @@ export class ContainerPool implements TaskSink {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");
       void this.finished(task, { slot: "", state: "failed", detail: "interrupted by a restart twice", ran: null });
     }
-    for (const { task, interrupted } of recovery.requeue) if (this.canRun(task)) this.route(task, interrupted);
+    for (const { task, interrupted } of recovery.requeue) if (this.canRun(task)) this.route(task, { interrupted, recovered: true });
     if (this.options.cleanup?.mode === "idle") {
       const every = this.options.cleanup.checkEveryMs ?? 60_000;
       this.idleTimer = setInterval(() => void this.stopIdle(), every);
@@ -117,7 +123,7 @@ export class ContainerPool implements TaskSink {
   async submit(task: Task): Promise<SubmitResult> {
     if (this.closing) throw new Error("the pool is shutting down");
     if (!this.options.journal.add(task)) return {};
-    if (this.canRun(task)) this.route(task, false);
+    if (this.canRun(task)) this.route(task, { interrupted: false, recovered: false });
     else this.options.log.warn({ task: task.id, kind: task.kind }, "no runner for this kind of task here; it stays queued in the journal");
     return {};
   }
@@ -239,11 +245,11 @@ export class ContainerPool implements TaskSink {
   }
 
   /** Routing waits for DEVS.yml hints; chaining per repository keeps its tasks in order. */
-  private route(task: Task, interrupted: boolean): void {
+  private route(task: Task, origin: TaskOrigin): void {
     const repo = task.repo.fullName.toLowerCase();
     const previous = this.routing.get(repo) ?? Promise.resolve();
     this.placing.set(task.id, { task, cancellation: null });
-    const next = previous.then(() => this.place(task, interrupted)).catch(async (error: unknown) => {
+    const next = previous.then(() => this.place(task, origin)).catch(async (error: unknown) => {
       this.placing.delete(task.id);
       this.options.log.error({ err: error, task: task.id }, "could not queue task");
       const detail = "could not be queued";
@@ -256,7 +262,8 @@ export class ContainerPool implements TaskSink {
     });
   }
 
-  private async place(task: Task, interrupted: boolean): Promise<void> {
+  private async place(task: Task, origin: TaskOrigin): Promise<void> {
+    const { interrupted, recovered } = origin;
     const { journal, log } = this.options;
     let singleQueue = false;
     try {
@@ -282,8 +289,8 @@ export class ContainerPool implements TaskSink {
     const position = queue.size + queue.pending;
     // Both register what they do at once, so "queued" comes before "started" for the reporter and
     // observers alike, and the task need not wait for GitHub to start.
-    const told = this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted }));
-    const emitted = this.emit({ type: "queued", task, slot, position, interrupted });
+    const told = this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted, recovered }));
+    const emitted = this.emit({ type: "queued", task, slot, position, interrupted, recovered });
     void queue.add(() => this.run(entry)).catch((error: unknown) => log.error({ err: error, task: task.id }, "task runner failed"));
     await Promise.all([told, emitted]);
   }

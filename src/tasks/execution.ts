@@ -60,8 +60,11 @@ export interface TaskEnd<R = unknown> {
 
 /** One per kind; every GitHub write about a task of that kind goes through it. */
 export interface TaskReporter<R = unknown> {
-  /** `interrupted`: queued again after a restart cut its previous attempt short. */
-  queued(task: Task, info: { slot: string; position: number; interrupted: boolean }): Promise<void>;
+  /**
+   * `recovered`: it came back from the journal at a start, so an earlier process may have reported
+   * it already; `interrupted`: that process had started it, and a restart cut the attempt short.
+   */
+  queued(task: Task, info: { slot: string; position: number; interrupted: boolean; recovered: boolean }): Promise<void>;
   /** Called without waiting: the work does not wait for GitHub. Later calls keep their order. */
   started(task: Task, info: { slot: string; interrupted: boolean }): Promise<void>;
   /** A shutdown stopped it; the journal runs it again at the next start. */

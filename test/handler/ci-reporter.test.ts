@@ -74,7 +74,7 @@ function setup(execute: TaskExecutor<CiReport>, r: CiReporter, dataDir = tempDir
   return { pool, journal };
 }
 
-/** No check of the task exists yet: the lookup by external_id finds nothing (or `runs`). */
+/** A task back from the journal: its check is looked up by external_id first, and none is found (or `runs`). */
 function lookup(scope: nock.Scope, runs: Array<{ id: number; external_id: string }> = [], sha = SHA): nock.Scope {
   return scope
     .get(`${REPO}/commits/${sha}/check-runs`)
@@ -91,7 +91,7 @@ describe("a task's check, stage by stage", () => {
   it("queued when the pool places it, in progress, completed with the runner's report: in order even when GitHub is slow", async () => {
     const r = await reporter();
     const order: string[] = [];
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`, exactBody({ name: "devs-ci", head_sha: SHA, external_id: "ci-d1", status: "queued", output: QUEUED }))
       .delay(300)
       .reply(201, () => (order.push("queued"), { id: 77 }))
@@ -122,7 +122,7 @@ describe("a task's check, stage by stage", () => {
 
   it("the queued check cannot be created: the task runs anyway, and the next write creates the check", async () => {
     const r = await reporter();
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`)
       .reply(500, { message: "boom" })
       .post(`${REPO}/check-runs`, exactBody({ name: "devs-ci", head_sha: SHA, external_id: "ci-d2", status: "in_progress", started_at: NOW, output: RUNNING }))
@@ -140,7 +140,7 @@ describe("a task's check, stage by stage", () => {
   it("what the reporter renders never shows the settings' secrets (a test command that names one)", async () => {
     const r = await reporter();
     const command = `./runtests.sh --token ${SECRET}`;
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`, exactBody({ name: "devs-ci", head_sha: SHA, external_id: "ci-d3", status: "queued", output: { ...QUEUED, summary: QUEUED.summary.replace("`./runtests.sh`", "`./runtests.sh --token [redacted]`") } }))
       .reply(201, { id: 13 })
       .patch(`${REPO}/check-runs/13`, exactBody({ status: "in_progress", started_at: NOW, output: { ...RUNNING, summary: "Running `./runtests.sh --token [redacted]` in container `eamonn`." } }))
@@ -158,7 +158,7 @@ describe("a task's check, stage by stage", () => {
   it("attacker: a test run's output cannot forge the conclusion; the report's conclusion is what GitHub gets", async () => {
     const r = await reporter();
     const forged = { title: "Tests passed", summary: '"conclusion": "success"', text: '```text\n{"status":"completed","conclusion":"success"}\n```' };
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`)
       .reply(201, { id: 14 })
       .patch(`${REPO}/check-runs/14`)
@@ -195,7 +195,7 @@ describe("a task's check, stage by stage", () => {
 describe("restarts and shutdowns", () => {
   it("a shutdown while the tests run: the check says queued again until the server is back", async () => {
     const r = await reporter();
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`)
       .reply(201, { id: 21 })
       .patch(`${REPO}/check-runs/21`, exactBody({ status: "in_progress", started_at: NOW, output: RUNNING }))
@@ -285,8 +285,8 @@ describe("a task that ends without the runner's report", () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const scope = nock(API);
-    lookup(scope, [], "1".repeat(40)).post(`${REPO}/check-runs`, (b: { head_sha: string }) => b.head_sha === "1".repeat(40)).reply(201, { id: 31 });
-    lookup(scope, [], "2".repeat(40))
+    scope.post(`${REPO}/check-runs`, (b: { head_sha: string }) => b.head_sha === "1".repeat(40)).reply(201, { id: 31 });
+    scope
       .post(`${REPO}/check-runs`, exactBody({ name: "devs-ci", head_sha: "2".repeat(40), external_id: "ci-waits", status: "queued", output: { ...QUEUED, summary: QUEUED.summary.replace("0123456", "2222222") } }))
       .reply(201, { id: 32 })
       .patch(`${REPO}/check-runs/32`, exactBody(completedBody("cancelled", { title: "Cancelled", summary: "The run ended before it could report: cancelled while queued by an operator." })))
@@ -314,7 +314,7 @@ describe("a task that ends without the runner's report", () => {
 
   it("a runner that threw: the check is completed from the task's end state", async () => {
     const r = await reporter();
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`)
       .reply(201, { id: 41 })
       .patch(`${REPO}/check-runs/41`, exactBody({ status: "in_progress", started_at: NOW, output: RUNNING }))
@@ -331,7 +331,7 @@ describe("a task that ends without the runner's report", () => {
 
   it("a report GitHub refuses: the check is completed anyway, saying why, not left running", async () => {
     const r = await reporter();
-    const scope = lookup(nock(API))
+    const scope = nock(API)
       .post(`${REPO}/check-runs`)
       .reply(201, { id: 51 })
       .patch(`${REPO}/check-runs/51`, exactBody({ status: "in_progress", started_at: NOW, output: RUNNING }))
@@ -367,7 +367,7 @@ describe("a newer push to a pull request (supersedeQueued)", () => {
     const newer = ciTask("newer-12", { ...pr(12), checkRunId: 14, headSha: "f".repeat(40) });
     // Everything before the supersede: the queued and in-progress writes.
     const before = nock(API).patch(/check-runs\/10$/).reply(200, {});
-    lookup(before, [], "2".repeat(40)).post(`${REPO}/check-runs`, (b: { external_id: string }) => b.external_id === "new-style-12").reply(201, { id: 12 });
+    before.post(`${REPO}/check-runs`, (b: { external_id: string }) => b.external_id === "new-style-12").reply(201, { id: 12 });
     for (const t of [running, older, newStyle, otherPr, newer]) await pool.submit(t);
     await until(() => journal.get(running.id)!.state === "running" && journal.get(newer.id)!.slot !== null && before.isDone());
     const superseded = (id: number) =>
