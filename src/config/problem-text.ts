@@ -1,5 +1,5 @@
-// An invalid configuration in words: the problem list for a comment, a check run or the agent's
-// failure line, and the log line. Pure text (the log is injected), so config/ can build a
+// An invalid configuration in words: the problem list for a check run or the agent's failure
+// line, and the log line. Pure text (the log is injected), so config/ can build a
 // DevsConfigError's message without reaching into publish/. The user gets the repository file
 // (linked), the key and the problem; files on the server (operator layers) are only counted,
 // never shown, since their names and values are the operator's. The logs get everything.
@@ -46,11 +46,6 @@ export function renderConfigProblems(error: ConfigErrorLike, then: string | null
 /** For the agent runner's failure line ("❌ Failed: <this>"). */
 export function configErrorReason(error: ConfigErrorLike): string {
   return `the repository configuration (DEVS.yml) is invalid, so nothing ran.\n\n${renderConfigProblems(error)}`;
-}
-
-/** A stand-alone comment body. */
-export function configErrorComment(error: ConfigErrorLike): string {
-  return `❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**\n\n${renderConfigProblems(error)}`;
 }
 
 /** The log line says what the user is told, with the full detail (operator paths included). */

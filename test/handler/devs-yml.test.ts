@@ -11,7 +11,6 @@ import { DevsConfigLoader } from "../../src/config/devs-yml.js";
 import { DevsConfigError, RepositoryUnavailableError } from "../../src/config/errors.js";
 import { agentConfigLoader, ciConfigLoader, routeHints } from "../../src/config/task-config.js";
 import { describeLayers } from "../../src/config/describe.js";
-import { postConfigErrorComment } from "../../src/publish/config-error.js";
 import { strictNock } from "../helpers/nock.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { agentTaskFromFork, makeTask } from "../helpers/tasks.js";
@@ -505,14 +504,14 @@ describe("broken files are reported, never guessed around", () => {
     dir.done();
   });
 
-  it("a wrong type and an unknown key become one comment on the issue, with exact wording", async () => {
+  it("a wrong type and an unknown key become the task's one failure line, with exact wording", async () => {
     const scope = nock(API);
     head(scope, "acme/widgets", SHA);
     file(scope, "acme/widgets", "DEVS.yml", SHA, "direct_commit: yes\nci_brances: [main]\nenv_vars:\n  default:\n    PORT: 8080\n");
     const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
     const url = `https://github.com/acme/widgets/blob/${SHA}/DEVS.yml`;
     const expected = [
-      "❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**",
+      "the repository configuration (DEVS.yml) is invalid, so nothing ran.",
       "",
       `- [\`DEVS.yml\`](${url}), \`ci_brances\`: unknown key (did you mean \`ci_branches\`?)`,
       `- [\`DEVS.yml\`](${url}), \`direct_commit\`: must be true or false, found the string \`"yes"\``,
@@ -520,9 +519,8 @@ describe("broken files are reported, never guessed around", () => {
       "",
       "Fix the file on the default branch, then trigger the task again.",
     ].join("\n");
-    scope.post("/repos/acme/widgets/issues/12/comments", { body: expected }).reply(201, { id: 501 });
-    const id = await postConfigErrorComment(octokit, { owner: "acme", repo: "widgets", issueNumber: 12 }, error, silent);
-    expect(id).toBe(501);
+    // The agent's progress comment says "❌ Failed: " and then this.
+    expect(error.userMessage).toBe(expected);
     scope.done();
   });
 
@@ -533,13 +531,13 @@ describe("broken files are reported, never guessed around", () => {
     file(scope, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\n");
     const error = await loadError(loader().load(octokit, { owner: "acme", repo: "widgets" }));
     expect(error.problems[0]).toMatchObject({ origin: "operator", url: path, keyPath: "env_vars.default.DB_PASSWORD" });
-    const body = [
-      "❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**",
-      "",
-      "The server's own configuration for this repository (set by whoever runs this devs-webhook) has 1 problem; they are in the server's log for the operator to fix.",
-    ].join("\n");
-    scope.post("/repos/acme/widgets/issues/3/comments", { body }).reply(201, { id: 9 });
-    await postConfigErrorComment(octokit, { owner: "acme", repo: "widgets", issueNumber: 3 }, error, silent);
+    expect(error.userMessage).toBe(
+      [
+        "the repository configuration (DEVS.yml) is invalid, so nothing ran.",
+        "",
+        "The server's own configuration for this repository (set by whoever runs this devs-webhook) has 1 problem; they are in the server's log for the operator to fix.",
+      ].join("\n"),
+    );
     scope.done();
   });
 });

@@ -1,9 +1,8 @@
-// How an invalid DEVS.yml is told: comment, runner failure line, check-run output and log line.
+// How an invalid DEVS.yml is told: the agent's failure line (the check run's text is in ci-report) and the log line.
 import { describe, expect, it } from "vitest";
 import { DevsConfigError } from "../../src/config/errors.js";
 import type { ConfigProblem } from "../../src/config/schema.js";
-import { configErrorComment, configErrorReason, logConfigError } from "../../src/config/problem-text.js";
-import { configErrorCheckOutput } from "../../src/publish/config-error.js";
+import { configErrorReason, logConfigError } from "../../src/config/problem-text.js";
 
 const URL = "https://github.com/acme/widgets/blob/abc/DEVS.yml";
 const repoProblem = (keyPath: string, problem: string): ConfigProblem => ({ file: "DEVS.yml", url: URL, keyPath, problem, origin: "repository" });
@@ -23,9 +22,9 @@ function recorder() {
 describe("rendering", () => {
   it("links the file, names the key in code, and says what to do", () => {
     const error = new DevsConfigError("acme/widgets", [repoProblem("ci_enabled", "must be true or false"), repoProblem("", "not valid YAML: bad indentation\nsecond line")]);
-    expect(configErrorComment(error)).toBe(
+    expect(configErrorReason(error)).toBe(
       [
-        "❌ **The repository configuration (DEVS.yml) is invalid, so nothing ran.**",
+        "the repository configuration (DEVS.yml) is invalid, so nothing ran.",
         "",
         `- [\`DEVS.yml\`](${URL}), \`ci_enabled\`: must be true or false`,
         `- [\`DEVS.yml\`](${URL}): not valid YAML: bad indentation second line`,
@@ -34,17 +33,16 @@ describe("rendering", () => {
       ].join("\n"),
     );
     expect(error.userMessage).toBe(configErrorReason(error));
-    expect(configErrorReason(error)).toMatch(/^the repository configuration \(DEVS\.yml\) is invalid, so nothing ran\.\n\n- \[/);
   });
 
   it("keeps a key with backticks or a mention inside code", () => {
     const error = new DevsConfigError("acme/widgets", [repoProblem("[\"@acme/team`x\"]", "unknown key")]);
-    expect(configErrorComment(error)).toContain('``["@acme/team`x"]``: unknown key');
+    expect(configErrorReason(error)).toContain('``["@acme/team`x"]``: unknown key');
   });
 
   it("never shows an operator file's name, path, keys or values to the user", () => {
     const error = new DevsConfigError("acme/widgets", [operatorProblem, repoProblem("draft_prs", "must be true or false")]);
-    const text = configErrorComment(error);
+    const text = configErrorReason(error);
     expect(text).not.toMatch(/PROD_DB_PASSWORD|home\/ops|DEVS_ENVS_DIR/);
     expect(text).toContain("has 1 problem; they are in the server's log for the operator to fix.");
     expect(text).toContain("`draft_prs`");
@@ -52,29 +50,17 @@ describe("rendering", () => {
 
   it("lists at most 50 problems and counts the rest", () => {
     const many = Array.from({ length: 53 }, (_, i) => repoProblem(`k${i}`, "unknown key"));
-    const text = configErrorComment(new DevsConfigError("acme/widgets", many));
+    const text = configErrorReason(new DevsConfigError("acme/widgets", many));
     expect(text.match(/^- \[/gm)).toHaveLength(50);
     expect(text).toContain("- …and 3 more");
   });
 });
 
-describe("check run output and logs", () => {
-  it("gives a title and summary for a failed check, and logs everything for the operator", () => {
+describe("logs", () => {
+  it("say everything for the operator, operator files included", () => {
     const { log, calls } = recorder();
     const error = new DevsConfigError("acme/widgets", [repoProblem("ci_test_command", "must not be empty"), operatorProblem]);
-    const output = configErrorCheckOutput(error, log);
-    expect(output.title).toBe("Invalid DEVS.yml: 2 problems");
-    expect(output.summary).toBe(
-      [
-        "The tests did not run.",
-        "",
-        `- [\`DEVS.yml\`](${URL}), \`ci_test_command\`: must not be empty`,
-        "",
-        "Fix the file on the default branch, then push again or re-run this check.",
-        "",
-        "The server's own configuration for this repository (set by whoever runs this devs-webhook) has 1 problem; they are in the server's log for the operator to fix.",
-      ].join("\n"),
-    );
+    logConfigError(log, error);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.message).toBe(
       `invalid DEVS.yml for acme/widgets: ${URL} ci_test_command: must not be empty; /home/ops/.devs/envs/default/DEVS.yml env_vars.default.PROD_DB_PASSWORD: must be a string, found a number; quote the value`,
