@@ -4,12 +4,14 @@
 // and resolved as the compiler would, without type-checking (a few seconds).
 // Types are left out unless asked for: most name a parameter or a result of an exported function
 // (options, deps), and stay exported for the callers that build one.
-//   node --import tsx scripts/dead-exports.ts [--types]     (exit code 1 when something is listed)
+//   node --import tsx scripts/dead-exports.ts [--types] [--product]     (exit code 1 when something is listed)
+// --product counts only imports from src/: what is left is code only the tests use.
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const withTypes = process.argv.includes("--types");
+const productOnly = process.argv.includes("--product");
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Modules loaded by name from outside the import graph (package.json's bin, Probot's app). */
 const ENTRY_POINTS = new Set(["src/cli.ts"]);
@@ -61,7 +63,7 @@ function visit(file: ts.SourceFile, node: ts.Node): void {
   ts.forEachChild(node, (child) => visit(file, child));
 }
 
-for (const file of sourceFiles) visit(file, file);
+for (const file of sourceFiles) if (!productOnly || rel(file.fileName).startsWith("src/")) visit(file, file);
 
 /** The names a module exports, read from its syntax: `export` declarations and `export { … }`. */
 function exportsOf(file: ts.SourceFile): Array<{ name: string; line: number; isType: boolean }> {
