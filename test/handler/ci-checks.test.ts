@@ -1,32 +1,18 @@
 // The Checks API helper against nock: exact request bodies for each stage, annotation batches, and
 // the commit-status fallback of token mode.
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CiCheck, ciCheckForTask, clampAnnotation, statusDescription, type CheckAnnotation } from "../../src/ci/checks.js";
 import { makeTask } from "../helpers/tasks.js";
 import { TestOctokit } from "../helpers/probot.js";
-import { exactBody as body, mismatches } from "../helpers/ci.js";
+import { exactBody as body, strictCiNock } from "../helpers/ci.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/acme/widgets";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const NOW = new Date("2026-11-29T12:00:00.123Z");
 const octokit = new TestOctokit({ auth: "test-token" });
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  unmatched = [];
-  mismatches.length = 0;
-  nock.emitter.on("no match", onNoMatch);
-});
-afterEach(() => {
-  nock.emitter.removeListener("no match", onNoMatch);
-  nock.cleanAll();
-  expect(mismatches).toEqual([]);
-  expect(unmatched).toEqual([]);
-});
+strictCiNock();
 
 const target = { owner: "acme", repo: "widgets", headSha: SHA };
 const annotation = (i: number): CheckAnnotation => ({ path: `src/f${i}.ts`, start_line: i + 1, end_line: i + 1, annotation_level: "failure", message: `m${i}` });

@@ -5,7 +5,7 @@
 import nock from "nock";
 import { pino } from "pino";
 import { Probot } from "probot";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CiReporter, type CiReport } from "../../src/ci/reporter.js";
 import { supersedeQueued } from "../../src/ci/supersede.js";
 import { ContainerPool } from "../../src/pool/pool.js";
@@ -14,7 +14,7 @@ import type { TaskExecutor } from "../../src/tasks/execution.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
 import type { CiSnapshot, Task } from "../../src/tasks/task.js";
-import { exactBody, mismatches } from "../helpers/ci.js";
+import { exactBody, strictCiNock } from "../helpers/ci.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { tempDir } from "../helpers/settings.js";
 import { makeTask } from "../helpers/tasks.js";
@@ -26,21 +26,7 @@ const SHA = "0123456789abcdef0123456789abcdef01234567";
 const NOW = "2026-11-29T12:00:00Z";
 const SECRET = "hunter2-operator-secret";
 const log = pino({ level: "silent" });
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  unmatched = [];
-  mismatches.length = 0;
-  nock.emitter.on("no match", onNoMatch);
-});
-afterEach(() => {
-  nock.emitter.removeListener("no match", onNoMatch);
-  nock.cleanAll();
-  expect(mismatches).toEqual([]);
-  expect(unmatched).toEqual([]);
-});
+strictCiNock();
 
 /** A CI task as the handler makes it now: no check id (the reporter creates the check). */
 function ciTask(id: string, ci: Partial<CiSnapshot> = {}): Task {

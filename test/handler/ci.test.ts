@@ -4,13 +4,13 @@
 // own check is the CI reporter's (test/handler/ci-reporter.test.ts): the handler writes none.
 import nock from "nock";
 import { generateKeyPairSync } from "node:crypto";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Probot } from "probot";
 import type { SupersedeRequest } from "../../src/ci/checks.js";
 import { ciCause, queuedOutput } from "../../src/ci/report.js";
 import type { CiConfigResult } from "../../src/handlers/ci.js";
 import type { Task } from "../../src/tasks/task.js";
-import { CI_ENABLED, ciDeps, ciProbot, exactBody, mismatches, type TestCiDeps } from "../helpers/ci.js";
+import { CI_ENABLED, ciDeps, ciProbot, exactBody, strictCiNock, type TestCiDeps } from "../helpers/ci.js";
 import { payload } from "../helpers/payloads.js";
 
 const API = "https://api.github.com";
@@ -18,21 +18,7 @@ const REPO = "/repos/Codertocat/Hello-World";
 const PUSH_SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const PR_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const COMPLETED_AT = "2026-11-29T12:00:00Z";
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  unmatched = [];
-  mismatches.length = 0;
-  nock.emitter.on("no match", onNoMatch);
-});
-afterEach(() => {
-  nock.emitter.removeListener("no match", onNoMatch);
-  nock.cleanAll();
-  expect(mismatches).toEqual([]);
-  expect(unmatched).toEqual([]);
-});
+strictCiNock();
 
 async function deliver(probot: Probot, name: string, body: Record<string, unknown>, id: string = crypto.randomUUID()) {
   await probot.receive({ id, name, payload: body } as never);
@@ -56,8 +42,7 @@ describe("triggers: one task, and nothing written to GitHub (its check is the CI
     const deps = ciDeps();
     const probot = await ciProbot(deps);
     await deliver(probot, "push", push("refs/heads/main"), "d-push");
-    // No request at all: nock refuses every one and the list of unmatched requests stays empty.
-    expect(unmatched).toEqual([]);
+    // No request at all: strictNock fails the test on any.
     expect(submitted(deps).queued).toBe("Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @Codertocat.");
     const task = deps.sink.tasks[0]!;
     expect(task).toMatchObject({
@@ -453,7 +438,6 @@ describe("a newer push to the same pull request cancels the older queued run", (
     const probot = await ciProbot(deps);
     await deliver(probot, "pull_request", pullRequest("opened"), "first");
     await deliver(probot, "pull_request", pullRequest("synchronize", { pull_request: { head: { sha: NEWER } } }), "second");
-    expect(unmatched).toEqual([]);
     expect(deps.sink.tasks.map((t) => t.id)).toEqual(["ci-second"]);
     expect(calls).toHaveLength(2);
     expect(calls[1]).toEqual({ prNumber: 2, headSha: NEWER, keepTaskId: "ci-second", repo: deps.sink.tasks[0]!.repo });
@@ -487,7 +471,6 @@ describe("token mode: commit statuses instead of check runs", () => {
     const deps = ciDeps({ report: "statuses" });
     const probot = await ciProbot(deps);
     await deliver(probot, "push", push("refs/heads/main"));
-    expect(unmatched).toEqual([]);
     expect(deps.sink.tasks[0]!.ci).toMatchObject({ report: "statuses", checkRunId: null });
   });
 

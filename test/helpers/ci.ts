@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { Probot } from "probot";
+import { afterEach, beforeEach, expect } from "vitest";
+import { strictNock } from "./nock.js";
 import { pino } from "pino";
 import { DEFAULT_CHECK_NAME } from "../../src/ci/checks.js";
 import { PermissionCache } from "../../src/github/permissions.js";
@@ -56,6 +58,13 @@ export async function ciProbot(deps: CiDeps, auth: { githubToken: string } | { a
  * "no match" (so the request fails at once instead of hanging); `mismatches` is checked after each test.
  */
 export const mismatches: Array<{ expected: unknown; actual: unknown }> = [];
+
+/** strictNock, and no exactBody mismatch left: call once at the top of a CI test file. */
+export function strictCiNock(): void {
+  strictNock();
+  beforeEach(() => void (mismatches.length = 0));
+  afterEach(() => expect(mismatches, "request bodies that differed from the expected ones").toEqual([]));
+}
 export function exactBody(expected: unknown) {
   return (actual: unknown): boolean => {
     if (isDeepStrictEqual(actual, expected)) return true;
