@@ -17,7 +17,7 @@ import type { CiSnapshot, Task } from "../../src/tasks/task.js";
 import { exactBody, strictCiNock } from "../helpers/ci.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { tempDir } from "../helpers/settings.js";
-import { makeTask } from "../helpers/tasks.js";
+import { ciTask as pushTask } from "../helpers/tasks.js";
 import { until } from "../helpers/until.js";
 
 const API = "https://api.github.com";
@@ -28,25 +28,8 @@ const SECRET = "hunter2-operator-secret";
 const log = pino({ level: "silent" });
 strictCiNock();
 
-/** A CI task as the handler makes it now: no check id (the reporter creates the check). */
-function ciTask(id: string, ci: Partial<CiSnapshot> = {}): Task {
-  return {
-    ...makeTask("acme/widgets", "ci", id),
-    sender: "alice",
-    ci: {
-      headSha: SHA,
-      ref: "refs/heads/main",
-      branch: "main",
-      trigger: "push",
-      pullRequest: null,
-      testCommand: "./runtests.sh",
-      checkName: "devs-ci",
-      report: "checks",
-      checkRunId: null,
-      ...ci,
-    },
-  };
-}
+/** A CI task for a push to main as the handler makes it, with its own id and snapshot fields. */
+const ciTask = (id: string, ci: Partial<CiSnapshot> = {}): Task => pushTask({ id, ci: { headSha: SHA, ...ci } });
 
 async function reporter(): Promise<CiReporter> {
   const probot = new Probot({ githubToken: "test-token", Octokit: TestOctokit, log });
