@@ -294,7 +294,7 @@ function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
   if (required && names.length === 0) throw new SettingsError(r?.name ?? SETTINGS[key].names[0], "needs at least one name");
   const seen = new Set<string>();
   for (const name of names) {
-    // Pool names become container names, labels and path segments: keep them plain.
+    // Slots become parts of container names, labels and path segments: keep them plain.
     if (!POOL_NAME.test(name)) {
       throw new SettingsError(r!.name, `"${name}" must be lower-case letters, digits, - or _ (at most 31)`);
     }

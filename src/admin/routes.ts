@@ -6,8 +6,10 @@ import { checkAdminAuth, type AdminCredentials } from "./auth.js";
 /** What the admin routes can ask of the running process; absent parts answer 501. */
 export interface AdminOperations {
   status(): Record<string, unknown>;
-  containers?(): Record<string, unknown>;
-  stopContainer?(name: string): Promise<"stopped" | "busy" | "unknown">;
+  /** Per slot: tasks queued and the running task (GET /containers, its path from older builds). */
+  slots?(): Record<string, unknown>;
+  /** Stops a slot's containers (POST /container/{slot}/stop). */
+  stopSlot?(slot: string): Promise<"stopped" | "busy" | "unknown">;
   cancelTask?(id: string): boolean;
   recentTasks?(limit: number): unknown[];
   /** Prometheus text exposition. */
@@ -62,17 +64,18 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
   const ops = deps.operations;
   const routes: Route[] = [
     { method: "GET", pattern: /^\/status$/, handle: (r) => sendJson(r, 200, { version: VERSION, ...ops.status() }) },
-    { method: "GET", pattern: /^\/containers$/, handle: (r) => (ops.containers ? sendJson(r, 200, ops.containers()) : notAvailable(r)) },
+    { method: "GET", pattern: /^\/containers$/, handle: (r) => (ops.slots ? sendJson(r, 200, ops.slots()) : notAvailable(r)) },
     {
       method: "POST",
       pattern: /^\/container\/([a-z\d_-]+)\/stop$/,
       handle: async (r, m) => {
-        if (!ops.stopContainer) return notAvailable(r);
+        if (!ops.stopSlot) return notAvailable(r);
         const name = m[1]!;
-        const result = await ops.stopContainer(name);
-        if (result === "stopped") sendJson(r, 200, { status: "stopped", container: name });
-        else if (result === "busy") sendJson(r, 409, { error: `container ${name} is running a task; cancel it first` });
-        else sendJson(r, 404, { error: `no container named ${name}` });
+        const result = await ops.stopSlot(name);
+        // `container` is the older name of `slot`, kept for operators' scripts.
+        if (result === "stopped") sendJson(r, 200, { status: "stopped", slot: name, container: name });
+        else if (result === "busy") sendJson(r, 409, { error: `slot ${name} is running a task; cancel it first` });
+        else sendJson(r, 404, { error: `no slot named ${name} in CONTAINER_POOL or CI_CONTAINER_POOL` });
       },
     },
     {

@@ -38,7 +38,7 @@ export interface AgentRunnerDeps {
   botHandle: string;
   identity: Identity;
   repoCache: RepoCache;
-  /** Stable per container name and repository, so the container's bind mount holds. */
+  /** Stable per place (slot, repository, trust), so the container's bind mount holds. */
   workspaceFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
   quiesce(input: { slot: string; task: Task }): Promise<void>;

@@ -24,13 +24,13 @@ import { configErrorOutput, countsText, decideConclusion, errorOutput, renderCiR
 export interface CiRunnerDeps {
   repoCache: RepoCache;
   identity: Identity;
-  /** Stable per container name and repository (the agent's too), so the container's bind mount holds. */
+  /** Stable per place (slot, repository, trust; the agent's too), so the container's bind mount holds. */
   workspaceFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
   quiesce(input: { slot: string; task: Task }): Promise<void>;
   /** The task's installation client and token (App mode), or the token client. */
   github: TaskGitHub;
-  /** DEVS.yml env_vars for this container name; a DevsConfigError is shown on the check. */
+  /** DEVS.yml env_vars for this slot; a DevsConfigError is shown on the check. */
   loadEnv(task: Task, octokit: GitHubClient, slot: string): Promise<Record<string, string>>;
   prepareContainer(input: CiContainerInput): Promise<PreparedCiContainer>;
   /** S3 for the bridge directory; null when AWS_S3_ARTIFACT_BUCKET is not set. */

@@ -19,7 +19,7 @@ export interface AgentConfig {
   renderOverride: ((vars: Record<string, string>) => string) | null;
   directCommit: boolean;
   draftPrs: boolean;
-  /** env_vars for this container name, server secrets already removed. */
+  /** env_vars for this slot, server secrets already removed. */
   env: Record<string, string>;
 }
 
@@ -80,7 +80,7 @@ export function agentConfigLoader(deps: TaskConfigDeps): (task: Task, octokit: G
 }
 
 /**
- * The CI runner's `loadEnv`: env_vars for this container name, exactly as agent tasks get them, so
+ * The CI runner's `loadEnv`: env_vars for this slot, exactly as agent tasks get them, so
  * both kinds share one warm container. A DevsConfigError is logged and thrown (the check shows it).
  */
 export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubClient, slot: string) => Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 // The container a task runs in, ready: devcontainer.json → image → the long-lived container for
-// this task's place (pool name, repository, trust), holding no process of an earlier task.
+// this task's place (slot, repository, trust), holding no process of an earlier task.
 // Shared by agent and CI tasks.
 import type Docker from "dockerode";
 import type { Logger } from "pino";

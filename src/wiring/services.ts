@@ -144,8 +144,8 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         pool: { ...status, containers: status.slots },
       };
     },
-    containers: () => pool.status().slots,
-    stopContainer: (slot) => pool.stopSlot(slot),
+    slots: () => pool.status().slots,
+    stopSlot: (slot) => pool.stopSlot(slot),
     cancelTask: (id) => pool.cancel(id, { by: "an operator" }),
     recentTasks: (limit) =>
       journal.recent(limit).map((e) => ({
