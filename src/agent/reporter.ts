@@ -1,12 +1,13 @@
 // The only writer to GitHub about an agent task once it exists: its one progress comment and the
 // closing reaction on what triggered it. (The 👀 at intake comes before there is a task.) One
-// publisher per task for its life in this process; every write is registered at once and runs
-// after the ones before it, so a late "running" can never land after the final comment.
+// publisher per task for its life in this process, written through in order (task-writes.ts), so a
+// late "running" can never land after the final comment.
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import { TaskPublisher } from "../publish/github.js";
 import type { Progress } from "../publish/progress.js";
 import type { Reaction } from "../publish/reactions.js";
+import { TaskWrites } from "../publish/task-writes.js";
 import type { TaskEnd, TaskReporter } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
 import type { AgentReport } from "./report.js";
@@ -21,90 +22,49 @@ export interface AgentReporterOptions {
   now?: (() => number) | undefined;
 }
 
-interface Entry {
-  publisher: Promise<TaskPublisher> | null;
-  chain: Promise<unknown>;
-}
-
 type ClosingReaction = Extract<Reaction, "rocket" | "confused">;
 const EMOJI: Record<ClosingReaction, string> = { rocket: "🚀", confused: "😕" };
 
 export class AgentReporter implements TaskReporter<AgentReport> {
-  private readonly entries = new Map<string, Entry>();
+  private readonly writes: TaskWrites<TaskPublisher>;
   private readonly now: () => number;
 
   constructor(private readonly options: AgentReporterOptions) {
     this.now = options.now ?? Date.now;
+    this.writes = new TaskWrites(async (task) => new TaskPublisher((await options.github(task)).octokit, task));
   }
 
   queued(task: Task, info: { slot: string; position: number }): Promise<void> {
-    return this.write(task, (p) => p.progress({ stage: "queued", slot: info.slot, position: info.position }));
+    return this.writes.write(task, (p) => p.progress({ stage: "queued", slot: info.slot, position: info.position }));
   }
 
   started(task: Task, info: { slot: string; interrupted: boolean }): Promise<void> {
     const since = new Date(this.now());
-    return this.write(task, (p) => p.progress({ stage: "running", slot: info.slot, since, retry: info.interrupted }));
+    return this.writes.write(task, (p) => p.progress({ stage: "running", slot: info.slot, since, retry: info.interrupted }));
   }
 
   /** Nothing is said: the next start edits the same comment again (queued, then running). Writes already asked for land first. */
   async suspended(task: Task): Promise<void> {
-    await this.settle(task.id);
+    await this.writes.forget(task.id);
   }
 
   async finished(task: Task, end: TaskEnd<AgentReport>): Promise<void> {
     const log = this.options.log.child({ task: task.id, repo: task.repo.fullName, slot: end.slot });
     const { progress, reaction } = finalWords(task, end, this.options.timeoutMinutes);
     // A failed comment edit must not keep the reaction back, nor the other way round.
-    const said = this.write(task, (p) => p.progress(progress)).catch((error: unknown) =>
+    const said = this.writes.write(task, (p) => p.progress(progress)).catch((error: unknown) =>
       log.warn({ err: error, state: end.state }, "could not say on GitHub how the task ended"),
     );
     const reacted = reaction
-      ? this.write(task, (p) => p.react(reaction)).catch((error: unknown) => log.warn({ err: error }, `could not react ${EMOJI[reaction]}`))
+      ? this.writes.write(task, (p) => p.react(reaction)).catch((error: unknown) => log.warn({ err: error }, `could not react ${EMOJI[reaction]}`))
       : undefined;
     await Promise.all([said, reacted]);
-    await this.settle(task.id);
+    await this.writes.forget(task.id);
   }
 
   /** Tasks whose publisher is held (tests: nothing outlives its task). */
   get size(): number {
-    return this.entries.size;
-  }
-
-  /** Runs `write` after every write registered before it for this task; registered at once. */
-  private write(task: Task, write: (publisher: TaskPublisher) => Promise<void>): Promise<void> {
-    const entry = this.entry(task);
-    const next = entry.chain.then(async () => write(await this.publisher(task, entry)));
-    // A failed write does not stop the next one: the final comment matters most.
-    entry.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** Waits for the task's registered writes, then forgets its publisher. */
-  private async settle(taskId: string): Promise<void> {
-    const entry = this.entries.get(taskId);
-    if (!entry) return;
-    await entry.chain;
-    if (this.entries.get(taskId) === entry) this.entries.delete(taskId);
-  }
-
-  private entry(task: Task): Entry {
-    let entry = this.entries.get(task.id);
-    if (!entry) {
-      entry = { publisher: null, chain: Promise.resolve() };
-      this.entries.set(task.id, entry);
-    }
-    return entry;
-  }
-
-  private publisher(task: Task, entry: Entry): Promise<TaskPublisher> {
-    if (entry.publisher) return entry.publisher;
-    const publisher = this.options.github(task).then(({ octokit }) => new TaskPublisher(octokit, task));
-    entry.publisher = publisher;
-    // No client (a token could not be minted): the next write asks again.
-    publisher.catch(() => {
-      if (entry.publisher === publisher) entry.publisher = null;
-    });
-    return publisher;
+    return this.writes.size;
   }
 }
 

@@ -11,6 +11,7 @@ import type { TaskGitHub } from "../github/probot.js";
 import { safeErrorSummary, type Redactor } from "../publish/redact.js";
 import type { TaskEnd, TaskReporter } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
+import { TaskWrites } from "../publish/task-writes.js";
 import { ciCheckForTask, conclusionForPoolState, type CiCheck, type CiConclusion, type CompleteInput } from "./checks.js";
 import { ciCause, endedEarlyOutput, queuedOutput, runningOutput, supersededOutput } from "./report.js";
 
@@ -35,23 +36,20 @@ interface KnownCheck {
   existed: boolean;
 }
 
-interface Entry {
-  client: Promise<GitHubClient> | null;
-  check: Promise<KnownCheck> | null;
-  chain: Promise<unknown>;
-  /** Queued by a handler in this process: no earlier process can have made its check. */
-  fresh: boolean;
-}
 
 export class CiReporter implements TaskReporter<CiReport> {
-  private readonly entries = new Map<string, Entry>();
+  private readonly writes: TaskWrites<KnownCheck>;
+  /** Tasks a handler queued in this process: no earlier process can have made their check. */
+  private readonly fresh = new Set<string>();
 
-  constructor(private readonly options: CiReporterOptions) {}
+  constructor(private readonly options: CiReporterOptions) {
+    this.writes = new TaskWrites((task) => this.check(task));
+  }
 
   async queued(task: Task, info: { slot: string; position: number; interrupted: boolean; recovered: boolean }): Promise<void> {
     const ci = task.ci;
     if (!ci) return;
-    if (!info.recovered) this.entry(task).fresh = true;
+    if (!info.recovered) this.fresh.add(task.id);
     await this.write(task, info.interrupted ? "could not mark the check run queued again" : "could not create the queued check run", async ({ check, existed }) => {
       if (info.interrupted) {
         await check.queued({
@@ -74,17 +72,15 @@ export class CiReporter implements TaskReporter<CiReport> {
 
   async suspended(task: Task): Promise<void> {
     if (!task.ci) return;
-    const entry = this.entry(task);
     await this.write(task, "could not mark the check run queued again", ({ check }) =>
       check.queued({ title: "Queued again", summary: "The server stopped while this run was in progress; it runs again when the server is back." }),
     );
     // The next start is another process: it finds the check again.
-    this.drop(task.id, entry);
+    await this.forget(task.id);
   }
 
   async finished(task: Task, end: TaskEnd<CiReport>): Promise<void> {
     if (!task.ci) return;
-    const entry = this.entry(task);
     const log = this.log(task);
     const report = end.ran?.report;
     await this.write(task, "could not complete the check run of a task that ended", async ({ check }) => {
@@ -99,12 +95,12 @@ export class CiReporter implements TaskReporter<CiReport> {
         await this.completeEndedEarly(task, check, end.state, end.detail ?? (end.state === "cancelled" ? "it was cancelled" : "the task ended"));
       }
     });
-    this.drop(task.id, entry);
+    await this.forget(task.id);
   }
 
   /** Tasks with state held (tests: nothing leaks). */
   get size(): number {
-    return this.entries.size;
+    return this.writes.size;
   }
 
   private async completeWithReport(task: Task, check: CiCheck, report: CiReport, end: TaskEnd<CiReport>): Promise<void> {
@@ -132,72 +128,37 @@ export class CiReporter implements TaskReporter<CiReport> {
     this.log(task).info({ conclusion, reason }, "completed the check of a run that ended without its own report");
   }
 
-  /** Runs `write` after every write registered before it for this task; registered at once. Never throws. */
+  /** Runs `write` after every write registered before it for this task (task-writes.ts); a failure is logged, never thrown. */
   private write(task: Task, failure: string, write: (known: KnownCheck) => Promise<void>): Promise<void> {
-    const entry = this.entry(task);
-    const next = entry.chain.then(async () => write(await this.check(task, entry)));
-    // A failed write does not stop the next one (a later "completed" matters most).
-    const settled = next.catch((error: unknown) => this.log(task).warn({ err: error }, failure));
-    entry.chain = settled;
-    return settled;
+    return this.writes.write(task, write).catch((error: unknown) => this.log(task).warn({ err: error }, failure));
+  }
+
+  private async forget(taskId: string): Promise<void> {
+    await this.writes.forget(taskId);
+    this.fresh.delete(taskId);
   }
 
   private log(task: Task): Logger {
     return this.options.log.child({ task: task.id, repo: task.repo.fullName });
   }
 
-  private entry(task: Task): Entry {
-    let entry = this.entries.get(task.id);
-    if (!entry) {
-      entry = { client: null, check: null, chain: Promise.resolve(), fresh: false };
-      this.entries.set(task.id, entry);
-    }
-    return entry;
-  }
-
-  /** Forgets the task once every write registered so far has settled. */
-  private drop(taskId: string, entry: Entry): void {
-    void entry.chain.then(() => {
-      if (this.entries.get(taskId) === entry) this.entries.delete(taskId);
+  /** The task's check, with whether an earlier process made it; made again by the next write if no client could be had. */
+  private async check(task: Task): Promise<KnownCheck> {
+    const { octokit } = await this.options.github(task);
+    const options = {
+      detailsUrl: this.options.detailsUrl?.(task.id) ?? null,
+      ...(this.options.maxAnnotations !== undefined ? { maxAnnotations: this.options.maxAnnotations } : {}),
+      ...(this.options.now ? { now: this.options.now } : {}),
+    };
+    const ci = task.ci!;
+    // Tasks journaled by older builds carry the id of the check created at intake.
+    if (ci.report !== "checks" || ci.checkRunId !== null || this.fresh.has(task.id)) return { check: ciCheckForTask(octokit, task, options), existed: ci.checkRunId !== null };
+    // This process has not written to it: an earlier one (before a restart) may have created it.
+    const id = await this.findByExternalId(octokit, task).catch((error: unknown) => {
+      this.log(task).warn({ err: error }, "could not look for the task's check run");
+      return null;
     });
-  }
-
-  private client(task: Task, entry: Entry): Promise<GitHubClient> {
-    if (entry.client) return entry.client;
-    const client = this.options.github(task).then(({ octokit }) => octokit);
-    entry.client = client;
-    // Whoever awaits it sees the error; the next write asks again (a token could not be minted).
-    client.catch(() => {
-      if (entry.client === client) entry.client = null;
-    });
-    return client;
-  }
-
-  private check(task: Task, entry: Entry): Promise<KnownCheck> {
-    if (entry.check) return entry.check;
-    const check = (async (): Promise<KnownCheck> => {
-      const octokit = await this.client(task, entry);
-      const options = {
-        detailsUrl: this.options.detailsUrl?.(task.id) ?? null,
-        ...(this.options.maxAnnotations !== undefined ? { maxAnnotations: this.options.maxAnnotations } : {}),
-        ...(this.options.now ? { now: this.options.now } : {}),
-      };
-      const ci = task.ci!;
-      // Tasks journaled by older builds carry the id of the check created at intake.
-      if (ci.report !== "checks" || ci.checkRunId !== null || entry.fresh) return { check: ciCheckForTask(octokit, task, options), existed: ci.checkRunId !== null };
-      // This process has not written to it: an earlier one (before a restart) may have created it.
-      const id = await this.findByExternalId(octokit, task).catch((error: unknown) => {
-        this.log(task).warn({ err: error }, "could not look for the task's check run");
-        return null;
-      });
-      return { check: ciCheckForTask(octokit, { ...task, ci: { ...ci, checkRunId: id } }, options), existed: id !== null };
-    })();
-    entry.check = check;
-    // No client: the next write tries again.
-    check.catch(() => {
-      if (entry.check === check) entry.check = null;
-    });
-    return check;
+    return { check: ciCheckForTask(octokit, { ...task, ci: { ...ci, checkRunId: id } }, options), existed: id !== null };
   }
 
   private async findByExternalId(octokit: GitHubClient, task: Task): Promise<number | null> {
