@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { DEFAULT_AGENT_COMMAND, parseAgentCommand } from "./policy/agent-command.js";
+import { parseMonthlyBudgets, parseUsd, type BudgetSettings } from "./policy/budget.js";
 
 export class SettingsError extends Error {
   constructor(
@@ -81,13 +82,56 @@ export const SETTINGS = {
     names: ["CLAUDE_API_KEY", "ANTHROPIC_API_KEY"],
     secret: true,
     group: "Agent",
-    doc: "Anthropic API key handed to the agent.",
+    doc: "Anthropic API key. It stays on the server: the model proxy adds it to the agent's requests.",
   },
   claudeOauthToken: {
     names: ["CLAUDE_CODE_OAUTH_TOKEN"],
     secret: true,
     group: "Agent",
-    doc: "Claude Code OAuth token (alternative to an API key).",
+    doc: "Claude Code OAuth token from `claude setup-token` (a subscription login; alternative to an API key). Stays on the server too.",
+  },
+  anthropicUpstreamUrl: {
+    names: ["ANTHROPIC_UPSTREAM_URL"],
+    default: "https://api.anthropic.com",
+    group: "Agent",
+    doc: "Where the model proxy forwards the agent's requests (an Anthropic-compatible Messages API).",
+  },
+  modelProxyHost: {
+    names: ["MODEL_PROXY_HOST"],
+    default: "",
+    group: "Agent",
+    doc: "Address the model proxy listens on and containers reach it at (default: CONTAINER_NETWORK's gateway; 127.0.0.1 with host).",
+  },
+  modelProxyPort: { names: ["MODEL_PROXY_PORT"], default: "0", group: "Agent", doc: "The model proxy's port (0: any free port)." },
+  modelPricesFile: {
+    names: ["MODEL_PRICES_FILE"],
+    default: "",
+    group: "Agent",
+    doc: "JSON file of model prices in dollars per million tokens, over the built-in table (see the README).",
+  },
+  maxTaskCostUsd: {
+    names: ["MAX_TASK_COST_USD"],
+    default: "10",
+    group: "Budgets",
+    doc: "A task's model cost limit in dollars when DEVS.yml sets no max_cost_usd.",
+  },
+  taskCostCeilingUsd: {
+    names: ["TASK_COST_CEILING_USD"],
+    default: "50",
+    group: "Budgets",
+    doc: "The highest max_cost_usd a repository may set, in dollars.",
+  },
+  monthlyBudgetUsd: {
+    names: ["MONTHLY_BUDGET_USD"],
+    default: "",
+    group: "Budgets",
+    doc: "Each repository's model budget per calendar month (UTC), in dollars; empty: none.",
+  },
+  monthlyBudgets: {
+    names: ["MONTHLY_BUDGETS"],
+    default: "",
+    group: "Budgets",
+    doc: "Monthly budgets for named repositories over MONTHLY_BUDGET_USD: owner/name=200,owner/*=50.",
   },
   agentCommand: {
     names: ["AGENT_COMMAND"],
@@ -175,6 +219,12 @@ export interface Settings {
   claudeApiKey: string | null;
   claudeOauthToken: string | null;
   agentCommand: string;
+  anthropicUpstreamUrl: string;
+  /** null: derived from CONTAINER_NETWORK when the proxy starts. */
+  modelProxyHost: string | null;
+  modelProxyPort: number;
+  modelPricesFile: string | null;
+  budgets: BudgetSettings;
 
   containerPool: string[];
   ciContainerPool: string[];
@@ -363,6 +413,40 @@ function agentCommand(env: Env): string {
   return r.value;
 }
 
+function dollars(env: Env, key: SettingKey): number | null {
+  const r = raw(env, key);
+  if (!r || r.value === "") return null;
+  const value = parseUsd(r.value);
+  if (value === null) throw new SettingsError(r.name, `expected an amount in dollars such as 5 or 0.50, got "${r.value}"`);
+  return value;
+}
+
+function budgets(env: Env): BudgetSettings {
+  const taskDefaultUsd = dollars(env, "maxTaskCostUsd")!;
+  const taskCeilingUsd = dollars(env, "taskCostCeilingUsd")!;
+  if (taskDefaultUsd <= 0) throw new SettingsError(raw(env, "maxTaskCostUsd")!.name, "must be more than 0");
+  if (taskDefaultUsd > taskCeilingUsd) {
+    throw new SettingsError(raw(env, "maxTaskCostUsd")!.name, `${taskDefaultUsd} is above TASK_COST_CEILING_USD (${taskCeilingUsd})`);
+  }
+  const byRepo = raw(env, "monthlyBudgets");
+  let monthlyByRepo: BudgetSettings["monthlyByRepo"] = [];
+  try {
+    monthlyByRepo = parseMonthlyBudgets(byRepo?.value ?? "");
+  } catch (error) {
+    throw new SettingsError(byRepo!.name, (error as Error).message);
+  }
+  return { taskDefaultUsd, taskCeilingUsd, monthlyDefaultUsd: dollars(env, "monthlyBudgetUsd"), monthlyByRepo };
+}
+
+function proxyHost(env: Env): string | null {
+  const r = raw(env, "modelProxyHost");
+  if (!r || r.value === "") return null;
+  // An address, not a name: containers are handed it in ANTHROPIC_BASE_URL and must reach it as is.
+  if (!/^(\d{1,3}(\.\d{1,3}){3}|localhost)$/.test(r.value)) throw new SettingsError(r.name, `expected an IPv4 address such as 172.17.0.1, got "${r.value}"`);
+  if (r.value === "0.0.0.0") throw new SettingsError(r.name, "must be one address the containers reach, not every interface");
+  return r.value;
+}
+
 /** One line GitHub shows as the check's (or the status context's) name. */
 function checkName(env: Env): string {
   const r = raw(env, "ciCheckName")!;
@@ -427,6 +511,11 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     claudeApiKey: str(env, "claudeApiKey"),
     claudeOauthToken: str(env, "claudeOauthToken"),
     agentCommand: agentCommand(env),
+    anthropicUpstreamUrl: url(env, "anthropicUpstreamUrl")!,
+    modelProxyHost: proxyHost(env),
+    modelProxyPort: int(env, "modelProxyPort", 0, 65535)!,
+    modelPricesFile: str(env, "modelPricesFile"),
+    budgets: budgets(env),
 
     containerPool,
     ciContainerPool,

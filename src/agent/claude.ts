@@ -1,8 +1,9 @@
 // Runs the coding agent (Claude Code by default) in the task's container and turns what it printed
 // into an outcome: success with the agent's answer, turns, cost, duration and session id, or a
 // failure with a reason a user can act on. The container layer supplies `exec`; this module only
-// builds the command and environment and judges the stream. Credentials travel in the exec's
-// environment, never on the command line, and every text that leaves here is redacted.
+// builds the command and environment and judges the stream. No model credential is ever handed
+// over: the environment carries the server's model proxy and a token for this task alone
+// (budget/model-access.ts), and every text that leaves here is redacted.
 import { StreamJsonReader, type AgentEvent, type AgentResult, type StreamSummary } from "./stream-json.js";
 import { createRedactor, safeErrorSummary, safeText, type Redactor } from "../publish/redact.js";
 import { agentArgv, DEFAULT_AGENT_COMMAND } from "../policy/agent-command.js";
@@ -33,19 +34,15 @@ export interface AgentExecOptions {
 /** Runs argv (no shell) where the agent lives; resolves with the exit code, rejects if it cannot. */
 export type AgentExec = (argv: string[], options: AgentExecOptions) => Promise<{ exitCode: number }>;
 
-export interface AgentCredentials {
-  apiKey?: string | null;
-  oauthToken?: string | null;
-}
-
 export interface AgentRunRequest {
   prompt: string;
   /** Working directory inside the container (the task's workspace). */
   cwd: string;
   /** The agent command setting; DEFAULT_AGENT_COMMAND when unset. */
   command?: string;
-  credentials: AgentCredentials;
-  /** Extra environment (DEVS.yml env_vars), below the credentials. */
+  /** The model session's variables (ANTHROPIC_BASE_URL, the task's token): above everything else. */
+  modelEnv: Readonly<Record<string, string>>;
+  /** Extra environment (DEVS.yml env_vars), below the model session's. */
   env?: Readonly<Record<string, string>>;
   /** Aborting stops the agent; a TimeoutError reason (AbortSignal.timeout) reads as a time-out. */
   signal?: AbortSignal;
@@ -90,12 +87,18 @@ export type AgentOutcome =
       detail: string;
     } & AgentStats);
 
-export function agentEnv(credentials: AgentCredentials, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const env: Record<string, string> = { ...AGENT_BASE_ENV, ...extra };
-  if (credentials.apiKey) env.ANTHROPIC_API_KEY = credentials.apiKey;
-  if (credentials.oauthToken) env.CLAUDE_CODE_OAUTH_TOKEN = credentials.oauthToken;
-  return env;
+/**
+ * env_vars may not point the agent elsewhere: the model session's variables win, and a repository's
+ * own model credential is dropped, since spending would then bypass the proxy's count and budgets.
+ */
+export function agentEnv(modelEnv: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env: Record<string, string> = { ...AGENT_BASE_ENV };
+  for (const [name, value] of Object.entries(extra)) if (!MODEL_VARIABLES.has(name.toUpperCase())) env[name] = value;
+  return { ...env, ...modelEnv };
 }
+
+/** What decides where the agent's model requests go and what they authenticate with. */
+const MODEL_VARIABLES = new Set(["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_API_KEY"]);
 
 /** Kept for the log when a run fails: the last lines, each bounded. */
 const STDERR_TAIL = 20;
@@ -107,7 +110,7 @@ const STDERR_LINE_MAX = 2000;
  */
 export async function runAgent(request: AgentRunRequest, exec: AgentExec): Promise<AgentOutcome> {
   const started = Date.now();
-  const redactor = createRedactor([request.credentials.apiKey, request.credentials.oauthToken, ...(request.secrets ?? [])]);
+  const redactor = createRedactor([request.modelEnv.ANTHROPIC_API_KEY, ...(request.secrets ?? [])]);
   const argv = agentArgv(request.command ?? DEFAULT_AGENT_COMMAND, request.prompt);
 
   const promptBytes = Buffer.byteLength(request.prompt, "utf8");
@@ -137,7 +140,7 @@ export async function runAgent(request: AgentRunRequest, exec: AgentExec): Promi
   let execError: unknown = null;
   try {
     ({ exitCode } = await exec(argv, {
-      env: agentEnv(request.credentials, request.env),
+      env: agentEnv(request.modelEnv, request.env),
       cwd: request.cwd,
       onLine,
       ...(request.signal ? { signal: request.signal } : {}),

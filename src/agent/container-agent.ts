@@ -9,7 +9,7 @@ import { TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { Task } from "../tasks/task.js";
 import { exportChanges } from "../publish/export-changes.js";
 import type { Identity } from "../workspace/repo-cache.js";
-import { runAgent, type AgentCredentials } from "./claude.js";
+import { runAgent } from "./claude.js";
 import type { PreparedContainer } from "./runner.js";
 
 export interface ContainerAgentDeps {
@@ -17,7 +17,6 @@ export interface ContainerAgentDeps {
   runtime: ContainerRuntime;
   defaultImage: string;
   agentCommand: string;
-  credentials: AgentCredentials;
   /** Values to keep out of anything posted (tokens, keys). */
   secrets: () => Iterable<string | null | undefined>;
   /** Who the collected commit says made it (re-committed on the host as the bot anyway). */
@@ -33,13 +32,13 @@ export function containerAgent(deps: ContainerAgentDeps) {
     return {
       workspaceFolder: spec.workspaceFolder,
       notes: notes.length ? [`Not applied from devcontainer.json: ${notes.join("; ")}.`] : [],
-      runAgent: (prompt, signal) =>
+      runAgent: (prompt, signal, modelEnv) =>
         runAgent(
           {
             prompt,
             cwd: spec.workspaceFolder,
             command: deps.agentCommand,
-            credentials: deps.credentials,
+            modelEnv,
             env: { ...input.env, [TASK_ID_VARIABLE]: task.id },
             signal,
             secrets: deps.secrets(),

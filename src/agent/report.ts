@@ -9,4 +9,6 @@ export type AgentReport =
   /** `summary` is the agent's own, already redacted; `note` says what was left out, or why a pull request replaced a push. */
   | ({ outcome: "done" } & Stage<"done">)
   /** `reason` is one line for the user, already safe (task-failure.ts) and redacted. */
-  | ({ outcome: "failed" } & Stage<"failed"> & { durationMs: number });
+  | ({ outcome: "failed" } & Stage<"failed"> & { durationMs: number })
+  /** A budget stopped it; `budget` is budgetStopText's line. */
+  | ({ outcome: "stopped" } & Stage<"stopped">);

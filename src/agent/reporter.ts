@@ -77,6 +77,10 @@ function finalWords(task: Task, end: TaskEnd<AgentReport>, timeoutMinutes: numbe
     const { durationMs, costUsd, turns, summary, pullRequest, pushed, note } = report;
     return { progress: { stage: "done", slot: end.slot, durationMs, costUsd, turns, summary, pullRequest, pushed, note }, reaction: "rocket" };
   }
+  if (report?.outcome === "stopped") {
+    const { outcome: _, ...stopped } = report;
+    return { progress: { stage: "stopped", ...stopped }, reaction: "confused" };
+  }
   switch (end.state) {
     case "done":
       // An executor that reported nothing: the run's length is all there is to say.

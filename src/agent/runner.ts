@@ -1,6 +1,7 @@
 // An agent task from start to answer: config, checkout, container, the agent, then publishing on
 // the host. Each collaborator is injected, so this file holds only the order of things. What the
-// user is told comes back as the task's report; the reporter (reporter.ts) writes it.
+// user is told comes back as the task's report; the reporter (reporter.ts) writes it. The agent
+// reaches the model only through the server's proxy, under the task's budgets (budget/).
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -16,6 +17,8 @@ import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
 import type { AgentConfig } from "../config/task-config.js";
 import type { AgentReport } from "./report.js";
+import type { ModelAccessAnswer, ModelSession } from "../budget/model-access.js";
+import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
@@ -28,8 +31,11 @@ export interface PreparedContainer {
   workspaceFolder: string;
   /** Notes for the user, e.g. devcontainer.json parts that were not applied. */
   notes: string[];
-  /** Runs the agent in the container with the prompt; must stop its processes on abort. */
-  runAgent(prompt: string, signal: AbortSignal): Promise<AgentOutcome>;
+  /**
+   * Runs the agent in the container with the prompt and the model session's environment (the
+   * proxy's address and the task's token); must stop its processes on abort.
+   */
+  runAgent(prompt: string, signal: AbortSignal, modelEnv: Readonly<Record<string, string>>): Promise<AgentOutcome>;
   /** Writes the agent's work since `baseSha` as a git bundle to the host file `target` (see export-changes.ts). */
   exportChanges(baseSha: string, target: string, signal: AbortSignal): Promise<ExportResult>;
 }
@@ -47,6 +53,8 @@ export interface AgentRunnerDeps {
   loadConfig(task: Task, octokit: GitHubClient, slot: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
   prepareContainer(input: { slot: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
+  /** The task's lease on the model proxy under its budgets, or the budget that is already spent. */
+  openModel(task: Task, maxCostUsd: number | null): Promise<ModelAccessAnswer>;
   redact(text: string): string;
   log: Logger;
   now?: () => number;
@@ -87,6 +95,13 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     return failWith(error, "could not read the task's configuration");
   }
 
+  // Before the checkout and the container: a spent budget stops the task before anything starts.
+  const access = await deps.openModel(task, config.maxCostUsd);
+  if (!access.ok) {
+    log.info({ budget: access.stop.budget }, "not started: a budget is spent");
+    return stoppedByBudget(access.stop, { ran: false, durationMs: now() - started, costUsd: null });
+  }
+  const model = access.session;
   const workspace = deps.workspaceFor(ctx.slot, task);
   // A task journaled by an older build may carry any delivery id: only a plain name becomes a path.
   const scratch = join(deps.scratchDir, task.id.replace(/[^A-Za-z0-9_-]/g, "_"));
@@ -102,33 +117,29 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
-    const outcome = await container.runAgent(prompt, ctx.signal);
+    const outcome = await container.runAgent(prompt, AbortSignal.any([ctx.signal, model.signal]), model.env);
     if (ctx.signal.aborted) return aborted(ctx);
+    const costUsd = countedCost(model);
+    const stop = model.stopped();
+    if (stop) {
+      log.warn({ budget: stop.budget, spentUsd: stop.spentUsd }, "the agent was stopped by a budget");
+      const kept = await keepUnfinished(deps, { task, ctx, container, checkout, scratch, config, plan, stop });
+      return stoppedByBudget(stop, { ran: true, durationMs: now() - started, costUsd, ...kept });
+    }
     if (!outcome.ok) {
       log.warn({ kind: outcome.kind, detail: outcome.detail, exitCode: outcome.exitCode }, `the agent did not finish: ${outcome.reason}`);
       // The exec error behind exec_failed is the server's (Docker), not something the agent did.
       const reason = outcome.kind === "exec_failed" ? agentStartFailure(task.id).reason : `the agent did not finish: ${outcome.reason}`;
-      return fail(reason, outcome.costUsd);
+      return fail(reason, costUsd);
     }
 
-    // The work leaves the container as a bundle; the host never reads the workspace's .git.
-    const bundle = `${scratch}.bundle`;
-    await mkdir(deps.scratchDir, { recursive: true, mode: 0o700 });
-    const exported = await container.exportChanges(checkout.baseSha, bundle, AbortSignal.any([ctx.signal, AbortSignal.timeout(EXPORT_TIMEOUT_MS)]));
-    const collected = await collectChanges({
-      bundle,
-      cache: deps.repoCache.cachePath(repoRef(task)),
-      scratch,
-      baseSha: checkout.baseSha,
-      identity: deps.identity,
-      message: commitMessage(task),
-    });
+    const { exported, collected } = await takeChanges(deps, { task, ctx, container, baseSha: checkout.baseSha, scratch });
     const summary = deps.redact(outcome.text);
     const leftOut = [...new Set([...exported.nestedRepositories, ...collected.droppedGitlinks])];
     const gitlinkNote = leftOut.length
       ? `Left out ${leftOut.map((p) => `\`${p.replace(/`/g, "")}\``).join(", ")}: nested repositories are not part of this one (only submodules of the base commit are).`
       : undefined;
-    const done = { outcome: "done" as const, durationMs: now() - started, costUsd: outcome.costUsd, turns: outcome.turns, summary };
+    const done = { outcome: "done" as const, durationMs: now() - started, costUsd, turns: outcome.turns, summary };
     if (!collected.changed) {
       const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
       return { state: "done", detail: "no changes", report: { ...done, note: note || undefined } };
@@ -147,6 +158,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     if (isUserFacing(error)) return fail(error.userMessage);
     return failWith(error, "agent task failed");
   } finally {
+    model.close();
     await discard(scratch).catch(() => undefined);
     await discard(`${scratch}.bundle`).catch(() => undefined);
   }
@@ -156,6 +168,65 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
 function aborted(ctx: RunContext): AgentResult {
   const reason = (ctx.signal.reason as TaskAbort | undefined)?.reason;
   return { state: "failed", detail: `aborted (${reason ?? "unknown"})` };
+}
+
+/** The proxy's count, not the agent's claim; null when the agent never asked the model (a custom AGENT_COMMAND). */
+function countedCost(model: ModelSession): number | null {
+  const usage = model.usage();
+  return usage.requests > 0 || usage.costUsd > 0 ? usage.costUsd : null;
+}
+
+function stoppedByBudget(
+  stop: BudgetStop,
+  facts: { ran: boolean; durationMs: number; costUsd: number | null; pullRequest?: { number: number; url: string } | undefined; note?: string | undefined },
+): AgentResult {
+  const budget = budgetStopText(stop);
+  return {
+    state: "failed",
+    detail: `stopped by the ${stop.budget} budget${facts.pullRequest ? `; unfinished work in #${facts.pullRequest.number}` : ""}`,
+    report: { outcome: "stopped", budget, ...facts },
+  };
+}
+
+interface RunInProgress {
+  task: Task;
+  ctx: RunContext;
+  container: PreparedContainer;
+  scratch: string;
+}
+
+/** The work leaves the container as a bundle; the host never reads the workspace's .git. */
+async function takeChanges(deps: AgentRunnerDeps, run: RunInProgress & { baseSha: string }) {
+  const bundle = `${run.scratch}.bundle`;
+  await mkdir(deps.scratchDir, { recursive: true, mode: 0o700 });
+  const exported = await run.container.exportChanges(run.baseSha, bundle, AbortSignal.any([run.ctx.signal, AbortSignal.timeout(EXPORT_TIMEOUT_MS)]));
+  const collected = await collectChanges({
+    bundle,
+    cache: deps.repoCache.cachePath(repoRef(run.task)),
+    scratch: run.scratch,
+    baseSha: run.baseSha,
+    identity: deps.identity,
+    message: commitMessage(run.task),
+  });
+  return { exported, collected };
+}
+
+/**
+ * A budget stopped the agent: what it had done so far is kept as a draft pull request from a new
+ * branch, titled unfinished, and never pushed to an existing branch (a half-done change must not
+ * land on the default branch or on someone's pull request). Nothing changed: nothing published.
+ */
+async function keepUnfinished(
+  deps: AgentRunnerDeps,
+  run: RunInProgress & { checkout: { baseSha: string }; config: AgentConfig; plan: CheckoutPlan; stop: BudgetStop },
+): Promise<{ pullRequest?: { number: number; url: string }; note?: string }> {
+  const { collected } = await takeChanges(deps, { ...run, baseSha: run.checkout.baseSha });
+  if (!collected.changed) return { note: "The agent had changed nothing yet, so nothing was published." };
+  const fresh = await deps.github(run.task);
+  const base = publishBase(run.task, run.plan.publish);
+  const why = `Unfinished: the agent was stopped because ${budgetStopText(run.stop)} This is the work it had done so far.`;
+  const pr = await openPullRequestFor(fresh, run.task, run.scratch, collected.headSha, { base, summary: "", note: why, draft: true, unfinished: true });
+  return { pullRequest: pr };
 }
 
 /** Packaging the agent's work in the container is quick; a hung git there must not hold the slot. */
@@ -210,41 +281,58 @@ function renderPrompt(
 }
 
 type Published = { pullRequest?: { number: number; url: string }; pushed?: { branch: string; url: string }; note?: string };
+type Fresh = { octokit: GitHubClient; token: string };
 
-async function publish(
-  { octokit, token }: { octokit: GitHubClient; token: string },
+/** Where a pull request of this task's work goes: the branch it would have been pushed to. */
+function publishBase(task: Task, mode: PublishMode): string {
+  switch (mode.kind) {
+    case "pull_request":
+      return mode.baseBranch;
+    case "direct_commit":
+    case "push_to_pr":
+      return mode.branch;
+    case "fork_pr":
+      return task.target.pullRequest?.baseRef ?? task.repo.defaultBranch;
+  }
+}
+
+/** Pushes the commit to a new branch of the task's and opens a pull request from it. */
+async function openPullRequestFor(
+  { octokit, token }: Fresh,
   task: Task,
-  config: AgentConfig,
-  mode: PublishMode,
   scratch: string,
   sha: string,
-  summary: string,
-): Promise<Published> {
+  input: { base: string; summary: string; note?: string | undefined; draft: boolean; unfinished?: boolean },
+): Promise<{ number: number; url: string }> {
+  const url = task.repo.cloneUrl;
+  let branch = branchFor(task);
+  if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
+  if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
+  const text = pullRequestText(task, input.summary, input.note);
+  const title = input.unfinished ? `[unfinished] ${text.title}`.slice(0, 250) : text.title;
+  return openPullRequest(octokit, task, { head: branch, base: input.base, title, body: text.body, draft: input.draft });
+}
+
+async function publish(fresh: Fresh, task: Task, config: AgentConfig, mode: PublishMode, scratch: string, sha: string, summary: string): Promise<Published> {
+  const { token } = fresh;
   const url = task.repo.cloneUrl;
   const branchUrl = (branch: string) => `${task.repo.htmlUrl}/tree/${branch}`;
-  const openPr = async (base: string, note?: string): Promise<Published> => {
-    let branch = branchFor(task);
-    if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
-    if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
-    const text = pullRequestText(task, summary, note);
-    const pr = await openPullRequest(octokit, task, { head: branch, base, title: text.title, body: text.body, draft: config.draftPrs });
+  const openPr = async (note?: string): Promise<Published> => {
+    const pr = await openPullRequestFor(fresh, task, scratch, sha, { base: publishBase(task, mode), summary, note, draft: config.draftPrs });
     return { pullRequest: pr, ...(note ? { note } : {}) };
   };
   switch (mode.kind) {
     case "pull_request":
-      return openPr(mode.baseBranch);
+      return openPr();
     case "direct_commit": {
       if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) } };
-      return openPr(mode.branch, `\`${mode.branch}\` moved on while the agent worked, so the change is a pull request instead of a direct commit.`);
+      return openPr(`\`${mode.branch}\` moved on while the agent worked, so the change is a pull request instead of a direct commit.`);
     }
     case "push_to_pr": {
       if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) } };
-      return openPr(mode.branch, `\`${mode.branch}\` moved on while the agent worked, so the change is a pull request into it.`);
+      return openPr(`\`${mode.branch}\` moved on while the agent worked, so the change is a pull request into it.`);
     }
     case "fork_pr":
-      return openPr(
-        task.target.pullRequest?.baseRef ?? task.repo.defaultBranch,
-        `#${mode.number} comes from a fork that this app cannot push to, so the change is offered as a new pull request.`,
-      );
+      return openPr(`#${mode.number} comes from a fork that this app cannot push to, so the change is offered as a new pull request.`);
   }
 }

@@ -49,6 +49,14 @@ export const DEVS_YML_SCHEMA = {
       default: false,
       description: "Open the agent's pull requests as drafts.",
     },
+    max_cost_usd: {
+      type: ["number", "null"],
+      exclusiveMinimum: 0,
+      default: null,
+      description:
+        "Most an agent task may spend on the model, in US dollars, as the server's proxy counts it. Empty: the operator's " +
+        "MAX_TASK_COST_USD. Never above the operator's TASK_COST_CEILING_USD.",
+    },
     single_queue: {
       type: "boolean",
       default: false,

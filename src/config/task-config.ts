@@ -19,6 +19,8 @@ export interface AgentConfig {
   renderOverride: ((vars: Record<string, string>) => string) | null;
   directCommit: boolean;
   draftPrs: boolean;
+  /** max_cost_usd, or null for the operator's default (policy/budget.ts applies the ceiling). */
+  maxCostUsd: number | null;
   /** env_vars for this slot, server secrets already removed. */
   env: Record<string, string>;
 }
@@ -51,6 +53,7 @@ function toAgentConfig(loaded: LoadedDevsConfig, slot: string, log: Pick<Logger,
     renderOverride: override ? (values) => renderPromptOverride(override, values) : null,
     directCommit: config.direct_commit,
     draftPrs: config.draft_prs,
+    maxCostUsd: config.max_cost_usd,
     env: slotEnv(loaded, slot, log, options).env,
   };
 }

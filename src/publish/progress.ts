@@ -16,6 +16,19 @@ export type Progress =
       note?: string | undefined;
     }
   | { stage: "failed"; reason: string; durationMs?: number | undefined; costUsd?: number | null | undefined }
+  /**
+   * A budget stopped the task (`budget` says which, at what figure), before it started (`ran`
+   * false) or while the agent worked; what it had done so far may be a draft pull request.
+   */
+  | {
+      stage: "stopped";
+      budget: string;
+      ran: boolean;
+      durationMs: number;
+      costUsd: number | null;
+      pullRequest?: { number: number; url: string } | undefined;
+      note?: string | undefined;
+    }
   | { stage: "timed_out"; minutes: number }
   | { stage: "cancelled"; by?: string | undefined };
 
@@ -54,6 +67,16 @@ export function renderProgress(taskId: string, p: Progress): string {
     }
     case "failed":
       return `${marker}\n❌ Failed${p.durationMs !== undefined ? ` after ${formatDuration(p.durationMs)}` : ""}: ${p.reason}`;
+    case "stopped": {
+      if (!p.ran) return `${marker}\n🛑 Not started: ${p.budget}`;
+      const facts = [formatDuration(p.durationMs), ...(p.costUsd !== null ? [`$${p.costUsd.toFixed(2)}`] : [])].join(" · ");
+      const kept = p.pullRequest
+        ? ` The work so far is in the draft pull request [#${p.pullRequest.number}](${p.pullRequest.url}), marked unfinished.`
+        : p.note
+          ? ` ${p.note}`
+          : "";
+      return `${marker}\n🛑 Stopped after ${facts}: ${p.budget}${kept}`;
+    }
     case "timed_out":
       return `${marker}\n⏱️ Stopped after ${p.minutes} minute${p.minutes === 1 ? "" : "s"} (the time limit). Nothing was published.`;
     case "cancelled":

@@ -1,5 +1,5 @@
 // The embedded SQLite database in DATA_DIR that holds what must survive a restart: delivery
-// memory now, the task journal with it. Migrations are numbered and applied in order.
+// memory, the task journal and the model usage ledger. Migrations are numbered and applied in order.
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +27,20 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX task_state ON task (state, seq);
    CREATE TABLE queue_pin (repo TEXT PRIMARY KEY, container TEXT NOT NULL, pinned_at INTEGER NOT NULL);`,
+  // What the model proxy counted per task, so monthly budgets and figures survive a restart.
+  `CREATE TABLE model_usage (
+     task_id TEXT PRIMARY KEY,
+     repo TEXT NOT NULL,
+     month TEXT NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cache_creation_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     requests INTEGER NOT NULL,
+     cost_usd REAL NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX model_usage_month ON model_usage (repo, month);`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

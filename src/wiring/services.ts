@@ -23,6 +23,7 @@ import { TaskJournal } from "../tasks/journal.js";
 import type { TaskSink } from "../tasks/sink.js";
 import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
+import { UsageLedger } from "../budget/ledger.js";
 
 /** Who the process talks to GitHub as. */
 export interface GitHubParts {
@@ -79,12 +80,13 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   const taskClient = taskGitHub(probot, settings);
   const secrets = secretValues(settings);
   const redact = createRedactor(secrets);
+  const db = openDatabase(settings.dataDir);
+  const ledger = new UsageLedger(db);
   const built: DockerTaskKinds | null = options.kinds
     ? null
-    : buildTaskKinds(settings, { log, identity, github: taskClient, devsConfig, permissions, secrets, redact, now });
+    : buildTaskKinds(settings, { log, identity, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger });
   const kinds = options.kinds ?? built!.kinds;
 
-  const db = openDatabase(settings.dataDir);
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
   const pool = new ContainerPool({
@@ -159,11 +161,14 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         container: e.slot,
         attempts: e.attempts,
         detail: e.detail,
+        // The model proxy's count for the task (agent tasks; 0 for CI).
+        cost_usd: ledger.usageOf(e.task.id).costUsd,
         created_at: new Date(e.createdAt).toISOString(),
         started_at: e.startedAt ? new Date(e.startedAt).toISOString() : null,
         finished_at: e.finishedAt ? new Date(e.finishedAt).toISOString() : null,
       })),
-    metrics: () => renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries }),
+    metrics: () =>
+      renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries, model: ledger.totals() }),
   };
 
   return {
@@ -177,6 +182,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     operations,
     close: async () => {
       await pool.close();
+      await built?.model.close();
       db.close();
     },
   };

@@ -1,6 +1,7 @@
 // The kinds of task `serve` runs, on Docker: the repository cache, the agent and CI runners with
 // their reporters, and the pool's hold on the containers. Built by the composition root
 // (services.ts), which hands in what handlers share with the runners.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { trustedConversation } from "../agent/conversation.js";
@@ -25,6 +26,12 @@ import type { Settings } from "../settings.js";
 import type { TaskKinds } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
 import { RepoCache } from "../workspace/repo-cache.js";
+import type { UsageLedger } from "../budget/ledger.js";
+import { ModelAccess } from "../budget/model-access.js";
+import { hostAddressFor } from "../containers/network.js";
+import { ModelProxy } from "../model-proxy/proxy.js";
+import { DEFAULT_PRICES, parsePriceOverrides, type PriceTable } from "../model-proxy/prices.js";
+import { SettingsError } from "../settings.js";
 
 /** What the composition root shares with the runners. */
 export interface SharedParts {
@@ -38,15 +45,17 @@ export interface SharedParts {
   redact: Redactor;
   /** The clock for the times the reporters write. */
   now: () => Date;
+  ledger: UsageLedger;
 }
 
 export interface DockerTaskKinds {
   kinds: TaskKinds;
   lifecycle: ContainerLifecycle;
+  model: ModelAccess;
 }
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
-  const { log, identity, github, devsConfig, permissions, secrets, redact, now } = shared;
+  const { log, identity, github, devsConfig, permissions, secrets, redact, now, ledger } = shared;
   const docker = connectDocker(settings.dockerHost);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
@@ -57,6 +66,27 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { slot: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
+
+  const prices = modelPrices(settings);
+  const model = new ModelAccess({
+    startProxy: async () => {
+      const proxy = new ModelProxy({
+        upstream: settings.anthropicUpstreamUrl,
+        credentials: { apiKey: settings.claudeApiKey, oauthToken: settings.claudeOauthToken },
+        prices,
+        log: log.child({ name: "model-proxy" }),
+        host: settings.modelProxyHost ?? (await hostAddressFor(docker, settings.containerNetwork, log)),
+        port: settings.modelProxyPort,
+      });
+      await proxy.listen();
+      log.info({ url: proxy.url }, "model proxy listening");
+      return proxy;
+    },
+    ledger,
+    budgets: settings.budgets,
+    now,
+    log,
+  });
 
   const agent = createAgentRunner({
     botHandle: identity.handle,
@@ -74,11 +104,11 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       runtime: containers,
       defaultImage: settings.defaultImage,
       agentCommand: settings.agentCommand,
-      credentials: { apiKey: settings.claudeApiKey, oauthToken: settings.claudeOauthToken },
       secrets: () => secrets,
       identity: identity.commit,
       log,
     }),
+    openModel: (task, maxCostUsd) => model.open(task, maxCostUsd),
     redact,
     log,
   });
@@ -102,7 +132,25 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   return {
     kinds: { agent: { execute: agent, reporter: agentReporter }, ci: { execute: ci, reporter: ciReporter } },
     lifecycle: containerLifecycle(containers, log),
+    model,
   };
+}
+
+/** The built-in price table, under MODEL_PRICES_FILE's entries; a bad file stops start-up. */
+function modelPrices(settings: Pick<Settings, "modelPricesFile">): PriceTable {
+  const file = settings.modelPricesFile;
+  if (!file) return DEFAULT_PRICES;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new SettingsError("MODEL_PRICES_FILE", `cannot read "${file}"`);
+  }
+  try {
+    return parsePriceOverrides(text, `MODEL_PRICES_FILE (${file})`);
+  } catch (error) {
+    throw new SettingsError("MODEL_PRICES_FILE", (error as Error).message);
+  }
 }
 
 /** A place's directories on the host: the workspace bind-mounted into its container, and its bridge. */

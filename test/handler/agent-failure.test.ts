@@ -21,6 +21,7 @@ import type { Task } from "../../src/tasks/task.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { runInPool, type TestPoolOptions } from "../helpers/pool.js";
 import { makeTask } from "../helpers/tasks.js";
+import { unmeteredModel } from "../helpers/model.js";
 
 /** These tasks fail before the agent's work would be taken out. */
 const unusedExport = async (): Promise<never> => {
@@ -33,7 +34,7 @@ const HOST_PATH = /\/(tmp|home|var|root|usr)\//;
 beforeEach(() => nock.disableNetConnect());
 afterEach(() => nock.cleanAll());
 
-const CONFIG: AgentConfig = { defaultBranch: null, promptExtra: null, renderOverride: null, directCommit: false, draftPrs: false, env: {} };
+const CONFIG: AgentConfig = { defaultBranch: null, promptExtra: null, renderOverride: null, directCommit: false, draftPrs: false, maxCostUsd: null, env: {} };
 
 /** A logger whose lines the test reads back. */
 function recordingLog() {
@@ -64,6 +65,7 @@ function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContai
     loadConfig: async () => CONFIG,
     conversation: async () => [],
     prepareContainer: over.prepareContainer ?? (async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport })),
+    openModel: unmeteredModel,
     redact: (text) => text,
     log,
     now: () => 0,

@@ -16,6 +16,7 @@ import type { RepoCache } from "../../src/workspace/repo-cache.js";
 import { runInPool } from "../helpers/pool.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { makeTask } from "../helpers/tasks.js";
+import { unmeteredModel } from "../helpers/model.js";
 
 const API = "https://api.github.com";
 const SHA = "4444444444444444444444444444444444444444";
@@ -45,6 +46,7 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     loadConfig: agentConfigLoader({ loader: new DevsConfigLoader({ envsDir: mkdtempSync(join(tmpdir(), "devs-envs-")) }), log: silent }),
     conversation: unreachable("the conversation"),
     prepareContainer: unreachable("the container"),
+    openModel: unmeteredModel,
     redact: (text) => text,
     log: silent,
     now: () => 0,

@@ -94,9 +94,11 @@ describe.skipIf(!engine.ok)("the Claude Code CLI in a container", () => {
     return workspace;
   }
 
+  /** The model session the runner hands over (here straight to the scripted API, without the server's proxy). */
+  const modelEnvFor = (api: FakeAnthropic) => ({ ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: API_KEY });
+
   /** Environment as an operator's DEVS.yml env_vars would give it; proxies catch other traffic. */
   const envFor = (api: FakeAnthropic, extra: Record<string, string> = {}) => ({
-    ANTHROPIC_BASE_URL: api.url,
     HTTP_PROXY: api.url,
     HTTPS_PROXY: api.url,
     NO_PROXY: "127.0.0.1,localhost",
@@ -132,7 +134,7 @@ describe.skipIf(!engine.ok)("the Claude Code CLI in a container", () => {
       {
         prompt: "Please add hello.txt and commit it.",
         cwd: "/workspace",
-        credentials: { apiKey: API_KEY },
+        modelEnv: modelEnvFor(fake),
         env: envFor(fake),
         onEvent: (e) => events.push(e),
       },
@@ -167,7 +169,7 @@ describe.skipIf(!engine.ok)("the Claude Code CLI in a container", () => {
     fake = await startFakeAnthropic({ kind: "error", status: 401, errorType: "authentication_error", message: "invalid x-api-key", shouldRetry: false });
     await newWorkspace();
     const outcome = await runAgent(
-      { prompt: "Please add hello.txt.", cwd: "/workspace", credentials: { apiKey: API_KEY }, env: envFor(fake) },
+      { prompt: "Please add hello.txt.", cwd: "/workspace", modelEnv: modelEnvFor(fake), env: envFor(fake) },
       dockerRunExec(image.tag, workspace, containers),
     );
     expect(outcome).toMatchObject({ ok: false, kind: "api_error", exitCode: 1 });
@@ -186,7 +188,7 @@ describe.skipIf(!engine.ok)("the Claude Code CLI in a container", () => {
     const controller = new AbortController();
     const started = containers.length;
     const pending = runAgent(
-      { prompt: "Please add hello.txt.", cwd: "/workspace", credentials: { apiKey: API_KEY }, env: envFor(fake), signal: controller.signal },
+      { prompt: "Please add hello.txt.", cwd: "/workspace", modelEnv: modelEnvFor(fake), env: envFor(fake), signal: controller.signal },
       dockerRunExec(image.tag, workspace, containers),
     );
     // Stop once the CLI is waiting on its first API call.

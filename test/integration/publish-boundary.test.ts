@@ -82,7 +82,6 @@ describe.skipIf(!engine.ok)("publishing across the container boundary", () => {
       runtime,
       defaultImage: image,
       agentCommand: DEFAULT_AGENT_COMMAND,
-      credentials: { apiKey: API_KEY },
       secrets: () => [API_KEY],
       identity,
       log,
@@ -90,10 +89,10 @@ describe.skipIf(!engine.ok)("publishing across the container boundary", () => {
       slot: poolName,
       task,
       workspace,
-      env: { ANTHROPIC_BASE_URL: fake.url, HTTP_PROXY: fake.url, HTTPS_PROXY: fake.url, NO_PROXY: "127.0.0.1,localhost" },
+      env: { HTTP_PROXY: fake.url, HTTPS_PROXY: fake.url, NO_PROXY: "127.0.0.1,localhost" },
       signal: AbortSignal.timeout(120_000),
     });
-    const outcome = await prepared.runAgent("Please do the work.", AbortSignal.timeout(120_000));
+    const outcome = await prepared.runAgent("Please do the work.", AbortSignal.timeout(120_000), { ANTHROPIC_BASE_URL: fake.url, ANTHROPIC_API_KEY: API_KEY });
     expect(outcome).toMatchObject({ ok: true });
     const scratch = join(tempDir("devs-pb-scratch-"), "publish.git");
     const bundle = `${scratch}.bundle`;

@@ -56,19 +56,27 @@ describe("the agent's environment", () => {
     expect(agentEnv({})).toEqual({ IS_SANDBOX: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
   });
 
-  it("carries the API key or the OAuth token under the CLI's names", () => {
-    expect(agentEnv({ apiKey: "sk-ant-x" })).toMatchObject({ ANTHROPIC_API_KEY: "sk-ant-x" });
-    expect(agentEnv({ oauthToken: "sk-ant-oat-y" })).toMatchObject({ CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat-y" });
-    expect(agentEnv({ apiKey: null, oauthToken: null })).not.toHaveProperty("ANTHROPIC_API_KEY");
+  it("carries the model session's address and task token, and no credential of the server's", () => {
+    const env = agentEnv({ ANTHROPIC_BASE_URL: "http://127.0.0.1:4100", ANTHROPIC_API_KEY: "devs-task-abc" });
+    expect(env).toEqual({
+      IS_SANDBOX: "1",
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:4100",
+      ANTHROPIC_API_KEY: "devs-task-abc",
+    });
   });
 
-  it("lets DEVS.yml env_vars add and override defaults, but not the credentials", () => {
-    const env = agentEnv({ apiKey: "sk-ant-real" }, { ANTHROPIC_BASE_URL: "http://127.0.0.1:9", IS_SANDBOX: "0", ANTHROPIC_API_KEY: "repo-value" });
+  it("lets DEVS.yml env_vars add and override defaults, but never redirect the model or bring a credential", () => {
+    const env = agentEnv(
+      { ANTHROPIC_BASE_URL: "http://127.0.0.1:4100", ANTHROPIC_API_KEY: "devs-task-abc" },
+      { IS_SANDBOX: "0", FOO: "bar", anthropic_base_url: "http://attacker.invalid", ANTHROPIC_AUTH_TOKEN: "repo", CLAUDE_CODE_OAUTH_TOKEN: "repo-oat" },
+    );
     expect(env).toEqual({
       IS_SANDBOX: "0",
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-      ANTHROPIC_BASE_URL: "http://127.0.0.1:9",
-      ANTHROPIC_API_KEY: "sk-ant-real",
+      FOO: "bar",
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:4100",
+      ANTHROPIC_API_KEY: "devs-task-abc",
     });
   });
 });
@@ -177,7 +185,7 @@ async function replay(name: string, code: number, extra: { prompt?: string; onEv
       prompt: extra.prompt ?? "please fix #1",
       cwd: dir,
       command: REPLAY,
-      credentials: { apiKey: "sk-ant-api03-unit-test-key" },
+      modelEnv: { ANTHROPIC_BASE_URL: "http://127.0.0.1:9", ANTHROPIC_API_KEY: "sk-ant-api03-unit-test-key" },
       env: { FIXTURE: name.startsWith("/") ? name : fixturePath(name), CODE: String(code), ARGS_OUT: argsOut },
       ...(extra.onEvent ? { onEvent: extra.onEvent } : {}),
     },
@@ -227,7 +235,7 @@ describe("running an agent process", () => {
   });
 
   it("reports a command that does not exist", async () => {
-    const outcome = await runAgent({ prompt: "x", cwd: tmpdir(), command: "devs-no-such-agent-binary {prompt}", credentials: {} }, localExec());
+    const outcome = await runAgent({ prompt: "x", cwd: tmpdir(), command: "devs-no-such-agent-binary {prompt}", modelEnv: {} }, localExec());
     expect(outcome).toMatchObject({ ok: false, kind: "exec_failed" });
     if (!outcome.ok) expect(outcome.reason).toMatch(/could not be run in the container/);
   });
@@ -243,7 +251,7 @@ describe("running an agent process", () => {
 
   it("refuses a prompt too long for one argument before starting anything", async () => {
     let started = false;
-    const outcome = await runAgent({ prompt: "x".repeat(MAX_PROMPT_BYTES + 1), cwd: tmpdir(), credentials: {} }, async () => {
+    const outcome = await runAgent({ prompt: "x".repeat(MAX_PROMPT_BYTES + 1), cwd: tmpdir(), modelEnv: {} }, async () => {
       started = true;
       return { exitCode: 0 };
     });
@@ -259,7 +267,7 @@ describe("running an agent process", () => {
         prompt: "x",
         cwd: tmpdir(),
         command: `sh -c 'echo "{\\"type\\":\\"system\\",\\"subtype\\":\\"init\\",\\"session_id\\":\\"s-1\\"}"; sleep 30 & wait' agent {prompt}`,
-        credentials: {},
+        modelEnv: {},
         signal,
       },
       localExec(),

@@ -128,6 +128,7 @@ describe("the DevsYml type", () => {
       prompt_override: string | null;
       direct_commit: boolean;
       draft_prs: boolean;
+      max_cost_usd: number | null;
       single_queue: boolean;
       ci_enabled: boolean;
       ci_test_command: string;
