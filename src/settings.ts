@@ -90,7 +90,12 @@ export const SETTINGS = {
     group: "Agent",
     doc: "Claude Code OAuth token from `claude setup-token` (a subscription login; alternative to an API key). Stays on the server too.",
   },
-  anthropicUpstreamUrl: {
+  agentCommand: {
+    names: ["AGENT_COMMAND"],
+    default: DEFAULT_AGENT_COMMAND,
+    group: "Agent",
+    doc: "The agent's command line in the container; {prompt} (one word) becomes the prompt. Other agents plug in here.",
+  },  anthropicUpstreamUrl: {
     names: ["ANTHROPIC_UPSTREAM_URL"],
     default: "https://api.anthropic.com",
     group: "Agent",
@@ -133,12 +138,7 @@ export const SETTINGS = {
     group: "Budgets",
     doc: "Monthly budgets for named repositories over MONTHLY_BUDGET_USD: owner/name=200,owner/*=50.",
   },
-  agentCommand: {
-    names: ["AGENT_COMMAND"],
-    default: DEFAULT_AGENT_COMMAND,
-    group: "Agent",
-    doc: "The agent's command line in the container; {prompt} (one word) becomes the prompt. Other agents plug in here.",
-  },
+
 
   containerPool: { names: ["CONTAINER_POOL"], default: "eamonn,harry,darren", group: "Pool", doc: "Slots: the pool's queues, one task at a time each; every slot has one long-lived container per repository and trust." },
   ciContainerPool: { names: ["CI_CONTAINER_POOL"], default: "", group: "Pool", doc: "Separate slots for CI (empty = CI shares CONTAINER_POOL's)." },

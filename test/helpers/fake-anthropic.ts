@@ -15,6 +15,13 @@ export interface ScriptedTurn {
   content: ScriptedBlock[];
   /** Defaults to `tool_use` when the turn holds a tool call, else `end_turn`. */
   stopReason?: "end_turn" | "tool_use" | "max_tokens";
+  /** The usage figures this turn reports (default: a small request). */
+  usage?: TurnUsage;
+}
+
+export interface TurnUsage {
+  input_tokens: number;
+  output_tokens: number;
 }
 
 export type FakeAnthropicMode =
@@ -138,13 +145,13 @@ export async function startFakeAnthropic(initial: FakeAnthropicMode): Promise<Fa
         }
         turnsServed += 1;
         const stop = turn.stopReason ?? (turn.content.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn");
-        sendMessage(res, body, turn.content, stop);
+        sendMessage(res, body, turn.content, stop, turn.usage);
         return;
       }
     }
   }
 
-  function sendMessage(res: ServerResponse, body: MessagesBody, content: ScriptedBlock[], stopReason: string): void {
+  function sendMessage(res: ServerResponse, body: MessagesBody, content: ScriptedBlock[], stopReason: string, usage: TurnUsage = USAGE): void {
     messageSeq += 1;
     const id = `msg_fake_${messageSeq}`;
     const model = body.model ?? "claude-fake";
@@ -160,7 +167,7 @@ export async function startFakeAnthropic(initial: FakeAnthropicMode): Promise<Fa
         content: blocks,
         stop_reason: stopReason,
         stop_sequence: null,
-        usage: USAGE,
+        usage,
       });
       return;
     }
@@ -175,7 +182,7 @@ export async function startFakeAnthropic(initial: FakeAnthropicMode): Promise<Fa
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: USAGE.input_tokens, output_tokens: 1 },
+        usage: { input_tokens: usage.input_tokens, output_tokens: 1 },
       },
     });
     blocks.forEach((block, index) => {
@@ -196,7 +203,7 @@ export async function startFakeAnthropic(initial: FakeAnthropicMode): Promise<Fa
       }
       event("content_block_stop", { index });
     });
-    event("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: USAGE.output_tokens } });
+    event("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
     event("message_stop", {});
     res.end();
   }
