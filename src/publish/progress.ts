@@ -19,7 +19,13 @@ export type Progress =
   | { stage: "timed_out"; minutes: number }
   | { stage: "cancelled"; by?: string | undefined };
 
-export const markerFor = (taskId: string) => `<!-- devs-webhook:task=${taskId} -->`;
+/** Opens every progress comment; the task id and ` -->` follow. */
+const TASK_MARKER = "<!-- devs-webhook:task=";
+
+export const markerFor = (taskId: string) => `${TASK_MARKER}${taskId} -->`;
+
+/** The bot's own progress comment (or a copy of one): never an instruction to the bot. */
+export const carriesTaskMarker = (text: string | null | undefined): boolean => !!text?.includes(TASK_MARKER);
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

@@ -10,6 +10,7 @@ import { DevsConfigLoader } from "../config/devs-yml.js";
 import { ciConfigLoader, routeHints } from "../config/task-config.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/identity.js";
 import { PermissionCache } from "../github/permissions.js";
+import { botNames } from "../policy/bot-names.js";
 import { createProbot, taskGitHub } from "../github/probot.js";
 import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
@@ -104,9 +105,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
   const sink = options.sink ?? pool;
-  const botHandle = identity.handle;
+  const bot = botNames(identity);
   const app = createApp({
-    botHandle,
+    bot,
     allowedOwners: settings.allowedOwners,
     authorizedUsers: settings.authorizedTriggerUsers,
     sink,
@@ -115,7 +116,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     now,
     cancelTasks: (repo, number, by) => pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length,
     ci: {
-      botHandle,
+      bot,
       allowedOwners: settings.allowedOwners,
       authorizedUsers: settings.authorizedCiTriggerUsers,
       sink,
@@ -135,7 +136,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     status: () => {
       const status = pool.status();
       return {
-        mentioned_user: botHandle,
+        mentioned_user: bot.handle,
         auth_mode: settings.auth.kind,
         container_pool: settings.containerPool,
         ci_container_pool: settings.ciContainerPool,

@@ -18,6 +18,7 @@ import { placeName, placeOf, type PlaceKey } from "../containers/naming.js";
 import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
 import type { PermissionCache } from "../github/permissions.js";
+import { botNames } from "../policy/bot-names.js";
 import type { TaskGitHub } from "../github/probot.js";
 import type { ContainerLifecycle } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
@@ -58,6 +59,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { slot: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
+  const bot = botNames(identity);
   const agent = createAgentRunner({
     botHandle: identity.handle,
     identity: identity.commit,
@@ -68,7 +70,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     github,
     loadConfig: agentConfigLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     conversation: (octokit, task) =>
-      trustedConversation(octokit, task, { botHandle: identity.handle, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
+      trustedConversation(octokit, task, { bot, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
     prepareContainer: containerAgent({
       docker,
       runtime: containers,

@@ -3,6 +3,7 @@ import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { trustedConversation } from "../../src/agent/conversation.js";
 import { PermissionCache } from "../../src/github/permissions.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import { TaskPublisher } from "../../src/publish/github.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { openPullRequest } from "../../src/publish/pull-request.js";
@@ -89,7 +90,7 @@ describe("trustedConversation", () => {
       .get("/repos/acme/widgets/collaborators/stranger/permission")
       .reply(200, { permission: "read", role_name: "read" });
     const conversation = await trustedConversation(octokit, task(), {
-      botHandle: "devs-bot",
+      bot: botNames({ handle: "devs-bot", login: "devs-bot[bot]" }),
       authorizedUsers: { kind: "write-access" },
       permissions: new PermissionCache(),
     });

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { botNames } from "../../src/policy/bot-names.js";
+
+describe("botNames: the handle and the real login are both the bot", () => {
+  const bot = botNames({ handle: "devs", login: "devs-app[bot]" });
+  const table: Array<[string | null | undefined, boolean]> = [
+    ["devs", true],
+    ["DEVS", true],
+    ["devs[bot]", true],
+    ["devs-app[bot]", true],
+    ["Devs-App[BOT]", true],
+    ["devs-app", true],
+    ["devs-apps[bot]", false],
+    ["devs2", false],
+    ["someone", false],
+    ["", false],
+    [null, false],
+    [undefined, false],
+  ];
+  for (const [login, expected] of table) it(`${String(login)} → ${expected}`, () => expect(bot.isBot(login)).toBe(expected));
+
+  it("mentions still address the handle", () => expect(bot.handle).toBe("devs"));
+
+  it("without a login from GitHub, the handle alone names the bot", () => {
+    const handleOnly = botNames({ handle: "devs", login: null });
+    expect(handleOnly.isBot("devs[bot]")).toBe(true);
+    expect(handleOnly.isBot("devs-app[bot]")).toBe(false);
+  });
+
+  it("a handle configured with [bot] matches it without", () => {
+    expect(botNames({ handle: "devs-bot[bot]", login: null }).isBot("devs-bot")).toBe(true);
+  });
+});
