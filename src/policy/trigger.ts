@@ -1,7 +1,7 @@
 // When does an event start an agent task? Pure: the handler reduces a payload to a TriggerInput.
-import { carriesTaskMarker } from "../publish/progress.js";
 import type { BotNames } from "./bot-names.js";
 import { mentions, newlyMentions } from "./mention.js";
+import { carriesTaskMarker } from "./task-marker.js";
 
 export type AgentTriggerEvent =
   | "issues"

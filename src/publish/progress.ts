@@ -1,5 +1,6 @@
 // The one progress comment per task, rendered for each stage. A hidden marker names the task so
 // a retried task (after a restart) edits its comment instead of posting another. Pure.
+import { TASK_MARKER } from "../policy/task-marker.js";
 
 export type Progress =
   | { stage: "queued"; slot: string; position: number }
@@ -19,13 +20,7 @@ export type Progress =
   | { stage: "timed_out"; minutes: number }
   | { stage: "cancelled"; by?: string | undefined };
 
-/** Opens every progress comment; the task id and ` -->` follow. */
-const TASK_MARKER = "<!-- devs-webhook:task=";
-
 export const markerFor = (taskId: string) => `${TASK_MARKER}${taskId} -->`;
-
-/** The bot's own progress comment (or a copy of one): never an instruction to the bot. */
-export const carriesTaskMarker = (text: string | null | undefined): boolean => !!text?.includes(TASK_MARKER);
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
