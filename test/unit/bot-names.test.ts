@@ -9,7 +9,8 @@ describe("botNames: the handle and the real login are both the bot", () => {
     ["devs[bot]", true],
     ["devs-app[bot]", true],
     ["Devs-App[BOT]", true],
-    ["devs-app", true],
+    ["devs-app", false],
+    ["devs-app[bot][bot]", false],
     ["devs-apps[bot]", false],
     ["devs2", false],
     ["someone", false],
@@ -25,6 +26,12 @@ describe("botNames: the handle and the real login are both the bot", () => {
     const handleOnly = botNames({ handle: "devs", login: null });
     expect(handleOnly.isBot("devs[bot]")).toBe(true);
     expect(handleOnly.isBot("devs-app[bot]")).toBe(false);
+  });
+
+  it("in token mode the login is the token's user, whole", () => {
+    const tokenBot = botNames({ handle: "devs", login: "devs-machine" });
+    expect(tokenBot.isBot("Devs-Machine")).toBe(true);
+    expect(tokenBot.isBot("devs-machine[bot]")).toBe(false);
   });
 
   it("a handle configured with [bot] matches it without", () => {

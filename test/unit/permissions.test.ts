@@ -35,6 +35,7 @@ describe("mayTrigger", () => {
     ["the handle, without asking", { kind: "write-access" }, "devs-bot[bot]", true, []],
     ["the App's login, without asking", { kind: "write-access" }, "devs-app[bot]", true, []],
     ["the App's login, unlisted", { kind: "users", users: ["alice"] }, "devs-app[bot]", false, []],
+    ["an account named like the App's slug is asked about", { kind: "write-access" }, "devs-app", false, ["devs-app"]],
   ])("%s", async (_name, authorizedUsers, login, allowed, asked) => {
     const github = fakeGitHub({ carol: "write", dave: "read" });
     const access = { authorizedUsers, bot: BOT, permissions: new PermissionCache() };
