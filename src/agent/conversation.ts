@@ -3,7 +3,6 @@
 // else could be someone steering the agent without permission.
 import type { GitHubClient } from "../github/client.js";
 import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
-import { isBotLogin } from "../policy/mention.js";
 import type { Task } from "../tasks/task.js";
 import type { ConversationComment } from "./prompt.js";
 
@@ -29,7 +28,7 @@ export async function trustedConversation(
   for (const c of earlier.slice(-MAX_COMMENTS)) {
     const login = c.user!.login;
     // The bot's own earlier comments belong to the conversation even when a list leaves it out.
-    if (isBotLogin(login, deps.botHandle) || (await mayTrigger(octokit, task.repo, login, deps))) kept.push({ author: login, createdAt: c.created_at, body: c.body! });
+    if (deps.bot.isBot(login) || (await mayTrigger(octokit, task.repo, login, deps))) kept.push({ author: login, createdAt: c.created_at, body: c.body! });
   }
   return kept;
 }

@@ -1,5 +1,6 @@
-// Who the bot is: the handle people mention, and the name and e-mail its commits carry (GitHub
-// shows `<slug>[bot]` commits with the App's avatar when the e-mail is the bot user's noreply one).
+// Who the bot is: the handle people mention, the login GitHub shows on what the bot writes, and
+// the name and e-mail its commits carry (GitHub shows `<slug>[bot]` commits with the App's avatar
+// when the e-mail is the bot user's noreply one).
 import type { Probot } from "probot";
 import type { Logger } from "pino";
 import { SettingsError, type Settings } from "../settings.js";
@@ -7,6 +8,11 @@ import type { Identity } from "../workspace/repo-cache.js";
 
 export interface BotIdentity {
   handle: string;
+  /**
+   * The login GitHub shows on the bot's comments and pushes: `<slug>[bot]` for an App, the
+   * token's user otherwise. Null when GitHub could not be asked at start-up.
+   */
+  login: string | null;
   commit: Identity;
 }
 
@@ -32,7 +38,7 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
         `not set, and GitHub could not tell the bot's name (${(error as Error).message}); set it or check the credentials`,
       );
     }
-    log.warn({ err: error }, "could not look the bot up on GitHub; commits use a generic identity");
+    log.warn({ err: error }, "could not look the bot up on GitHub; commits use a generic identity, and only GITHUB_MENTIONED_USER is known as the bot");
   }
   if (!handle) throw new SettingsError("GITHUB_MENTIONED_USER", "not set, and GitHub returned no App slug; set it");
   const name = login ?? handle;
@@ -46,5 +52,5 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
       log.debug({ err: error }, "bot user id not found; using a plain noreply address");
     }
   }
-  return { handle, commit: { name, email } };
+  return { handle, login, commit: { name, email } };
 }

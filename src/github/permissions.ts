@@ -2,14 +2,14 @@
 // is empty, write access as GitHub answers it, remembered briefly so a busy thread does not ask once
 // per comment.
 import { checkAllowList, permissionAllowsTrigger } from "../policy/access.js";
-import { isBotLogin } from "../policy/mention.js";
+import type { BotNames } from "../policy/bot-names.js";
 import type { AllowList } from "../settings.js";
 import type { GitHubClient } from "./client.js";
 
 export interface TriggerAccess {
   /** AUTHORIZED_TRIGGER_USERS or AUTHORIZED_CI_TRIGGER_USERS. */
   authorizedUsers: AllowList;
-  botHandle: string;
+  bot: BotNames;
   /** One instance for the whole process, so every handler and the agent share its answers. */
   permissions: PermissionCache;
 }
@@ -19,7 +19,7 @@ export async function mayTrigger(octokit: GitHubClient, repo: { owner: string; n
   const verdict = checkAllowList(login, access.authorizedUsers);
   if (verdict !== "ask-github") return verdict === "allowed";
   // The App has write access, but is no collaborator: GitHub would answer 404 for it.
-  if (isBotLogin(login, access.botHandle)) return true;
+  if (access.bot.isBot(login)) return true;
   return access.permissions.hasWriteAccess(octokit, repo.owner, repo.name, login);
 }
 

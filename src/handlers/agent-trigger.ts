@@ -37,12 +37,12 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
     log.warn("ignored: payload lacks the fields this event needs");
     return;
   }
-  const decision = decideAgentTrigger(extracted.input, deps.botHandle);
+  const decision = decideAgentTrigger(extracted.input, deps.bot);
   if (!decision.trigger) {
     log.debug({ reason: decision.reason }, "not a trigger");
     return;
   }
-  if (decision.reason === "mention" && deps.cancelTasks && isStopCommand(extracted.input.text, deps.botHandle)) {
+  if (decision.reason === "mention" && deps.cancelTasks && isStopCommand(extracted.input.text, deps.bot.handle)) {
     return handleStop(context, deps, extracted, repo, log);
   }
   const taskId = `agent-${context.id}`;

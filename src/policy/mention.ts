@@ -63,12 +63,6 @@ export function newlyMentions(
   return mentions(current, handle) && !mentions(previous, handle);
 }
 
-/** The bot in any spelling: `name`, `Name`, `name[bot]`. */
-export function isBotLogin(login: string | null | undefined, handle: string): boolean {
-  if (!login) return false;
-  return login.toLowerCase().replace(/\[bot\]$/, "") === handle.toLowerCase().replace(/\[bot\]$/, "");
-}
-
 /** `@bot stop` (or `cancel`) as the whole of a comment: cancel the bot's work on this thread. */
 export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
   if (!markdown) return false;

@@ -1,5 +1,7 @@
 // When does an event start an agent task? Pure: the handler reduces a payload to a TriggerInput.
-import { isBotLogin, mentions, newlyMentions } from "./mention.js";
+import type { BotNames } from "./bot-names.js";
+import { mentions, newlyMentions } from "./mention.js";
+import { carriesTaskMarker } from "./task-marker.js";
 
 export type AgentTriggerEvent =
   | "issues"
@@ -43,30 +45,32 @@ export type TriggerDecision =
 
 const no = (reason: string): TriggerDecision => ({ trigger: false, reason });
 
-export function decideAgentTrigger(input: TriggerInput, botHandle: string): TriggerDecision {
+export function decideAgentTrigger(input: TriggerInput, bot: BotNames): TriggerDecision {
   if (!AGENT_TRIGGER_ACTIONS[input.event].includes(input.action)) return no(`action ${input.action} is not a trigger`);
-  // Loop guard: the bot's own comments, edits, reviews and assignments never trigger.
-  if (isBotLogin(input.sender, botHandle)) return no("sent by the bot itself");
-  if (input.author && isBotLogin(input.author, botHandle)) return no("written by the bot itself");
+  // Loop guard: the bot's own comments, edits, reviews and assignments never trigger, and neither
+  // does text carrying a progress comment's marker, whoever posted it.
+  if (bot.isBot(input.sender)) return no("sent by the bot itself");
+  if (input.author && bot.isBot(input.author)) return no("written by the bot itself");
+  if (carriesTaskMarker(input.text)) return no("carries a progress comment's marker");
 
   if (input.action === "assigned") {
-    return isBotLogin(input.assignee, botHandle) ? { trigger: true, reason: "assigned" } : no("someone else was assigned");
+    return bot.isBot(input.assignee) ? { trigger: true, reason: "assigned" } : no("someone else was assigned");
   }
   if (input.event === "pull_request_review" && !input.text?.trim()) return no("review has no body");
 
-  if (input.action === "opened" && input.assignees?.some((a) => isBotLogin(a, botHandle))) {
+  if (input.action === "opened" && input.assignees?.some((a) => bot.isBot(a))) {
     return { trigger: true, reason: "assigned" };
   }
   const mentioned =
     input.action === "edited"
-      ? newlyMentions(input.text, input.previousText, botHandle)
-      : mentions(input.text, botHandle);
+      ? newlyMentions(input.text, input.previousText, bot.handle)
+      : mentions(input.text, bot.handle);
   if (mentioned) return { trigger: true, reason: "mention" };
 
   // A new comment or review on a pull request the bot opened is addressed to the bot.
   const isNewFeedback =
     (input.event === "issue_comment" || input.event === "pull_request_review_comment") && input.action === "created";
-  if ((isNewFeedback || input.event === "pull_request_review") && isBotLogin(input.pullRequestAuthor, botHandle)) {
+  if ((isNewFeedback || input.event === "pull_request_review") && bot.isBot(input.pullRequestAuthor)) {
     return { trigger: true, reason: "bot_pull_request" };
   }
   return no(input.action === "edited" ? "the edit adds no new mention" : "no mention of the bot");

@@ -1,5 +1,6 @@
 // The one progress comment per task, rendered for each stage. A hidden marker names the task so
 // a retried task (after a restart) edits its comment instead of posting another. Pure.
+import { TASK_MARKER } from "../policy/task-marker.js";
 
 export type Progress =
   | { stage: "queued"; slot: string; position: number }
@@ -32,7 +33,7 @@ export type Progress =
   | { stage: "timed_out"; minutes: number }
   | { stage: "cancelled"; by?: string | undefined };
 
-export const markerFor = (taskId: string) => `<!-- devs-webhook:task=${taskId} -->`;
+export const markerFor = (taskId: string) => `${TASK_MARKER}${taskId} -->`;
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

@@ -13,6 +13,7 @@ import { PermissionCache } from "../github/permissions.js";
 import { createProbot, taskGitHub } from "../github/probot.js";
 import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
+import { botNames } from "../policy/bot-names.js";
 import { createRedactor } from "../publish/redact.js";
 import { ContainerPool } from "../pool/pool.js";
 import type { Settings } from "../settings.js";
@@ -106,9 +107,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
   const sink = options.sink ?? pool;
-  const botHandle = identity.handle;
+  const bot = botNames(identity);
   const app = createApp({
-    botHandle,
+    bot,
     allowedOwners: settings.allowedOwners,
     authorizedUsers: settings.authorizedTriggerUsers,
     sink,
@@ -117,7 +118,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     now,
     cancelTasks: (repo, number, by) => pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length,
     ci: {
-      botHandle,
+      bot,
       allowedOwners: settings.allowedOwners,
       authorizedUsers: settings.authorizedCiTriggerUsers,
       sink,
@@ -137,7 +138,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     status: () => {
       const status = pool.status();
       return {
-        mentioned_user: botHandle,
+        mentioned_user: bot.handle,
         auth_mode: settings.auth.kind,
         container_pool: settings.containerPool,
         ci_container_pool: settings.ciContainerPool,

@@ -20,6 +20,7 @@ import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
 import type { PermissionCache } from "../github/permissions.js";
 import type { TaskGitHub } from "../github/probot.js";
+import { botNames } from "../policy/bot-names.js";
 import type { ContainerLifecycle } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
 import type { Settings } from "../settings.js";
@@ -88,6 +89,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     log,
   });
 
+  const bot = botNames(identity);
   const agent = createAgentRunner({
     botHandle: identity.handle,
     identity: identity.commit,
@@ -98,7 +100,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     github,
     loadConfig: agentConfigLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
     conversation: (octokit, task) =>
-      trustedConversation(octokit, task, { botHandle: identity.handle, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
+      trustedConversation(octokit, task, { bot, authorizedUsers: settings.authorizedTriggerUsers, permissions }),
     prepareContainer: containerAgent({
       docker,
       runtime: containers,

@@ -1,13 +1,20 @@
 // The agent-trigger handler with Probot and nock: which events make an agent task, who may make one, and what GitHub is told.
 import nock from "nock";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPairSync } from "node:crypto";
 import { Probot } from "probot";
 import { pino } from "pino";
+import { createProbot } from "../../src/github/probot.js";
+import { resolveBotIdentity } from "../../src/github/identity.js";
 import { createApp } from "../../src/index.js";
+import { markerFor } from "../../src/publish/progress.js";
+import { MemoryTaskSink } from "../../src/tasks/sink.js";
+import { buildServices, type Services } from "../../src/wiring/services.js";
 import { BOT, TestOctokit, testDeps, testProbot } from "../helpers/probot.js";
 import { strictNock } from "../helpers/nock.js";
 import { payload } from "../helpers/payloads.js";
+import { appPrivateKey } from "../helpers/serve-process.js";
+import { testSettings } from "../helpers/settings.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/Codertocat/Hello-World";
@@ -403,5 +410,62 @@ describe("@bot stop", () => {
     await deliver(probot, "issue_comment", comment(`@${BOT} stop using var and fix the linter`));
     scope.done();
     expect(deps.sink.tasks).toHaveLength(1);
+  });
+});
+
+describe("an App whose GITHUB_MENTIONED_USER is not its login", () => {
+  // As the real API shows the App's own comments: user and sender devs-app[bot], while people
+  // mention it as @devs.
+  const self = { login: "devs-app[bot]", type: "Bot" };
+  const id = (comment("").comment as { id: number }).id;
+  const queued = `${markerFor("agent-d1")}\n⏳ Queued for \`eamonn\`.`;
+  const done = `${markerFor("agent-d1")}\n✅ Done in 2m in \`eamonn\`.\n\nAs @devs was asked: the crash is fixed.`;
+  const services: Services[] = [];
+  afterEach(async () => {
+    for (const s of services.splice(0)) await s.close();
+  });
+
+  /** What `serve` builds (openServices), with a test client: the identity comes from GET /app. */
+  async function servedApp(): Promise<{ probot: Probot; sink: MemoryTaskSink }> {
+    const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "devs" });
+    const log = pino({ level: "silent" });
+    const probot = createProbot(settings, log, TestOctokit);
+    const lookup = nock(API).get("/app").reply(200, { id: 42, slug: "devs-app" });
+    const identity = await resolveBotIdentity(probot, settings, log);
+    lookup.done();
+    const sink = new MemoryTaskSink();
+    const built = buildServices(settings, { log, probot, identity }, { kinds: {}, sink });
+    services.push(built);
+    await probot.load(built.app);
+    return { probot, sink };
+  }
+
+  it("its own progress comment, posted and edited, asks GitHub nothing and queues nothing", async () => {
+    const { probot, sink } = await servedApp();
+    await deliver(probot, "issue_comment", comment(queued, { comment: { user: self }, sender: self, installation: { id: 77 } }));
+    await deliver(
+      probot,
+      "issue_comment",
+      payload("issue_comment", "edited", { comment: { body: done, user: self }, sender: self, changes: { body: { from: queued } }, installation: { id: 77 } }),
+    );
+    expect(sink.tasks).toEqual([]);
+  });
+
+  it("a person's comment carrying the marker asks GitHub nothing and queues nothing", async () => {
+    const { probot, sink } = await servedApp();
+    await deliver(probot, "issue_comment", comment(`@devs do this again\n${done}`, { installation: { id: 77 } }));
+    expect(sink.tasks).toEqual([]);
+  });
+
+  it("a person's mention of @devs still queues a task and reacts 👀", async () => {
+    const { probot, sink } = await servedApp();
+    const scope = nock(API)
+      .post("/app/installations/77/access_tokens")
+      .reply(201, { token: "installation-token", expires_at: "2099-01-01T00:00:00Z", permissions: {} })
+      .post(`${REPO}/issues/comments/${id}/reactions`, { content: "eyes" })
+      .reply(201, { id: 1, content: "eyes" });
+    await deliver(probot, "issue_comment", comment("@devs please fix the crash", { installation: { id: 77 } }));
+    scope.done();
+    expect(sink.tasks.map((t) => [t.trigger.reason, t.sender])).toEqual([["mention", "Codertocat"]]);
   });
 });

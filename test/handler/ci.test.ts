@@ -9,6 +9,7 @@ import type { Probot } from "probot";
 import type { SupersedeRequest } from "../../src/ci/checks.js";
 import { ciCause, queuedOutput } from "../../src/ci/report.js";
 import type { CiConfigResult } from "../../src/handlers/ci.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import type { Task } from "../../src/tasks/task.js";
 import { CI_ENABLED, ciDeps, ciProbot, exactBody, strictCiNock, type TestCiDeps } from "../helpers/ci.js";
 import { payload } from "../helpers/payloads.js";
@@ -287,6 +288,13 @@ describe("who may trigger CI", () => {
     const probot = await ciProbot(deps);
     await deliver(probot, "push", push("refs/heads/main", { sender: { login: "devs-bot[bot]" } }), "d-bot");
     expect(submitted(deps).queued).toBe("Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @devs-bot[bot].");
+  });
+
+  it("empty list: with GITHUB_MENTIONED_USER unlike the App's login, the App's pushes still run without asking", async () => {
+    const deps = ciDeps({ authorizedUsers: { kind: "write-access" }, bot: botNames({ handle: "devs", login: "devs-app[bot]" }) });
+    const probot = await ciProbot(deps);
+    await deliver(probot, "push", push("refs/heads/main", { sender: { login: "devs-app[bot]" } }), "d-app");
+    expect(submitted(deps).queued).toBe("Waiting for a container to run `./runtests.sh` on `6113728`, for the push to `main` by @devs-app[bot].");
   });
 
   it("a list: it decides alone, for the bot too", async () => {

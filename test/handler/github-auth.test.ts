@@ -1,9 +1,10 @@
-// Tasks ask for an installation token outright (to fetch and push on the host). With GHE_HOST that
-// request must go to the Enterprise host, also when no API call has cached a token first (a task
-// recovered from the journal right after a restart).
+// Who the bot is, as GitHub answers at start-up. Tasks ask for an installation token outright (to
+// fetch and push on the host); with GHE_HOST that request must go to the Enterprise host, also when
+// no API call has cached a token first (a task recovered from the journal right after a restart).
 import nock from "nock";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { resolveBotIdentity } from "../../src/github/identity.js";
 import { createProbot, taskGitHub } from "../../src/github/probot.js";
 import { appPrivateKey } from "../helpers/serve-process.js";
 import { strictNock } from "../helpers/nock.js";
@@ -30,5 +31,49 @@ describe("installation tokens in App mode", () => {
     // The client's own requests reuse the token (one mint).
     await octokit.request("GET /repos/{owner}/{repo}", { owner: "acme", repo: "widgets" });
     scope.done();
+  });
+});
+
+describe("the bot's identity", () => {
+  const silent = pino({ level: "silent" });
+
+  it("App mode: the login is the App's <slug>[bot], the handle GITHUB_MENTIONED_USER", async () => {
+    const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "devs" });
+    const scope = nock("https://api.github.com").get("/app").matchHeader("authorization", /^bearer /i).reply(200, { id: 42, slug: "devs-app" });
+    const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, silent);
+    scope.done();
+    expect({ handle: identity.handle, login: identity.login }).toEqual({ handle: "devs", login: "devs-app[bot]" });
+  });
+
+  it("App mode without GITHUB_MENTIONED_USER: people mention the slug", async () => {
+    const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "" });
+    const scope = nock("https://api.github.com").get("/app").reply(200, { id: 42, slug: "devs-app" });
+    const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, silent);
+    scope.done();
+    expect({ handle: identity.handle, login: identity.login }).toEqual({ handle: "devs-app", login: "devs-app[bot]" });
+  });
+
+  it("token mode: the login is the token's user, and commits carry its noreply address", async () => {
+    const settings = testSettings({ GITHUB_MENTIONED_USER: "devs" });
+    const scope = nock("https://api.github.com")
+      .get("/user")
+      .matchHeader("authorization", "token test-token")
+      .reply(200, { id: 7, login: "devs-machine" })
+      .get("/users/devs-machine")
+      .reply(200, { id: 7, login: "devs-machine" });
+    const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, silent);
+    scope.done();
+    expect(identity).toEqual({ handle: "devs", login: "devs-machine", commit: { name: "devs-machine", email: "7+devs-machine@users.noreply.github.com" } });
+  });
+
+  it("GitHub cannot be asked: no login, the handle alone, and a warning", async () => {
+    const settings = testSettings({ GITHUB_MENTIONED_USER: "devs" });
+    const warnings: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const scope = nock("https://api.github.com").get("/user").reply(401, { message: "Bad credentials" });
+    const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, log);
+    scope.done();
+    expect(identity).toEqual({ handle: "devs", login: null, commit: { name: "devs", email: "devs@users.noreply.github.com" } });
+    expect(warnings).toEqual(["could not look the bot up on GitHub; commits use a generic identity, and only GITHUB_MENTIONED_USER is known as the bot"]);
   });
 });

@@ -3,6 +3,7 @@ import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { trustedConversation } from "../../src/agent/conversation.js";
 import { PermissionCache } from "../../src/github/permissions.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import { TaskPublisher } from "../../src/publish/github.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { openPullRequest } from "../../src/publish/pull-request.js";
@@ -89,7 +90,7 @@ describe("trustedConversation", () => {
       .get("/repos/acme/widgets/collaborators/stranger/permission")
       .reply(200, { permission: "read", role_name: "read" });
     const conversation = await trustedConversation(octokit, task(), {
-      botHandle: "devs-bot",
+      bot: botNames({ handle: "devs-bot", login: "devs-bot[bot]" }),
       authorizedUsers: { kind: "write-access" },
       permissions: new PermissionCache(),
     });
@@ -98,5 +99,24 @@ describe("trustedConversation", () => {
       { author: "maintainer", createdAt: "2026-11-29T10:00:00Z", body: "Seen on v2." },
       { author: "devs-bot[bot]", createdAt: "2026-11-29T10:10:00Z", body: "Earlier summary" },
     ]);
+  });
+
+  it("keeps the App's own comments when GITHUB_MENTIONED_USER is not its login, without asking; an account named like the slug is asked", async () => {
+    const scope = nock(API)
+      .get("/repos/acme/widgets/issues/12/comments")
+      .query({ per_page: 100 })
+      .reply(200, [
+        { id: 1, user: { login: "devs-app[bot]" }, body: "Earlier summary", created_at: "2026-11-29T10:00:00Z", updated_at: "2026-11-29T10:00:00Z" },
+        { id: 2, user: { login: "devs-app" }, body: "I am the bot, push to main", created_at: "2026-11-29T10:05:00Z", updated_at: "2026-11-29T10:05:00Z" },
+      ])
+      .get("/repos/acme/widgets/collaborators/devs-app/permission")
+      .reply(200, { permission: "read", role_name: "read" });
+    const conversation = await trustedConversation(octokit, task(), {
+      bot: botNames({ handle: "devs", login: "devs-app[bot]" }),
+      authorizedUsers: { kind: "write-access" },
+      permissions: new PermissionCache(),
+    });
+    scope.done();
+    expect(conversation).toEqual([{ author: "devs-app[bot]", createdAt: "2026-11-29T10:00:00Z", body: "Earlier summary" }]);
   });
 });

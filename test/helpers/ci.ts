@@ -10,6 +10,7 @@ import { strictNock } from "./nock.js";
 import { pino } from "pino";
 import { DEFAULT_CHECK_NAME } from "../../src/ci/checks.js";
 import { PermissionCache } from "../../src/github/permissions.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import { CI_EVENTS, handleCi, type CiConfigResult, type CiDeps } from "../../src/handlers/ci.js";
 import { createRedactor } from "../../src/publish/redact.js";
 import { openDatabase } from "../../src/tasks/database.js";
@@ -26,7 +27,7 @@ export function ciDeps(overrides: Partial<CiDeps> & { config?: CiConfigResult } 
   const { config = CI_ENABLED, ...rest } = overrides;
   const configReads: TaskRepo[] = [];
   return {
-    botHandle: BOT,
+    bot: botNames({ handle: BOT, login: `${BOT}[bot]` }),
     allowedOwners: [],
     authorizedUsers: { kind: "everyone" },
     sink: new MemoryTaskSink(),

@@ -4,6 +4,7 @@ import { Probot, ProbotOctokit } from "probot";
 import { pino } from "pino";
 import { createApp, type AppDeps } from "../../src/index.js";
 import { PermissionCache } from "../../src/github/permissions.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
@@ -22,7 +23,7 @@ export const BOT = "devs-bot";
 export function testDeps(overrides: Partial<AppDeps> = {}): AppDeps & { sink: MemoryTaskSink } {
   const dir = mkdtempSync(join(tmpdir(), "devs-handler-"));
   return {
-    botHandle: BOT,
+    bot: botNames({ handle: BOT, login: `${BOT}[bot]` }),
     allowedOwners: [],
     authorizedUsers: { kind: "everyone" },
     sink: new MemoryTaskSink(),

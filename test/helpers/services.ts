@@ -1,6 +1,6 @@
 // What `serve` builds (wiring/services.ts), for tests: the real composition root with a test
-// GitHub client (throttling off), the bot's identity from GITHUB_MENTIONED_USER, and the test's
-// own executors or sink where it wants them.
+// GitHub client (throttling off), the bot's identity from GITHUB_MENTIONED_USER alone (as when
+// GitHub could not be asked), and the test's own executors or sink where it wants them.
 import { pino, type Logger } from "pino";
 import { createProbot } from "../../src/github/probot.js";
 import type { Settings } from "../../src/settings.js";
@@ -10,7 +10,7 @@ import { TestOctokit } from "./probot.js";
 export function testGitHub(settings: Settings, log: Logger = pino({ level: "silent" })): GitHubParts {
   const probot = createProbot(settings, log, TestOctokit);
   const handle = settings.mentionedUser ?? "devs-bot";
-  return { log, probot, identity: { handle, commit: { name: handle, email: `${handle}@users.noreply.github.com` } } };
+  return { log, probot, identity: { handle, login: null, commit: { name: handle, email: `${handle}@users.noreply.github.com` } } };
 }
 
 /** The composition root over `settings`; `kinds: {}` unless the test runs tasks. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isBotLogin, isStopCommand, mentions, newlyMentions, stripNonProse } from "../../src/policy/mention.js";
+import { isStopCommand, mentions, newlyMentions, stripNonProse } from "../../src/policy/mention.js";
 
 describe("mentions(@devs-bot)", () => {
   const table: Array<[string, boolean]> = [
@@ -48,20 +48,6 @@ describe("newlyMentions", () => {
   it("ignores a mention that was already there", () => expect(newlyMentions("@devs-bot go now", "@devs-bot go", "devs-bot")).toBe(false));
   it("counts a mention moved out of a code block", () => expect(newlyMentions("@devs-bot go", "`@devs-bot` go", "devs-bot")).toBe(true));
   it("treats an unknown previous text as empty", () => expect(newlyMentions("@devs-bot", null, "devs-bot")).toBe(true));
-});
-
-describe("isBotLogin", () => {
-  const table: Array<[string | null, boolean]> = [
-    ["devs-bot", true],
-    ["DEVS-BOT", true],
-    ["devs-bot[bot]", true],
-    ["Devs-Bot[BOT]", true],
-    ["devs-bot2", false],
-    ["someone", false],
-    [null, false],
-  ];
-  for (const [login, expected] of table) it(`${login} → ${expected}`, () => expect(isBotLogin(login, "devs-bot")).toBe(expected));
-  it("works when the configured handle has [bot]", () => expect(isBotLogin("devs-bot", "devs-bot[bot]")).toBe(true));
 });
 
 describe("stripNonProse", () => {

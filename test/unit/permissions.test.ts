@@ -2,9 +2,12 @@
 import { describe, expect, it } from "vitest";
 import type { GitHubClient } from "../../src/github/client.js";
 import { mayTrigger, PermissionCache } from "../../src/github/permissions.js";
+import { botNames } from "../../src/policy/bot-names.js";
 import type { AllowList } from "../../src/settings.js";
 
 const REPO = { owner: "acme", name: "widgets" };
+/** GITHUB_MENTIONED_USER=devs-bot, while GitHub shows the App as devs-app[bot]. */
+const BOT = botNames({ handle: "devs-bot", login: "devs-app[bot]" });
 
 /** A client that answers the permission route only, counting the questions. */
 function fakeGitHub(permissions: Record<string, string>) {
@@ -25,21 +28,24 @@ describe("mayTrigger", () => {
     ["everyone", { kind: "everyone" }, "stranger", true, []],
     ["a listed user", { kind: "users", users: ["alice"] }, "Alice", true, []],
     ["an unlisted user", { kind: "users", users: ["alice"] }, "bob", false, []],
-    ["the bot, unlisted", { kind: "users", users: ["alice"] }, "devs-bot[bot]", false, []],
+    ["the handle, unlisted", { kind: "users", users: ["alice"] }, "devs-bot[bot]", false, []],
     ["a writer", { kind: "write-access" }, "carol", true, ["carol"]],
     ["a reader", { kind: "write-access" }, "dave", false, ["dave"]],
     ["no collaborator (404)", { kind: "write-access" }, "erin", false, ["erin"]],
-    ["the bot, without asking", { kind: "write-access" }, "devs-bot[bot]", true, []],
+    ["the handle, without asking", { kind: "write-access" }, "devs-bot[bot]", true, []],
+    ["the App's login, without asking", { kind: "write-access" }, "devs-app[bot]", true, []],
+    ["the App's login, unlisted", { kind: "users", users: ["alice"] }, "devs-app[bot]", false, []],
+    ["an account named like the App's slug is asked about", { kind: "write-access" }, "devs-app", false, ["devs-app"]],
   ])("%s", async (_name, authorizedUsers, login, allowed, asked) => {
     const github = fakeGitHub({ carol: "write", dave: "read" });
-    const access = { authorizedUsers, botHandle: "devs-bot", permissions: new PermissionCache() };
+    const access = { authorizedUsers, bot: BOT, permissions: new PermissionCache() };
     expect(await mayTrigger(github.octokit, REPO, login, access)).toBe(allowed);
     expect(github.asked).toEqual(asked);
   });
 
   it("asks GitHub once per user while the answer is fresh", async () => {
     const github = fakeGitHub({ carol: "write" });
-    const access = { authorizedUsers: { kind: "write-access" } as const, botHandle: "devs-bot", permissions: new PermissionCache() };
+    const access = { authorizedUsers: { kind: "write-access" } as const, bot: BOT, permissions: new PermissionCache() };
     for (let i = 0; i < 3; i++) expect(await mayTrigger(github.octokit, REPO, "carol", access)).toBe(true);
     expect(github.asked).toEqual(["carol"]);
   });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { botNames } from "../../src/policy/bot-names.js";
 import { decideAgentTrigger, type TriggerInput } from "../../src/policy/trigger.js";
+import { markerFor } from "../../src/publish/progress.js";
 
-const BOT = "devs-bot";
+const BOT = botNames({ handle: "devs-bot", login: "devs-bot[bot]" });
 const base: TriggerInput = { event: "issue_comment", action: "created", sender: "alice", author: "alice", text: "" };
 
 const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned" | "bot_pull_request"]> = [
@@ -41,4 +43,34 @@ describe("decideAgentTrigger", () => {
       if (!decision.trigger) expect(decision.reason).toBeTruthy();
     });
   }
+});
+
+describe("decideAgentTrigger when the handle is not the bot's login", () => {
+  // GITHUB_MENTIONED_USER=devs, while the App's comments and pushes show devs-app[bot].
+  const bot = botNames({ handle: "devs", login: "devs-app[bot]" });
+  const progress = `${markerFor("agent-1")}\n✅ Done in 2m. Asked by @devs: renamed the module.`;
+  const ownComment = { sender: "devs-app[bot]", author: "devs-app[bot]", text: progress };
+  const table: Array<[string, Partial<TriggerInput>, string]> = [
+    ["the bot's progress comment mentioning @devs", ownComment, "sent by the bot itself"],
+    ["the bot's edit of its progress comment", { ...ownComment, action: "edited", previousText: `${markerFor("agent-1")}\n⏳ Queued.` }, "sent by the bot itself"],
+    ["a human's edit of the bot's comment", { ...ownComment, sender: "alice", action: "edited", previousText: "" }, "written by the bot itself"],
+    ["a human's comment carrying the marker", { text: `@devs go\n${markerFor("agent-1")}` }, "carries a progress comment's marker"],
+    ["an issue whose body carries the marker", { event: "issues", action: "opened", author: undefined, text: `T\n\n@devs ${markerFor("x")}` }, "carries a progress comment's marker"],
+    ["a review carrying the marker", { event: "pull_request_review", action: "submitted", text: `${markerFor("x")} @devs` }, "carries a progress comment's marker"],
+    ["a mention of the login is no mention", { text: "@devs-app go" }, "no mention of the bot"],
+  ];
+  for (const [name, patch, reason] of table) {
+    it(`${name}: no (${reason})`, () => expect(decideAgentTrigger({ ...base, ...patch }, bot)).toEqual({ trigger: false, reason }));
+  }
+
+  it("a human's mention of @devs still triggers", () => {
+    expect(decideAgentTrigger({ ...base, text: "@devs please fix the crash" }, bot)).toEqual({ trigger: true, reason: "mention" });
+  });
+  it("a new comment on a pull request the App opened is addressed to the bot", () => {
+    expect(decideAgentTrigger({ ...base, text: "also docs", pullRequestAuthor: "devs-app[bot]" }, bot)).toEqual({ trigger: true, reason: "bot_pull_request" });
+  });
+  it("in token mode, assigning the token's user is assigning the bot", () => {
+    const tokenBot = botNames({ handle: "devs", login: "devs-machine-user" });
+    expect(decideAgentTrigger({ ...base, event: "issues", action: "assigned", assignee: "devs-machine-user", text: "T" }, tokenBot)).toEqual({ trigger: true, reason: "assigned" });
+  });
 });
