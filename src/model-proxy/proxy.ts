@@ -237,7 +237,7 @@ export class ModelProxy {
     const token = presentedToken(req.headers);
     const lease = token === null ? undefined : this.#leases.get(digest(token));
     if (!lease) {
-      this.#log.warn("model proxy: refused a request without a valid task token");
+      this.#log.warn({ from: req.socket.remoteAddress }, "model proxy: refused a request without a valid task token");
       return answerError(res, 401, "authentication_error", "invalid task token");
     }
     const url = req.url ?? "";
@@ -263,7 +263,7 @@ export class ModelProxy {
   #forward(req: IncomingMessage, res: ServerResponse, url: string, lease: LeaseState, route: Route): void {
     const upstreamReq = this.#request({
       protocol: this.#upstream.protocol,
-      hostname: this.#upstream.hostname,
+      hostname: this.#upstream.hostname.replace(/^\[(.*)\]$/, "$1"), // an IPv6 address without its brackets
       port: this.#upstream.port || undefined,
       method: req.method,
       path: `${this.#basePath}${url}`,
