@@ -2,7 +2,9 @@
 // real bare repositories, git over HTTP with a token), a real dockerd, the real Claude Code CLI in
 // a container, and a scripted Anthropic Messages API on loopback. A signed mention must end with
 // the agent's edit on a branch, a pull request, one progress comment edited to its final state,
-// and 👀 then 🚀; an API error and a time-out each end with one clear comment and no PR.
+// and 👀 then 🚀; an API error and a time-out each end with one clear comment and no PR. The agent
+// reaches the scripted API only through the server's model proxy: the container never holds the
+// key, and a task's cost limit stops it, keeping its work as a draft pull request.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -12,7 +14,7 @@ import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
 import { psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
@@ -36,6 +38,7 @@ let docker: Docker | null = null;
 let sim: GitHubSim;
 let fake: FakeAnthropic;
 let repo: BareRepo;
+let gadgets: BareRepo;
 let server: ChildProcess | null = null;
 let serverLog = "";
 let base = "";
@@ -60,15 +63,20 @@ beforeAll(async () => {
   const image = await ensureClaudeImage();
   const reposRoot = tempDir("devs-e2e-repos-");
   repo = bareRepo(reposRoot, "acme", "widgets", { "README.md": "# widgets\n" });
+  gadgets = bareRepo(reposRoot, "acme", "gadgets", { "README.md": "# gadgets\n" });
   sim = await new GitHubSim(reposRoot, TOKEN).start();
   fake = await startFakeAnthropic({ kind: "hang" });
-  // The operator's DEVS.yml layer points the agent at the scripted API, as an operator would.
+  // The scripted API is the model proxy's upstream (ANTHROPIC_UPSTREAM_URL below); the operator's
+  // DEVS.yml layer sends any other traffic of the agent's to it too, where it is refused and seen.
   const envs = tempDir("devs-e2e-envs-");
   mkdirSync(join(envs, "default"));
   writeFileSync(
     join(envs, "default", "DEVS.yml"),
-    `env_vars:\n  default:\n    ANTHROPIC_BASE_URL: ${fake.url}\n    HTTP_PROXY: ${fake.url}\n    HTTPS_PROXY: ${fake.url}\n    NO_PROXY: 127.0.0.1,localhost\n`,
+    `env_vars:\n  default:\n    HTTP_PROXY: ${fake.url}\n    HTTPS_PROXY: ${fake.url}\n    NO_PROXY: 127.0.0.1,localhost\n`,
   );
+  // acme/gadgets may spend 50 cents a task.
+  mkdirSync(join(envs, "acme", "gadgets"), { recursive: true });
+  writeFileSync(join(envs, "acme", "gadgets", "DEVS.yml"), "max_cost_usd: 0.5\n");
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--host", "127.0.0.1", "--port", String(port)], {
@@ -81,6 +89,7 @@ beforeAll(async () => {
       GHE_HOST: sim.host,
       GHE_PROTOCOL: "http",
       CLAUDE_API_KEY: API_KEY,
+      ANTHROPIC_UPSTREAM_URL: fake.url,
       AUTHORIZED_TRIGGER_USERS: "*",
       CONTAINER_POOL: pool,
       CONTAINER_NETWORK: "host",
@@ -113,21 +122,21 @@ afterAll(async () => {
   if (docker) await removePoolContainers(docker, pool);
 });
 
-/** A signed issue_comment delivery mentioning the bot on issue `number` of acme/widgets. */
-async function mention(number: number, commentId: number, text: string): Promise<Response> {
+/** A signed issue_comment delivery mentioning the bot on issue `number` of acme/widgets (or another of acme's). */
+async function mention(number: number, commentId: number, text: string, name = "widgets"): Promise<Response> {
   const body = JSON.stringify(
     payload("issue_comment", "created", {
       repository: {
-        name: "widgets",
-        full_name: "acme/widgets",
+        name,
+        full_name: `acme/${name}`,
         owner: { login: "acme" },
         default_branch: "main",
         private: false,
-        clone_url: sim.cloneUrl("acme", "widgets"),
-        html_url: sim.htmlUrl("acme", "widgets"),
+        clone_url: sim.cloneUrl("acme", name),
+        html_url: sim.htmlUrl("acme", name),
       },
       issue: { number, title: "Add a greeting", body: "The project needs a hello.txt.", user: { login: "alice" }, labels: [], assignees: [] },
-      comment: { id: commentId, body: `@devs-bot ${text}`, user: { login: "alice" }, html_url: `${sim.htmlUrl("acme", "widgets")}/issues/${number}#issuecomment-${commentId}` },
+      comment: { id: commentId, body: `@devs-bot ${text}`, user: { login: "alice" }, html_url: `${sim.htmlUrl("acme", name)}/issues/${number}#issuecomment-${commentId}` },
       sender: { login: "alice" },
     }),
   );
@@ -185,8 +194,8 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
       "eyes /repos/acme/widgets/issues/comments/9001/reactions",
       "rocket /repos/acme/widgets/issues/comments/9001/reactions",
     ]);
-    // The agent got the request and the issue in its prompt, the key as a header, and nothing
-    // tried to leave the machine.
+    // The agent got the request and the issue in its prompt; the proxy added the key as a header;
+    // nothing tried to leave the machine.
     const prompt = JSON.stringify(fake.agentRequests[0]!.body?.messages);
     expect(prompt).toContain("please add hello.txt with a greeting");
     expect(prompt).toContain("Issue #1: Add a greeting");
@@ -226,6 +235,84 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     // One stopped meanwhile (the pool kills it through the engine after each task) runs nothing.
     const processes = (id: string) => psLines(docker!, id).catch((error: unknown) => (/is not running/.test(String(error)) ? [] : Promise.reject(error)));
     for (const c of containers) expect((await processes(c.Id)).filter((l) => /claude/.test(l))).toEqual([]);
+  }, 240_000);
+});
+
+describe.skipIf(!engine.ok)("the model key stays on the host", () => {
+  it("nothing in the container holds it: not the environment of any process, not a file; the proxy adds it upstream", async () => {
+    // Built in the container, so the search's own command line does not carry the key it looks for.
+    const [head, tail] = [API_KEY.slice(0, 12), API_KEY.slice(12)];
+    const look = [
+      "echo '--- env'; env",
+      "echo '--- environ'; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < \"$f\"; echo; done 2>/dev/null",
+      "echo '--- cmdline'; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\"; echo; done 2>/dev/null",
+      `k="$(printf '%s%s' '${head}' '${tail}')"; grep -rlsF "$k" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev; echo "files-with-key-exit=$?"`,
+    ].join("; ");
+    fake.setMode({
+      kind: "script",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: look, description: "Print the environment", timeout: 120_000 } }] },
+        { content: [{ type: "text", text: "Printed what the container holds." }] },
+      ],
+    });
+    const before = fake.agentRequests.length;
+    expect((await mention(5, 9006, "print your environment")).status).toBe(200);
+    const done = await untilSeen(() => sim.comments.find((c) => c.issue === 5 && /✅|❌|⏱️|🛑/.test(c.body)), 180_000, "the final comment");
+    expect(done.body).toContain("✅ Done");
+    const requests = fake.agentRequests.slice(before);
+    expect(requests).toHaveLength(2);
+    const printed = toolResults(requests[1]!).map((r) => r.text).join("\n");
+    // The tool really ran and printed what the agent's process holds: the proxy's address and a task token.
+    expect(printed).toMatch(/ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+/);
+    expect(printed).toMatch(/ANTHROPIC_API_KEY=devs-task-[\w-]+/);
+    expect(printed).toContain("--- environ");
+    expect(printed).toContain("files-with-key-exit=1");
+    expect(printed).not.toContain(API_KEY);
+    expect(printed).not.toContain(tail);
+    // Every request the scripted API saw carried the real key, added by the proxy, and never the task's token.
+    for (const r of requests) expect(r.headers["x-api-key"]).toBe(API_KEY);
+    const token = /ANTHROPIC_API_KEY=(devs-task-[\w-]+)/.exec(printed)![1]!;
+    expect(JSON.stringify(fake.requests.map((r) => r.headers))).not.toContain(token);
+    // The token died with the task.
+    const proxyUrl = /ANTHROPIC_BASE_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)![1]!;
+    const late = await fetch(`${proxyUrl}/v1/messages`, { method: "POST", headers: { "x-api-key": token, "content-type": "application/json" }, body: "{}" });
+    expect(late.status).toBe(401);
+  }, 240_000);
+});
+
+describe.skipIf(!engine.ok)("a task's cost limit end to end", () => {
+  it("stops the agent when the proxy counts past max_cost_usd; the work so far is a draft PR marked unfinished", async () => {
+    fake.setMode({
+      kind: "script",
+      turns: [
+        {
+          content: [
+            { type: "text", text: "First the notes." },
+            { type: "tool_use", name: "Write", input: { file_path: "/workspaces/gadgets/notes.txt", content: "step one done\n" } },
+          ],
+        },
+        // A very large request: the proxy's count goes far past 50 cents here, before the tool runs.
+        { content: [{ type: "tool_use", name: "Bash", input: { command: "sleep 100; touch /workspaces/gadgets/late.txt", description: "More work" } }], usage: { input_tokens: 2_000_000, output_tokens: 20 } },
+        { content: [{ type: "text", text: "never reached" }] },
+      ],
+    });
+    const before = fake.agentRequests.length;
+    expect((await mention(21, 9101, "please write notes", "gadgets")).status).toBe(200);
+    await untilSeen(() => fake.agentRequests.length - before >= 2, 180_000, "the large request");
+    const crossedAt = Date.now();
+    const stopped = await untilSeen(() => sim.comments.find((c) => c.issue === 21 && /✅|❌|⏱️|🛑/.test(c.body)), 60_000, "the budget comment");
+    console.log(`[e2e] the budget comment came ${Date.now() - crossedAt} ms after the request that spent the budget`);
+    expect(stopped.body).toMatch(
+      /🛑 Stopped after \d+s · \$\d+\.\d\d: the task's cost limit was reached: \$\d+\.\d\d spent of \$0\.50 \(`max_cost_usd` in DEVS\.yml\)\. The work so far is in the draft pull request \[#\d+\]\([^)]+\), marked unfinished\./,
+    );
+    // The agent asked twice; the third turn was never requested.
+    expect(fake.agentRequests.length - before).toBe(2);
+    const pr = sim.pulls.find((p) => p.head.startsWith("devs/issue-21-"))!;
+    expect(pr).toMatchObject({ base: "main", draft: true, title: "[unfinished] Add a greeting" });
+    expect(pr.body).toContain("Unfinished: the agent was stopped because the task's cost limit was reached");
+    expect(stopped.body).toContain(`[#${pr.number}](${pr.html_url})`);
+    expect(git(gadgets.path, "show", `${pr.head}:notes.txt`)).toBe("step one done");
+    expect(git(gadgets.path, "ls-tree", "--name-only", pr.head)).not.toContain("late.txt");
   }, 240_000);
 });
 

@@ -75,6 +75,17 @@ describe("renderProgress", () => {
     const text = renderProgress(id, { stage: "done", slot: "e", durationMs: 1, costUsd: null, turns: null, summary: "x".repeat(100_000) });
     expect(text.length).toBeLessThan(65_536);
   });
+  it("stopped by a budget: the figures, and where the unfinished work is", () => {
+    const budget = "the task's cost limit was reached: $0.62 spent of $0.50 (`max_cost_usd` in DEVS.yml).";
+    const base = { stage: "stopped", budget, ran: true, durationMs: 63_000, costUsd: 0.6234 } as const;
+    expect(renderProgress(id, { ...base, pullRequest: { number: 14, url: "https://github.com/o/r/pull/14" } })).toBe(
+      `${markerFor(id)}\n🛑 Stopped after 1m 3s · $0.62: ${budget} The work so far is in the draft pull request [#14](https://github.com/o/r/pull/14), marked unfinished.`,
+    );
+    expect(renderProgress(id, { ...base, note: "The agent had changed nothing yet, so nothing was published." })).toBe(
+      `${markerFor(id)}\n🛑 Stopped after 1m 3s · $0.62: ${budget} The agent had changed nothing yet, so nothing was published.`,
+    );
+    expect(renderProgress(id, { ...base, ran: false, costUsd: null, durationMs: 0 })).toBe(`${markerFor(id)}\n🛑 Not started: ${budget}`);
+  });
   it("durations", () => {
     expect([formatDuration(999), formatDuration(59_000), formatDuration(61_000), formatDuration(3_720_000)]).toEqual(["1s", "59s", "1m 1s", "1h 2m"]);
   });
