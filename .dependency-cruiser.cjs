@@ -6,7 +6,7 @@
 
 /** Folders under src/ whose modules do I/O or drive it (Docker, git, GitHub, disk, SQLite, HTTP). */
 const IO_FOLDERS =
-  "^src/(containers|workspace|github|admin|ci|agent|publish|pool|webhooks|config|wiring)/";
+  "^src/(containers|workspace|github|admin|ci|agent|publish|pool|webhooks|config|wiring|budget)/";
 /** tasks/task.ts is the Task type and its signing; the rest of tasks/ is SQLite, sinks and memory. */
 const IO_TASKS = "^src/tasks/(?!task\\.ts$)";
 /** model-proxy/ is pure (usage, prices) but for the proxy's HTTP server. */

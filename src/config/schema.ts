@@ -263,6 +263,8 @@ function describeError(error: ErrorObject, isPrivate: boolean): Pick<ConfigProbl
     }
     case "propertyNames":
       return null; // reported by the nested "pattern" error, which names the key
+    case "exclusiveMinimum":
+      return { keyPath: formatKeyPath(path), problem: `must be more than ${String(error.params.limit)}, found ${describeValue(error.data)}` };
     case "minLength":
       return { keyPath: formatKeyPath(path), problem: "must not be empty" };
     default:

@@ -70,7 +70,7 @@ export function spentBudget(state: SpendingState): BudgetStop | null {
   return null;
 }
 
-export const usd = (n: number): string => `$${n.toFixed(2)}`;
+const usd = (n: number): string => `$${n.toFixed(2)}`;
 
 /** One line for the user: which budget, at what figure, and who can change it. */
 export function budgetStopText(stop: BudgetStop): string {

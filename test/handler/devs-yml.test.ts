@@ -151,6 +151,7 @@ describe("the repository's file", () => {
       prompt_override: null,
       direct_commit: false,
       draft_prs: false,
+      max_cost_usd: null,
       single_queue: false,
       ci_enabled: false,
       ci_test_command: "./runtests.sh",

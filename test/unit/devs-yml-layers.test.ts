@@ -104,6 +104,7 @@ describe("provenance", () => {
       "prompt_override",
       "direct_commit",
       "draft_prs",
+      "max_cost_usd",
       "single_queue",
       "ci_enabled",
       "ci_test_command",

@@ -43,6 +43,7 @@ describe("defaults", () => {
       prompt_override: null,
       direct_commit: false,
       draft_prs: false,
+      max_cost_usd: null,
       single_queue: false,
       ci_enabled: false,
       ci_test_command: "./runtests.sh",
@@ -64,6 +65,8 @@ describe("validateDevsYml", () => {
     ["globs in ci_branches", { ci_branches: ["release/*", "hotfix/**", "!release/old"] }],
     ["_extends forms", { _extends: "acme/shared:ci/devs.yml" }],
     ["draft_prs", { draft_prs: true }],
+    ["a cost limit", { max_cost_usd: 0.75 }],
+    ["a whole-dollar cost limit", { max_cost_usd: 3 }],
   ])("accepts %s", (_name, doc) => {
     expect(problems(doc)).toEqual([]);
   });
@@ -84,6 +87,8 @@ describe("validateDevsYml", () => {
     ["a bad variable name", { env_vars: { default: { "MY-VAR": "x" } } }, [["env_vars.default.MY-VAR", "`MY-VAR` is not a valid environment variable name (letters, digits and _, not starting with a digit)"]]],
     ["a bad container name", { env_vars: { "two words": {} } }, [['env_vars["two words"]', "`two words` is not a valid container name (letters, digits, _ . -)"]]],
     ["an empty container map", { env_vars: { eamonn: null } }, [["env_vars.eamonn", "must be a mapping of keys to values, found nothing (an empty value)"]]],
+    ["a quoted cost limit", { max_cost_usd: "$2" }, [["max_cost_usd", 'must be a number or empty, found the string `"$2"`']]],
+    ["a zero cost limit", { max_cost_usd: 0 }, [["max_cost_usd", "must be more than 0, found the number `0`"]]],
     ["a bad _extends", { _extends: "a b" }, [["_extends", 'must be repo, owner/repo or owner/repo:path.yml, found the string `"a b"`']]],
   ])("reports %s", (_name, doc, expected) => {
     expect(problems(doc)).toEqual(expected);
