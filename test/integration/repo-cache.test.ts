@@ -160,7 +160,8 @@ describe("the tree a fork's container is defined from", () => {
   });
 
   it("a fork that changed only a Dockerfile in .devcontainer, or added a .devcontainer.json, is told too", async () => {
-    for (const files of [{ ".devcontainer/Dockerfile": "FROM evil\n" }, { ".devcontainer.json": '{ "image": "fork-image" }\n' }]) {
+    const changes: Array<Record<string, string>> = [{ ".devcontainer/Dockerfile": "FROM evil\n" }, { ".devcontainer.json": '{ "image": "fork-image" }\n' }];
+    for (const files of changes) {
       const { cache, task, head, dir } = await forkPullRequest(files);
       expect((await prepareContainerSetup(cache, task, { dir, headSha: head, identity })).note).toMatch(/^This pull request comes from a fork/);
     }
