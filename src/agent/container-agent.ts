@@ -3,10 +3,9 @@
 // sees to that) → the agent CLI, with every process it starts marked with the task's id.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { prepareTaskContainer } from "../containers/task-container.js";
+import { prepareTaskContainer, type TaskContainerInput } from "../containers/task-container.js";
 import type { ContainerRuntime } from "../containers/docker.js";
 import { TASK_ID_VARIABLE } from "../containers/exec.js";
-import type { Task } from "../tasks/task.js";
 import { exportChanges } from "../publish/export-changes.js";
 import type { Identity } from "../workspace/repo-cache.js";
 import { runAgent } from "./claude.js";
@@ -25,7 +24,7 @@ export interface ContainerAgentDeps {
 }
 
 export function containerAgent(deps: ContainerAgentDeps) {
-  return async (input: { slot: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer> => {
+  return async (input: TaskContainerInput): Promise<PreparedContainer> => {
     const { task } = input;
     const log = deps.log.child({ task: task.id, slot: input.slot });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);

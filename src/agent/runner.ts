@@ -12,6 +12,7 @@ import { openPullRequest } from "../publish/pull-request.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { ExportResult } from "../publish/export-changes.js";
 import type { Task } from "../tasks/task.js";
+import { prepareContainerSetup } from "../containers/setup-source.js";
 import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
 import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
@@ -46,13 +47,15 @@ export interface AgentRunnerDeps {
   repoCache: RepoCache;
   /** Stable per place (slot, repository, trust), so the container's bind mount holds. */
   workspaceFor(slot: string, task: Task): string;
+  /** Per place too, never mounted: where a fork's container is defined from (containers/setup-source.ts). */
+  setupDirFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
   quiesce(input: { slot: string; task: Task }): Promise<void>;
   scratchDir: string;
   github(task: Task): Promise<{ octokit: GitHubClient; token: string }>;
   loadConfig(task: Task, octokit: GitHubClient, slot: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
-  prepareContainer(input: { slot: string; task: Task; workspace: string; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
+  prepareContainer(input: { slot: string; task: Task; workspace: string; setupDir?: string | undefined; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
   /** The task's lease on the model proxy under its budgets, or the budget that is already spent. */
   openModel(task: Task, maxCostUsd: number | null): Promise<ModelAccessAnswer>;
   redact(text: string): string;
@@ -113,7 +116,8 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
     await deps.quiesce({ slot: ctx.slot, task });
     const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
-    const container = await deps.prepareContainer({ slot: ctx.slot, task, workspace, env: config.env, signal: ctx.signal });
+    const setup = await prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: checkout.baseSha, identity: deps.identity });
+    const container = await deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env: config.env, signal: ctx.signal });
     const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
@@ -141,13 +145,13 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
       : undefined;
     const done = { outcome: "done" as const, durationMs: now() - started, costUsd, turns: outcome.turns, summary };
     if (!collected.changed) {
-      const note = [...container.notes, ...(gitlinkNote ? [gitlinkNote] : [])].join(" ");
+      const note = [setup.note, ...container.notes, gitlinkNote].filter(Boolean).join(" ");
       return { state: "done", detail: "no changes", report: { ...done, note: note || undefined } };
     }
     // A fresh client and token: the run may have outlived the ones minted at the start (they last an hour).
     const fresh = await deps.github(task);
     const published = await publish(fresh, task, config, plan.publish, scratch, collected.headSha, summary);
-    const note = [published.note, gitlinkNote].filter(Boolean).join(" ");
+    const note = [published.note, setup.note, gitlinkNote].filter(Boolean).join(" ");
     return {
       state: "done",
       detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}`,

@@ -33,6 +33,8 @@ export interface CiContainerInput {
   task: Task;
   /** Host folder with the clean checkout, bind-mounted at the spec's workspaceFolder. */
   workspace: string;
+  /** Host folder devcontainer.json and the build context come from, when not the workspace (a fork's task). */
+  setupDir?: string | undefined;
   /** DEVS.yml env_vars for this slot (as agent tasks get them). */
   env: Record<string, string>;
   signal: AbortSignal;

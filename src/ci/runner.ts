@@ -12,6 +12,7 @@ import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/ex
 import { renderConfigProblems } from "../config/problem-text.js";
 import { createRedactor, safeErrorSummary, type Redactor } from "../publish/redact.js";
 import type { Task } from "../tasks/task.js";
+import { prepareContainerSetup } from "../containers/setup-source.js";
 import type { Identity, RepoCache, RepoRef } from "../workspace/repo-cache.js";
 import { artifactLink, type ArtifactResult, type ArtifactStore } from "./artifacts.js";
 import { DEFAULT_MAX_ANNOTATIONS, type CheckAnnotation, type CiConclusion } from "./checks.js";
@@ -26,6 +27,8 @@ export interface CiRunnerDeps {
   identity: Identity;
   /** Stable per place (slot, repository, trust; the agent's too), so the container's bind mount holds. */
   workspaceFor(slot: string, task: Task): string;
+  /** Per place too, never mounted: where a fork's container is defined from (containers/setup-source.ts). */
+  setupDirFor(slot: string, task: Task): string;
   /** Before the checkout: no process of an earlier task is left in the task's container to race it. */
   quiesce(input: { slot: string; task: Task }): Promise<void>;
   /** The task's installation client and token (App mode), or the token client. */
@@ -100,9 +103,11 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     const workspace = deps.workspaceFor(ctx.slot, task);
     await deps.quiesce({ slot: ctx.slot, task });
     await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
+    const setup = await prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: ci.headSha, identity: deps.identity });
+    if (setup.note) run.notes.push(setup.note);
     ctx.signal.throwIfAborted();
 
-    const prepared = await deps.prepareContainer({ slot: ctx.slot, task, workspace, env, signal: ctx.signal });
+    const prepared = await deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env, signal: ctx.signal });
     run.prepared = prepared;
     run.notes.push(...prepared.notes);
     await prepared.emptyBridge();

@@ -1,5 +1,6 @@
 // The container a task runs in, ready: devcontainer.json → image → the long-lived container for
-// this task's place (slot, repository, trust), holding no process of an earlier task.
+// this task's place (slot, repository, trust), holding no process of an earlier task. The
+// workspace is always what is mounted; the container's definition may come from another tree.
 // Shared by agent and CI tasks.
 import type Docker from "dockerode";
 import type { Logger } from "pino";
@@ -14,6 +15,11 @@ export interface TaskContainerInput {
   slot: string;
   task: Task;
   workspace: string;
+  /**
+   * Where devcontainer.json and the build context come from when not the workspace: a fork's
+   * task is set up from the base repository's default branch (setup-source.ts). Never mounted.
+   */
+  setupDir?: string | undefined;
   env: Record<string, string>;
   signal: AbortSignal;
 }
@@ -38,8 +44,14 @@ export async function prepareTaskContainer(
 ): Promise<{ spec: DevcontainerSpec; notes: string[]; container: DevContainer }> {
   const { task } = input;
   const place = placeOf(input.slot, task);
-  const { spec, notes } = await readDevcontainer(input.workspace, { repoName: task.repo.name, defaultImage: deps.defaultImage, localEnv: input.env });
-  const image = await resolveImage(deps.docker, spec, input.workspace, {
+  const setup = input.setupDir ?? input.workspace;
+  const { spec, notes } = await readDevcontainer(setup, {
+    repoName: task.repo.name,
+    defaultImage: deps.defaultImage,
+    localEnv: input.env,
+    workspaceDir: input.workspace,
+  });
+  const image = await resolveImage(deps.docker, spec, setup, {
     owner: task.repo.owner,
     repo: task.repo.name,
     signal: input.signal,

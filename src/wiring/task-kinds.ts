@@ -65,6 +65,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
   const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
+  const setupDirFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).setup;
   // Before the host touches the workspace: nothing of an earlier task runs in the container.
   const quiesce = async (input: { slot: string; task: Task }) => void (await quiesceTaskContainer(containers, input, log));
 
@@ -95,6 +96,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     identity: identity.commit,
     repoCache,
     workspaceFor,
+    setupDirFor,
     quiesce,
     scratchDir: join(settings.dataDir, "publish"),
     github,
@@ -121,6 +123,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     repoCache,
     identity: identity.commit,
     workspaceFor,
+    setupDirFor,
     quiesce,
     github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
@@ -155,10 +158,13 @@ function modelPrices(settings: Pick<Settings, "modelPricesFile">): PriceTable {
   }
 }
 
-/** A place's directories on the host: the workspace bind-mounted into its container, and its bridge. */
-export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, place: PlaceKey): { workspace: string; bridge: string } {
+/**
+ * A place's directories on the host: the workspace bind-mounted into its container, its bridge,
+ * and the setup tree a fork's container is defined from (never mounted).
+ */
+export function placeDirs(settings: Pick<Settings, "workspaceDir" | "dataDir">, place: PlaceKey): { workspace: string; bridge: string; setup: string } {
   const name = placeName(place);
-  return { workspace: join(settings.workspaceDir, name), bridge: join(settings.dataDir, "bridge", name) };
+  return { workspace: join(settings.workspaceDir, name), bridge: join(settings.dataDir, "bridge", name), setup: join(settings.dataDir, "setup", name) };
 }
 
 /** The pool's hold on the containers: which run, stopping them, and clearing each after its task. */

@@ -93,6 +93,19 @@ export class RepoCache {
       return checkoutTarget(git, dir, target);
     });
   }
+
+  /**
+   * The tree entries (mode, type, object id, path) of `paths` at `commit`, read from the cache:
+   * equal text means equal contents, whole folders included.
+   */
+  async treeEntries(repo: RepoRef, commit: string, paths: string[]): Promise<string> {
+    if (!/^[0-9a-f]{7,64}$/i.test(commit)) throw new GitError("not a commit id");
+    try {
+      return await simpleGit(this.cachePath(repo)).raw(["ls-tree", "--full-tree", commit, "--", ...paths]);
+    } catch (error) {
+      throw new GitError(`cannot read commit ${commit}: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
 }
 
 /** Ref names from payloads end up as git arguments: refuse anything git would read as an option. */

@@ -55,6 +55,7 @@ it("an exhausted monthly budget stops a new task before its container starts, an
     identity: { name: "devs-bot", email: "bot@example.invalid" },
     repoCache: new Proxy({}, { get: () => unreachable("the repository cache") }) as unknown as RepoCache,
     workspaceFor: unreachable("the workspace"),
+    setupDirFor: unreachable("the setup tree"),
     quiesce: unreachable("the container"),
     scratchDir: mkdtempSync(join(tmpdir(), "devs-scratch-")),
     github: async () => ({ octokit, token: "installation-token" }),

@@ -58,6 +58,8 @@ function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContai
     identity: { name: "devs-bot", email: "bot@example.invalid" },
     repoCache,
     workspaceFor: () => workspace,
+    // These tasks are not a fork's: no setup tree is made.
+    setupDirFor: () => "/unused",
     // No container runs before the failures these tests cause.
     quiesce: async () => undefined,
     scratchDir: mkdtempSync(join(tmpdir(), "devs-failure-scratch-")),

@@ -373,6 +373,44 @@ describe("GitHub App mode", () => {
   });
 });
 
+describe("a pull request from a fork", () => {
+  const FORK_HEAD = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+  /** A review comment on a pull request whose head is in mallory's fork, by `who`. */
+  const forkReviewComment = (who: string) =>
+    payload("pull_request_review_comment", "created", {
+      comment: { body: `@${BOT} please fix the failing test`, user: { login: who } },
+      sender: { login: who },
+      pull_request: { user: { login: "mallory" }, head: { ref: "patch-1", sha: FORK_HEAD, repo: { full_name: "mallory/Hello-World" } } },
+    });
+  const reviewCommentId = (forkReviewComment("x").comment as { id: number }).id;
+  const permission = (who: string, level: string) =>
+    nock(API).get(`${REPO}/collaborators/${who}/permission`).reply(200, { permission: level, role_name: level });
+
+  it("the fork's author, who may only read the repository, mentions the bot: nothing is queued and nothing is asked beyond the permission", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    const scope = permission("mallory", "read");
+    await deliver(probot, "pull_request_review_comment", forkReviewComment("mallory"));
+    scope.done();
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("a maintainer's review comment on it queues a task for exactly the head commit the event carried", async () => {
+    const deps = testDeps({ authorizedUsers: { kind: "write-access" } });
+    const probot = await testProbot(deps);
+    const scope = permission("maintainer", "write");
+    const eyes = expectEyes(`/pulls/comments/${reviewCommentId}/reactions`);
+    await deliver(probot, "pull_request_review_comment", forkReviewComment("maintainer"));
+    scope.done();
+    eyes.done();
+    expect(deps.sink.tasks).toHaveLength(1);
+    expect(deps.sink.tasks[0]).toMatchObject({
+      sender: "maintainer",
+      target: { type: "pull_request", pullRequest: { headRef: "patch-1", headSha: FORK_HEAD, headRepoFullName: "mallory/Hello-World", fromFork: true } },
+    });
+  });
+});
+
 describe("@bot stop", () => {
   const id = (comment("").comment as { id: number }).id;
 

@@ -40,6 +40,7 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     identity: { name: "devs-bot", email: "bot@example.invalid" },
     repoCache: new Proxy({}, { get: () => unreachable("the repository cache") }) as unknown as RepoCache,
     workspaceFor: unreachable("the workspace"),
+    setupDirFor: unreachable("the setup tree"),
     quiesce: unreachable("the container"),
     scratchDir: mkdtempSync(join(tmpdir(), "devs-scratch-")),
     github: async () => ({ octokit, token: "installation-token" }),

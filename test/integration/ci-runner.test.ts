@@ -8,7 +8,7 @@
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildApp } from "fauxqs";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,13 +17,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BRIDGE_FOLDER } from "../../src/ci/container.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
+import type { Trust } from "../../src/containers/naming.js";
 import { execInContainer } from "../../src/containers/exec.js";
 import { resolveImage } from "../../src/containers/image.js";
 import type { Env } from "../../src/settings.js";
 import { buildServices, type Services } from "../../src/wiring/services.js";
 import { placeDirs } from "../../src/wiring/task-kinds.js";
 import { ChecksSim, serveAppAuth } from "../helpers/ci-github.js";
-import { archiveListing, BUSYBOX_IMAGE, ensureBusyboxImage, hostProcesses, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { archiveListing, BUSYBOX_IMAGE, ensureBusyboxImage, hostProcesses, imageId, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
@@ -66,7 +67,7 @@ interface Setup {
   /** Entries directly in a folder of the repository's container, read through the archive API. */
   listing: (repo: string, path: string) => Promise<string[] | null>;
   bridgeListing: (repo: string) => Promise<string[] | null>;
-  workspaceFor: (repo: string) => string;
+  workspaceFor: (repo: string, trust?: Trust) => string;
 }
 
 const opened: Services[] = [];
@@ -99,7 +100,7 @@ async function setup(options: { env?: Env; taskTimeoutMs?: number } = {}): Promi
   const services = buildServices(settings, testGitHub(settings), { now: () => new Date(NOW), taskTimeoutMs: options.taskTimeoutMs });
   opened.push(services);
   await services.probot.load(services.app);
-  const workspaceFor = (repo: string) => placeDirs(settings, { slot: POOL, owner: OWNER, repo, trust: "maintainers" }).workspace;
+  const workspaceFor = (repo: string, trust: Trust = "maintainers") => placeDirs(settings, { slot: POOL, owner: OWNER, repo, trust }).workspace;
   const runtime = new ContainerRuntime(docker!, { network: "none" });
   const containerOf = async (name: string) => (await runtime.list({ slot: POOL })).find((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
   const inContainer = async (name: string, script: string) => {
@@ -596,3 +597,129 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect({ action: agent.action, recreatedBecause: agent.recreatedBecause, id: agent.id }).toEqual({ action: "started", recreatedBecause: null, id: container!.id });
   }, 90_000);
 });
+
+describe.skipIf(!docker)("a fork's pull request cannot choose its container", () => {
+  // An image of its own (not busybox under another name), so the container's image id tells which was used.
+  const OTHER_IMAGE = `devs-hfork-other-${runId()}:latest`;
+  let busyboxId: string;
+  let otherId: string;
+  beforeAll(async () => {
+    busyboxId = (await imageId(docker!, BUSYBOX_IMAGE))!;
+    const context = tempDir("devs-hfork-image-");
+    writeFileSync(join(context, "Dockerfile"), `FROM ${BUSYBOX_IMAGE}\nLABEL devs-hfork.chosen-by=pull-request\n`);
+    const stream = await docker!.buildImage({ context, src: ["Dockerfile"] }, { t: OTHER_IMAGE, networkmode: "none" });
+    await new Promise<void>((resolve, reject) =>
+      docker!.modem.followProgress(stream, (error: Error | null, out: Array<{ error?: string }>) => {
+        const failed = out?.find((o) => o.error);
+        if (error || failed) reject(error ?? new Error(failed?.error));
+        else resolve();
+      }),
+    );
+    otherId = (await imageId(docker!, OTHER_IMAGE))!;
+    expect(otherId).not.toBe(busyboxId);
+  });
+  afterAll(async () => {
+    // The containers first: an image a container uses cannot be removed.
+    await removePoolContainers(docker!, POOL);
+    await docker!.getImage(OTHER_IMAGE).remove({ force: true }).catch(() => undefined);
+  });
+
+  /**
+   * What the tests print: the version file, any canary a lifecycle hook left, and an env var the
+   * devcontainer sets. Then they wait for the test to look at the container while it runs (a
+   * fork's container is removed once its task ends).
+   */
+  const RUNTESTS = [
+    "cat version.txt",
+    'for f in /tmp/canary-create /tmp/canary-start "$PWD/canary-create" "$PWD/canary-start"; do if [ -e "$f" ]; then echo "found ${f#$PWD/}"; fi; done',
+    'echo "env=[${CHOSEN_BY:-}]"',
+    "mkdir -p /gate && touch /gate/waiting",
+    "i=0; while [ ! -e /gate/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done",
+  ].join("\n");
+  const baseFiles = (name: string) => ({
+    "DEVS.yml": DEVS_YML("sh runtests.sh"),
+    "runtests.sh": `${RUNTESTS}\n`,
+    "version.txt": "v1\n",
+    ".devcontainer/devcontainer.json": JSON.stringify({ image: BUSYBOX_IMAGE, workspaceFolder: `/workspaces/${name}` }),
+  });
+  /** A pull request's devcontainer.json: another image, its own environment, and hooks that leave canaries in the workspace and /tmp. */
+  const prFiles = (name: string) => ({
+    "version.txt": "from the pull request\n",
+    ".devcontainer/devcontainer.json": JSON.stringify({
+      image: OTHER_IMAGE,
+      workspaceFolder: `/workspaces/${name}`,
+      containerEnv: { CHOSEN_BY: "pull-request" },
+      postCreateCommand: `echo pwned > /tmp/canary-create; echo pwned > /workspaces/${name}/canary-create`,
+      postStartCommand: `echo pwned > /tmp/canary-start; echo pwned > /workspaces/${name}/canary-start`,
+    }),
+  });
+
+  /** The container's inspection and its /tmp, taken while the test command waits; then the command may end. */
+  async function whileRunning(s: Setup, name: string, trust: Trust) {
+    await existsInContainer(s, name, "/gate/waiting");
+    const container = (await s.runtime.list({ slot: POOL })).find((c) => c.repo === `${OWNER}/${name}` && c.trust === trust);
+    const info = await docker!.getContainer(container!.id).inspect();
+    const tmp = await s.listing(name, "/tmp");
+    await s.inContainer(name, "touch /gate/go");
+    return { info, tmp };
+  }
+
+  it("a fork's devcontainer.json naming another image with hooks: the container runs the base branch's image, no hook of the fork runs, the fork's files are in the workspace", async () => {
+    const s = await setup();
+    const name = "forkpr";
+    const r = repo(name, baseFiles(name));
+    // The fork: its own repository, whose head GitHub serves as refs/pull/7/head of the base.
+    const forkBare = join(reposRoot, "alice", `${name}.git`);
+    execFileSync("git", ["init", "--quiet", "--bare", forkBare]);
+    const forkWork = tempDir("devs-hfork-fork-");
+    git(forkWork, "clone", "--quiet", r.path, ".");
+    for (const [file, content] of Object.entries(prFiles(name))) writeFileSync(join(forkWork, file), content);
+    git(forkWork, "commit", "--quiet", "-am", "the fork's change");
+    git(forkWork, "push", "--quiet", forkBare, "HEAD:main");
+    const forkSha = git(forkWork, "rev-parse", "HEAD");
+    git(r.work, "fetch", "--quiet", forkBare, "main");
+
+    const taskId = await pullRequest(s, r, 7, forkSha, "opened", true);
+    const { info, tmp } = await whileRunning(s, name, "fork");
+    const run = await completed(taskId);
+    expect(run.conclusion).toBe("success");
+    expect(run.head_sha).toBe(forkSha);
+    expect(run.output?.text).toBe("```text\nfrom the pull request\nenv=[]\n```");
+    expect(run.output?.summary).toContain(
+      "> This pull request comes from a fork, so its container is built from acme/forkpr's default branch (`main`); changes to `.devcontainer` in the pull request are not used.",
+    );
+
+    // Containers are created from the image's id.
+    expect({ image: info.Image, ref: info.Config.Image }).toEqual({ image: busyboxId, ref: busyboxId });
+    expect(info.Config.Env).not.toContain("CHOSEN_BY=pull-request");
+    // Only the workspace is mounted, never the tree the container was defined from.
+    const workspace = s.workspaceFor(name, "fork");
+    expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([[`/workspaces/${name}`, workspace]]);
+    expect(tmp).toEqual([]);
+    expect(readFileSync(join(workspace, "version.txt"), "utf8")).toBe("from the pull request\n");
+    expect(readFileSync(join(workspace, ".devcontainer/devcontainer.json"), "utf8")).toContain(OTHER_IMAGE);
+    expect(existsSync(join(workspace, "canary-create")) || existsSync(join(workspace, "canary-start"))).toBe(false);
+  }, 120_000);
+
+  it("sibling: the same devcontainer.json on a pull request from a branch of the repository is used: its image, its environment, its hooks", async () => {
+    const s = await setup();
+    const name = "samepr";
+    const r = repo(name, baseFiles(name));
+    const sha = r.commit(prFiles(name), "a maintainer's change", "feature");
+
+    const taskId = await pullRequest(s, r, 8, sha, "opened", false);
+    const { info, tmp } = await whileRunning(s, name, "maintainers");
+    const run = await completed(taskId);
+    expect(run.conclusion).toBe("success");
+    expect(run.output?.text).toBe(
+      "```text\nfrom the pull request\nfound /tmp/canary-create\nfound /tmp/canary-start\nfound canary-create\nfound canary-start\nenv=[pull-request]\n```",
+    );
+    expect(run.output?.summary).not.toContain("comes from a fork");
+
+    expect({ image: info.Image, ref: info.Config.Image }).toEqual({ image: otherId, ref: otherId });
+    expect(info.Config.Env).toContain("CHOSEN_BY=pull-request");
+    expect(tmp).toEqual(["canary-create", "canary-start"]);
+    expect(existsSync(join(s.workspaceFor(name), "canary-create"))).toBe(true);
+  }, 120_000);
+});
+

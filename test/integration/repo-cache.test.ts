@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { prepareContainerSetup } from "../../src/containers/setup-source.js";
 import { GitError, RepoCache } from "../../src/workspace/repo-cache.js";
+import { agentTaskFromFork, agentTaskOnPullRequest } from "../helpers/tasks.js";
 import { bareRepo, git } from "../helpers/git-repo.js";
 import { startGitHttp, type GitHttpServer } from "../helpers/git-http.js";
 import { tempDir } from "../helpers/settings.js";
@@ -112,5 +114,70 @@ describe("RepoCache", () => {
     const failure = await cache.sync(ref, "ghs_wrong").catch((e: unknown) => e as Error);
     expect(failure).toBeInstanceOf(GitError);
     expect((failure as Error).message).not.toContain("ghs_wrong");
+  });
+
+  it("a fork's pull request is checked out at the head commit the task carries, not at a commit the fork pushed afterwards", async () => {
+    const { remote, cache, ref } = setup();
+    const approved = remote.commit({ "fork.txt": "approved\n" }, "fork work", "fork-tmp");
+    const later = remote.commit({ "fork.txt": "pushed after the approval\n" }, "more fork work", "fork-tmp");
+    // By the time the task runs, refs/pull/9/head has moved on to the later commit.
+    git(remote.path, "update-ref", "refs/pull/9/head", later);
+    git(remote.path, "update-ref", "-d", "refs/heads/fork-tmp");
+    await cache.sync(ref, null, ["refs/pull/9/head"]);
+    const dir = join(tempDir("devs-ws-"), "ws");
+    const fork = await cache.checkout(ref, dir, { kind: "pull", number: 9, headRef: "main", headSha: approved, sameRepo: false }, identity);
+    expect(fork.baseSha).toBe(approved);
+    expect(readFileSync(join(dir, "fork.txt"), "utf8")).toBe("approved\n");
+  });
+});
+
+describe("the tree a fork's container is defined from", () => {
+  const BASE_DEVCONTAINER = { ".devcontainer/devcontainer.json": '{ "image": "base-image" }\n', ".devcontainer/Dockerfile": "FROM base\n" };
+
+  /** The base repository with its devcontainer on main, and a fork's commit reachable only as refs/pull/9/head. */
+  async function forkPullRequest(forkFiles: Record<string, string>) {
+    const { remote, cache, ref } = setup();
+    remote.commit(BASE_DEVCONTAINER, "devcontainer");
+    const head = remote.commit({ "fork.txt": "fork\n", ...forkFiles }, "fork work", "fork-tmp");
+    git(remote.path, "update-ref", "refs/pull/9/head", head);
+    git(remote.path, "update-ref", "-d", "refs/heads/fork-tmp");
+    await cache.sync(ref, null, ["refs/pull/9/head"]);
+    const repo = { owner: "Acme", name: "Widgets", fullName: "Acme/Widgets", cloneUrl: ref.cloneUrl };
+    const task = agentTaskFromFork({ repo: "Acme/Widgets", target: { number: 9, pullRequest: { headSha: head } } });
+    task.repo = { ...task.repo, ...repo };
+    return { cache, task, head, dir: join(tempDir("devs-setup-"), "place") };
+  }
+
+  it("is the default branch, checked out apart from the workspace; a fork that changed .devcontainer is told its changes are not used", async () => {
+    const { cache, task, head, dir } = await forkPullRequest({ ".devcontainer/devcontainer.json": '{ "image": "fork-image", "postCreateCommand": "touch /tmp/canary" }\n' });
+    const setup = await prepareContainerSetup(cache, task, { dir, headSha: head, identity });
+    expect(setup.setupDir).toBe(dir);
+    expect(readFileSync(join(dir, ".devcontainer/devcontainer.json"), "utf8")).toBe(BASE_DEVCONTAINER[".devcontainer/devcontainer.json"]);
+    expect(existsSync(join(dir, "fork.txt"))).toBe(false);
+    expect(setup.note).toBe(
+      "This pull request comes from a fork, so its container is built from Acme/Widgets's default branch (`main`); changes to `.devcontainer` in the pull request are not used.",
+    );
+  });
+
+  it("a fork that changed only a Dockerfile in .devcontainer, or added a .devcontainer.json, is told too", async () => {
+    const changes: Array<Record<string, string>> = [{ ".devcontainer/Dockerfile": "FROM evil\n" }, { ".devcontainer.json": '{ "image": "fork-image" }\n' }];
+    for (const files of changes) {
+      const { cache, task, head, dir } = await forkPullRequest(files);
+      expect((await prepareContainerSetup(cache, task, { dir, headSha: head, identity })).note).toMatch(/^This pull request comes from a fork/);
+    }
+  });
+
+  it("a fork that left the devcontainer files alone gets the same tree and no note", async () => {
+    const { cache, task, head, dir } = await forkPullRequest({});
+    const setup = await prepareContainerSetup(cache, task, { dir, headSha: head, identity });
+    expect(setup).toEqual({ setupDir: dir, note: null });
+    expect(readFileSync(join(dir, ".devcontainer/Dockerfile"), "utf8")).toBe("FROM base\n");
+  });
+
+  it("a pull request from a branch of the repository is set up from its own workspace: nothing is checked out", async () => {
+    const { cache } = setup();
+    const dir = join(tempDir("devs-setup-"), "place");
+    expect(await prepareContainerSetup(cache, agentTaskOnPullRequest(), { dir, headSha: "a".repeat(40), identity })).toEqual({ note: null });
+    expect(existsSync(dir)).toBe(false);
   });
 });

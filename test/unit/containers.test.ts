@@ -10,7 +10,9 @@ import { buildContext, imageRepository } from "../../src/containers/image.js";
 import { FrameDemuxer, LineSplitter, StreamFormatError } from "../../src/containers/stream.js";
 import type { BuildSpec } from "../../src/containers/devcontainer.js";
 import { placeName, placeOf, trustOf, type PlaceKey, type Trust } from "../../src/containers/naming.js";
-import { agentTask, agentTaskFromFork, ciTaskFromFork, ciTaskOnPullRequest } from "../helpers/tasks.js";
+import { containerSetupSource, type ContainerSetupSource } from "../../src/containers/setup-source.js";
+import type { Task } from "../../src/tasks/task.js";
+import { agentTask, agentTaskFromFork, agentTaskOnPullRequest, ciTask, ciTaskFromFork, ciTaskOnPullRequest } from "../helpers/tasks.js";
 
 describe("place names", () => {
   const m = "maintainers" as const;
@@ -62,6 +64,20 @@ describe("place names", () => {
     expect(trustOf(agent)).toBe("fork");
     expect(placeName(placeOf("p", agent))).not.toBe(placeName(placeOf("p", agentTask({ repo: "acme/app" }))));
   });
+});
+
+describe("which tree defines a task's container", () => {
+  const table: Array<[string, Task, ContainerSetupSource]> = [
+    ["an agent task on an issue", agentTask(), "workspace"],
+    ["an agent task on a pull request from a branch of the repository", agentTaskOnPullRequest(), "workspace"],
+    ["an agent task on a fork's pull request", agentTaskFromFork(), "base-default-branch"],
+    ["a CI run of a push", ciTask(), "workspace"],
+    ["a CI run of a pull request from a branch of the repository", ciTaskOnPullRequest(), "workspace"],
+    ["a CI run of a fork's pull request", ciTaskFromFork(), "base-default-branch"],
+  ];
+  for (const [name, task, want] of table) {
+    it(`${name}: ${want}`, () => expect(containerSetupSource(task)).toBe(want));
+  }
 });
 
 describe("imageRepository", () => {
