@@ -14,7 +14,7 @@ export async function hostAddressFor(docker: Docker, network: string, log: Pick<
   }
   try {
     const info = (await docker.getNetwork(network).inspect()) as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
-    const gateway = info.IPAM?.Config?.map((c) => c.Gateway).find((g): g is string => Boolean(g && /^\d+\.\d+\.\d+\.\d+$/.test(g)));
+    const gateway = info.IPAM?.Config?.map((c) => c.Gateway).find((g): g is string => Boolean(g && /^\d+\.\d+\.\d+\.\d+$/.test(g) && g !== "0.0.0.0"));
     if (gateway) return gateway;
     log.warn({ network }, "the container network has no IPv4 gateway; the model proxy listens on 127.0.0.1 (set MODEL_PROXY_HOST)");
   } catch (error) {
