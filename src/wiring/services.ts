@@ -81,11 +81,12 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   const taskClient = taskGitHub(probot, settings);
   const secrets = secretValues(settings);
   const redact = createRedactor(secrets);
+  const bot = botNames(identity);
   const db = openDatabase(settings.dataDir);
   const ledger = new UsageLedger(db);
   const built: DockerTaskKinds | null = options.kinds
     ? null
-    : buildTaskKinds(settings, { log, identity, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger });
+    : buildTaskKinds(settings, { log, identity, bot, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger });
   const kinds = options.kinds ?? built!.kinds;
 
   const memory = new SqliteDeliveryMemory(db);
@@ -107,7 +108,6 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
   const sink = options.sink ?? pool;
-  const bot = botNames(identity);
   const app = createApp({
     bot,
     allowedOwners: settings.allowedOwners,

@@ -20,7 +20,7 @@ import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
 import type { PermissionCache } from "../github/permissions.js";
 import type { TaskGitHub } from "../github/probot.js";
-import { botNames } from "../policy/bot-names.js";
+import type { BotNames } from "../policy/bot-names.js";
 import type { ContainerLifecycle } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
 import type { Settings } from "../settings.js";
@@ -38,6 +38,8 @@ import { SettingsError } from "../settings.js";
 export interface SharedParts {
   log: Logger;
   identity: BotIdentity;
+  /** Who counts as the bot (services.ts builds it once from the identity). */
+  bot: BotNames;
   github: TaskGitHub;
   devsConfig: DevsConfigLoader;
   permissions: PermissionCache;
@@ -56,7 +58,7 @@ export interface DockerTaskKinds {
 }
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
-  const { log, identity, github, devsConfig, permissions, secrets, redact, now, ledger } = shared;
+  const { log, identity, bot, github, devsConfig, permissions, secrets, redact, now, ledger } = shared;
   const docker = connectDocker(settings.dockerHost);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
@@ -90,7 +92,6 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     log,
   });
 
-  const bot = botNames(identity);
   const agent = createAgentRunner({
     botHandle: identity.handle,
     identity: identity.commit,
