@@ -17,7 +17,7 @@ import { loadSettings, SettingsError, type Env, type Settings } from "./settings
 import type { TaskSink } from "./tasks/sink.js";
 import { sqsSinkFromSettings } from "./tasks/sink-from-settings.js";
 import { verifyDelivery } from "./webhooks/delivery.js";
-import { readLambdaEvent, type LambdaHttpEvent } from "./webhooks/lambda-event.js";
+import { readLambdaEvent } from "./webhooks/lambda-event.js";
 import { buildServices, type Services } from "./wiring/services.js";
 
 /** What API Gateway (either payload format) and function URLs take as the answer. */
@@ -28,7 +28,8 @@ export interface LambdaResult {
 }
 
 export interface LambdaHandler {
-  (event: LambdaHttpEvent | unknown): Promise<LambdaResult>;
+  /** Takes the event of an API Gateway REST or HTTP API, or a function URL (`LambdaHttpEvent`). */
+  (event: unknown): Promise<LambdaResult>;
   /** Closes the database of an instance that was set up (tests; Lambda just freezes it). */
   close(): Promise<void>;
 }
@@ -56,9 +57,13 @@ interface Ingress {
  * unreachable, say) is tried again by the next event.
  */
 export function createLambdaHandler(options: LambdaOptions): LambdaHandler {
+  let log = options.log ?? null;
   let ready: Promise<Ingress> | null = null;
   const setUp = () => {
-    ready ??= openIngress(options).catch((error: unknown) => {
+    ready ??= (async () => {
+      log ??= await createLogger(options.settings);
+      return openIngress(options, log);
+    })().catch((error: unknown) => {
       ready = null;
       throw error;
     });
@@ -72,7 +77,8 @@ export function createLambdaHandler(options: LambdaOptions): LambdaHandler {
     try {
       ingress = await setUp();
     } catch (error) {
-      (options.log ?? console).error({ err: error }, "the ingress could not start");
+      if (log) log.error({ err: error }, "the ingress could not start");
+      else console.error(`the ingress could not start: ${(error as Error).message}`);
       return answer(503, { error: "the app is not ready; redeliver it" });
     }
     return receive(ingress, event);
@@ -85,14 +91,13 @@ export function createLambdaHandler(options: LambdaOptions): LambdaHandler {
   });
 }
 
-async function openIngress(options: LambdaOptions): Promise<Ingress> {
+async function openIngress(options: LambdaOptions, log: Logger): Promise<Ingress> {
   const { settings, sink } = options;
   const secret = settings.webhookSecret;
   if (settings.auth.kind === "unconfigured") {
     throw new SettingsError("APP_ID", "the Lambda ingress needs App credentials (APP_ID and PRIVATE_KEY) or GITHUB_TOKEN");
   }
   if (!secret) throw new SettingsError("WEBHOOK_SECRET", "required to verify deliveries (alias GITHUB_WEBHOOK_SECRET)");
-  const log = options.log ?? (await createLogger(settings));
   const probot = createProbot(settings, log, options.Octokit);
   const identity = await resolveBotIdentity(probot, settings, log);
   // No task kinds: this process runs nothing; every task goes to the sink.

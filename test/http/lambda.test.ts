@@ -10,7 +10,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createLambdaHandler, handler as defaultHandler, lambdaSettings, type LambdaHandler, type LambdaResult } from "../../src/lambda.js";
 import type { Env } from "../../src/settings.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
+import { startServer } from "../../src/server.js";
 import { strictNock } from "../helpers/nock.js";
+import { testServices } from "../helpers/services.js";
 import { payload } from "../helpers/payloads.js";
 import { TestOctokit } from "../helpers/probot.js";
 import { tempDir, testSettings } from "../helpers/settings.js";
@@ -306,5 +308,48 @@ describe("what an attacker can send is refused before anything runs", () => {
 
   it("an invocation that is not an HTTP event: 400", async () => {
     await refused({ Records: [{ eventSource: "aws:sqs", body: BODY }] }, 400, /not an HTTP event/);
+  });
+});
+
+describe("the ingress and the server give the same answer to the same bad delivery", () => {
+  it("headers, content type, signature and body: status and message alike", async () => {
+    const settings = testSettings();
+    const serverSink = new MemoryTaskSink();
+    const services = testServices(settings, { sink: serverSink });
+    const server = await startServer(settings, services);
+    const identity = identityScope();
+    const handle = ingress();
+    try {
+      const signed = await githubHeaders(BODY);
+      const { "X-Hub-Signature-256": _s, ...unsigned } = signed;
+      const { "X-GitHub-Event": _e, "X-GitHub-Delivery": _d, ...anonymous } = signed;
+      const notJson = "{ not json";
+      const array = "[1, 2]";
+      const cases: Array<[string, Record<string, string>, string, string?]> = [
+        ["no signature", unsigned, BODY],
+        ["no event or delivery id", anonymous, BODY],
+        ["form encoded", { ...signed, "Content-Type": "application/x-www-form-urlencoded" }, BODY],
+        ["no content type", Object.fromEntries(Object.entries(signed).filter(([k]) => k !== "Content-Type")), BODY],
+        ["a delivery id with a slash", { ...signed, "X-GitHub-Delivery": "a/b" }, BODY],
+        ["an event name that is no name", { ...signed, "X-GitHub-Event": "Issue Comment" }, BODY],
+        ["a signature that is not sha256 hex", { ...signed, "X-Hub-Signature-256": "sha256=xyz" }, BODY],
+        ["the wrong secret", await githubHeaders(BODY, {}, "not-the-secret"), BODY],
+        ["signed text that is not JSON", await githubHeaders(notJson), notJson],
+        ["a signed JSON array", await githubHeaders(array), array],
+        ["a GET", signed, BODY, "GET"],
+      ];
+      for (const [label, headers, body, method = "POST"] of cases) {
+        const res = await fetch(`${server.url}/webhook`, { method, headers, ...(method === "POST" ? { body } : {}) });
+        const fromServer = { status: res.status, error: ((await res.json()) as { error: string }).error };
+        const result = await handle(httpApiEvent(headers, body, { method, functionUrl: true }));
+        expect({ label, status: result.statusCode, error: json(result).error }).toEqual({ label, ...fromServer });
+        expect(fromServer.status, label).toBeGreaterThanOrEqual(400);
+      }
+      expect({ ingress: sink.tasks, server: serverSink.tasks }).toEqual({ ingress: [], server: [] });
+      identity.done();
+    } finally {
+      await server.close();
+      await services.close();
+    }
   });
 });
