@@ -1,7 +1,7 @@
 // The sink an ingress (the Lambda entry) hands its tasks to: the FIFO queue of AWS_SQS_QUEUE_URL.
-// One message per task; the task id is the deduplication id, so a delivery GitHub sends again
-// within SQS's five-minute window is one message, and the repository is the message group, so
-// one repository's tasks leave the queue in the order they arrived.
+// One message per task. The task id is the deduplication id, so a delivery GitHub sends again
+// within SQS's five-minute window is one message, and the message group, so no two workers hold
+// the same task at once while the others' tasks are not held up behind it.
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SettingsError, type Settings } from "../settings.js";
 import type { TaskSink } from "./sink.js";
@@ -20,7 +20,7 @@ export function sqsSinkFromSettings(settings: Settings): TaskSink {
         new SendMessageCommand({
           QueueUrl: queueUrl,
           MessageBody: serializeTask(task),
-          MessageGroupId: task.repo.fullName,
+          MessageGroupId: task.id,
           MessageDeduplicationId: task.id,
         }),
       );

@@ -3,7 +3,7 @@
 // the settings and entry points they name.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, type Tags } from "yaml";
+import { parse, type Tags, type YAMLSeq } from "yaml";
 import { describe, expect, it } from "vitest";
 import { handler } from "../../src/lambda.js";
 import { SETTINGS } from "../../src/settings.js";
@@ -11,11 +11,15 @@ import { SETTINGS } from "../../src/settings.js";
 const root = join(import.meta.dirname, "..", "..");
 const read = (path: string) => readFileSync(join(root, path), "utf8");
 
+const listFunction = (tag: string, name: string) => ({ tag, collection: "seq" as const, resolve: (list: YAMLSeq) => ({ [name]: list.toJSON() }) });
 /** CloudFormation's short-form functions, read as their long forms. */
 const cloudFormationTags: Tags = [
   { tag: "!Ref", resolve: (value: string) => ({ Ref: value }) },
   { tag: "!Sub", resolve: (value: string) => ({ "Fn::Sub": value }) },
   { tag: "!GetAtt", resolve: (value: string) => ({ "Fn::GetAtt": value.split(".") }) },
+  listFunction("!If", "Fn::If"),
+  listFunction("!Not", "Fn::Not"),
+  listFunction("!Equals", "Fn::Equals"),
 ];
 
 interface Resource {
@@ -26,6 +30,7 @@ interface Resource {
 const template = parse(read("deploy/sam/template.yaml"), { customTags: cloudFormationTags }) as {
   Transform: string;
   Parameters: Record<string, unknown>;
+  Conditions: Record<string, unknown>;
   Resources: Record<string, Resource>;
   Outputs: Record<string, { Value: unknown }>;
 };
@@ -93,18 +98,35 @@ describe("deploy/sam/template.yaml", () => {
     expect((dlq.Properties.QueueName as { "Fn::Sub": string })["Fn::Sub"]).toMatch(/\.fifo$/);
   });
 
-  it("the function may send to the task queue and do nothing else", () => {
+  const taskBodies = { "Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucket}/devs-tasks/*" };
+  /** A statement that is there only with an artifact bucket. */
+  const withBucket = (statement: Record<string, unknown>) => ({ "Fn::If": ["HasArtifactBucket", statement, { Ref: "AWS::NoValue" }] });
+
+  it("the function may send to the task queue, and put large tasks in the bucket's task prefix when there is one; nothing else", () => {
     const statements = fn.Policies.flatMap((policy) => policy.Statement);
-    expect(statements).toEqual([{ Effect: "Allow", Action: "sqs:SendMessage", Resource: { "Fn::GetAtt": [queueUrl.Ref, "Arn"] } }]);
+    expect(statements).toEqual([
+      { Effect: "Allow", Action: "sqs:SendMessage", Resource: { "Fn::GetAtt": [queueUrl.Ref, "Arn"] } },
+      withBucket({ Effect: "Allow", Action: "s3:PutObject", Resource: taskBodies }),
+    ]);
+    expect(fn.Environment.Variables.AWS_S3_ARTIFACT_BUCKET).toEqual({ Ref: "ArtifactBucket" });
+    expect(template.Conditions).toEqual({
+      HasArtifactBucket: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ArtifactBucket" }, ""] }] },
+    });
   });
 
-  it("the workers' policy reaches only the task queue", () => {
+  it("the workers' policy reaches only the two queues and the large tasks", () => {
     const [policyName] = ofType("AWS::IAM::ManagedPolicy");
-    const document = resources[policyName!]!.Properties.PolicyDocument as { Statement: Array<{ Action: string[]; Resource: unknown }> };
-    for (const statement of document.Statement) {
-      expect(statement.Resource).toEqual({ "Fn::GetAtt": [queueUrl.Ref, "Arn"] });
-      expect(statement.Action.every((action) => action.startsWith("sqs:"))).toBe(true);
-    }
+    const document = resources[policyName!]!.Properties.PolicyDocument as { Statement: unknown[] };
+    const dlqArn = (queue.Properties.RedrivePolicy as { deadLetterTargetArn: unknown }).deadLetterTargetArn;
+    expect(document.Statement).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        Resource: { "Fn::GetAtt": [queueUrl.Ref, "Arn"] },
+      },
+      { Effect: "Allow", Action: "sqs:SendMessage", Resource: dlqArn },
+      withBucket({ Effect: "Allow", Action: "s3:GetObject", Resource: taskBodies }),
+    ]);
   });
 });
 
