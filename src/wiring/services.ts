@@ -104,8 +104,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
   const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
-  // With a sink of its own (an ingress), tasks leave this process and nothing is left waiting here.
-  if (missing.length && !options.sink) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
+  if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
   const sink = options.sink ?? pool;
   const bot = botNames(identity);
