@@ -13,8 +13,8 @@ import ts from "typescript";
 const withTypes = process.argv.includes("--types");
 const productOnly = process.argv.includes("--product");
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/** Modules loaded by name from outside the import graph (package.json's bin, Probot's app). */
-const ENTRY_POINTS = new Set(["src/cli.ts"]);
+/** Modules loaded by name from outside the import graph (package.json's bin, the Lambda handler). */
+const ENTRY_POINTS = new Set(["src/cli.ts", "src/lambda.ts"]);
 
 const configPath = resolve(root, "tsconfig.json");
 const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
