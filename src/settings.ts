@@ -176,6 +176,13 @@ export const SETTINGS = {
   devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
   logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
   logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty." },
+  redeliverMissed: {
+    names: ["REDELIVER_MISSED"],
+    default: "true",
+    group: "Server",
+    doc: "App mode: on start and every REDELIVERY_INTERVAL_MINUTES, ask GitHub to redeliver deliveries that failed or never arrived.",
+  },
+  redeliveryIntervalMinutes: { names: ["REDELIVERY_INTERVAL_MINUTES"], default: "5", group: "Server", doc: "Minutes between redelivery sweeps." },
   nodeEnv: { names: ["NODE_ENV"], default: "", group: "Server", doc: "production refuses setup mode." },
 
   taskSource: { names: ["TASK_SOURCE"], default: "webhook", group: "Scale-out", doc: "webhook (this process receives) or sqs." },
@@ -248,6 +255,8 @@ export interface Settings {
   logLevel: LogLevel;
   logFormat: "json" | "pretty";
   production: boolean;
+  redeliverMissed: boolean;
+  redeliveryIntervalMinutes: number;
 
   taskSource: "webhook" | "sqs";
   sqsQueueUrl: string | null;
@@ -539,6 +548,8 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
     logFormat: oneOf(env, "logFormat", ["json", "pretty"] as const),
     production: str(env, "nodeEnv") === "production",
+    redeliverMissed: bool(env, "redeliverMissed"),
+    redeliveryIntervalMinutes: int(env, "redeliveryIntervalMinutes", 1, 24 * 60)!,
 
     taskSource,
     sqsQueueUrl,

@@ -10,6 +10,7 @@ import { DevsConfigLoader } from "../config/devs-yml.js";
 import { ciConfigLoader, routeHints } from "../config/task-config.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/identity.js";
 import { PermissionCache } from "../github/permissions.js";
+import { RedeliverySweeper } from "../github/redelivery.js";
 import { createProbot, taskGitHub } from "../github/probot.js";
 import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
@@ -64,12 +65,25 @@ export interface Services extends GitHubParts {
   close(): Promise<void>;
 }
 
-/** `serve`'s services: the logger, the GitHub client and the bot's identity first, then the rest. */
+/**
+ * `serve`'s services: the logger, the GitHub client and the bot's identity first, then the rest,
+ * and in App mode the sweep that asks GitHub again for missed deliveries (github/redelivery.ts).
+ */
 export async function openServices(settings: Settings, options: ServiceOptions = {}): Promise<Services> {
   const log = await createLogger(settings);
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
-  return buildServices(settings, { log, probot, identity }, options);
+  const services = buildServices(settings, { log, probot, identity }, options);
+  if (settings.auth.kind !== "app" || !settings.redeliverMissed) return services;
+  const sweeper = new RedeliverySweeper({ appClient: () => probot.auth(), memory: services.memory, log: log.child({ name: "redelivery" }) });
+  sweeper.start(settings.redeliveryIntervalMinutes * 60_000);
+  return {
+    ...services,
+    close: async () => {
+      await sweeper.stop();
+      await services.close();
+    },
+  };
 }
 
 export function buildServices(settings: Settings, github: GitHubParts, options: ServiceOptions = {}): Services {
