@@ -156,6 +156,14 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         auth_mode: settings.auth.kind,
         container_pool: settings.containerPool,
         ci_container_pool: settings.ciContainerPool,
+        // Who may do what, and how containers are cleaned up: what operators of the original saw here.
+        authorized_trigger_users: describeAllowList(settings.authorizedTriggerUsers),
+        authorized_ci_trigger_users: describeAllowList(settings.authorizedCiTriggerUsers),
+        allowed_owners: settings.allowedOwners,
+        stop_container_after_task: settings.stopContainerAfterTask,
+        container_idle_minutes: settings.containerIdleMinutes,
+        container_timeout_minutes: settings.containerTimeoutMinutes,
+        max_concurrent_tasks: settings.maxConcurrentTasks,
         delivery_memory: memory.stats(),
         // `containers` is the name older builds gave the slots; operators' scripts may read it.
         pool: { ...status, containers: status.slots },
@@ -201,6 +209,11 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       db.close();
     },
   };
+}
+
+/** An allowlist as /status shows it: `"*"`, `"write access"`, or the logins. */
+function describeAllowList(list: Settings["authorizedTriggerUsers"]): string | string[] {
+  return list.kind === "everyone" ? "*" : list.kind === "write-access" ? "write access" : list.users;
 }
 
 /** Settings whose values must never appear in anything posted or logged. */
