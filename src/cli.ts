@@ -213,8 +213,8 @@ async function stopContainer(settings: Settings, name: string, url: string | und
 
 async function testSetup(settings: Settings): Promise<number> {
   const { runSetupChecks } = await import("./setup-checks.js");
-  const results = await runSetupChecks(settings);
-  for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.name}: ${r.detail}\n`);
+  const results = await runSetupChecks(settings, await createLogger({ ...settings, logLevel: "silent" }));
+  for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.name}: ${r.detail}${!r.ok && r.hint ? ` (${r.hint})` : ""}\n`);
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
