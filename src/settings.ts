@@ -175,7 +175,7 @@ export const SETTINGS = {
   },
   devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
   logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
-  logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty." },
+  logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty (the original's console is pretty)." },
   redeliverMissed: {
     names: ["REDELIVER_MISSED"],
     default: "true",
@@ -349,13 +349,14 @@ const POOL_NAME = /^[a-z\d][a-z\d_-]{0,30}$/;
 
 function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
   const r = raw(env, key);
-  const names = list(env, key);
+  // The original accepted any case; names are compared and used in lower case.
+  const names = list(env, key).map((name) => name.toLowerCase());
   if (required && names.length === 0) throw new SettingsError(r?.name ?? SETTINGS[key].names[0], "needs at least one name");
   const seen = new Set<string>();
   for (const name of names) {
     // Slots become parts of container names, labels and path segments: keep them plain.
     if (!POOL_NAME.test(name)) {
-      throw new SettingsError(r!.name, `"${name}" must be lower-case letters, digits, - or _ (at most 31)`);
+      throw new SettingsError(r!.name, `"${name}" must be letters, digits, - or _ (at most 31; used in lower case)`);
     }
     if (seen.has(name)) throw new SettingsError(r!.name, `"${name}" is listed twice`);
     seen.add(name);
@@ -364,9 +365,12 @@ function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
 }
 
 function dir(env: Env, key: SettingKey, home: string): string {
-  const value = str(env, key)!;
-  const expanded = value === "~" ? home : value.startsWith("~/") ? `${home}/${value.slice(2)}` : value;
-  return resolve(expanded);
+  return resolve(expandHome(str(env, key)!, home));
+}
+
+/** `~` and `~/…` as a shell reads them, for directories and key files alike. */
+function expandHome(value: string, home: string): string {
+  return value === "~" ? home : value.startsWith("~/") ? `${home}/${value.slice(2)}` : value;
 }
 
 function url(env: Env, key: SettingKey): string | null {
@@ -381,12 +385,12 @@ function url(env: Env, key: SettingKey): string | null {
   return r.value;
 }
 
-/** PEM text, \n-escaped PEM, base64 PEM, or a path to a PEM file (as Probot accepts). */
-function privateKey(env: Env): string | null {
+/** PEM text, \n-escaped PEM, base64 PEM, or a path to a PEM file (as Probot accepts; `~/` too). */
+function privateKey(env: Env, home: string): string | null {
   const inline = raw(env, "privateKey");
   const path = raw(env, "privateKeyPath");
-  if (inline) return parsePem(inline);
-  if (path) return readPemFile(path);
+  if (inline) return parsePem(inline.value.startsWith("~/") ? { ...inline, value: expandHome(inline.value, home) } : inline);
+  if (path) return readPemFile({ ...path, value: expandHome(path.value, home) });
   return null;
 }
 
@@ -420,6 +424,12 @@ function agentCommand(env: Env): string {
     throw new SettingsError(r.name, (error as Error).message);
   }
   return r.value;
+}
+
+/** json or pretty; the original's `console` is pretty. */
+function logFormat(env: Env): "json" | "pretty" {
+  const r = raw(env, "logFormat")!;
+  return r.value.toLowerCase() === "console" ? "pretty" : oneOf(env, "logFormat", ["json", "pretty"] as const);
 }
 
 function dollars(env: Env, key: SettingKey): number | null {
@@ -466,9 +476,9 @@ function checkName(env: Env): string {
   return r.value;
 }
 
-function authMode(env: Env): AuthMode {
+function authMode(env: Env, home: string): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
-  const key = privateKey(env);
+  const key = privateKey(env, home);
   if (appId !== null && key === null) {
     throw new SettingsError("PRIVATE_KEY", "required with APP_ID (or set PRIVATE_KEY_PATH / GITHUB_APP_PRIVATE_KEY)");
   }
@@ -489,7 +499,7 @@ function githubUrls(env: Env): { api: string; web: string } {
 }
 
 export function loadSettings(env: Env, home: string = homedir()): Settings {
-  const auth = authMode(env);
+  const auth = authMode(env, home);
   const urls = githubUrls(env);
   const taskSource = oneOf(env, "taskSource", ["webhook", "sqs"] as const);
   const sqsQueueUrl = url(env, "sqsQueueUrl");
@@ -546,7 +556,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     adminPassword: str(env, "adminPassword"),
     devMode: bool(env, "devMode"),
     logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
-    logFormat: oneOf(env, "logFormat", ["json", "pretty"] as const),
+    logFormat: logFormat(env),
     production: str(env, "nodeEnv") === "production",
     redeliverMissed: bool(env, "redeliverMissed"),
     redeliveryIntervalMinutes: int(env, "redeliveryIntervalMinutes", 1, 24 * 60)!,
@@ -576,6 +586,26 @@ export function checkServeRequirements(settings: Settings): void {
   if (!settings.webhookSecret) {
     throw new SettingsError("WEBHOOK_SECRET", "required to verify deliveries (alias GITHUB_WEBHOOK_SECRET)");
   }
+}
+
+/** The original's settings that mean nothing here, and what replaces each. */
+const ORIGINAL_ONLY: Readonly<Record<string, string>> = {
+  CONTAINER_MAX_AGE_HOURS: "containers stop when their queue empties (STOP_CONTAINER_AFTER_TASK) or after CONTAINER_IDLE_MINUTES",
+  CLEANUP_CHECK_INTERVAL_SECONDS: "containers stop when their queue empties (STOP_CONTAINER_AFTER_TASK) or after CONTAINER_IDLE_MINUTES",
+  WEBHOOK_PATH: "deliveries are accepted at /webhook and /api/github/webhooks",
+  CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
+  DEVS_CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
+  CONTAINER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
+  CONTAINER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
+  WORKER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
+  WORKER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
+};
+
+/** Set variables of the original's that have no effect here, for one start-up warning. */
+export function unusedOriginalSettings(env: Env): Array<{ name: string; instead: string }> {
+  return Object.entries(ORIGINAL_ONLY)
+    .filter(([name]) => (env[name]?.trim() ?? "") !== "")
+    .map(([name, instead]) => ({ name, instead }));
 }
 
 /** The effective settings as `devs-webhook config` prints them: secrets masked. */
