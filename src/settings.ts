@@ -161,7 +161,20 @@ export const SETTINGS = {
   dataDir: { names: ["DATA_DIR"], default: "~/.devs-webhook", group: "Pool", doc: "Task journal and delivery memory." },
   devsEnvsDir: { names: ["DEVS_ENVS_DIR"], default: "~/.devs/envs", group: "Pool", doc: "Operator DEVS.yml layers." },
   defaultImage: { names: ["DEFAULT_IMAGE"], default: "mcr.microsoft.com/devcontainers/base:bookworm", group: "Pool", doc: "Image for repositories without a devcontainer.json." },
-  dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket)." },
+  dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket): unix:///path or tcp://host:port." },
+  dockerTlsVerify: {
+    names: ["DOCKER_TLS_VERIFY"],
+    default: "",
+    group: "Pool",
+    doc: "With a tcp:// DOCKER_HOST: 1 to use TLS with the client certificates in DOCKER_CERT_PATH, as the Docker CLI does.",
+  },
+  dockerCertPath: { names: ["DOCKER_CERT_PATH"], default: "~/.docker", group: "Pool", doc: "Directory holding ca.pem, cert.pem and key.pem for DOCKER_TLS_VERIFY." },
+  dockerAllowPlaintext: {
+    names: ["DOCKER_ALLOW_PLAINTEXT"],
+    default: "false",
+    group: "Pool",
+    doc: "true to reach a tcp:// engine without TLS (anyone on that network could then run containers as root).",
+  },
   containerNetwork: { names: ["CONTAINER_NETWORK"], default: "bridge", group: "Pool", doc: "Network mode for task containers: bridge, none, host or a network name." },
 
   host: { names: ["WEBHOOK_HOST", "HOST"], default: "0.0.0.0", group: "Server", doc: "Address to listen on." },
@@ -245,6 +258,8 @@ export interface Settings {
   devsEnvsDir: string;
   defaultImage: string;
   dockerHost: string | null;
+  /** The client certificates' directory for a TLS engine (DOCKER_TLS_VERIFY); null: none. */
+  dockerTlsCertPath: string | null;
   containerNetwork: string;
 
   host: string;
@@ -426,6 +441,27 @@ function agentCommand(env: Env): string {
   return r.value;
 }
 
+/**
+ * A tcp:// engine is root on the host for anyone who reaches it: TLS with client certificates
+ * (the Docker CLI's DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), or an explicit DOCKER_ALLOW_PLAINTEXT.
+ */
+function dockerTls(env: Env, home: string): string | null {
+  const host = str(env, "dockerHost") ?? "";
+  const verify = (str(env, "dockerTlsVerify") ?? "") !== "" && str(env, "dockerTlsVerify") !== "0";
+  if (!/^(tcp|http):\/\//.test(host)) return null;
+  if (!verify) {
+    if (bool(env, "dockerAllowPlaintext")) return null;
+    throw new SettingsError(
+      "DOCKER_HOST",
+      `${host} is a plaintext engine: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or DOCKER_ALLOW_PLAINTEXT=true`,
+    );
+  }
+  const certPath = dir(env, "dockerCertPath", home);
+  const missing = ["ca.pem", "cert.pem", "key.pem"].filter((file) => !existsSync(resolve(certPath, file)));
+  if (missing.length) throw new SettingsError("DOCKER_CERT_PATH", `${certPath} lacks ${missing.join(", ")}`);
+  return certPath;
+}
+
 /** json or pretty; the original's `console` is pretty. */
 function logFormat(env: Env): "json" | "pretty" {
   const r = raw(env, "logFormat")!;
@@ -548,6 +584,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     devsEnvsDir: dir(env, "devsEnvsDir", home),
     defaultImage: str(env, "defaultImage")!,
     dockerHost: str(env, "dockerHost"),
+    dockerTlsCertPath: dockerTls(env, home),
     containerNetwork: network,
 
     host: str(env, "host")!,

@@ -51,7 +51,7 @@ export async function runSetupChecks(settings: Settings, log: Logger): Promise<C
     }
   }
   results.push(await gitCheck());
-  const docker = await tool("docker", ["version", "--format", "engine {{.Server.Version}}"], settings.dockerHost);
+  const docker = await tool("docker", ["version", "--format", "engine {{.Server.Version}}"], dockerEnv(settings));
   results.push({ ...docker, ...(docker.ok ? {} : { hint: "start the Docker engine, or set DOCKER_HOST; this user needs access to its socket" }) });
   if (docker.ok) results.push(...(await imageChecks(settings)));
   return results;
@@ -115,11 +115,11 @@ async function gitCheck(): Promise<CheckResult> {
 /** DEFAULT_IMAGE is on this host, and the agent's CLI is in it. */
 async function imageChecks(settings: Settings): Promise<CheckResult[]> {
   const image = settings.defaultImage;
-  const present = await tool("docker", ["image", "inspect", "--format", "{{.Id}}", image], settings.dockerHost);
+  const present = await tool("docker", ["image", "inspect", "--format", "{{.Id}}", image], dockerEnv(settings));
   if (!present.ok) {
     return [{ name: "DEFAULT_IMAGE", ok: false, detail: `${image} is not on this host`, hint: `docker pull ${image} (or build it), or set DEFAULT_IMAGE` }];
   }
-  const agent = await tool("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v claude"], settings.dockerHost);
+  const agent = await tool("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v claude"], dockerEnv(settings));
   return [
     { name: "DEFAULT_IMAGE", ok: true, detail: `${image} (${present.detail.slice(0, 19)})` },
     agent.ok
@@ -128,9 +128,15 @@ async function imageChecks(settings: Settings): Promise<CheckResult[]> {
   ];
 }
 
-async function tool(name: string, args: string[], dockerHost?: string | null): Promise<CheckResult> {
+/** The docker CLI reaches the engine the server uses, TLS included. */
+function dockerEnv(settings: Settings): Record<string, string> {
+  if (!settings.dockerHost) return {};
+  return { DOCKER_HOST: settings.dockerHost, ...(settings.dockerTlsCertPath ? { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: settings.dockerTlsCertPath } : {}) };
+}
+
+async function tool(name: string, args: string[], extraEnv: Record<string, string> = {}): Promise<CheckResult> {
   try {
-    const env = dockerHost ? { ...process.env, DOCKER_HOST: dockerHost } : process.env;
+    const env = { ...process.env, ...extraEnv };
     const { stdout } = await run(name, args, { timeout: 60_000, env });
     return { name, ok: true, detail: stdout.trim() };
   } catch (error) {

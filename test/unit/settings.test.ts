@@ -209,3 +209,28 @@ describe("moving from the original", () => {
     ]);
   });
 });
+
+describe("a Docker engine over TCP", () => {
+  const certs = () => {
+    const dir = tempDir("devs-docker-certs-");
+    for (const file of ["ca.pem", "cert.pem", "key.pem"]) writeFileSync(join(dir, file), "x");
+    return dir;
+  };
+  it("is refused in plaintext unless the operator says so", () => {
+    expect(() => loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2375" }, HOME)).toThrow(
+      "DOCKER_HOST: tcp://10.0.0.5:2375 is a plaintext engine: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or DOCKER_ALLOW_PLAINTEXT=true",
+    );
+    expect(loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2375", DOCKER_ALLOW_PLAINTEXT: "true" }, HOME).dockerTlsCertPath).toBeNull();
+  });
+  it("uses TLS with the client certificates in DOCKER_CERT_PATH, as the Docker CLI does", () => {
+    const dir = certs();
+    expect(loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: dir }, HOME).dockerTlsCertPath).toBe(dir);
+    expect(() => loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: tempDir("devs-no-certs-") }, HOME)).toThrow(
+      /^DOCKER_CERT_PATH: .* lacks ca\.pem, cert\.pem, key\.pem$/,
+    );
+  });
+  it("a local socket needs neither", () => {
+    expect(loadSettings({ DOCKER_HOST: "unix:///run/docker.sock" }, HOME).dockerTlsCertPath).toBeNull();
+    expect(loadSettings({}, HOME).dockerTlsCertPath).toBeNull();
+  });
+});
