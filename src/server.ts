@@ -201,7 +201,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     probot,
     close: async () => {
       stopProxy?.();
-      live.closeAll();
+      await live.closeAll();
       await closeServer(server);
     },
   };

@@ -61,8 +61,9 @@ export class LiveStreams {
     stream.start();
   }
 
-  closeAll(): void {
-    for (const stream of [...this.streams]) stream.close();
+  /** Ends every stream and its connection (a shutdown: the clients reconnect to the next process). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.streams].map((stream) => stream.close()));
   }
 }
 
@@ -147,13 +148,27 @@ class LiveStream {
     this.res.write(text);
   }
 
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     clearInterval(this.every);
     if (this.settle) clearTimeout(this.settle);
     this.unsubscribe();
-    if (!this.res.writableEnded) this.res.end();
     this.onClose();
+    if (this.res.writableFinished || this.res.destroyed) return Promise.resolve();
+    // A client that reads nothing would hold the end back: it is cut instead.
+    const finished = new Promise<void>((resolve) => {
+      const cut = setTimeout(() => this.res.destroy(), 1_000);
+      const done = () => {
+        clearTimeout(cut);
+        // Otherwise the connection would wait, kept alive, for a next request that never comes.
+        this.res.socket?.destroy();
+        resolve();
+      };
+      this.res.once("finish", done);
+      this.res.once("close", done);
+    });
+    this.res.end();
+    return finished;
   }
 }

@@ -17,7 +17,7 @@ import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
 import { botNames } from "../policy/bot-names.js";
 import { createRedactor } from "../publish/redact.js";
-import { ContainerPool, type PoolEvent } from "../pool/pool.js";
+import { ContainerPool, type ContainerLifecycle, type PoolEvent } from "../pool/pool.js";
 import type { Settings } from "../settings.js";
 import { openDatabase, type Db } from "../tasks/database.js";
 import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
@@ -42,6 +42,8 @@ export interface ServiceOptions {
    * none here; tasks are journaled and wait for a process that runs them.
    */
   kinds?: TaskKinds | undefined;
+  /** The pool's hold on containers for `kinds` given here (default: none; Docker's with the default kinds). */
+  lifecycle?: ContainerLifecycle | undefined;
   /** Where handlers hand tasks (default: the pool, which journals them first). */
   sink?: TaskSink | undefined;
   /** The clock for every time written to GitHub (default: the system's). */
@@ -103,7 +105,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
     routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
-    ...(built ? { lifecycle: built.lifecycle } : {}),
+    ...(built ? { lifecycle: built.lifecycle } : options.lifecycle ? { lifecycle: options.lifecycle } : {}),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
