@@ -62,6 +62,8 @@ export interface DashboardView {
 
 /** The pieces of the page the event stream replaces. */
 export interface DashboardFragments {
+  /** The server's clock when they were made, for the page's ticking ages. */
+  now: number;
   summary: string;
   pool: string;
   tasks: string;
@@ -99,9 +101,22 @@ function duration(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+/** A time still running: the page's script moves it on every second between snapshots. */
+function since(start: number, now: number): string {
+  return `<span data-since="${start}">${duration(now - start)}</span>`;
+}
+
 /** `2026-12-02 03:04:05`, UTC, as the journal keeps it. */
-function time(iso: string | null): string {
-  return iso ? escapeHtml(iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "")) : "—";
+function utc(iso: string): string {
+  return iso.replace("T", " ").replace(/(\.\d+)?Z$/, "");
+}
+
+/** Today's times as `03:04:05`, older ones with their date; the whole time on hover. */
+function time(iso: string | null, now: number): string {
+  if (!iso) return "—";
+  const full = utc(iso);
+  const shown = full.slice(0, 10) === utc(new Date(now).toISOString()).slice(0, 10) ? full.slice(11) : full;
+  return `<time datetime="${escapeHtml(iso)}" title="${escapeHtml(full)} UTC">${escapeHtml(shown)}</time>`;
 }
 
 const ACTIVE = new Set(["queued", "running"]);
@@ -123,7 +138,7 @@ function renderSlot(slot: SlotView, now: number): string {
         ? `<span class="warm on">warm: ${slot.warm.map(escapeHtml).join(", ")}</span>`
         : `<span class="warm off">no container running</span>`;
   const running = slot.running
-    ? `<p class="running">running ${renderSlotTask(slot.running)} <span class="age">for ${duration(now - slot.running.started_at)}</span></p>`
+    ? `<p class="running">running ${renderSlotTask(slot.running)} <span class="age">for ${since(slot.running.started_at, now)}</span></p>`
     : `<p class="idle">idle</p>`;
   const queued = slot.queued.length
     ? `<ol class="queue">${slot.queued.map((t) => `<li>${renderSlotTask(t)}</li>`).join("")}</ol>`
@@ -137,17 +152,17 @@ function renderSlot(slot: SlotView, now: number): string {
 function renderTask(t: TaskSummary, now: number): string {
   const started = t.started_at ? Date.parse(t.started_at) : null;
   const ended = t.finished_at ? Date.parse(t.finished_at) : null;
-  const took = started === null ? "—" : duration((ended ?? now) - started);
+  const took = started === null ? "—" : ended === null ? since(started, now) : duration(ended - started);
   const report = t.kind === "ci" ? link(t.report_url, "check run") : link(t.report_url, "progress comment");
   const cancel = ACTIVE.has(t.state) ? `<button type="button" data-cancel="${escapeHtml(t.id)}">cancel</button>` : "";
   return (
     `<tr data-task="${escapeHtml(t.id)}" data-state="${escapeHtml(t.state)}">` +
     `<td class="state ${escapeHtml(t.state)}">${escapeHtml(t.state)}</td>` +
     `<td>${escapeHtml(t.kind)}</td>` +
-    `<td>${escapeHtml(t.repo)} ${link(t.url, targetText(t))}<div class="title">${escapeHtml(t.title)}</div>` +
+    `<td class="task">${escapeHtml(t.repo)} ${link(t.url, targetText(t))}<div class="title">${escapeHtml(t.title)}</div>` +
     (t.detail ? `<div class="detail">${escapeHtml(t.detail)}</div>` : "") +
     `</td><td>${escapeHtml(t.slot ?? "—")}</td>` +
-    `<td>${time(t.created_at)}</td><td>${time(t.started_at)}</td><td>${time(t.finished_at)}</td><td>${took}</td>` +
+    `<td>${time(t.created_at, now)}</td><td>${time(t.started_at, now)}</td><td>${time(t.finished_at, now)}</td><td>${took}</td>` +
     `<td>${t.cost_usd ? `$${t.cost_usd.toFixed(4)}` : "—"}</td><td>${report}</td><td>${cancel}</td></tr>`
   );
 }
@@ -155,11 +170,12 @@ function renderTask(t: TaskSummary, now: number): string {
 export function renderFragments(view: DashboardView): DashboardFragments {
   const { pool, tasks, now } = view;
   const queued = pool.slots.reduce((n, s) => n + s.queued.length, 0);
-  const summary = `${pool.running} of ${pool.max_concurrent_tasks} running · ${queued} queued · updated ${time(new Date(now).toISOString())} UTC`;
+  const summary = `${pool.running} of ${pool.max_concurrent_tasks} running · ${queued} queued · updated ${utc(new Date(now).toISOString())} UTC`;
   const rows = tasks.length
     ? tasks.map((t) => renderTask(t, now)).join("")
     : `<tr><td colspan="11" class="empty">no tasks yet</td></tr>`;
   return {
+    now,
     summary: escapeHtml(summary),
     pool: pool.slots.map((s) => renderSlot(s, now)).join(""),
     tasks:
@@ -206,11 +222,11 @@ h1{font-size:1.3rem;margin:0 0 .3rem}h2{font-size:1.05rem;margin:1.2rem 0 .5rem}
 small,.kind,.detail,.age{color:#59636e}.title{color:#1f2328}.detail{font-size:12px}
 #summary{color:#59636e}#conn{font-weight:600;margin-left:.5rem}#conn.live{color:#1a7f37}#conn.down{color:#cf222e}
 #pool{display:flex;flex-wrap:wrap;gap:.8rem}
-.slot{background:#fff;border:1px solid #d1d9e0;border-radius:6px;padding:.7rem .9rem;min-width:16rem;max-width:28rem}
+.slot{background:#fff;border:1px solid #d1d9e0;border-radius:6px;padding:.7rem .9rem;flex:1 1 18rem;max-width:30rem}
 .slot p{margin:.25rem 0}.queue{margin:.2rem 0;padding-left:1.3rem}
 .warm{font-size:12px;border-radius:1rem;padding:0 .5rem}.warm.on{background:#dafbe1}.warm.off,.warm.unknown{background:#eff2f5}
 table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #d1d9e0;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#eff2f5;font-weight:600}.state{font-weight:600}.done{color:#1a7f37}.failed,.timed_out{color:#cf222e}
+td{white-space:nowrap}td.task{white-space:normal;width:40%}th{background:#eff2f5;font-weight:600}.state{font-weight:600}.done{color:#1a7f37}.failed,.timed_out{color:#cf222e}
 .running{color:#9a6700}.cancelled{color:#59636e}.queued{color:#0969da}.empty{color:#59636e;text-align:center}
 button{cursor:pointer}#last{color:#59636e;font-size:12px}`;
 
@@ -223,7 +239,22 @@ const SCRIPT = `
   const $ = (id) => document.getElementById(id);
   const conn = $("conn");
   const say = (text) => { $("last").textContent = text; };
-  const apply = (f) => { for (const k of ["summary", "pool", "tasks"]) $(k).innerHTML = f[k]; };
+  // Ages tick between snapshots, on the server's clock (the browser's may be off).
+  let skew = 0;
+  const duration = (ms) => {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + "s";
+    const m = Math.floor(s / 60);
+    return m < 60 ? m + "m " + (s % 60) + "s" : Math.floor(m / 60) + "h " + (m % 60) + "m";
+  };
+  const tick = () => {
+    for (const el of document.querySelectorAll("[data-since]")) el.textContent = duration(Date.now() + skew - Number(el.dataset.since));
+  };
+  const apply = (f) => {
+    skew = f.now - Date.now();
+    for (const k of ["summary", "pool", "tasks"]) $(k).innerHTML = f[k];
+  };
+  setInterval(tick, 1000);
   const events = new EventSource("/events");
   events.addEventListener("snapshot", (e) => apply(JSON.parse(e.data)));
   for (const type of ["queued", "started", "suspended", "finished", "cancelled"]) {

@@ -82,6 +82,12 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     res.end(req.method === "HEAD" ? undefined : html);
     return true;
   }
+  // Browsers ask for it with every dashboard; no icon, and no 404 in their console.
+  if (path === "/favicon.ico" && req.method === "GET") {
+    res.writeHead(204, { "cache-control": "max-age=86400" });
+    res.end();
+    return true;
+  }
   if (path === "/health" || path === "/") {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res);
     sendJson(res, 200, {

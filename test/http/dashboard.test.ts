@@ -136,7 +136,7 @@ describe("GET / (the dashboard)", () => {
     const html = await (await fetch(`${server!.url}/`, { headers: PAGE })).text();
     const slot = (name: string) => new RegExp(`<section class="slot" data-slot="${name}">(.*?)</section>`).exec(html)?.[1] ?? "";
     expect(slot("eamonn")).toMatch(/warm: acme\/widgets \(maintainers\)/);
-    expect(slot("eamonn")).toMatch(/running acme\/widgets .*#12.*Fix the login.*for \d+s/);
+    expect(slot("eamonn")).toMatch(/running acme\/widgets .*#12.*Fix the login.*for <span data-since="\d+">\d+s</);
     expect(slot("harry")).toContain("no container running");
     // The CI run waits for MAX_CONCURRENT_TASKS=1 in the least loaded slot.
     expect(slot("harry")).toMatch(/queue: 1<\/p><ol class="queue"><li>acme\/gadgets .*commit.*ci/);
