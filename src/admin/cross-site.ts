@@ -5,7 +5,7 @@
 // allow. Scripts and the CLI send neither Origin nor Sec-Fetch-Site and are not affected. Pure.
 
 /** The header the dashboard sends with its POSTs. */
-export const REQUESTED_WITH = "x-requested-with";
+const REQUESTED_WITH = "x-requested-with";
 
 type Header = (name: string) => string | undefined;
 

@@ -83,7 +83,7 @@ export function taskLinks(task: Task): { url: string; report_url: string } {
 
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
@@ -190,7 +190,7 @@ export function newNonce(): string {
 }
 
 /** Nothing from elsewhere: closed networks, and no way for injected markup to load or send anything. */
-export function dashboardCsp(nonce: string): string {
+function dashboardCsp(nonce: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
