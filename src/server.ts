@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ApplicationFunction, Probot } from "probot";
 import type { Logger } from "pino";
+import { LiveStreams } from "./admin/live.js";
 import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes.js";
 import type { BotIdentity } from "./github/identity.js";
 import { SettingsError, type Settings } from "./settings.js";
@@ -61,10 +62,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const { probot, identity } = deps;
   const botHandle = identity.handle;
   await probot.load(deps.app);
+  // The dashboard's event streams stay open; a shutdown ends them instead of waiting for them.
+  const live = new LiveStreams({ onError: (error) => log.warn({ err: error }, "dashboard snapshot failed") });
   const routeDeps = {
     credentials: { username: settings.adminUsername, password: settings.adminPassword, devMode: settings.devMode },
     startedAt: Date.now(),
     operations: deps.operations,
+    live,
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
@@ -197,6 +201,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     probot,
     close: async () => {
       stopProxy?.();
+      await live.closeAll();
       await closeServer(server);
     },
   };

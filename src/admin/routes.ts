@@ -2,6 +2,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
 import { checkAdminAuth, type AdminCredentials } from "./auth.js";
+import { crossSiteRefusal } from "./cross-site.js";
+import { dashboardHeaders, newNonce, renderFragments, renderPage, type DashboardView, type PoolView, type TaskSummary } from "./dashboard.js";
+import type { LiveEvent, LiveStreams } from "./live.js";
 
 /** What the admin routes can ask of the running process; absent parts answer 501. */
 export interface AdminOperations {
@@ -11,16 +14,25 @@ export interface AdminOperations {
   /** Stops a slot's containers (POST /container/{slot}/stop). */
   stopSlot?(slot: string): Promise<"stopped" | "busy" | "unknown">;
   cancelTask?(id: string): boolean;
-  recentTasks?(limit: number): unknown[];
+  recentTasks?(limit: number): TaskSummary[];
   /** Prometheus text exposition. */
   metrics?(): string;
+  /** Each slot's queue, running task and warm containers (the dashboard). */
+  poolView?(): Promise<PoolView>;
+  /** The pool's events until the returned function is called (GET /events). */
+  subscribe?(listener: (event: LiveEvent) => void): () => void;
 }
 
 export interface AdminRoutesDeps {
   credentials: AdminCredentials;
   startedAt: number;
   operations: AdminOperations;
+  /** The open event streams (GET /events); without it the route answers 501. */
+  live?: LiveStreams;
 }
+
+/** Tasks the dashboard lists. */
+const DASHBOARD_TASKS = 50;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -48,9 +60,34 @@ type Route = {
   handle: (res: ServerResponse, match: RegExpExecArray, url: URL) => Promise<void> | void;
 };
 
+/** A browser asking for a page; probes and scripts that read `/` as health ask for JSON or anything. */
+function wantsPage(req: IncomingMessage): boolean {
+  return (req.method === "GET" || req.method === "HEAD") && /\btext\/html\b/i.test(req.headers.accept ?? "");
+}
+
 /** Returns true when it answered the request. */
 export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminRoutesDeps): Promise<boolean> {
   const path = url.pathname.replace(/\/+$/, "") || "/";
+  const ops = deps.operations;
+  if (path === "/" && wantsPage(req)) {
+    if (!authorized(req, res, deps)) return true;
+    const view = await dashboardView(ops);
+    if (!view) {
+      notAvailable(res);
+      return true;
+    }
+    const nonce = newNonce();
+    const html = renderPage(view, nonce, VERSION);
+    res.writeHead(200, dashboardHeaders(nonce, Buffer.byteLength(html)));
+    res.end(req.method === "HEAD" ? undefined : html);
+    return true;
+  }
+  // Browsers ask for it with every dashboard; no icon, and no 404 in their console.
+  if (path === "/favicon.ico" && req.method === "GET") {
+    res.writeHead(204, { "cache-control": "max-age=86400" });
+    res.end();
+    return true;
+  }
   if (path === "/health" || path === "/") {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res);
     sendJson(res, 200, {
@@ -61,8 +98,19 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     });
     return true;
   }
-  const ops = deps.operations;
   const routes: Route[] = [
+    {
+      method: "GET",
+      pattern: /^\/events$/,
+      handle: (r) => {
+        const subscribe = ops.subscribe?.bind(ops);
+        if (!subscribe || !deps.live || !ops.poolView || !ops.recentTasks) return notAvailable(r);
+        deps.live.open(r, {
+          subscribe,
+          snapshot: async () => JSON.stringify(renderFragments((await dashboardView(ops))!)),
+        });
+      },
+    },
     { method: "GET", pattern: /^\/status$/, handle: (r) => sendJson(r, 200, { version: VERSION, ...ops.status() }) },
     { method: "GET", pattern: /^\/containers$/, handle: (r) => (ops.slots ? sendJson(r, 200, ops.slots()) : notAvailable(r)) },
     {
@@ -112,12 +160,26 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     const match = route.pattern.exec(path);
     if (!match) continue;
     if (req.method !== route.method) return methodNotAllowed(res);
+    const refusal = req.method === "POST" ? crossSiteRefusal((name) => first(req.headers[name])) : null;
+    if (refusal) {
+      sendJson(res, 403, { error: refusal });
+      return true;
+    }
     if (!authorized(req, res, deps)) return true;
     await route.handle(res, match, url);
     return true;
   }
   return false;
 }
+
+/** What the dashboard shows now, or null when this process has no pool to show. */
+async function dashboardView(ops: AdminOperations): Promise<DashboardView | null> {
+  if (!ops.poolView || !ops.recentTasks) return null;
+  const pool = await ops.poolView();
+  return { now: Date.now(), pool, tasks: ops.recentTasks(DASHBOARD_TASKS) };
+}
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 function methodNotAllowed(res: ServerResponse): true {
   sendJson(res, 405, { error: "method not allowed" });

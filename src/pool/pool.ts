@@ -79,6 +79,14 @@ interface Entry {
   interrupted: boolean;
   controller: AbortController | null;
   cancellation: Cancellation | null;
+  /** When it started running (the pool's clock); null while it waits. */
+  startedAt: number | null;
+}
+
+/** One slot's work right now, in queue order (the dashboard). */
+export interface SlotTasks {
+  queued: Task[];
+  running: { task: Task; startedAt: number } | null;
 }
 
 export class ContainerPool implements TaskSink {
@@ -93,6 +101,8 @@ export class ContainerPool implements TaskSink {
   private readonly now: () => number;
   private idleTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** Observers that come and go (the dashboard's event streams), besides `onEvent`. */
+  private readonly observers = new Set<(event: PoolEvent) => void>();
 
   constructor(private readonly options: PoolOptions) {
     this.running = new Semaphore(options.maxConcurrent);
@@ -193,6 +203,47 @@ export class ContainerPool implements TaskSink {
     }
   }
 
+  /** Queued and running tasks per slot, in queue order. */
+  slotTasks(): Record<string, SlotTasks> {
+    const slots: Record<string, SlotTasks> = {};
+    for (const slot of this.queues.keys()) slots[slot] = { queued: [], running: null };
+    // Entries are kept in the order they were queued, slot by slot.
+    for (const e of this.entries.values()) {
+      const mine = slots[e.slot]!;
+      if (e.controller && e.startedAt !== null) mine.running = { task: e.task, startedAt: e.startedAt };
+      else if (!e.controller && !e.cancellation) mine.queued.push(e.task);
+    }
+    return slots;
+  }
+
+  /**
+   * The places whose containers run, per slot (warm: the next task there starts without a
+   * container start). Null when this process has no hold on containers.
+   */
+  async warmPlaces(): Promise<Record<string, SlotPlace[]> | null> {
+    const lifecycle = this.options.lifecycle;
+    if (!lifecycle) return null;
+    const slots = [...this.queues.keys()];
+    const places = await Promise.all(slots.map((slot) => lifecycle.running(slot)));
+    return Object.fromEntries(slots.map((slot, i) => [slot, places[i]!]));
+  }
+
+  /**
+   * Calls `listener` with every event after the pool's own observer, without waiting for it; the
+   * returned function removes it. A listener that throws is logged and kept.
+   */
+  observe(listener: (event: PoolEvent) => void): () => void {
+    // A wrapper per call, so the same function observed twice is removed once per call.
+    const entry = (event: PoolEvent) => listener(event);
+    this.observers.add(entry);
+    return () => void this.observers.delete(entry);
+  }
+
+  /** How many `observe` listeners are attached (tests: streams that closed left none behind). */
+  get observerCount(): number {
+    return this.observers.size;
+  }
+
   status() {
     const slots: Record<string, { queued: number; running: string | null }> = {};
     for (const slot of this.queues.keys()) {
@@ -282,7 +333,7 @@ export class ContainerPool implements TaskSink {
     if (singleQueue && pinned !== slot) journal.pin(task.repo.fullName, slot);
     if (!singleQueue && journal.pinOf(task.repo.fullName)) journal.unpin(task.repo.fullName);
 
-    const entry: Entry = { task, slot, interrupted, controller: null, cancellation: null };
+    const entry: Entry = { task, slot, interrupted, controller: null, cancellation: null, startedAt: null };
     this.entries.set(task.id, entry);
     journal.assign(task.id, slot);
     const queue = this.queues.get(slot)!;
@@ -314,6 +365,7 @@ export class ContainerPool implements TaskSink {
     // The limit runs from this task's own start, not from when it was queued.
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout")), this.options.timeoutMs);
     const started = this.now();
+    entry.startedAt = started;
     journal.markRunning(task.id, slot);
     // Not awaited: the work does not wait for GitHub; the reporter keeps its writes in order.
     void this.tell(task, "started", (r) => r.started(task, { slot, interrupted: entry.interrupted }));
@@ -426,6 +478,13 @@ export class ContainerPool implements TaskSink {
       await this.options.onEvent?.(event);
     } catch (error) {
       this.options.log.warn({ err: error, event: event.type, task: event.task.id }, "pool event listener failed");
+    }
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch (error) {
+        this.options.log.warn({ err: error, event: event.type, task: event.task.id }, "pool event observer failed");
+      }
     }
   }
 }

@@ -5,6 +5,8 @@
 import type { Logger } from "pino";
 import type { ApplicationFunction, Probot } from "probot";
 import { renderMetrics } from "../admin/metrics.js";
+import { taskLinks, type PoolView, type SlotTask } from "../admin/dashboard.js";
+import type { LiveEvent } from "../admin/live.js";
 import type { AdminOperations } from "../admin/routes.js";
 import { DevsConfigLoader } from "../config/devs-yml.js";
 import { ciConfigLoader, routeHints } from "../config/task-config.js";
@@ -16,13 +18,14 @@ import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
 import { botNames } from "../policy/bot-names.js";
 import { createRedactor } from "../publish/redact.js";
-import { ContainerPool } from "../pool/pool.js";
+import { ContainerPool, type ContainerLifecycle, type PoolEvent } from "../pool/pool.js";
 import type { Settings } from "../settings.js";
 import { openDatabase, type Db } from "../tasks/database.js";
 import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskKinds } from "../tasks/execution.js";
 import { TaskJournal } from "../tasks/journal.js";
 import type { TaskSink } from "../tasks/sink.js";
+import type { Task } from "../tasks/task.js";
 import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 import { UsageLedger } from "../budget/ledger.js";
@@ -40,6 +43,8 @@ export interface ServiceOptions {
    * none here; tasks are journaled and wait for a process that runs them.
    */
   kinds?: TaskKinds | undefined;
+  /** The pool's hold on containers for `kinds` given here (default: none; Docker's with the default kinds). */
+  lifecycle?: ContainerLifecycle | undefined;
   /** Where handlers hand tasks (default: the pool, which journals them first). */
   sink?: TaskSink | undefined;
   /** The clock for every time written to GitHub (default: the system's). */
@@ -114,7 +119,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
     routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
-    ...(built ? { lifecycle: built.lifecycle } : {}),
+    ...(built ? { lifecycle: built.lifecycle } : options.lifecycle ? { lifecycle: options.lifecycle } : {}),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
@@ -148,6 +153,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     },
   });
 
+  const warm = warmPlacesEvery(pool, WARM_PLACES_MAX_AGE_MS, log);
   const operations: AdminOperations = {
     status: () => {
       const status = pool.status();
@@ -178,6 +184,8 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         kind: e.task.kind,
         repo: e.task.repo.fullName,
         target: e.task.target.number,
+        title: e.task.target.title,
+        ...taskLinks(e.task),
         state: e.state,
         slot: e.slot,
         // The older name of `slot`, kept for operators' scripts.
@@ -192,6 +200,8 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       })),
     metrics: () =>
       renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries, model: ledger.totals() }),
+    poolView: async () => poolView(pool, settings, await warm()),
+    subscribe: (listener) => pool.observe((event) => listener(liveEvent(event))),
   };
 
   return {
@@ -214,6 +224,52 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
 /** An allowlist as /status shows it: `"*"`, `"write access"`, or the logins. */
 function describeAllowList(list: Settings["authorizedTriggerUsers"]): string | string[] {
   return list.kind === "everyone" ? "*" : list.kind === "write-access" ? "write access" : list.users;
+}
+
+/** How old the dashboard's list of running containers may be: every open stream asks for it. */
+const WARM_PLACES_MAX_AGE_MS = 3_000;
+
+/** The pool's running containers, asked of Docker at most once per `maxAgeMs` whoever asks. */
+function warmPlacesEvery(pool: ContainerPool, maxAgeMs: number, log: Logger): () => Promise<Record<string, string[]> | null> {
+  let last: { at: number; value: Promise<Record<string, string[]> | null> } | null = null;
+  return () => {
+    if (last && Date.now() - last.at < maxAgeMs) return last.value;
+    const value = pool.warmPlaces().then(
+      (places) => (places ? Object.fromEntries(Object.entries(places).map(([slot, list]) => [slot, list.map((p) => `${p.repo} (${p.trust})`)])) : null),
+      (error: unknown) => {
+        log.warn({ err: error }, "could not list the running containers for the dashboard");
+        return null;
+      },
+    );
+    last = { at: Date.now(), value };
+    return value;
+  };
+}
+
+function slotTask(task: Task): SlotTask {
+  return { id: task.id, kind: task.kind, repo: task.repo.fullName, target: task.target.number, title: task.target.title, url: task.target.url };
+}
+
+function poolView(pool: ContainerPool, settings: Settings, warm: Record<string, string[]> | null): PoolView {
+  const status = pool.status();
+  const slots = Object.entries(pool.slotTasks()).map(([name, { queued, running }]) => ({
+    name,
+    pools: [
+      ...(settings.containerPool.includes(name) ? (["main"] as const) : []),
+      ...(settings.ciContainerPool.includes(name) ? (["ci"] as const) : []),
+    ],
+    queued: queued.map(slotTask),
+    running: running ? { ...slotTask(running.task), started_at: running.startedAt } : null,
+    warm: warm ? (warm[name] ?? []) : null,
+  }));
+  return { slots, running: status.running, max_concurrent_tasks: status.max_concurrent_tasks };
+}
+
+function liveEvent(event: PoolEvent): LiveEvent {
+  const { task } = event;
+  const base = { task: task.id, kind: task.kind, repo: task.repo.fullName, target: task.target.number, slot: event.slot };
+  if (event.type !== "finished") return { type: event.type, ...base };
+  return { type: event.state === "cancelled" ? "cancelled" : "finished", ...base, state: event.state };
 }
 
 /** Settings whose values must never appear in anything posted or logged. */

@@ -10,6 +10,7 @@ import { payload } from "../helpers/payloads.js";
 import { testSettings } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 import type { Env } from "../../src/settings.js";
+import type { TaskSummary } from "../../src/admin/dashboard.js";
 
 const SECRET = "s3cret";
 
@@ -262,7 +263,8 @@ describe("health and admin routes", () => {
 
   it("GET /tasks?limit= refuses what is not a whole number of 1 or more with 400 and caps the rest at 500", async () => {
     const settings = testSettings({ ADMIN_PASSWORD: "pw" });
-    const journal = Array.from({ length: 600 }, (_, i) => ({ id: `task-${i}` }));
+    // Only the count matters here.
+    const journal = Array.from({ length: 600 }, (_, i) => ({ id: `task-${i}` }) as TaskSummary);
     const asked: number[] = [];
     services = testServices(settings);
     server = await startServer(settings, {

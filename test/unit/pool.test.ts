@@ -454,3 +454,61 @@ describe("TaskJournal.prune", () => {
     expect(journal.get(recent.id)!.state).toBe("failed");
   });
 });
+
+describe("what the dashboard reads", () => {
+  it("slotTasks lists each slot's running task with its start and its queue in order; warmPlaces says which containers run", async () => {
+    const g = gated();
+    const engine = fakeEngine();
+    let now = 1_000;
+    const { pool: p } = pool({ executor: g.executor, maxConcurrent: 1, slots: { main: ["eamonn", "harry"], ci: [] }, lifecycle: engine.lifecycle, now: () => now });
+    const [a, b, c] = [makeTask("acme/a"), makeTask("acme/b"), makeTask("acme/c")];
+    await p.submit(a);
+    await until(() => g.started.length === 1);
+    now = 5_000;
+    await p.submit(b);
+    await p.submit(c);
+    await until(() => Object.values(p.slotTasks()).reduce((n, s) => n + s.queued.length, 0) === 2);
+    const slots = p.slotTasks();
+    const running = slots[g.started[0]!.slot]!.running;
+    expect(running).toEqual({ task: a, startedAt: 1_000 });
+    expect(Object.values(slots).flatMap((s) => s.queued.map((t) => t.id)).sort()).toEqual([b.id, c.id].sort());
+    p.cancel(b.id);
+    expect(Object.values(p.slotTasks()).flatMap((s) => s.queued.map((t) => t.id))).toEqual([c.id]);
+    engine.up("harry", "acme/x", "fork");
+    expect(await p.warmPlaces()).toEqual({ eamonn: [], harry: [{ repo: "acme/x", trust: "fork" }] });
+    g.open(a.id);
+    await until(() => g.started.length === 2);
+    g.open(c.id);
+    await p.idle();
+    expect(Object.values(p.slotTasks())).toEqual([
+      { queued: [], running: null },
+      { queued: [], running: null },
+    ]);
+  });
+
+  it("observe: every event reaches each observer until it is removed; one that throws does not stop the others", async () => {
+    const g = gated();
+    const { pool: p } = pool({ executor: g.executor });
+    const seen: string[] = [];
+    const removeThrowing = p.observe(() => {
+      throw new Error("a broken stream");
+    });
+    const remove = p.observe((e) => seen.push(`${e.type}:${e.task.id}`));
+    expect(p.observerCount).toBe(2);
+    const task = makeTask();
+    await p.submit(task);
+    await until(() => g.started.length === 1);
+    g.open(task.id);
+    await until(() => seen.length === 3);
+    expect(seen).toEqual([`queued:${task.id}`, `started:${task.id}`, `finished:${task.id}`]);
+    remove();
+    removeThrowing();
+    expect(p.observerCount).toBe(0);
+    const later = makeTask();
+    await p.submit(later);
+    await until(() => g.started.length === 2);
+    g.open(later.id);
+    await p.idle();
+    expect(seen).toHaveLength(3);
+  });
+});
