@@ -41,6 +41,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL
    );
    CREATE INDEX model_usage_month ON model_usage (repo, month);`,
+  // Where each finished task's time went, as JSON: {"queue": ms, "checkout": ms, ...}.
+  `ALTER TABLE task ADD COLUMN phases TEXT;`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

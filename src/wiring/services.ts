@@ -196,6 +196,7 @@ function secretValues(settings: Settings): string[] {
     settings.auth.kind === "app" ? settings.auth.privateKey : null,
     settings.auth.kind === "token" ? settings.auth.token : null,
     settings.adminPassword,
+    settings.metricsToken,
     settings.claudeApiKey,
     settings.claudeOauthToken,
   ].filter((v): v is string => Boolean(v));
