@@ -1,7 +1,7 @@
 // GET /health (open) and the Basic-auth admin routes.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
-import { checkAdminAuth, type AdminCredentials } from "./auth.js";
+import { checkAdminAuth, checkBearerToken, type AdminCredentials } from "./auth.js";
 
 /** What the admin routes can ask of the running process; absent parts answer 501. */
 export interface AdminOperations {
@@ -12,12 +12,14 @@ export interface AdminOperations {
   stopSlot?(slot: string): Promise<"stopped" | "busy" | "unknown">;
   cancelTask?(id: string): boolean;
   recentTasks?(limit: number): unknown[];
-  /** Prometheus text exposition. */
-  metrics?(): string;
+  /** Prometheus text exposition, with its content type. */
+  metrics?(): Promise<{ text: string; contentType: string }>;
 }
 
 export interface AdminRoutesDeps {
   credentials: AdminCredentials;
+  /** METRICS_TOKEN: GET /metrics also answers this bearer token. */
+  metricsToken?: string | null | undefined;
   startedAt: number;
   operations: AdminOperations;
 }
@@ -44,6 +46,8 @@ function parseTaskLimit(raw: string | null): number | null {
 
 type Route = {
   method: string;
+  /** Also open to the bearer token (GET /metrics). */
+  bearer?: boolean;
   pattern: RegExp;
   handle: (res: ServerResponse, match: RegExpExecArray, url: URL) => Promise<void> | void;
 };
@@ -100,10 +104,11 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     {
       method: "GET",
       pattern: /^\/metrics$/,
-      handle: (r) => {
+      bearer: true,
+      handle: async (r) => {
         if (!ops.metrics) return notAvailable(r);
-        const text = ops.metrics();
-        r.writeHead(200, { "content-type": "text/plain; version=0.0.4", "content-length": Buffer.byteLength(text) });
+        const { text, contentType } = await ops.metrics();
+        r.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
         r.end(text);
       },
     },
@@ -112,7 +117,7 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     const match = route.pattern.exec(path);
     if (!match) continue;
     if (req.method !== route.method) return methodNotAllowed(res);
-    if (!authorized(req, res, deps)) return true;
+    if (!(route.bearer && checkBearerToken(req.headers.authorization, deps.metricsToken ?? null)) && !authorized(req, res, deps)) return true;
     await route.handle(res, match, url);
     return true;
   }
