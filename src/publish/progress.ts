@@ -60,10 +60,10 @@ export function formatPhases(phases: PhaseTimings | undefined): string {
     .join(" · ");
 }
 
-/** The comment's line of where the time went, after its first line; nothing when nothing was timed. */
+/** The comment's paragraph of where the time went; nothing when nothing was timed. */
 const timeLine = (phases: PhaseTimings | undefined) => {
   const text = formatPhases(phases);
-  return text ? `\nTime: ${text}` : "";
+  return text ? `\n\nTime: ${text}` : "";
 };
 
 /** Keeps comments under GitHub's 65,536-character limit with room for the header. */
