@@ -47,7 +47,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** A phase's time: tenths of a second under a minute (phases are often sub-second), then as formatDuration. */
-export function formatPhaseDuration(ms: number): string {
+function formatPhaseDuration(ms: number): string {
   if (ms < 59_950) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
   return formatDuration(ms);
 }

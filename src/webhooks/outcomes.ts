@@ -4,9 +4,7 @@
 // decided and the strongest decision counts: queued, then duplicate, then ignored (the default,
 // also for events no handler listens to).
 
-export const DELIVERY_OUTCOMES = ["queued", "duplicate", "ignored", "refused", "bad_signature", "error"] as const;
-
-export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+export type DeliveryOutcome = "queued" | "duplicate" | "ignored" | "refused" | "bad_signature" | "error";
 
 /** What a handler may note; anything else it does not note is `ignored`. */
 export type HandlerOutcome = Extract<DeliveryOutcome, "queued" | "duplicate">;
@@ -34,7 +32,7 @@ const KNOWN_EVENTS = new Set([
   "installation_repositories",
 ]);
 
-export function eventLabel(name: string | undefined): string {
+function eventLabel(name: string | undefined): string {
   return name && KNOWN_EVENTS.has(name) ? name : "other";
 }
 
