@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up a Docker engine for the integration tests on a fresh Debian machine (run as root).
+# Brings up a Docker engine (and the Debian packages the tests use) on a fresh Debian machine (run as root).
 # Idempotent: installs only what is missing, starts dockerd only when none answers.
 # No bridge network and no iptables: test containers use --network none (or host).
 set -euo pipefail
@@ -15,6 +15,9 @@ need_packages=()
 if ! { [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx setsid; }; then
   need_packages+=(busybox-static)
 fi
+
+# Headless Chromium for the dashboard's browser test (driven by playwright-core).
+command -v chromium >/dev/null 2>&1 || need_packages+=(chromium)
 
 if [ "${#need_packages[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

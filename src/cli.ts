@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseEnv, parseArgs } from "node:util";
 import { createLogger } from "./logging.js";
 import { startServer, WEBHOOK_PATHS } from "./server.js";
-import { checkServeRequirements, describeSettings, loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
+import { checkServeRequirements, describeSettings, loadSettings, SettingsError, unusedOriginalSettings, type Env, type Settings } from "./settings.js";
 import { createProbot } from "./github/probot.js";
 import { openServices } from "./wiring/services.js";
 import { VERSION } from "./version.js";
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case "serve":
-      return serve(settings);
+      return serve(settings, env);
     case "config":
       return values.repo ? printRepoDevsConfig(settings, values.repo) : printConfig(env, settings);
     case "status":
@@ -94,11 +94,15 @@ function print(text: string): number {
   return 0;
 }
 
-async function serve(settings: Settings): Promise<number> {
+async function serve(settings: Settings, env: Env): Promise<number> {
   checkServeRequirements(settings);
   if (settings.auth.kind === "unconfigured") return registerApp(settings);
   const services = await openServices(settings);
   const { log } = services;
+  const unused = unusedOriginalSettings(env);
+  if (unused.length) {
+    log.warn({ settings: unused.map((u) => u.name) }, `settings of the original devs-webhook that have no effect here: ${unused.map((u) => `${u.name} (${u.instead})`).join("; ")}`);
+  }
   const server = await startServer(settings, services).catch(async (error: unknown) => {
     await services.close();
     throw error;
@@ -213,8 +217,8 @@ async function stopContainer(settings: Settings, name: string, url: string | und
 
 async function testSetup(settings: Settings): Promise<number> {
   const { runSetupChecks } = await import("./setup-checks.js");
-  const results = await runSetupChecks(settings);
-  for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.name}: ${r.detail}\n`);
+  const results = await runSetupChecks(settings, await createLogger({ ...settings, logLevel: "silent" }));
+  for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.name}: ${r.detail}${!r.ok && r.hint ? ` (${r.hint})` : ""}\n`);
   return results.every((r) => r.ok) ? 0 : 1;
 }
 

@@ -17,6 +17,8 @@ const AGENT_TRIGGER_EVENTS = [
 
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {
+    // Every delivery, trigger or not: the redelivery sweep asks GitHub again for those never received.
+    app.onAny(async (context) => deps.memory.received(context.id));
     app.on([...AGENT_TRIGGER_EVENTS], async (context) => ignoringUnreachable(context, () => handleAgentTrigger(context, deps)));
     const ci = deps.ci;
     if (ci) app.on([...CI_EVENTS], async (context) => ignoringUnreachable(context, () => handleCi(context, ci)));

@@ -161,7 +161,20 @@ export const SETTINGS = {
   dataDir: { names: ["DATA_DIR"], default: "~/.devs-webhook", group: "Pool", doc: "Task journal and delivery memory." },
   devsEnvsDir: { names: ["DEVS_ENVS_DIR"], default: "~/.devs/envs", group: "Pool", doc: "Operator DEVS.yml layers." },
   defaultImage: { names: ["DEFAULT_IMAGE"], default: "mcr.microsoft.com/devcontainers/base:bookworm", group: "Pool", doc: "Image for repositories without a devcontainer.json." },
-  dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket)." },
+  dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket): unix:///path or tcp://host:port." },
+  dockerTlsVerify: {
+    names: ["DOCKER_TLS_VERIFY"],
+    default: "",
+    group: "Pool",
+    doc: "With a tcp:// DOCKER_HOST: 1 to use TLS with the client certificates in DOCKER_CERT_PATH, as the Docker CLI does.",
+  },
+  dockerCertPath: { names: ["DOCKER_CERT_PATH"], default: "~/.docker", group: "Pool", doc: "Directory holding ca.pem, cert.pem and key.pem for DOCKER_TLS_VERIFY." },
+  dockerAllowPlaintext: {
+    names: ["DOCKER_ALLOW_PLAINTEXT"],
+    default: "false",
+    group: "Pool",
+    doc: "true to reach a tcp:// engine without TLS (anyone on that network could then run containers as root).",
+  },
   containerNetwork: { names: ["CONTAINER_NETWORK"], default: "bridge", group: "Pool", doc: "Network mode for task containers: bridge, none, host or a network name." },
 
   host: { names: ["WEBHOOK_HOST", "HOST"], default: "0.0.0.0", group: "Server", doc: "Address to listen on." },
@@ -181,7 +194,14 @@ export const SETTINGS = {
   },
   devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
   logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
-  logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty." },
+  logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty (the original's console is pretty)." },
+  redeliverMissed: {
+    names: ["REDELIVER_MISSED"],
+    default: "true",
+    group: "Server",
+    doc: "App mode: on start and every REDELIVERY_INTERVAL_MINUTES, ask GitHub to redeliver deliveries that failed or never arrived.",
+  },
+  redeliveryIntervalMinutes: { names: ["REDELIVERY_INTERVAL_MINUTES"], default: "5", group: "Server", doc: "Minutes between redelivery sweeps." },
   nodeEnv: { names: ["NODE_ENV"], default: "", group: "Server", doc: "production refuses setup mode." },
 
   taskSource: { names: ["TASK_SOURCE"], default: "webhook", group: "Scale-out", doc: "webhook (this process receives) or sqs." },
@@ -244,6 +264,8 @@ export interface Settings {
   devsEnvsDir: string;
   defaultImage: string;
   dockerHost: string | null;
+  /** The client certificates' directory for a TLS engine (DOCKER_TLS_VERIFY); null: none. */
+  dockerTlsCertPath: string | null;
   containerNetwork: string;
 
   host: string;
@@ -256,6 +278,8 @@ export interface Settings {
   logLevel: LogLevel;
   logFormat: "json" | "pretty";
   production: boolean;
+  redeliverMissed: boolean;
+  redeliveryIntervalMinutes: number;
 
   taskSource: "webhook" | "sqs";
   sqsQueueUrl: string | null;
@@ -348,13 +372,14 @@ const POOL_NAME = /^[a-z\d][a-z\d_-]{0,30}$/;
 
 function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
   const r = raw(env, key);
-  const names = list(env, key);
+  // The original accepted any case; names are compared and used in lower case.
+  const names = list(env, key).map((name) => name.toLowerCase());
   if (required && names.length === 0) throw new SettingsError(r?.name ?? SETTINGS[key].names[0], "needs at least one name");
   const seen = new Set<string>();
   for (const name of names) {
     // Slots become parts of container names, labels and path segments: keep them plain.
     if (!POOL_NAME.test(name)) {
-      throw new SettingsError(r!.name, `"${name}" must be lower-case letters, digits, - or _ (at most 31)`);
+      throw new SettingsError(r!.name, `"${name}" must be letters, digits, - or _ (at most 31; used in lower case)`);
     }
     if (seen.has(name)) throw new SettingsError(r!.name, `"${name}" is listed twice`);
     seen.add(name);
@@ -363,9 +388,12 @@ function poolNames(env: Env, key: SettingKey, required: boolean): string[] {
 }
 
 function dir(env: Env, key: SettingKey, home: string): string {
-  const value = str(env, key)!;
-  const expanded = value === "~" ? home : value.startsWith("~/") ? `${home}/${value.slice(2)}` : value;
-  return resolve(expanded);
+  return resolve(expandHome(str(env, key)!, home));
+}
+
+/** `~` and `~/…` as a shell reads them, for directories and key files alike. */
+function expandHome(value: string, home: string): string {
+  return value === "~" ? home : value.startsWith("~/") ? `${home}/${value.slice(2)}` : value;
 }
 
 function url(env: Env, key: SettingKey): string | null {
@@ -380,12 +408,12 @@ function url(env: Env, key: SettingKey): string | null {
   return r.value;
 }
 
-/** PEM text, \n-escaped PEM, base64 PEM, or a path to a PEM file (as Probot accepts). */
-function privateKey(env: Env): string | null {
+/** PEM text, \n-escaped PEM, base64 PEM, or a path to a PEM file (as Probot accepts; `~/` too). */
+function privateKey(env: Env, home: string): string | null {
   const inline = raw(env, "privateKey");
   const path = raw(env, "privateKeyPath");
-  if (inline) return parsePem(inline);
-  if (path) return readPemFile(path);
+  if (inline) return parsePem(inline.value.startsWith("~/") ? { ...inline, value: expandHome(inline.value, home) } : inline);
+  if (path) return readPemFile({ ...path, value: expandHome(path.value, home) });
   return null;
 }
 
@@ -419,6 +447,33 @@ function agentCommand(env: Env): string {
     throw new SettingsError(r.name, (error as Error).message);
   }
   return r.value;
+}
+
+/**
+ * A tcp:// engine is root on the host for anyone who reaches it: TLS with client certificates
+ * (the Docker CLI's DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), or an explicit DOCKER_ALLOW_PLAINTEXT.
+ */
+function dockerTls(env: Env, home: string): string | null {
+  const host = str(env, "dockerHost") ?? "";
+  const verify = (str(env, "dockerTlsVerify") ?? "") !== "" && str(env, "dockerTlsVerify") !== "0";
+  if (!/^(tcp|http):\/\//.test(host)) return null;
+  if (!verify) {
+    if (bool(env, "dockerAllowPlaintext")) return null;
+    throw new SettingsError(
+      "DOCKER_HOST",
+      `${host} is a plaintext engine: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or DOCKER_ALLOW_PLAINTEXT=true`,
+    );
+  }
+  const certPath = dir(env, "dockerCertPath", home);
+  const missing = ["ca.pem", "cert.pem", "key.pem"].filter((file) => !existsSync(resolve(certPath, file)));
+  if (missing.length) throw new SettingsError("DOCKER_CERT_PATH", `${certPath} lacks ${missing.join(", ")}`);
+  return certPath;
+}
+
+/** json or pretty; the original's `console` is pretty. */
+function logFormat(env: Env): "json" | "pretty" {
+  const r = raw(env, "logFormat")!;
+  return r.value.toLowerCase() === "console" ? "pretty" : oneOf(env, "logFormat", ["json", "pretty"] as const);
 }
 
 function dollars(env: Env, key: SettingKey): number | null {
@@ -465,9 +520,9 @@ function checkName(env: Env): string {
   return r.value;
 }
 
-function authMode(env: Env): AuthMode {
+function authMode(env: Env, home: string): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
-  const key = privateKey(env);
+  const key = privateKey(env, home);
   if (appId !== null && key === null) {
     throw new SettingsError("PRIVATE_KEY", "required with APP_ID (or set PRIVATE_KEY_PATH / GITHUB_APP_PRIVATE_KEY)");
   }
@@ -488,7 +543,7 @@ function githubUrls(env: Env): { api: string; web: string } {
 }
 
 export function loadSettings(env: Env, home: string = homedir()): Settings {
-  const auth = authMode(env);
+  const auth = authMode(env, home);
   const urls = githubUrls(env);
   const taskSource = oneOf(env, "taskSource", ["webhook", "sqs"] as const);
   const sqsQueueUrl = url(env, "sqsQueueUrl");
@@ -537,6 +592,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     devsEnvsDir: dir(env, "devsEnvsDir", home),
     defaultImage: str(env, "defaultImage")!,
     dockerHost: str(env, "dockerHost"),
+    dockerTlsCertPath: dockerTls(env, home),
     containerNetwork: network,
 
     host: str(env, "host")!,
@@ -546,8 +602,10 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     metricsToken: str(env, "metricsToken"),
     devMode: bool(env, "devMode"),
     logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
-    logFormat: oneOf(env, "logFormat", ["json", "pretty"] as const),
+    logFormat: logFormat(env),
     production: str(env, "nodeEnv") === "production",
+    redeliverMissed: bool(env, "redeliverMissed"),
+    redeliveryIntervalMinutes: int(env, "redeliveryIntervalMinutes", 1, 24 * 60)!,
 
     taskSource,
     sqsQueueUrl,
@@ -574,6 +632,26 @@ export function checkServeRequirements(settings: Settings): void {
   if (!settings.webhookSecret) {
     throw new SettingsError("WEBHOOK_SECRET", "required to verify deliveries (alias GITHUB_WEBHOOK_SECRET)");
   }
+}
+
+/** The original's settings that mean nothing here, and what replaces each. */
+const ORIGINAL_ONLY: Readonly<Record<string, string>> = {
+  CONTAINER_MAX_AGE_HOURS: "containers stop when their queue empties (STOP_CONTAINER_AFTER_TASK) or after CONTAINER_IDLE_MINUTES",
+  CLEANUP_CHECK_INTERVAL_SECONDS: "containers stop when their queue empties (STOP_CONTAINER_AFTER_TASK) or after CONTAINER_IDLE_MINUTES",
+  WEBHOOK_PATH: "deliveries are accepted at /webhook and /api/github/webhooks",
+  CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
+  DEVS_CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
+  CONTAINER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
+  CONTAINER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
+  WORKER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
+  WORKER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
+};
+
+/** Set variables of the original's that have no effect here, for one start-up warning. */
+export function unusedOriginalSettings(env: Env): Array<{ name: string; instead: string }> {
+  return Object.entries(ORIGINAL_ONLY)
+    .filter(([name]) => (env[name]?.trim() ?? "") !== "")
+    .map(([name, instead]) => ({ name, instead }));
 }
 
 /** The effective settings as `devs-webhook config` prints them: secrets masked. */

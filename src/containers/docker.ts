@@ -8,8 +8,9 @@
 // Containers get only the environment the spec and the caller give: nothing of the server's
 // own environment, never privileged, no published ports, only the workspace mounted (plus the
 // operator's extra mounts, such as the CI bridge directory, the same for every task kind).
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import Docker from "dockerode";
 import { devcontainerHash, resolveContainerEnvRefs, type CommandForm, type DevcontainerSpec, type LifecycleHook } from "./devcontainer.js";
 import { execInContainer, parseEnvList, toEnvList, type ExecOptions, type ExecResult } from "./exec.js";
@@ -62,7 +63,7 @@ export class LifecycleCommandError extends Error {
 }
 
 /** A Docker client for DOCKER_HOST: empty for the local socket, unix://, tcp:// or http(s)://. */
-export function connectDocker(dockerHost?: string | null): Docker {
+export function connectDocker(dockerHost?: string | null, tlsCertPath?: string | null): Docker {
   const host = dockerHost?.trim() ?? "";
   // Explicit fields throughout: docker-modem would otherwise fill gaps from process.env.
   const unset = { host: undefined, port: undefined, protocol: undefined } as const;
@@ -71,10 +72,15 @@ export function connectDocker(dockerHost?: string | null): Docker {
   const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
   if (match) {
     const [, scheme, hostname, port] = match;
+    if (tlsCertPath) {
+      // As the Docker CLI does with DOCKER_TLS_VERIFY: the engine's CA, and our client certificate.
+      const read = (file: string) => readFileSync(join(tlsCertPath, file));
+      return new Docker({ host: hostname, port: Number(port), protocol: "https", ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") });
+    }
     return new Docker({ host: hostname, port: Number(port), protocol: scheme === "https" ? "https" : "http" });
   }
   throw new DockerHostError(
-    `DOCKER_HOST=${host} is not supported: use unix:///path/to/docker.sock or tcp://host:port (TLS client certificates are not supported)`,
+    `DOCKER_HOST=${host} is not supported: use unix:///path/to/docker.sock or tcp://host:port`,
   );
 }
 

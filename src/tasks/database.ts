@@ -41,6 +41,12 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL
    );
    CREATE INDEX model_usage_month ON model_usage (repo, month);`,
+  // Every delivery the app received, and the redeliveries it asked GitHub for (redelivery.ts);
+  // `meta` keeps when this database began, so deliveries from before it are never asked for.
+  `CREATE TABLE received_delivery (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
+   CREATE INDEX received_delivery_at ON received_delivery (received_at);
+   CREATE TABLE redelivery_asked (guid TEXT PRIMARY KEY, asked_at INTEGER NOT NULL);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // Where each finished task's time went, as JSON: {"queue": ms, "checkout": ms, ...}.
   `ALTER TABLE task ADD COLUMN phases TEXT;`,
 ];

@@ -12,11 +12,14 @@ export interface DeliveryMemory {
   /** Forgets a claim whose task could not be queued, so a redelivery can try again. */
   release(deliveryId: string, contentKey: string): void;
   stats(): { deliveries: number; contents: number; retentionDays: number };
+  /** Every delivery that reached the app, a trigger or not (the redelivery sweep asks for the others). */
+  received(deliveryId: string): void;
 }
 
 export class SqliteDeliveryMemory implements DeliveryMemory {
   private readonly retentionMs: number;
   private claims = 0;
+  private receipts = 0;
 
   constructor(
     private readonly db: Db,
@@ -57,6 +60,29 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
     const cutoff = this.now() - this.retentionMs;
     this.db.prepare("DELETE FROM seen_delivery WHERE seen_at < ?").run(cutoff);
     this.db.prepare("DELETE FROM seen_content WHERE seen_at < ?").run(cutoff);
+    this.db.prepare("DELETE FROM received_delivery WHERE received_at < ?").run(cutoff);
+    this.db.prepare("DELETE FROM redelivery_asked WHERE asked_at < ?").run(cutoff);
+  }
+
+  received(deliveryId: string): void {
+    this.db.prepare("INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)").run(deliveryId, this.now());
+    // Most deliveries are never claims (pushes, labels…), so they keep the table pruned too.
+    if (++this.receipts % 1000 === 0) this.prune();
+  }
+
+  wasReceived(deliveryId: string): boolean {
+    return this.db.prepare("SELECT 1 FROM received_delivery WHERE id = ?").get(deliveryId) !== undefined;
+  }
+
+  /** Records that GitHub was asked to redeliver `guid`; false when it already was (ask once). */
+  markRedeliveryAsked(guid: string): boolean {
+    return this.db.prepare("INSERT OR IGNORE INTO redelivery_asked (guid, asked_at) VALUES (?, ?)").run(guid, this.now()).changes === 1;
+  }
+
+  /** When this database first served (ms): deliveries older than that were never ours to miss. */
+  servingSince(): number {
+    this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('serving_since', ?)").run(String(this.now()));
+    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'serving_since'").get() as { value: string }).value);
   }
 
   stats() {

@@ -10,6 +10,7 @@ import { DevsConfigLoader } from "../config/devs-yml.js";
 import { ciConfigLoader, routeHints } from "../config/task-config.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/identity.js";
 import { PermissionCache } from "../github/permissions.js";
+import { RedeliverySweeper } from "../github/redelivery.js";
 import { createProbot, taskGitHub } from "../github/probot.js";
 import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
@@ -71,12 +72,25 @@ export interface Services extends GitHubParts {
   close(): Promise<void>;
 }
 
-/** `serve`'s services: the logger, the GitHub client and the bot's identity first, then the rest. */
+/**
+ * `serve`'s services: the logger, the GitHub client and the bot's identity first, then the rest,
+ * and in App mode the sweep that asks GitHub again for missed deliveries (github/redelivery.ts).
+ */
 export async function openServices(settings: Settings, options: ServiceOptions = {}): Promise<Services> {
   const log = await createLogger(settings);
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
-  return buildServices(settings, { log, probot, identity }, options);
+  const services = buildServices(settings, { log, probot, identity }, options);
+  if (settings.auth.kind !== "app" || !settings.redeliverMissed) return services;
+  const sweeper = new RedeliverySweeper({ appClient: () => probot.auth(), memory: services.memory, log: log.child({ name: "redelivery" }) });
+  sweeper.start(settings.redeliveryIntervalMinutes * 60_000);
+  return {
+    ...services,
+    close: async () => {
+      await sweeper.stop();
+      await services.close();
+    },
+  };
 }
 
 export function buildServices(settings: Settings, github: GitHubParts, options: ServiceOptions = {}): Services {
@@ -160,6 +174,14 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         auth_mode: settings.auth.kind,
         container_pool: settings.containerPool,
         ci_container_pool: settings.ciContainerPool,
+        // Who may do what, and how containers are cleaned up: what operators of the original saw here.
+        authorized_trigger_users: describeAllowList(settings.authorizedTriggerUsers),
+        authorized_ci_trigger_users: describeAllowList(settings.authorizedCiTriggerUsers),
+        allowed_owners: settings.allowedOwners,
+        stop_container_after_task: settings.stopContainerAfterTask,
+        container_idle_minutes: settings.containerIdleMinutes,
+        container_timeout_minutes: settings.containerTimeoutMinutes,
+        max_concurrent_tasks: settings.maxConcurrentTasks,
         delivery_memory: memory.stats(),
         // `containers` is the name older builds gave the slots; operators' scripts may read it.
         pool: { ...status, containers: status.slots },
@@ -208,6 +230,11 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       db.close();
     },
   };
+}
+
+/** An allowlist as /status shows it: `"*"`, `"write access"`, or the logins. */
+function describeAllowList(list: Settings["authorizedTriggerUsers"]): string | string[] {
+  return list.kind === "everyone" ? "*" : list.kind === "write-access" ? "write access" : list.users;
 }
 
 /** Settings whose values must never appear in anything posted or logged. */

@@ -59,7 +59,7 @@ export interface DockerTaskKinds {
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
   const { log, identity, bot, github, devsConfig, permissions, secrets, redact, now, ledger } = shared;
-  const docker = connectDocker(settings.dockerHost);
+  const docker = connectDocker(settings.dockerHost, settings.dockerTlsCertPath);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
   // is ever opened by a host path (src/ci/container.ts).

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
+import { ensureBusyboxImage, requireDocker } from "../helpers/docker.js";
 import { GitHubStandIn } from "../helpers/github-standin.js";
 import { payload } from "../helpers/payloads.js";
 import { tempDir } from "../helpers/settings.js";
@@ -222,4 +223,55 @@ describe("devs-webhook config --repo", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/owner\/name/);
   });
+});
+
+describe("devs-webhook test-setup", () => {
+  it("one line per check: passes for what works, and a failure says what to do (exit 1)", async () => {
+    const docker = await requireDocker();
+    if (!docker) return;
+    const image = await ensureBusyboxImage(docker);
+    const github = await new GitHubStandIn()
+      .on("GET", /^\/user$/, (req) => (req.headers.authorization === "token good-token" ? { status: 200, body: { login: "devs-bot", id: 7 } } : { status: 401, body: { message: "Bad credentials" } }))
+      .start();
+    try {
+      const env = {
+        WEBHOOK_SECRET: "s",
+        GHE_HOST: github.host,
+        GHE_PROTOCOL: "http",
+        CLAUDE_API_KEY: "sk-ant-test-setup",
+        DATA_DIR: tempDir("devs-setup-data-"),
+        REPO_CACHE_DIR: tempDir("devs-setup-cache-"),
+        WORKSPACE_DIR: tempDir("devs-setup-ws-"),
+        DEFAULT_IMAGE: image,
+        ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+      };
+      const good = await run(["test-setup"], { ...env, GITHUB_TOKEN: "good-token" });
+      const lines = good.stdout.trim().split("\n");
+      expect(lines.map((l) => l.slice(0, 4).trim() + " " + l.slice(6).split(":")[0])).toEqual([
+        "ok credentials",
+        "ok GitHub connection",
+        "ok model credential",
+        "ok DATA_DIR",
+        "ok REPO_CACHE_DIR",
+        "ok WORKSPACE_DIR",
+        "ok git",
+        "ok docker",
+        "ok DEFAULT_IMAGE",
+        "FAIL agent CLI",
+      ]);
+      expect(good.stdout).toContain(`GitHub connection: http://${github.host}/api/v3 answers as @devs-bot`);
+      expect(good.stdout).toContain(`FAIL  agent CLI: no claude command in ${image} (install the Claude Code CLI in the image`);
+      expect(good.code).toBe(1);
+      expect(good.stdout).not.toContain("sk-ant-test-setup");
+
+      const bad = await run(["test-setup"], { ...env, GITHUB_TOKEN: "stale-token", CLAUDE_API_KEY: "", DEFAULT_IMAGE: "devs-no-such-image:1" });
+      expect(bad.stdout).toContain(`FAIL  GitHub connection: http://${github.host}/api/v3: HTTP 401 (the credentials were refused: check APP_ID and PRIVATE_KEY, or GITHUB_TOKEN)`);
+      expect(bad.stdout).toContain("FAIL  model credential: neither CLAUDE_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN is set");
+      expect(bad.stdout).toContain("FAIL  DEFAULT_IMAGE: devs-no-such-image:1 is not on this host (docker pull devs-no-such-image:1");
+      expect(bad.stdout).not.toContain("stale-token");
+      expect(bad.code).toBe(1);
+    } finally {
+      await github.stop();
+    }
+  }, 120_000);
 });

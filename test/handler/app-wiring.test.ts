@@ -18,6 +18,14 @@ describe("createApp", () => {
     expect(deps.sink.tasks).toEqual([]);
   });
 
+  it("remembers every delivery it received, a trigger or not, for the redelivery sweep", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    await probot.receive({ id: "d-push", name: "push", payload: push() } as never);
+    expect(deps.memory.wasReceived("d-push")).toBe(true);
+    expect(deps.memory.wasReceived("d-other")).toBe(false);
+  });
+
   it("with them, a push queues a CI task (its check is the CI reporter's, written once the pool queues it)", async () => {
     const ci = ciDeps();
     const deps = testDeps({ ci });

@@ -13,7 +13,7 @@ export interface RecordedRequest {
 }
 
 /** `contentType` set: `body` (a string) is sent as it is; otherwise as JSON. */
-export type Route = (req: RecordedRequest) => { status: number; body?: unknown; contentType?: string } | undefined;
+export type Route = (req: RecordedRequest) => { status: number; body?: unknown; contentType?: string; headers?: Record<string, string> } | undefined;
 
 export class GitHubStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -62,7 +62,7 @@ export class GitHubStandIn {
           res.end(String(answer.body ?? ""));
           return;
         }
-        res.writeHead(answer.status, { "content-type": "application/json; charset=utf-8" });
+        res.writeHead(answer.status, { "content-type": "application/json; charset=utf-8", ...answer.headers });
         res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
       });
     });

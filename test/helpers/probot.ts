@@ -20,7 +20,7 @@ export const TestOctokit = ProbotOctokit.defaults((options: Record<string, unkno
 
 export const BOT = "devs-bot";
 
-export function testDeps(overrides: Partial<AppDeps> = {}): AppDeps & { sink: MemoryTaskSink } {
+export function testDeps(overrides: Partial<AppDeps> = {}): AppDeps & { sink: MemoryTaskSink; memory: SqliteDeliveryMemory } {
   const dir = mkdtempSync(join(tmpdir(), "devs-handler-"));
   return {
     bot: botNames({ handle: BOT, login: `${BOT}[bot]` }),
@@ -31,7 +31,7 @@ export function testDeps(overrides: Partial<AppDeps> = {}): AppDeps & { sink: Me
     permissions: new PermissionCache(),
     now: () => new Date("2026-11-29T12:00:00Z"),
     ...overrides,
-  } as AppDeps & { sink: MemoryTaskSink };
+  } as AppDeps & { sink: MemoryTaskSink; memory: SqliteDeliveryMemory };
 }
 
 export async function testProbot(deps: AppDeps): Promise<Probot> {

@@ -246,7 +246,18 @@ describe("health and admin routes", () => {
     const right = await fetch(`${server.url}/status`, { headers: { authorization: `Basic ${btoa("admin:pw")}` } });
     expect(right.status).toBe(200);
     const body = await right.json();
-    expect(body).toMatchObject({ mentioned_user: "devs-bot", auth_mode: "token", container_pool: ["eamonn", "harry", "darren"] });
+    expect(body).toMatchObject({
+      mentioned_user: "devs-bot",
+      auth_mode: "token",
+      container_pool: ["eamonn", "harry", "darren"],
+      authorized_trigger_users: "*",
+      authorized_ci_trigger_users: "write access",
+      allowed_owners: [],
+      stop_container_after_task: true,
+      container_idle_minutes: 60,
+      container_timeout_minutes: 30,
+      max_concurrent_tasks: 3,
+    });
     expect(JSON.stringify(body)).not.toContain("test-token");
   });
 

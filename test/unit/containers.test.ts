@@ -102,6 +102,13 @@ describe("connectDocker", () => {
   it("uses the local socket by default", () => expect(modem("").socketPath).toBe("/var/run/docker.sock"));
   it("takes unix:// paths", () => expect(modem("unix:///run/user/1000/docker.sock").socketPath).toBe("/run/user/1000/docker.sock"));
   it("takes tcp://host:port", () => expect(modem("tcp://127.0.0.1:2375")).toMatchObject({ host: "127.0.0.1", port: 2375, protocol: "http" }));
+  it("takes tcp://host:port with TLS client certificates", () => {
+    const dir = mkdtempSync(join(tmpdir(), "devs-docker-tls-"));
+    for (const file of ["ca.pem", "cert.pem", "key.pem"]) writeFileSync(join(dir, file), `${file} contents`);
+    const tls = (connectDocker("tcp://10.0.0.5:2376", dir) as unknown as { modem: { protocol: string; ca: Buffer; cert: Buffer; key: Buffer } }).modem;
+    expect(tls.protocol).toBe("https");
+    expect([tls.ca, tls.cert, tls.key].map(String)).toEqual(["ca.pem contents", "cert.pem contents", "key.pem contents"]);
+  });
   it("refuses what it cannot honour", () => {
     expect(() => connectDocker("ssh://me@host")).toThrow(DockerHostError);
     expect(() => connectDocker("tcp://nohost")).toThrow(/DOCKER_HOST=tcp:\/\/nohost is not supported/);

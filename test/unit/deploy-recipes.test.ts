@@ -173,3 +173,32 @@ describe("deploy/systemd", () => {
     });
   }
 });
+
+describe("the one-host container recipe", () => {
+  const compose = parse(read("docker-compose.yml")) as { services: Record<string, { build: string; env_file: string; network_mode: string; volumes: string[] }> };
+  const app = compose.services["devs-webhook"]!;
+  const dockerfile = read("Dockerfile");
+  const env = Object.fromEntries(
+    [...dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)(?:\s*\\)?$/gm)].map((m) => [m[1]!, m[2]!]),
+  );
+
+  it("drives the host's engine through its socket, and keeps the data directory at the same path inside and out", () => {
+    expect(app.volumes).toContain("/var/run/docker.sock:/var/run/docker.sock");
+    expect(app.volumes).toContain(`${env.DATA_DIR}:${env.DATA_DIR}`);
+    // Workspaces are bind-mounted into task containers by the host's engine: their path must be the host's.
+    expect(env.WORKSPACE_DIR!.startsWith(`${env.DATA_DIR}/`)).toBe(true);
+    expect(dockerfile).toMatch(/^VOLUME \/var\/lib\/devs-webhook$/m);
+  });
+  it("names only real settings, and starts serve", () => {
+    for (const name of Object.keys(env)) if (name !== "NODE_ENV") expect(settingNames.has(name), name).toBe(true);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "dist\/cli\.js"\]$/m);
+    expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
+    expect(`:${env.WEBHOOK_PORT}`).toBe(":8000");
+    expect(app.network_mode).toBe("host");
+  });
+  it("copies what the build needs and what serve reads at run time", () => {
+    for (const path of ["package.json", "package-lock.json", "tsconfig.build.json", "src", "app.yml", "devs-yml.schema.json"]) {
+      expect(dockerfile).toContain(path);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkServeRequirements, describeSettings, loadSettings, SETTINGS, SettingsError, type Env } from "../../src/settings.js";
+import { checkServeRequirements, describeSettings, loadSettings, SETTINGS, SettingsError, unusedOriginalSettings, type Env } from "../../src/settings.js";
 import { tempDir } from "../helpers/settings.js";
 import { readFileSync } from "node:fs";
 
@@ -132,9 +132,9 @@ describe("malformed values stop start-up naming the variable", () => {
     [{ TASK_SOURCE: "kafka" }, "TASK_SOURCE", /one of webhook, sqs/],
     [{ AWS_SQS_QUEUE_URL: "queue" }, "AWS_SQS_QUEUE_URL", /URL/],
     [{ WEBHOOK_PROXY_URL: "smee" }, "WEBHOOK_PROXY_URL", /URL/],
-    [{ CONTAINER_POOL: "eamonn,Harry" }, "CONTAINER_POOL", /lower-case/],
+    [{ CONTAINER_POOL: "eamonn,Harry Potter" }, "CONTAINER_POOL", /must be letters, digits/],
     [{ CONTAINER_POOL: "a,a" }, "CONTAINER_POOL", /twice/],
-    [{ CI_CONTAINER_POOL: "ci/1" }, "CI_CONTAINER_POOL", /lower-case/],
+    [{ CI_CONTAINER_POOL: "ci/1" }, "CI_CONTAINER_POOL", /must be letters, digits/],
     [{ AUTHORIZED_TRIGGER_USERS: "alice,not a login" }, "AUTHORIZED_TRIGGER_USERS", /not a GitHub login/],
     [{ ALLOWED_ORGS: "acme/x" }, "ALLOWED_ORGS", /not a GitHub login/],
     [{ GITHUB_MENTIONED_USER: "@bot" }, "GITHUB_MENTIONED_USER", /not a GitHub login/],
@@ -183,5 +183,54 @@ describe(".env.example", () => {
   it("documents every setting", () => {
     const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
     for (const spec of Object.values(SETTINGS)) for (const name of spec.names) expect(example).toContain(name);
+  });
+});
+
+describe("moving from the original", () => {
+  it("accepts what the original accepted and whose meaning is clear", () => {
+    const keyFile = join(tempDir("devs-key-home-"), "app.pem");
+    writeFileSync(keyFile, pem);
+    const home = keyFile.slice(0, keyFile.lastIndexOf("/"));
+    const s = loadSettings({ CONTAINER_POOL: "Eamonn,HARRY", LOG_FORMAT: "console", APP_ID: "1", PRIVATE_KEY_PATH: "~/app.pem", DATA_DIR: "~/data" }, home);
+    expect(s.containerPool).toEqual(["eamonn", "harry"]);
+    expect(s.logFormat).toBe("pretty");
+    expect(s.auth).toEqual({ kind: "app", appId: 1, privateKey: pem.trim() + "\n" });
+    expect(s.dataDir).toBe(`${home}/data`);
+    expect(loadSettings({ GITHUB_APP_PRIVATE_KEY: "~/app.pem", APP_ID: "1" }, home).auth.kind).toBe("app");
+  });
+  it("still refuses what it cannot read", () => {
+    expect(() => loadSettings({ LOG_FORMAT: "xml" }, HOME)).toThrow(/^LOG_FORMAT: expected one of json, pretty/);
+    expect(() => loadSettings({ CONTAINER_POOL: "Eamonn,eamonn" }, HOME)).toThrow('CONTAINER_POOL: "eamonn" is listed twice');
+  });
+  it("names the original's settings that have no effect here, with what replaces each", () => {
+    expect(unusedOriginalSettings({ CONTAINER_MAX_AGE_HOURS: "10", CLAUDE_CONFIG_DIR: "/c", WEBHOOK_PATH: "", PORT: "1" })).toEqual([
+      { name: "CONTAINER_MAX_AGE_HOURS", instead: expect.stringContaining("CONTAINER_IDLE_MINUTES") },
+      { name: "CLAUDE_CONFIG_DIR", instead: expect.stringContaining("CLAUDE_CODE_OAUTH_TOKEN") },
+    ]);
+  });
+});
+
+describe("a Docker engine over TCP", () => {
+  const certs = () => {
+    const dir = tempDir("devs-docker-certs-");
+    for (const file of ["ca.pem", "cert.pem", "key.pem"]) writeFileSync(join(dir, file), "x");
+    return dir;
+  };
+  it("is refused in plaintext unless the operator says so", () => {
+    expect(() => loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2375" }, HOME)).toThrow(
+      "DOCKER_HOST: tcp://10.0.0.5:2375 is a plaintext engine: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or DOCKER_ALLOW_PLAINTEXT=true",
+    );
+    expect(loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2375", DOCKER_ALLOW_PLAINTEXT: "true" }, HOME).dockerTlsCertPath).toBeNull();
+  });
+  it("uses TLS with the client certificates in DOCKER_CERT_PATH, as the Docker CLI does", () => {
+    const dir = certs();
+    expect(loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: dir }, HOME).dockerTlsCertPath).toBe(dir);
+    expect(() => loadSettings({ DOCKER_HOST: "tcp://10.0.0.5:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: tempDir("devs-no-certs-") }, HOME)).toThrow(
+      /^DOCKER_CERT_PATH: .* lacks ca\.pem, cert\.pem, key\.pem$/,
+    );
+  });
+  it("a local socket needs neither", () => {
+    expect(loadSettings({ DOCKER_HOST: "unix:///run/docker.sock" }, HOME).dockerTlsCertPath).toBeNull();
+    expect(loadSettings({}, HOME).dockerTlsCertPath).toBeNull();
   });
 });
