@@ -9,6 +9,7 @@ import { handleAdminRoute, sendJson, type AdminOperations } from "./admin/routes
 import type { BotIdentity } from "./github/identity.js";
 import { SettingsError, type Settings } from "./settings.js";
 import { BodyBudget, readSignedBody } from "./webhooks/body.js";
+import type { DeliveryOutcomes } from "./webhooks/outcomes.js";
 import { BAD_SIGNATURE, checkDeliveryHeaders, MAX_BODY_BYTES, parseDelivery, SignatureCheck, tooLarge, type RejectedDelivery } from "./webhooks/delivery.js";
 
 /** Probot's path and the seed's path both receive deliveries. */
@@ -40,6 +41,8 @@ export interface ServerDeps {
   app: ApplicationFunction;
   /** What the admin routes report and control. */
   operations: AdminOperations;
+  /** Counts what became of each delivery (the metrics); handlers note their decisions in it. */
+  deliveries?: DeliveryOutcomes | undefined;
   /** Intake limits; the defaults follow GitHub's 25 MB cap. */
   intake?: { maxBodyBytes?: number; maxBufferedBytes?: number };
 }
@@ -66,10 +69,12 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const live = new LiveStreams({ onError: (error) => log.warn({ err: error }, "dashboard snapshot failed") });
   const routeDeps = {
     credentials: { username: settings.adminUsername, password: settings.adminPassword, devMode: settings.devMode },
+    metricsToken: settings.metricsToken,
     startedAt: Date.now(),
     operations: deps.operations,
     live,
   };
+  const outcomes = deps.deliveries;
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
     route(req, res, expectsContinue).catch((error: unknown) => {
@@ -108,15 +113,21 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
+    // The header's value only names a label the outcomes know (eventLabel): it is not verified yet.
+    const reject = (rejection: RejectedDelivery, id?: string) => {
+      outcomes?.refused(header("x-github-event"), rejection.status === 401 ? "bad_signature" : "refused");
+      refuse(req, res, rejection, id);
+    };
     const checked = checkDeliveryHeaders(header, maxBodyBytes);
-    if (!checked.ok) return refuse(req, res, checked);
+    if (!checked.ok) return reject(checked);
     const { headers } = checked;
     if (expectsContinue) res.writeContinue();
     const read = await readSignedBody(req, headers.contentLength, new SignatureCheck(secret!, headers.signature), { maxBytes: maxBodyBytes, budget });
-    if (read.kind === "too-large") return refuse(req, res, tooLarge(maxBodyBytes), headers.id);
-    if (read.kind === "bad-signature") return refuse(req, res, BAD_SIGNATURE, headers.id);
-    if (read.kind === "incomplete") return refuse(req, res, { ok: false, status: 400, error: "body ended early" }, headers.id);
+    if (read.kind === "too-large") return reject(tooLarge(maxBodyBytes), headers.id);
+    if (read.kind === "bad-signature") return reject(BAD_SIGNATURE, headers.id);
+    if (read.kind === "incomplete") return reject({ ok: false, status: 400, error: "body ended early" }, headers.id);
     if (read.kind === "no-room") {
+      outcomes?.refused(headers.name, "refused");
       log.warn({ delivery: headers.id, in_flight_bytes: budget.inUse }, "delivery not kept: too many bodies in flight; redeliver it");
       return sendJson(res, 503, { error: "too many deliveries in flight; redeliver it" }, { "retry-after": "10" });
     }
@@ -126,8 +137,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     } finally {
       read.release();
     }
-    if (!delivery.ok) return refuse(req, res, delivery, headers.id);
+    if (!delivery.ok) return reject(delivery, headers.id);
     const work = probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
+    // Counted when the handlers are done, even after a 202.
+    work.then(
+      () => outcomes?.settle(delivery.id, delivery.name, false),
+      () => outcomes?.settle(delivery.id, delivery.name, true),
+    );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), ACK_TIMEOUT_MS);

@@ -186,6 +186,12 @@ export const SETTINGS = {
     group: "Server",
     doc: "Basic-auth password; without it the admin routes are closed (open to any password only with DEV_MODE).",
   },
+  metricsToken: {
+    names: ["METRICS_TOKEN"],
+    secret: true,
+    group: "Server",
+    doc: "Bearer token a Prometheus scraper may use for GET /metrics instead of Basic auth (empty = Basic only).",
+  },
   devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
   logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
   logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty (the original's console is pretty)." },
@@ -266,6 +272,8 @@ export interface Settings {
   port: number;
   adminUsername: string;
   adminPassword: string | null;
+  /** GET /metrics also answers `Authorization: Bearer <token>` with it. */
+  metricsToken: string | null;
   devMode: boolean;
   logLevel: LogLevel;
   logFormat: "json" | "pretty";
@@ -591,6 +599,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     port: int(env, "port", 0, 65535)!,
     adminUsername: str(env, "adminUsername")!,
     adminPassword: str(env, "adminPassword"),
+    metricsToken: str(env, "metricsToken"),
     devMode: bool(env, "devMode"),
     logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
     logFormat: logFormat(env),

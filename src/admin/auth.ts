@@ -1,5 +1,6 @@
 // HTTP Basic auth for the admin routes. No password configured means closed, except in
-// DEV_MODE (an empty password is never a valid password).
+// DEV_MODE (an empty password is never a valid password). GET /metrics also takes a bearer token
+// (METRICS_TOKEN), so a scraper need not hold the admin password.
 import { timingSafeEqual, createHash } from "node:crypto";
 
 export type AdminAuthResult = "ok" | "missing" | "wrong" | "disabled";
@@ -24,4 +25,12 @@ export function checkAdminAuth(authorization: string | undefined, creds: AdminCr
   const userOk = timingSafeEqual(digest(decoded.slice(0, colon)), digest(creds.username));
   const passOk = timingSafeEqual(digest(decoded.slice(colon + 1)), digest(creds.password));
   return userOk && passOk ? "ok" : "wrong";
+}
+
+/** `Authorization: Bearer <token>` with the configured token; never true without one. */
+export function checkBearerToken(authorization: string | undefined, token: string | null): boolean {
+  if (!token) return false;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  if (!match) return false;
+  return timingSafeEqual(digest(match[1]!), digest(token));
 }

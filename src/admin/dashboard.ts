@@ -26,6 +26,8 @@ export interface TaskSummary {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Seconds per phase once it finished (tasks/phases.ts), else null. */
+  phases: Record<string, number> | null;
 }
 
 /** A task the pool holds, as a slot shows it. */

@@ -1,7 +1,7 @@
 // GET /health (open) and the Basic-auth admin routes.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
-import { checkAdminAuth, type AdminCredentials } from "./auth.js";
+import { checkAdminAuth, checkBearerToken, type AdminCredentials } from "./auth.js";
 import { crossSiteRefusal } from "./cross-site.js";
 import { dashboardHeaders, newNonce, renderFragments, renderPage, type DashboardView, type PoolView, type TaskSummary } from "./dashboard.js";
 import type { LiveEvent, LiveStreams } from "./live.js";
@@ -15,8 +15,8 @@ export interface AdminOperations {
   stopSlot?(slot: string): Promise<"stopped" | "busy" | "unknown">;
   cancelTask?(id: string): boolean;
   recentTasks?(limit: number): TaskSummary[];
-  /** Prometheus text exposition. */
-  metrics?(): string;
+  /** Prometheus text exposition, with its content type. */
+  metrics?(): Promise<{ text: string; contentType: string }>;
   /** Each slot's queue, running task and warm containers (the dashboard). */
   poolView?(): Promise<PoolView>;
   /** The pool's events until the returned function is called (GET /events). */
@@ -25,6 +25,8 @@ export interface AdminOperations {
 
 export interface AdminRoutesDeps {
   credentials: AdminCredentials;
+  /** METRICS_TOKEN: GET /metrics also answers this bearer token. */
+  metricsToken?: string | null | undefined;
   startedAt: number;
   operations: AdminOperations;
   /** The open event streams (GET /events); without it the route answers 501. */
@@ -56,6 +58,8 @@ function parseTaskLimit(raw: string | null): number | null {
 
 type Route = {
   method: string;
+  /** Also open to the bearer token (GET /metrics). */
+  bearer?: boolean;
   pattern: RegExp;
   handle: (res: ServerResponse, match: RegExpExecArray, url: URL) => Promise<void> | void;
 };
@@ -148,10 +152,11 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     {
       method: "GET",
       pattern: /^\/metrics$/,
-      handle: (r) => {
+      bearer: true,
+      handle: async (r) => {
         if (!ops.metrics) return notAvailable(r);
-        const text = ops.metrics();
-        r.writeHead(200, { "content-type": "text/plain; version=0.0.4", "content-length": Buffer.byteLength(text) });
+        const { text, contentType } = await ops.metrics();
+        r.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
         r.end(text);
       },
     },
@@ -165,7 +170,7 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
       sendJson(res, 403, { error: refusal });
       return true;
     }
-    if (!authorized(req, res, deps)) return true;
+    if (!(route.bearer && checkBearerToken(req.headers.authorization, deps.metricsToken ?? null)) && !authorized(req, res, deps)) return true;
     await route.handle(res, match, url);
     return true;
   }

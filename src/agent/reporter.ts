@@ -71,20 +71,22 @@ export class AgentReporter implements TaskReporter<AgentReport> {
 /** The final comment and reaction, from the pool's final state and the run's report. */
 function finalWords(task: Task, end: TaskEnd<AgentReport>, timeoutMinutes: number): { progress: Progress; reaction: ClosingReaction | null } {
   const report = end.ran?.report;
+  // Where the time went, the pool's queue wait included.
+  const phases = end.ran?.phases;
   // Published work is said even when a time limit or a cancel landed after it was published:
   // "Nothing was published" would be untrue.
   if (report?.outcome === "done") {
     const { durationMs, costUsd, turns, summary, pullRequest, pushed, note } = report;
-    return { progress: { stage: "done", slot: end.slot, durationMs, costUsd, turns, summary, pullRequest, pushed, note }, reaction: "rocket" };
+    return { progress: { stage: "done", slot: end.slot, durationMs, costUsd, turns, summary, pullRequest, pushed, note, phases }, reaction: "rocket" };
   }
   if (report?.outcome === "stopped") {
     const { outcome: _, ...stopped } = report;
-    return { progress: { stage: "stopped", ...stopped }, reaction: "confused" };
+    return { progress: { stage: "stopped", ...stopped, phases }, reaction: "confused" };
   }
   switch (end.state) {
     case "done":
       // An executor that reported nothing: the run's length is all there is to say.
-      return { progress: { stage: "done", slot: end.slot, durationMs: end.ran?.durationMs ?? 0, costUsd: null, turns: null, summary: "" }, reaction: "rocket" };
+      return { progress: { stage: "done", slot: end.slot, durationMs: end.ran?.durationMs ?? 0, costUsd: null, turns: null, summary: "", phases }, reaction: "rocket" };
     case "timed_out":
       return { progress: { stage: "timed_out", minutes: timeoutMinutes }, reaction: null };
     case "cancelled":
@@ -92,11 +94,11 @@ function finalWords(task: Task, end: TaskEnd<AgentReport>, timeoutMinutes: numbe
     case "failed": {
       if (!end.ran) return { progress: { stage: "failed", reason: notRunFailure(task.id).reason }, reaction: null };
       if (report?.outcome === "failed") {
-        return { progress: { stage: "failed", reason: report.reason, durationMs: report.durationMs, costUsd: report.costUsd }, reaction: "confused" };
+        return { progress: { stage: "failed", reason: report.reason, durationMs: report.durationMs, costUsd: report.costUsd, phases }, reaction: "confused" };
       }
       // No report: the executor threw. Its error (the journal's detail) may name host paths or
       // tokens, so only the generic line is shown; the pool logged the error under the task's id.
-      return { progress: { stage: "failed", reason: serverFailure(task.id).reason, durationMs: end.ran.durationMs }, reaction: "confused" };
+      return { progress: { stage: "failed", reason: serverFailure(task.id).reason, durationMs: end.ran.durationMs, phases }, reaction: "confused" };
     }
   }
 }

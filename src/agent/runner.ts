@@ -11,6 +11,7 @@ import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publ
 import { openPullRequest } from "../publish/pull-request.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { ExportResult } from "../publish/export-changes.js";
+import { PhaseClock } from "../tasks/phases.js";
 import type { Task } from "../tasks/task.js";
 import { prepareContainerSetup } from "../containers/setup-source.js";
 import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
@@ -68,12 +69,16 @@ function isUserFacing(error: unknown): error is UserFacingError {
 }
 
 export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor<AgentReport> {
-  return (task, ctx) => runAgentTask(deps, task, ctx);
+  return async (task, ctx) => {
+    const clock = new PhaseClock(deps.now ?? Date.now);
+    const result = await runAgentTask(deps, task, ctx, clock);
+    return { ...result, phases: clock.timings() };
+  };
 }
 
 type AgentResult = RunResult<AgentReport>;
 
-async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext): Promise<AgentResult> {
+async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext, clock: PhaseClock): Promise<AgentResult> {
   const now = deps.now ?? Date.now;
   const started = now();
   const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
@@ -113,21 +118,26 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
     const conversationP = deps.conversation(octokit, task);
     conversationP.catch(() => undefined);
     const plan = planCheckout(task, config);
-    await deps.repoCache.sync(repoRef(task), token, plan.extraRefs);
-    await deps.quiesce({ slot: ctx.slot, task });
-    const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
-    const setup = await prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: checkout.baseSha, identity: deps.identity });
-    const container = await deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env: config.env, signal: ctx.signal });
+    await clock.time("checkout", () => deps.repoCache.sync(repoRef(task), token, plan.extraRefs));
+    await clock.time("container", () => deps.quiesce({ slot: ctx.slot, task }));
+    const { checkout, setup } = await clock.time("checkout", async () => {
+      const checkout = await deps.repoCache.checkout(repoRef(task), workspace, plan.target, deps.identity);
+      const setup = await prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: checkout.baseSha, identity: deps.identity });
+      return { checkout, setup };
+    });
+    const container = await clock.time("container", () =>
+      deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env: config.env, signal: ctx.signal }),
+    );
     const conversation = await conversationP;
     const prompt = renderPrompt(deps, task, config, plan.publish, container.workspaceFolder, conversation);
     log.info({ chars: prompt.length }, "starting the agent");
-    const outcome = await container.runAgent(prompt, AbortSignal.any([ctx.signal, model.signal]), model.env);
+    const outcome = await clock.time("agent", () => container.runAgent(prompt, AbortSignal.any([ctx.signal, model.signal]), model.env));
     if (ctx.signal.aborted) return aborted(ctx);
     const costUsd = countedCost(model);
     const stop = model.stopped();
     if (stop) {
       log.warn({ budget: stop.budget, spentUsd: stop.spentUsd }, "the agent was stopped by a budget");
-      const kept = await keepUnfinished(deps, { task, ctx, container, checkout, scratch, config, plan, stop });
+      const kept = await clock.time("publish", () => keepUnfinished(deps, { task, ctx, container, checkout, scratch, config, plan, stop }));
       return stoppedByBudget(stop, { ran: true, durationMs: now() - started, costUsd, ...kept });
     }
     if (!outcome.ok) {
@@ -137,7 +147,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
       return fail(reason, costUsd);
     }
 
-    const { exported, collected } = await takeChanges(deps, { task, ctx, container, baseSha: checkout.baseSha, scratch });
+    const { exported, collected } = await clock.time("publish", () => takeChanges(deps, { task, ctx, container, baseSha: checkout.baseSha, scratch }));
     const summary = deps.redact(outcome.text);
     const leftOut = [...new Set([...exported.nestedRepositories, ...collected.droppedGitlinks])];
     const gitlinkNote = leftOut.length
@@ -149,8 +159,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext):
       return { state: "done", detail: "no changes", report: { ...done, note: note || undefined } };
     }
     // A fresh client and token: the run may have outlived the ones minted at the start (they last an hour).
-    const fresh = await deps.github(task);
-    const published = await publish(fresh, task, config, plan.publish, scratch, collected.headSha, summary);
+    const published = await clock.time("publish", async () =>
+      publish(await deps.github(task), task, config, plan.publish, scratch, collected.headSha, summary),
+    );
     const note = [published.note, setup.note, gitlinkNote].filter(Boolean).join(" ");
     return {
       state: "done",

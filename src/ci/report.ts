@@ -1,7 +1,8 @@
 // What a CI check run says at each stage, rendered from plain facts. Pure: no GitHub, no clock.
 // Everything that came from the test run (log, command, failure messages) passes through the
 // caller's `redact` before it is placed, and the result fits GitHub's 65,535-character fields.
-import { formatDuration } from "../publish/progress.js";
+import { formatDuration, formatPhases } from "../publish/progress.js";
+import type { PhaseTimings } from "../tasks/phases.js";
 import type { CiSnapshot } from "../tasks/task.js";
 import { MAX_OUTPUT_CHARS, type CheckOutput, type CiConclusion } from "./checks.js";
 
@@ -43,6 +44,8 @@ export interface CiRunFacts {
   reason?: string | null | undefined;
   /** Other things the user should know (devcontainer parts not applied, annotations not sent). */
   notes?: readonly string[] | undefined;
+  /** Where the task's time went so far (the queue wait included). */
+  phases?: PhaseTimings | undefined;
 }
 
 /** Failed tests listed in the summary; the rest are counted. */
@@ -113,6 +116,7 @@ function reportSummary(facts: CiRunFacts, redact: Redact): string {
     `- **Command:** ${code(redact(facts.command))}`,
     `- **Exit code:** ${facts.exitCode === null ? "none (the command did not finish)" : String(facts.exitCode)}`,
     `- **Duration:** ${formatDuration(facts.durationMs)}`,
+    ...timeItem(facts.phases),
     `- **Container:** ${code(facts.container)}`,
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
   );
@@ -280,7 +284,16 @@ export function endedEarlyOutput(conclusion: CiConclusion, reason: string, redac
  * what went wrong, the facts, and the last lines of whatever failed (a build, a lifecycle hook).
  */
 export function errorOutput(
-  facts: { reason: string; command: string; container: string; headSha: string; durationMs: number; details?: string | null | undefined; notes?: readonly string[] | undefined },
+  facts: {
+    reason: string;
+    command: string;
+    container: string;
+    headSha: string;
+    durationMs: number;
+    details?: string | null | undefined;
+    notes?: readonly string[] | undefined;
+    phases?: PhaseTimings | undefined;
+  },
   redact: Redact,
 ): CheckOutput {
   const lines = [
@@ -290,11 +303,18 @@ export function errorOutput(
     `- **Container:** ${code(facts.container)}`,
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
     `- **Duration:** ${formatDuration(facts.durationMs)}`,
+    ...timeItem(facts.phases),
   ];
   for (const note of facts.notes ?? []) lines.push("", `> ${oneLine(redact(note), 1000)}`);
   const out: CheckOutput = { title: "Could not run the tests", summary: lines.join("\n") };
   if (facts.details?.trim()) out.text = logText(facts.details, redact);
   return out;
+}
+
+/** The summary's line of where the time went, when anything was timed. */
+function timeItem(phases: PhaseTimings | undefined): string[] {
+  const text = formatPhases(phases);
+  return text ? [`- **Time:** ${text}`] : [];
 }
 
 /** Inline code that survives backticks inside. */

@@ -11,6 +11,7 @@ import type { TaskGitHub } from "../github/probot.js";
 import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
 import { renderConfigProblems } from "../config/problem-text.js";
 import { createRedactor, safeErrorSummary, type Redactor } from "../publish/redact.js";
+import { PhaseClock, withQueue } from "../tasks/phases.js";
 import type { Task } from "../tasks/task.js";
 import { prepareContainerSetup } from "../containers/setup-source.js";
 import type { Identity, RepoCache, RepoRef } from "../workspace/repo-cache.js";
@@ -50,7 +51,11 @@ export interface CiRunnerDeps {
 }
 
 export function createCiRunner(deps: CiRunnerDeps): TaskExecutor<CiReport> {
-  return (task, ctx) => runCiTask(deps, task, ctx);
+  return async (task, ctx) => {
+    const clock = new PhaseClock(deps.now ?? Date.now);
+    const result = await runCiTask(deps, task, ctx, clock);
+    return { ...result, phases: clock.timings() };
+  };
 }
 
 /** What the run got to; the report is made from it whichever way the run ended. */
@@ -62,9 +67,11 @@ interface RunState {
   output: LogCollector;
   notes: string[];
   redact: Redactor;
+  /** Where the run's time went so far. */
+  clock: PhaseClock;
 }
 
-async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promise<RunResult<CiReport>> {
+async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext, clock: PhaseClock): Promise<RunResult<CiReport>> {
   const ci = task.ci;
   if (!ci) return { state: "failed", detail: "not a CI task (it has no ci snapshot)" };
   const now = deps.now ?? Date.now;
@@ -78,6 +85,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     output: new LogCollector(),
     notes: [],
     redact: createRedactor(deps.secrets()),
+    clock,
   };
 
   let failure: unknown = null;
@@ -91,26 +99,33 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     const repo = repoRef(task);
     // refs/pull/N/head reaches a fork's commits; a branch push is among the branches already.
     const pullRef = ci.ref?.startsWith("refs/pull/") ? [ci.ref] : [];
-    try {
-      await deps.repoCache.sync(repo, token, pullRef);
-    } catch (error) {
-      if (!pullRef.length) throw error;
-      // Without the pull request's ref the commit may still be on a branch; the checkout says if not.
-      log.warn({ err: error, ref: ci.ref }, "could not fetch the pull request's ref; trying the branches");
-      await deps.repoCache.sync(repo, token);
-    }
+    await clock.time("checkout", async () => {
+      try {
+        await deps.repoCache.sync(repo, token, pullRef);
+      } catch (error) {
+        if (!pullRef.length) throw error;
+        // Without the pull request's ref the commit may still be on a branch; the checkout says if not.
+        log.warn({ err: error, ref: ci.ref }, "could not fetch the pull request's ref; trying the branches");
+        await deps.repoCache.sync(repo, token);
+      }
+    });
     ctx.signal.throwIfAborted();
     const workspace = deps.workspaceFor(ctx.slot, task);
-    await deps.quiesce({ slot: ctx.slot, task });
-    await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
-    const setup = await prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: ci.headSha, identity: deps.identity });
+    await clock.time("container", () => deps.quiesce({ slot: ctx.slot, task }));
+    const setup = await clock.time("checkout", async () => {
+      await deps.repoCache.checkout(repo, workspace, { kind: "sha", sha: ci.headSha }, deps.identity);
+      return prepareContainerSetup(deps.repoCache, task, { dir: deps.setupDirFor(ctx.slot, task), headSha: ci.headSha, identity: deps.identity });
+    });
     if (setup.note) run.notes.push(setup.note);
     ctx.signal.throwIfAborted();
 
-    const prepared = await deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env, signal: ctx.signal });
-    run.prepared = prepared;
-    run.notes.push(...prepared.notes);
-    await prepared.emptyBridge();
+    const prepared = await clock.time("container", async () => {
+      const prepared = await deps.prepareContainer({ slot: ctx.slot, task, workspace, setupDir: setup.setupDir, env, signal: ctx.signal });
+      run.prepared = prepared;
+      run.notes.push(...prepared.notes);
+      await prepared.emptyBridge();
+      return prepared;
+    });
     ctx.signal.throwIfAborted();
 
     log.info({ command: ci.testCommand, sha: ci.headSha }, "running the test command");
@@ -127,6 +142,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext): Promi
     failure = error;
   }
   if (run.commandStarted !== null && run.commandEnded === null) run.commandEnded = now();
+  if (run.commandStarted !== null) clock.add("tests", run.commandEnded! - run.commandStarted);
 
   const abort = ctx.signal.aborted ? (ctx.signal.reason as TaskAbort | undefined) : undefined;
   // The pool queues it again for the next start, and its reporter says so.
@@ -161,6 +177,7 @@ async function reportRun(
   let failures: FailureLine[] = [];
   let artifacts: ArtifactResult | null = null;
 
+  const collecting = deps.now?.() ?? Date.now();
   if (prepared && ran) {
     // What the run left is taken only once nothing of the task runs: no process can change the
     // bridge while it is read.
@@ -189,6 +206,7 @@ async function reportRun(
       log.info({ reports: collected.files.length, ...countsOf(junit), annotations: annotations.length }, "JUnit reports read");
     }
     artifacts = await upload(deps, task, prepared, run, end.ended !== null, log);
+    run.clock.add("publish", (deps.now?.() ?? Date.now()) - collecting);
   }
 
   const conclusion: CiConclusion = decideConclusion({ exitCode: run.exitCode, junit, ended: end.ended });
@@ -215,6 +233,7 @@ async function reportRun(
       artifacts: artifactLink(artifacts),
       reason,
       notes: run.notes,
+      phases: withQueue(ctx.queuedMs, run.clock.timings()),
     },
     redact,
   );
@@ -246,6 +265,7 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, run:
         durationMs,
         details: Array.isArray(lastLines) ? lastLines.join("\n") : null,
         notes: run.notes,
+        phases: withQueue(ctx.queuedMs, run.clock.timings()),
       },
       redact,
     );

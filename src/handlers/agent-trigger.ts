@@ -10,6 +10,7 @@ import { decideAgentTrigger, type AgentTriggerEvent } from "../policy/trigger.js
 import { addReaction } from "../publish/reactions.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
+import type { DeliveryNotes } from "../webhooks/outcomes.js";
 import { TASK_VERSION, type Task } from "../tasks/task.js";
 import { extractAgentTrigger, repoOf, type AgentPayload } from "./agent-payload.js";
 
@@ -17,6 +18,8 @@ export interface AgentTriggerDeps extends TriggerAccess {
   allowedOwners: readonly string[];
   sink: TaskSink;
   memory: DeliveryMemory;
+  /** Where the handler notes what it made of the delivery (the metrics count it once). */
+  outcomes?: DeliveryNotes | undefined;
   now: () => Date;
   /** Cancels the queued or running agent tasks of an issue or PR; returns how many (`@bot stop`). */
   cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
@@ -47,11 +50,13 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
   }
   const taskId = `agent-${context.id}`;
   if (deps.memory.seenDelivery(taskId)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: delivery already handled (redelivery)");
     return;
   }
   const key = contentKey(extracted.content);
   if (deps.memory.seenContent(key)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: the same trigger already arrived in another delivery");
     return;
   }
@@ -76,6 +81,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
     sender,
   };
   if (!deps.memory.claim(taskId, key)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: a concurrent delivery claimed the same trigger");
     return;
   }
@@ -86,6 +92,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
     deps.memory.release(taskId, key);
     throw error;
   }
+  deps.outcomes?.note(context.id, "queued");
   log.info({ task: task.id, reason: decision.reason, target: task.target.number }, "task queued");
   try {
     await addReaction(context.octokit, repo.owner, repo.name, task.target.number, task.trigger.subject, "eyes");

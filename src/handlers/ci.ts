@@ -13,6 +13,7 @@ import { applyCiAccess, applyCiConfig, preflightCi, runActionIdentifier, type Ci
 import { contentKey } from "../policy/dedupe.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
+import type { DeliveryNotes } from "../webhooks/outcomes.js";
 import { TASK_VERSION, type Task, type TaskRepo } from "../tasks/task.js";
 import { ciTarget, extractCi, type CiPayload } from "./ci-payload.js";
 import { repoOf } from "./agent-payload.js";
@@ -33,6 +34,8 @@ export interface CiDeps extends TriggerAccess {
   allowedOwners: readonly string[];
   sink: TaskSink;
   memory: DeliveryMemory;
+  /** Where the handler notes what it made of the delivery (the metrics count it once). */
+  outcomes?: DeliveryNotes | undefined;
   loadCiConfig: LoadCiConfig;
   /**
    * Cancels the CI tasks of this pull request that are still queued (not `keepTaskId`) and returns
@@ -73,6 +76,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
   const candidate = preflight.candidate;
   const taskId = `ci-${context.id}`;
   if (deps.memory.seenDelivery(taskId)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: delivery already handled (redelivery)");
     return;
   }
@@ -83,6 +87,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
       ? contentKey({ event: "ci-rerun", repo: repo.fullName, subjectId: 0, text: taskId })
       : contentKey({ event: "ci", repo: repo.fullName, subjectId: 0, text: `${deps.checkName}\u0000${candidate.headSha}` });
   if (deps.memory.seenContent(key)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info({ sha: candidate.headSha }, "ignored: this commit already has a run");
     return;
   }
@@ -111,6 +116,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
     return;
   }
   if (!deps.memory.claim(taskId, key)) {
+    deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: a concurrent delivery claimed the same commit");
     return;
   }
@@ -174,6 +180,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
     deps.memory.release(taskId, key);
     throw error;
   }
+  deps.outcomes?.note(context.id, "queued");
   log.info({ task: task.id, sha: candidate.headSha, cause: ciCause(candidate) }, "CI task queued");
 
   if (candidate.trigger === "pull_request" && candidate.pullRequest && deps.supersede) {

@@ -8,6 +8,7 @@ import { trustOf, type Trust } from "../containers/naming.js";
 import type { TaskJournal } from "../tasks/journal.js";
 import type { SubmitResult, TaskSink } from "../tasks/sink.js";
 import { TaskAbort, type Cancellation, type FinalState, type RunResult, type TaskEnd, type TaskKinds, type TaskReporter } from "../tasks/execution.js";
+import type { PhaseTimings } from "../tasks/phases.js";
 import type { Task } from "../tasks/task.js";
 import { chooseSlot, slotsFor, type SlotNames } from "./routing.js";
 import { Semaphore } from "./semaphore.js";
@@ -366,6 +367,8 @@ export class ContainerPool implements TaskSink {
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout")), this.options.timeoutMs);
     const started = this.now();
     entry.startedAt = started;
+    // From its journaling (before GitHub was answered, or before a restart) to this start.
+    const queuedMs = Math.max(0, started - (journal.get(task.id)?.createdAt ?? started));
     journal.markRunning(task.id, slot);
     // Not awaited: the work does not wait for GitHub; the reporter keeps its writes in order.
     void this.tell(task, "started", (r) => r.started(task, { slot, interrupted: entry.interrupted }));
@@ -376,7 +379,7 @@ export class ContainerPool implements TaskSink {
     let result: RunResult | null = null;
     try {
       const execute = this.options.kinds[task.kind]!.execute;
-      result = await this.settleWithin(execute(task, { slot, signal: controller.signal, interrupted: entry.interrupted }), controller.signal);
+      result = await this.settleWithin(execute(task, { slot, signal: controller.signal, interrupted: entry.interrupted, queuedMs }), controller.signal);
       state = result.state;
       detail = result.detail ?? null;
     } catch (error) {
@@ -412,10 +415,11 @@ export class ContainerPool implements TaskSink {
       await this.emit({ type: "suspended", task, slot });
       return;
     }
-    journal.finish(task.id, state, detail);
+    const phases: PhaseTimings = { queue: queuedMs, ...result?.phases };
+    journal.finish(task.id, state, detail, phases);
     const durationMs = this.now() - started;
-    log.info({ task: task.id, slot, state, ms: durationMs }, "task finished");
-    await this.finished(task, { slot, state, detail, ran: { durationMs, report: result?.report }, cancellation: (entry as Entry).cancellation ?? undefined });
+    log.info({ task: task.id, slot, state, ms: durationMs, phases }, "task finished");
+    await this.finished(task, { slot, state, detail, ran: { durationMs, report: result?.report, phases }, cancellation: (entry as Entry).cancellation ?? undefined });
     if (this.options.cleanup?.mode === "after-task" && !this.load(slot)) {
       // Every idle container of the slot, not only this task's: other repositories' (and the other
       // trust's) containers of this slot would otherwise run on forever.

@@ -47,6 +47,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX received_delivery_at ON received_delivery (received_at);
    CREATE TABLE redelivery_asked (guid TEXT PRIMARY KEY, asked_at INTEGER NOT NULL);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // Where each finished task's time went, as JSON: {"queue": ms, "checkout": ms, ...}.
+  `ALTER TABLE task ADD COLUMN phases TEXT;`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

@@ -3,6 +3,7 @@
 // with its real final state. The reporter is the only writer to GitHub about a task, so nothing
 // else needs to know what it has said. Lives apart from pool/, agent/ and ci/ so all three can
 // import it without a cycle.
+import type { PhaseTimings } from "./phases.js";
 import type { Task, TaskKind } from "./task.js";
 
 export type AbortReason = "timeout" | "cancelled" | "shutdown";
@@ -33,15 +34,18 @@ export interface RunContext {
   signal: AbortSignal;
   /** The previous attempt was cut short by a restart. */
   interrupted: boolean;
+  /** How long the task waited from its journaling to this start (the `queue` phase), for what the runner shows. */
+  queuedMs?: number | undefined;
 }
 
 /**
  * The executor's verdict and what its reporter needs to tell the user (`report`, typed by the
- * kind). The pool may still end the task otherwise: a time limit or a cancel wins.
+ * kind), with where the run's time went (`phases`, without the queue, which the pool adds). The
+ * pool may still end the task otherwise: a time limit or a cancel wins.
  */
 export type RunResult<R = unknown> =
-  | { state: "done"; detail?: string | undefined; report?: R | undefined }
-  | { state: "failed"; detail: string; report?: R | undefined };
+  | { state: "done"; detail?: string | undefined; report?: R | undefined; phases?: PhaseTimings | undefined }
+  | { state: "failed"; detail: string; report?: R | undefined; phases?: PhaseTimings | undefined };
 
 export type TaskExecutor<R = unknown> = (task: Task, ctx: RunContext) => Promise<RunResult<R>>;
 
@@ -54,7 +58,7 @@ export interface TaskEnd<R = unknown> {
   /** For the journal and the log: may hold internals, never shown as it is. */
   detail: string | null;
   /** Null when the task never ran: cancelled while queued, not placeable, given up after restarts. */
-  ran: { durationMs: number; report: R | undefined } | null;
+  ran: { durationMs: number; report: R | undefined; phases?: PhaseTimings | undefined } | null;
   cancellation?: Cancellation | undefined;
 }
 

@@ -2,6 +2,7 @@
 // with its state and timings, so a crash or restart loses nothing. On start, tasks that were
 // queued are queued again; a running one was interrupted and is retried once.
 import type { Db } from "./database.js";
+import { parsePhases, type PhaseTimings } from "./phases.js";
 import { parseTask, serializeTask, type Task } from "./task.js";
 
 export type TaskState = "queued" | "running" | "done" | "failed" | "timed_out" | "cancelled";
@@ -16,6 +17,8 @@ export interface JournalEntry {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Where a finished task's time went (milliseconds); null when it never ran or finished before phases were kept. */
+  phases: PhaseTimings | null;
 }
 
 export interface Recovery {
@@ -34,6 +37,7 @@ interface Row {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  phases: string | null;
 }
 
 /** A task interrupted by a restart is retried this many times in all. */
@@ -72,8 +76,10 @@ export class TaskJournal {
     this.db.prepare("UPDATE task SET state = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'").run(id);
   }
 
-  finish(id: string, state: Exclude<TaskState, "queued" | "running">, detail: string | null = null): void {
-    this.db.prepare("UPDATE task SET state = ?, detail = ?, finished_at = ? WHERE id = ?").run(state, detail, this.now(), id);
+  finish(id: string, state: Exclude<TaskState, "queued" | "running">, detail: string | null = null, phases: PhaseTimings | null = null): void {
+    this.db
+      .prepare("UPDATE task SET state = ?, detail = ?, finished_at = ?, phases = ? WHERE id = ?")
+      .run(state, detail, this.now(), phases ? JSON.stringify(phases) : null, id);
   }
 
   get(id: string): JournalEntry | null {
@@ -167,5 +173,6 @@ function toEntry(row: Row): JournalEntry {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    phases: parsePhases(row.phases),
   };
 }

@@ -4,7 +4,7 @@
 // it, their own executors.
 import type { Logger } from "pino";
 import type { ApplicationFunction, Probot } from "probot";
-import { renderMetrics } from "../admin/metrics.js";
+import { DevsMetrics } from "../admin/metrics.js";
 import { taskLinks, type PoolView, type SlotTask } from "../admin/dashboard.js";
 import type { LiveEvent } from "../admin/live.js";
 import type { AdminOperations } from "../admin/routes.js";
@@ -29,6 +29,9 @@ import type { Task } from "../tasks/task.js";
 import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 import { UsageLedger } from "../budget/ledger.js";
+import { phasesInSeconds } from "../tasks/phases.js";
+import { VERSION } from "../version.js";
+import { DeliveryOutcomes } from "../webhooks/outcomes.js";
 
 /** Who the process talks to GitHub as. */
 export interface GitHubParts {
@@ -67,6 +70,10 @@ export interface Services extends GitHubParts {
   app: ApplicationFunction;
   /** What the admin routes report and control. */
   operations: AdminOperations;
+  /** This process's metrics, on its own registry. */
+  metrics: DevsMetrics;
+  /** What became of each delivery: the server counts it, the handlers note their decisions. */
+  deliveries: DeliveryOutcomes;
   close(): Promise<void>;
 }
 
@@ -110,6 +117,12 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
 
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
+  // The gauges are read at scrape time, when the pool below exists.
+  const metrics = new DevsMetrics(
+    { slots: () => pool.status().slots, deliveriesRemembered: () => memory.stats().deliveries, model: () => ledger.totals() },
+    { version: VERSION },
+  );
+  const deliveries = new DeliveryOutcomes((event, outcome) => metrics.delivery(event, outcome));
   const pool = new ContainerPool({
     slots: { main: settings.containerPool, ci: settings.ciContainerPool },
     journal,
@@ -120,6 +133,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
     routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
     ...(built ? { lifecycle: built.lifecycle } : options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    onEvent: (event) => {
+      if (event.type === "finished") metrics.taskFinished(event.task.kind, event.state, event.ran?.phases);
+    },
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
@@ -133,6 +149,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     authorizedUsers: settings.authorizedTriggerUsers,
     sink,
     memory,
+    outcomes: deliveries,
     permissions,
     now,
     cancelTasks: (repo, number, by) => pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length,
@@ -142,6 +159,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       authorizedUsers: settings.authorizedCiTriggerUsers,
       sink,
       memory,
+      outcomes: deliveries,
       permissions,
       checkName: settings.ciCheckName,
       // Only an App can write check runs; a token reports commit statuses instead.
@@ -197,9 +215,10 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         created_at: new Date(e.createdAt).toISOString(),
         started_at: e.startedAt ? new Date(e.startedAt).toISOString() : null,
         finished_at: e.finishedAt ? new Date(e.finishedAt).toISOString() : null,
+        // Seconds per phase, the queue wait included; null before the task finished.
+        phases: e.phases ? phasesInSeconds(e.phases) : null,
       })),
-    metrics: () =>
-      renderMetrics({ tasks: journal.counts(), containers: pool.status().slots, deliveries: memory.stats().deliveries, model: ledger.totals() }),
+    metrics: () => metrics.exposition(),
     poolView: async () => poolView(pool, settings, await warm()),
     subscribe: (listener) => pool.observe((event) => listener(liveEvent(event))),
   };
@@ -213,6 +232,8 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     devsConfig,
     app,
     operations,
+    metrics,
+    deliveries,
     close: async () => {
       await pool.close();
       await built?.model.close();
@@ -279,6 +300,7 @@ function secretValues(settings: Settings): string[] {
     settings.auth.kind === "app" ? settings.auth.privateKey : null,
     settings.auth.kind === "token" ? settings.auth.token : null,
     settings.adminPassword,
+    settings.metricsToken,
     settings.claudeApiKey,
     settings.claudeOauthToken,
   ].filter((v): v is string => Boolean(v));

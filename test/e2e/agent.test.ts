@@ -20,12 +20,14 @@ import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
 import { tempDir } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
+import { parseExposition, valueOf } from "../helpers/metrics.js";
 
 const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
 const TOKEN = "ghs_e2eInstallationToken0000000000000000";
 const API_KEY = "sk-ant-api03-e2e-test-key-000000000000";
 const SECRET = "e2e-webhook-secret";
+const METRICS_TOKEN = "e2e-metrics-token-0000";
 const pool = `e2e${runId()}`;
 
 const engine = await dockerEngine();
@@ -86,6 +88,7 @@ beforeAll(async () => {
       HOME: tempDir("devs-e2e-home-"),
       GITHUB_TOKEN: TOKEN,
       WEBHOOK_SECRET: SECRET,
+      METRICS_TOKEN,
       GHE_HOST: sim.host,
       GHE_PROTOCOL: "http",
       CLAUDE_API_KEY: API_KEY,
@@ -175,6 +178,8 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     expect(done.body.split("\n")[0]).toMatch(/^<!-- devs-webhook:task=agent-[0-9a-f-]{36} -->$/);
     const stages = done.edits.map((e) => e.split("\n")[1]!);
     expect(stages.map((line) => [...line][0])).toEqual(["⏳", "⚙", "✅"]);
+    // Where the time went, every phase of a task that published.
+    expect(done.body).toMatch(/\n\nTime: queue \d+\.\ds · container [\dhms. ]+ · checkout [\dhms. ]+ · agent [\dhms. ]+ · publish [\dhms. ]+\n/);
 
     const pr = sim.pulls[0]!;
     expect(sim.pulls).toHaveLength(1);
@@ -206,9 +211,19 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
       const lines = sim.requests.map((r) => `${r.method} ${r.path}`);
       writeFileSync(process.env.DEVS_E2E_TRANSCRIPT, [`# requests\n${lines.join("\n")}`, `# comment edits\n${done.edits.join("\n---\n")}`, `# pull request\n${JSON.stringify(pr, null, 2)}`].join("\n\n"));
     }
+    // A scraper with the bearer token sees the task, its phases, the delivery and the proxy's count.
+    const scrape = async () =>
+      parseExposition(await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text());
+    await untilSeen(async () => valueOf(await scrape(), "devs_tasks_total", { kind: "agent", outcome: "done" }) === 1, 10_000, "the task in the metrics");
+    const metrics = await scrape();
+    for (const phase of ["queue", "container", "checkout", "agent", "publish"]) {
+      expect(valueOf(metrics, "devs_task_duration_seconds_count", { kind: "agent", phase }), phase).toBe(1);
+    }
+    expect(valueOf(metrics, "devs_deliveries_total", { event: "issue_comment", outcome: "queued" })).toBe(1);
+    expect(valueOf(metrics, "devs_agent_model_requests_total")).toBeGreaterThanOrEqual(2);
     // Secrets reach neither GitHub nor the log.
     const everything = JSON.stringify([sim.comments, sim.pulls]) + serverLog;
-    for (const secret of [API_KEY, TOKEN, SECRET]) expect(everything).not.toContain(secret);
+    for (const secret of [API_KEY, TOKEN, SECRET, METRICS_TOKEN]) expect(everything).not.toContain(secret);
   }, 240_000);
 
   it("an API error ends with one clear comment, 😕 and no pull request", async () => {

@@ -118,7 +118,10 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
   return { body, lines };
 }
 
-const failed = (taskId: string, reason: string) => `${markerFor(taskId)}\n❌ Failed after 0s: ${reason}`;
+/** `time`: the phases the task reached before it failed (the clocks stand still: all 0.0s). */
+const failed = (taskId: string, reason: string, time: string) => `${markerFor(taskId)}\n❌ Failed after 0s: ${reason}\n\nTime: ${time}`;
+const TO_CONTAINER = "queue 0.0s · container 0.0s · checkout 0.0s";
+const TO_AGENT = "queue 0.0s · container 0.0s · checkout 0.0s · agent 0.0s";
 
 describe("a failed agent task's comment", () => {
   it("Docker's socket missing (connect ENOENT <socket>): says the engine could not be reached, and where the details are", async () => {
@@ -134,7 +137,7 @@ describe("a failed agent task's comment", () => {
       },
     });
     expect(body).toBe(
-      failed("task-enoent", "the server could not reach its Docker engine, so the task's container could not start; an operator can find the details in the server log under task `task-enoent`."),
+      failed("task-enoent", "the server could not reach its Docker engine, so the task's container could not start; an operator can find the details in the server log under task `task-enoent`.", TO_CONTAINER),
     );
     expect(body).not.toContain("docker.sock");
     // The operator's side: the error itself, under the task's id.
@@ -151,7 +154,7 @@ describe("a failed agent task's comment", () => {
         return { workspaceFolder: missing!.spec.image, notes: [], runAgent: async () => ({}) as AgentOutcome, exportChanges: unusedExport } as PreparedContainer;
       },
     });
-    expect(body).toBe(failed("task-typeerror", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-typeerror`."));
+    expect(body).toBe(failed("task-typeerror", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-typeerror`.", TO_CONTAINER));
     expect(body).not.toMatch(/Cannot read|undefined|TypeError/);
     const logged = lines.find((l) => l.msg === "agent task failed");
     expect(logged).toMatchObject({ task: "task-typeerror", failure: "internal", err: { type: "TypeError", message: expect.stringContaining("Cannot read properties of undefined") } });
@@ -170,6 +173,7 @@ describe("a failed agent task's comment", () => {
       failed(
         "task-git",
         "git on the server could not fetch, check out or publish the repository. Trigger the task again; if it keeps failing, an operator can find the details in the server log under task `task-git`.",
+        "queue 0.0s · checkout 0.0s",
       ),
     );
     expect(body).not.toMatch(HOST_PATH);
@@ -187,6 +191,7 @@ describe("a failed agent task's comment", () => {
       failed(
         "task-hook",
         "the devcontainer's `postCreateCommand` (`deps`) exited with code 127, so the agent did not run. Fix the command in the devcontainer configuration on the default branch, then trigger the task again.",
+        TO_CONTAINER,
       ),
     );
     expect(body).not.toMatch(HOST_PATH);
@@ -213,6 +218,7 @@ describe("a failed agent task's comment", () => {
       failed(
         "task-exec",
         "the agent could not be started in the task's container. Trigger the task again; if it keeps failing, an operator can find the details in the server log under task `task-exec`.",
+        TO_AGENT,
       ),
     );
     expect(lines.find((l) => l.kind === "exec_failed")).toMatchObject({ level: 40, task: "task-exec", detail: outcome.detail });
@@ -234,7 +240,7 @@ describe("a failed agent task's comment", () => {
       taskId: "task-turns",
       prepareContainer: async () => ({ workspaceFolder: "/workspaces/widgets", notes: [], runAgent: async () => outcome, exportChanges: unusedExport }),
     });
-    expect(body).toBe(failed("task-turns", "the agent did not finish: The agent reached its turn limit after 30 turns before finishing."));
+    expect(body).toBe(failed("task-turns", "the agent did not finish: The agent reached its turn limit after 30 turns before finishing.", TO_AGENT));
   });
 });
 

@@ -60,6 +60,9 @@ it("the task's comment names the file, key and problem, and nothing runs", async
     `- [\`DEVS.yml\`](${url}), \`ci_test_command\`: must be a string, found a list`,
     "",
     "Fix the file on the default branch, then trigger the task again.",
+    "",
+    // It failed before the checkout: the queue wait is all there was.
+    "Time: queue 0.0s",
   ].join("\n");
   const scope = nock(API)
     .get("/repos/acme/widgets/issues/12/comments")

@@ -18,13 +18,19 @@ export interface TestPoolOptions {
   log?: Logger;
   /** The journal's directory: a second pool on the same one is the next start. */
   dataDir?: string;
+  /**
+   * The pool's and the journal's clock; by default it stands still, so the queue wait (shown in
+   * final comments and check summaries) is always 0.0s.
+   */
+  now?: () => number;
 }
 
 /** A started pool whose one slot runs `runner` for the task's kind. */
 export function testPool<R>(kind: Task["kind"], runner: TaskKindRunner<R>, options: TestPoolOptions = {}) {
   const slot = options.slot ?? "eamonn";
   const events: PoolEvent[] = [];
-  const journal = new TaskJournal(openDatabase(options.dataDir ?? tempDir("devs-test-pool-")));
+  const now = options.now ?? (() => 0);
+  const journal = new TaskJournal(openDatabase(options.dataDir ?? tempDir("devs-test-pool-")), now);
   const pool = new ContainerPool({
     slots: { main: [slot], ci: [slot] },
     kinds: { [kind]: runner },
@@ -34,6 +40,7 @@ export function testPool<R>(kind: Task["kind"], runner: TaskKindRunner<R>, optio
     timeoutMs: options.timeoutMs ?? 60_000,
     abortGraceMs: 5_000,
     onEvent: (event) => void events.push(event),
+    now,
   });
   pool.start();
   /**

@@ -11,6 +11,7 @@ import { testSettings } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 import type { Env } from "../../src/settings.js";
 import type { TaskSummary } from "../../src/admin/dashboard.js";
+import { labelSets, parseExposition, valueOf } from "../helpers/metrics.js";
 
 const SECRET = "s3cret";
 
@@ -336,10 +337,67 @@ describe("admin routes over the pool and journal", () => {
     expect(cancel.status).toBe(200);
     expect((await fetch(`${server.url}/task/unknown/cancel`, { method: "POST", headers: auth })).status).toBe(404);
 
-    const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
-    expect(metrics).toContain('devs_tasks{state="cancelled"} 1');
-    expect(metrics).toContain('devs_tasks{state="running"} 1');
-    expect(metrics).toContain('devs_container_busy{container="solo"} 1');
+    const scrape = async () => parseExposition(await (await fetch(`${server.url}/metrics`, { headers: auth })).text());
+    await until(async () => valueOf(await scrape(), "devs_tasks_total", { kind: "agent", outcome: "cancelled" }) === 1, { what: "the cancel to be counted" });
+    const metrics = await scrape();
+    expect(valueOf(metrics, "devs_busy_slots")).toBe(1);
+    expect(valueOf(metrics, "devs_queue_depth", { slot: "solo" })).toBe(0);
+    expect(valueOf(metrics, "devs_deliveries_total", { event: "issue_comment", outcome: "queued" })).toBe(2);
+    // Cancelled while queued: it never ran, so no phase was timed.
+    expect(labelSets(metrics, "devs_task_duration_seconds_count")).toEqual([]);
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+  });
+});
+
+describe("GET /metrics", () => {
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${btoa(`${user}:${password}`)}` });
+  const scrape = (headers: Record<string, string> = {}) => fetch(`${server.url}/metrics`, { headers });
+
+  it("asks for Basic auth; without METRICS_TOKEN a bearer token opens nothing", async () => {
+    await start({ ADMIN_PASSWORD: "pw" });
+    expect((await scrape()).status).toBe(401);
+    expect((await scrape(basic("admin", "wrong"))).status).toBe(401);
+    expect((await scrape({ authorization: "Bearer pw" })).status).toBe(401);
+    const ok = await scrape(basic("admin", "pw"));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(parseExposition(await ok.text()).types.get("devs_deliveries_total")).toBe("counter");
+  });
+
+  it("with METRICS_TOKEN: the right bearer token or Basic auth; the token opens no other route", async () => {
+    await start({ ADMIN_PASSWORD: "pw", METRICS_TOKEN: "scrape-me-0123456789" });
+    expect((await scrape()).status).toBe(401);
+    expect((await scrape({ authorization: "Bearer scrape-me-wrong" })).status).toBe(401);
+    expect((await scrape({ authorization: "Bearer scrape-me-0123456789x" })).status).toBe(401);
+    expect((await scrape({ authorization: "Bearer scrape-me-0123456789" })).status).toBe(200);
+    expect((await scrape(basic("admin", "pw"))).status).toBe(200);
+    expect((await fetch(`${server.url}/status`, { headers: { authorization: "Bearer scrape-me-0123456789" } })).status).toBe(401);
+  });
+
+  it("counts each delivery once by what became of it; an unknown event name is 'other'", async () => {
+    await start({ ADMIN_PASSWORD: "pw" });
+    const scope = nock("https://api.github.com").post(/\/reactions$/).reply(201, {});
+    const body = JSON.stringify(mention);
+    const headers = await signedHeaders("issue_comment", body);
+    expect((await post("/webhook", body, headers)).status).toBe(200);
+    // The same delivery again (GitHub's redelivery keeps its id).
+    expect((await post("/webhook", body, headers)).status).toBe(200);
+    scope.done();
+    const chatter = JSON.stringify(payload("issue_comment", "created", { comment: { id: 4242, body: "no mention here" } }));
+    expect((await post("/webhook", chatter, await signedHeaders("issue_comment", chatter))).status).toBe(200);
+    expect((await post("/webhook", body, await signedHeaders("issue_comment", body, "wrong-secret"))).status).toBe(401);
+    expect((await post("/webhook", body, await signedHeaders("made_up_event", body, "wrong-secret"))).status).toBe(401);
+    expect((await post("/webhook", "not json", await signedHeaders("issue_comment", "not json"))).status).toBe(400);
+    const metrics = parseExposition(await (await scrape(basic("admin", "pw"))).text());
+    expect(labelSets(metrics, "devs_deliveries_total")).toEqual([
+      "event=issue_comment,outcome=bad_signature",
+      "event=issue_comment,outcome=duplicate",
+      "event=issue_comment,outcome=ignored",
+      "event=issue_comment,outcome=queued",
+      "event=issue_comment,outcome=refused",
+      "event=other,outcome=bad_signature",
+    ]);
+    for (const s of metrics.samples.filter((s) => s.name === "devs_deliveries_total")) expect(s.value, JSON.stringify(s.labels)).toBe(1);
+    expect(sink.tasks).toHaveLength(1);
   });
 });

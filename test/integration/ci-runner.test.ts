@@ -185,8 +185,11 @@ async function existsInContainer(s: Setup, name: string, path: string): Promise<
   }
 }
 
-/** The summary with its one time-dependent line made stable. */
-const stable = (summary: string | undefined) => (summary ?? "").replace(/(\*\*Duration:\*\* )[^\n]+/, "$1<d>");
+/** The summary with its time-dependent lines made stable: the duration, and each phase's time (its name stays). */
+const stable = (summary: string | undefined) =>
+  (summary ?? "")
+    .replace(/(\*\*Duration:\*\* )[^\n]+/, "$1<d>")
+    .replace(/(\*\*Time:\*\* )([^\n]+)/, (_, head: string, phases: string) => head + phases.split(" · ").map((p) => `${p.split(" ")[0]} <t>`).join(" · "));
 
 describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
   it("a passing command: queued, in progress in the container, completed success with the command, exit code, container and log", async () => {
@@ -220,13 +223,17 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
           completed_at: NOW,
           output: {
             title: "Tests passed",
-            summary: `- **Command:** \`sh runtests.sh\`\n- **Exit code:** 0\n- **Duration:** <d>\n- **Container:** \`${POOL}\`\n- **Commit:** \`${sha.slice(0, 7)}\``,
+            summary: `- **Command:** \`sh runtests.sh\`\n- **Exit code:** 0\n- **Duration:** <d>\n- **Time:** queue <t> · container <t> · checkout <t> · tests <t> · publish <t>\n- **Container:** \`${POOL}\`\n- **Commit:** \`${sha.slice(0, 7)}\``,
             text: "```text\nran in /workspaces/pass\nCI=true bridge=/devs-bridge results=/devs-bridge\nall 3 tests passed\n```",
           },
         },
       },
     ]);
     expect(s.services.journal.get(taskId)).toMatchObject({ state: "done", detail: "success (exit code 0)" });
+    // The journal keeps where the time went (ms), the test command's own time among them.
+    const phases = s.services.journal.get(taskId)!.phases!;
+    expect(Object.keys(phases).sort()).toEqual(["checkout", "container", "publish", "queue", "tests"]);
+    expect(phases.tests).toBeGreaterThan(0);
   }, 90_000);
 
   it("a failing command: failure with its exit code in the title and the log's tail, secrets from DEVS.yml env_vars redacted", async () => {

@@ -153,7 +153,7 @@ describe("AgentReporter through the pool", () => {
       seen.push(b.body);
       return true;
     };
-    const done = body("order", "✅ Done in 3m 12s · $0.42 · 7 turns in `eamonn`. Opened [#13](https://github.com/acme/widgets/pull/13).\n\n> " + doneReport.note + "\n\nAdded `hello.txt`.");
+    const done = body("order", "✅ Done in 3m 12s · $0.42 · 7 turns in `eamonn`. Opened [#13](https://github.com/acme/widgets/pull/13).\n\nTime: queue 0.0s\n\n> " + doneReport.note + "\n\nAdded `hello.txt`.");
     const scope = nock(API)
       .get(COMMENTS)
       .query(true)
@@ -185,7 +185,7 @@ describe("AgentReporter through the pool", () => {
       .reply(201, { id: 77 })
       .patch(COMMENT, { body: running("flaky") })
       .reply(502, { message: "Bad Gateway" })
-      .patch(COMMENT, { body: body("flaky", "❌ Failed after 2s: the agent did not finish: it stopped.") })
+      .patch(COMMENT, { body: body("flaky", "❌ Failed after 2s: the agent did not finish: it stopped.\n\nTime: queue 0.0s") })
       .reply(502, { message: "Bad Gateway" })
       .post(REACTIONS, { content: "confused" })
       .reply(201, {});
@@ -252,7 +252,7 @@ describe("AgentReporter through the pool", () => {
     await pool.close();
     scope.done();
     expect(end).toMatchObject({ state: "failed", ran: { report: undefined } });
-    expect(final).toMatch(new RegExp(`^${markerFor("thrown")}\\n❌ Failed after \\d+s: ${generic.replace("{id}", "thrown").replace(/[.()`;]/g, "\\$&")}$`));
+    expect(final).toMatch(new RegExp(`^${markerFor("thrown")}\\n❌ Failed after \\d+s: ${generic.replace("{id}", "thrown").replace(/[.()`;]/g, "\\$&")}\n\nTime: queue 0\\.0s$`));
     for (const secret of [token, path, "ghs_", "/home/", "evil.example", "fatal"]) expect(final).not.toContain(secret);
     // The journal keeps the error for the operator.
     expect(journal.get("thrown")?.detail).toContain(path);

@@ -81,6 +81,19 @@ describe("summary", () => {
       ].join("\n"),
     );
   });
+  it("says where the time went, in one line after the duration", () => {
+    const out = renderCiReport(facts({ phases: { queue: 200, container: 420, checkout: 310, tests: 62_000, publish: 90 } }), redact);
+    expect(out.summary).toBe(
+      [
+        "- **Command:** `./runtests.sh`",
+        "- **Exit code:** 0",
+        "- **Duration:** 1m 3s",
+        "- **Time:** queue 0.2s · container 0.4s · checkout 0.3s · tests 1m 2s · publish 0.1s",
+        "- **Container:** `eamonn`",
+        "- **Commit:** `0123456`",
+      ].join("\n"),
+    );
+  });
   it("says why a run ended early and that the command did not finish", () => {
     const out = renderCiReport(facts({ conclusion: "timed_out", exitCode: null, reason: "Stopped after 30 minutes (CONTAINER_TIMEOUT_MINUTES)." }), redact);
     expect(out.summary.startsWith("Stopped after 30 minutes (CONTAINER_TIMEOUT_MINUTES).\n\n- **Command:**")).toBe(true);

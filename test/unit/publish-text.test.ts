@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { branchFor, commitMessage, pullRequestText, slugify } from "../../src/publish/naming.js";
-import { formatDuration, markerFor, renderProgress } from "../../src/publish/progress.js";
+import { formatDuration, formatPhases, markerFor, renderProgress } from "../../src/publish/progress.js";
 import { safeRef } from "../../src/workspace/repo-cache.js";
 import { agentTask } from "../helpers/tasks.js";
 
@@ -70,6 +70,29 @@ describe("renderProgress", () => {
     });
     expect(text).toContain("✅ Done in 3m 12s · $0.42 · 7 turns in `eamonn`. Opened [#13](https://github.com/o/r/pull/13).");
     expect(text.endsWith("Changed x.")).toBe(true);
+  });
+  const phases = { queue: 200, container: 420, checkout: 310, agent: 182_400, publish: 1_080 };
+  const timeLine = "Time: queue 0.2s · container 0.4s · checkout 0.3s · agent 3m 2s · publish 1.1s";
+  it("done, failed and stopped: where the time went, in one line", () => {
+    const done = { stage: "done", slot: "eamonn", durationMs: 185_000, costUsd: 0.4215, turns: 7, summary: "Changed x.", phases } as const;
+    expect(renderProgress(id, { ...done, note: "Left out `vendor`." })).toBe(
+      `${markerFor(id)}\n✅ Done in 3m 5s · $0.42 · 7 turns in \`eamonn\`.\n\n${timeLine}\n\n> Left out \`vendor\`.\n\nChanged x.`,
+    );
+    expect(renderProgress(id, { stage: "failed", reason: "the agent did not finish: it stopped.", durationMs: 185_000, phases })).toBe(
+      `${markerFor(id)}\n❌ Failed after 3m 5s: the agent did not finish: it stopped.\n\n${timeLine}`,
+    );
+    const budget = "the repository's monthly budget was reached.";
+    expect(renderProgress(id, { stage: "stopped", budget, ran: true, durationMs: 185_000, costUsd: null, phases })).toBe(
+      `${markerFor(id)}\n🛑 Stopped after 3m 5s: ${budget}\n\n${timeLine}`,
+    );
+    // Nothing timed (an executor without phases): no line at all.
+    expect(renderProgress(id, { stage: "failed", reason: "x", phases: {} })).toBe(`${markerFor(id)}\n❌ Failed: x`);
+  });
+  it("phase times: tenths of a second under a minute, then minutes; in the fixed order of the phases", () => {
+    expect(formatPhases({ publish: 59_949, tests: 60_000, queue: 0, checkout: 12_345, container: 49 })).toBe(
+      "queue 0.0s · container 0.0s · checkout 12.3s · tests 1m 0s · publish 59.9s",
+    );
+    expect(formatPhases(undefined)).toBe("");
   });
   it("a huge summary is cut below GitHub's limit", () => {
     const text = renderProgress(id, { stage: "done", slot: "e", durationMs: 1, costUsd: null, turns: null, summary: "x".repeat(100_000) });
