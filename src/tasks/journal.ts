@@ -134,6 +134,15 @@ export class TaskJournal {
     return recovery;
   }
 
+  /**
+   * For a worker whose tasks come from SQS: the queue hands back whatever did not finish, so the
+   * journal forgets its unfinished tasks instead of running them a second time. Finished ones stay
+   * (a late copy of a finished task's message is deleted without running it again).
+   */
+  forgetUnfinished(): number {
+    return this.db.prepare("DELETE FROM task WHERE state IN ('queued', 'running')").run().changes;
+  }
+
   // --- single_queue pins: a repository's tasks all go to one slot, across restarts.
 
   pinOf(repo: string): string | null {

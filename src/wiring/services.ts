@@ -1,7 +1,7 @@
 // The composition root: every collaborator of a running process, built once from Settings. `serve`
-// builds it whole; a worker would build it without the HTTP server, and an ingress without the
-// task kinds; tests build what `serve` builds, with their own GitHub client and, where they need
-// it, their own executors.
+// builds it whole; a worker builds it without the HTTP server and feeds its pool from SQS, and an
+// ingress builds it without the task kinds and hands tasks to SQS; tests build what `serve`
+// builds, with their own GitHub client and, where they need it, their own executors.
 import type { Logger } from "pino";
 import type { ApplicationFunction, Probot } from "probot";
 import { renderMetrics } from "../admin/metrics.js";
@@ -15,7 +15,8 @@ import { createApp } from "../index.js";
 import { createLogger } from "../logging.js";
 import { botNames } from "../policy/bot-names.js";
 import { createRedactor } from "../publish/redact.js";
-import { ContainerPool } from "../pool/pool.js";
+import { ContainerPool, type PoolEvent } from "../pool/pool.js";
+import { sqsTaskSink } from "./sqs.js";
 import type { Settings } from "../settings.js";
 import { openDatabase, type Db } from "../tasks/database.js";
 import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
@@ -39,8 +40,15 @@ export interface ServiceOptions {
    * none here; tasks are journaled and wait for a process that runs them.
    */
   kinds?: TaskKinds | undefined;
-  /** Where handlers hand tasks (default: the pool, which journals them first). */
+  /**
+   * Where handlers hand tasks. Default: with TASK_SINK=sqs the task queue (an ingress; pair it
+   * with `kinds: {}`), else the pool, which journals them first.
+   */
   sink?: TaskSink | undefined;
+  /** `queue` for a worker: SQS hands unfinished tasks out again, so the journal does not recover them. */
+  recovery?: "journal" | "queue" | undefined;
+  /** The pool's events (a worker deletes a task's message once it finished). */
+  onPoolEvent?: ((event: PoolEvent) => void | Promise<void>) | undefined;
   /** The clock for every time written to GitHub (default: the system's). */
   now?: (() => Date) | undefined;
   /**
@@ -90,6 +98,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
 
   const memory = new SqliteDeliveryMemory(db);
   const journal = new TaskJournal(db);
+  const hints = routeHints(devsConfig, async (task) => (await taskClient(task)).octokit);
   const pool = new ContainerPool({
     slots: { main: settings.containerPool, ci: settings.ciContainerPool },
     journal,
@@ -98,15 +107,19 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     timeoutMs: options.taskTimeoutMs ?? settings.containerTimeoutMinutes * 60_000,
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
-    routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
+    routeHints: hints,
     ...(built ? { lifecycle: built.lifecycle } : {}),
+    ...(options.recovery ? { recovery: options.recovery } : {}),
+    ...(options.onPoolEvent ? { onEvent: options.onPoolEvent } : {}),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
   const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
   if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
 
-  const sink = options.sink ?? pool;
+  const sink =
+    options.sink ??
+    (settings.taskSink === "sqs" ? sqsTaskSink(settings, { log, singleQueue: async (task) => (await hints(task)).singleQueue }) : pool);
   const bot = botNames(identity);
   const app = createApp({
     bot,
