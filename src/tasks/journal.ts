@@ -76,6 +76,13 @@ export class TaskJournal {
     this.db.prepare("UPDATE task SET state = ?, detail = ?, finished_at = ? WHERE id = ?").run(state, detail, this.now(), id);
   }
 
+  /** `active`: queued or running here; `final`: it ended here; null: never seen. */
+  known(id: string): "final" | "active" | null {
+    const row = this.db.prepare("SELECT state FROM task WHERE id = ?").get(id) as { state: TaskState } | undefined;
+    if (!row) return null;
+    return row.state === "queued" || row.state === "running" ? "active" : "final";
+  }
+
   get(id: string): JournalEntry | null {
     const row = this.db.prepare("SELECT * FROM task WHERE id = ?").get(id) as Row | undefined;
     return row ? toEntry(row) : null;

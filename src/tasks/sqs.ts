@@ -178,7 +178,7 @@ export class SqsWorker {
         MaxNumberOfMessages: room,
         WaitTimeSeconds: waitTimeSeconds,
         VisibilityTimeout: visibilityTimeoutSeconds,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId"],
       }),
       signal ? { abortSignal: signal } : {},
     );
@@ -270,7 +270,8 @@ export class SqsWorker {
           new SendMessageCommand({
             QueueUrl: dlqUrl,
             MessageBody: body,
-            ...(isFifo(dlqUrl) ? { MessageGroupId: "rejected", MessageDeduplicationId: sqsId(message.MessageId ?? reason) } : {}),
+            // Its own group again: one rejected message does not hold back the others in the DLQ.
+            ...(isFifo(dlqUrl) ? { MessageGroupId: message.Attributes?.MessageGroupId ?? "rejected", MessageDeduplicationId: sqsId(message.MessageId ?? reason) } : {}),
           }),
         );
       } catch (error) {

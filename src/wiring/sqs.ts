@@ -50,14 +50,7 @@ export function sqsWorker(settings: Settings, parts: { log: Logger; journal: Tas
     ...queueSettings(settings),
     dlqUrl: settings.sqsDlqUrl,
     bodies: taskBodies(settings),
-    pool: {
-      submit: (task) => pool.submit(task),
-      known: (id) => {
-        const state = journal.get(id)?.state;
-        if (!state) return null;
-        return state === "queued" || state === "running" ? "active" : "final";
-      },
-    },
+    pool: { submit: (task) => pool.submit(task), known: (id) => journal.known(id) },
     capacity: Math.min(settings.maxConcurrentTasks, slots),
     visibilityTimeoutSeconds: settings.sqsVisibilityTimeoutSeconds,
     waitTimeSeconds: settings.sqsWaitTimeSeconds,
