@@ -90,7 +90,7 @@ interface Held {
   heartbeat: NodeJS.Timeout;
 }
 
-export class SqsError extends Error {
+class SqsError extends Error {
   override name = "SqsError";
 }
 

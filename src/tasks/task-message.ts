@@ -34,7 +34,7 @@ export function signTaskBody(body: string, secret: string): string {
 }
 
 /** Constant-time comparison of a hex signature with the body's. */
-export function signatureMatches(body: string, signature: string, secret: string): boolean {
+function signatureMatches(body: string, signature: string, secret: string): boolean {
   if (!/^[0-9a-f]{64}$/i.test(signature)) return false;
   const expected = createHmac("sha256", secret).update(body, "utf8").digest();
   return timingSafeEqual(expected, Buffer.from(signature, "hex"));

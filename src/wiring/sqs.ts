@@ -11,7 +11,7 @@ import type { Task } from "../tasks/task.js";
 
 type AwsSettings = Pick<Settings, "awsRegion" | "awsEndpointUrl">;
 
-export function sqsClient(settings: AwsSettings): SQSClient {
+function sqsClient(settings: AwsSettings): SQSClient {
   // The SDK's default credential chain; the endpoint override is for local emulators.
   return new SQSClient({ region: settings.awsRegion, ...(settings.awsEndpointUrl ? { endpoint: settings.awsEndpointUrl } : {}) });
 }
