@@ -1,14 +1,15 @@
-// `devs-webhook worker --burst` and `serve --source sqs --burst` as real processes against fauxqs
-// on loopback: their exit codes are what a cron job or an autoscaler reads. 0: at least one
-// message processed (and its task ended); 42: the queue was empty; 1: SQS could not be reached —
-// never mistaken for "empty".
+// `devs-webhook worker` and `serve --source sqs` as real processes against fauxqs on loopback. In
+// burst mode their exit codes are what a cron job or an autoscaler reads: 0: at least one message
+// processed (and its task ended); 42: the queue was empty; 1: SQS could not be reached — never
+// mistaken for "empty". `serve --source sqs` keeps /health and the admin routes, not the webhooks.
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/tasks/database.js";
 import { TaskJournal } from "../../src/tasks/journal.js";
 import { SqsTaskSink } from "../../src/tasks/sqs.js";
 import { GitHubStandIn } from "../helpers/github-standin.js";
-import { freePort } from "../helpers/serve-process.js";
+import { deliver, freePort, startServe } from "../helpers/serve-process.js";
+import { until } from "../helpers/until.js";
 import { tempDir } from "../helpers/settings.js";
 import { awsEnv, createTaskQueues, queueDepth, startFakeSqs, type FakeSqs } from "../helpers/sqs.js";
 import { agentTask } from "../helpers/tasks.js";
@@ -61,7 +62,7 @@ async function run(args: string[], env: Record<string, string>): Promise<{ code:
   return { code, stdout, stderr };
 }
 
-describe("burst mode exit codes", () => {
+describe("workers from the command line", () => {
   it("42 when the queue is empty (worker --burst)", async () => {
     const { queueUrl } = await createTaskQueues(sqs, `burst-empty-${process.pid}`);
     const result = await run(["worker", "--burst"], workerEnv(queueUrl));
@@ -89,6 +90,22 @@ describe("burst mode exit codes", () => {
     const result = await run(["worker", "--burst"], workerEnv(`${closed}/000000000000/tasks.fifo`, { AWS_ENDPOINT_URL: closed }));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^devs-webhook: cannot receive from http:\/\/127\.0\.0\.1:\d+\/000000000000\/tasks\.fifo: .*ECONNREFUSED/m);
+  }, 60_000);
+
+  it("serve --source sqs is a worker with /health and the admin routes; its webhook paths answer 404; SIGTERM ends it with 0", async () => {
+    const { queueUrl } = await createTaskQueues(sqs, `serve-worker-${process.pid}`);
+    const serve = await startServe({ ...workerEnv(queueUrl), TASK_SOURCE: "sqs", ADMIN_PASSWORD: "admin-pw" });
+    try {
+      await until(() => serve.logs.some((l) => l.msg === "worker taking tasks from SQS"), { timeoutMs: 10_000, what: "the worker to poll" });
+      const status = await fetch(`${serve.base}/status`, { headers: { authorization: `Basic ${Buffer.from("admin:admin-pw").toString("base64")}` } });
+      expect(status.status).toBe(200);
+      const delivery = await deliver(serve.base, SECRET, "issues", { action: "opened" });
+      expect(delivery.status).toBe(404);
+      expect(await delivery.json()).toEqual({ error: "this process is a worker (TASK_SOURCE=sqs); send deliveries to the ingress" });
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    expect(await serve.exited).toBe(0);
   }, 60_000);
 
   it("--burst without SQS as the source is a usage error (2)", async () => {
