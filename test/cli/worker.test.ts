@@ -108,6 +108,14 @@ describe("workers from the command line", () => {
     expect(await serve.exited).toBe(0);
   }, 60_000);
 
+  it("--help documents the worker and burst mode's exit codes", async () => {
+    const { code, stdout } = await run(["--help"], workerEnv("https://sqs.us-east-1.amazonaws.com/1/tasks.fifo"));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ {2}worker \[--burst\] +Run the tasks of the SQS queue/m);
+    expect(stdout).toMatch(/^ {2}serve --source sqs \[--burst\]/m);
+    expect(stdout).toMatch(/0 ok \(--burst: at least one message processed\), 1 failure \(--burst: SQS could not be\nreached or answered an error\), 2 bad settings or usage, 42 --burst found the queue empty\./);
+  }, 30_000);
+
   it("--burst without SQS as the source is a usage error (2)", async () => {
     const result = await run(["serve", "--burst"], workerEnv("https://sqs.us-east-1.amazonaws.com/1/tasks.fifo"));
     expect(result.code).toBe(2);
