@@ -219,6 +219,12 @@ describe.skipIf(!engine.ok)("tasks on SQS end to end", () => {
     await untilSeen(empty, 10_000, "the queue to be empty");
   }, 300_000);
 
+  // What this proves: with both workers polling, the second copy of one task id is dropped by
+  // SQS's deduplication, and the third (another deduplication id, as a redelivery after five
+  // minutes comes) is held back by its FIFO group until the first run's message is deleted; it is
+  // then either deleted unrun by the host that ran the task or run again by the other, after the
+  // first run ended (the runs' intervals, from the workers' logs, never overlap). Either way GitHub
+  // shows one pull request (updated in place by a second run) and one progress comment.
   it("two workers, three deliveries of one task: never two runs at once, one pull request and one comment in the end", async () => {
     // Worker A restarted on the same host: its journal still has the killed task as running, and
     // it must leave that to the queue (which B has finished by now), not run it again.
