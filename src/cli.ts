@@ -8,7 +8,10 @@ import { startServer, WEBHOOK_PATHS } from "./server.js";
 import { checkServeRequirements, describeSettings, loadSettings, SettingsError, unusedOriginalSettings, type Env, type Settings } from "./settings.js";
 import { createProbot } from "./github/probot.js";
 import { openServices } from "./wiring/services.js";
+import { sqsWorker } from "./wiring/sqs.js";
 import { VERSION } from "./version.js";
+import type { Logger } from "pino";
+import type { SqsWorker } from "./tasks/sqs.js";
 
 const HELP = `devs-webhook ${VERSION} — a GitHub App that runs a coding agent in your devcontainer
 
@@ -17,6 +20,11 @@ Usage: devs-webhook <command> [options]
 Commands:
   serve [--host H] [--port P]   Receive webhooks (${WEBHOOK_PATHS.join(" and ")}), GET /health.
                                 Without App credentials or a token, starts the App registration.
+                                With TASK_SINK=sqs it is an ingress: tasks go to AWS_SQS_QUEUE_URL.
+  serve --source sqs [--burst]  A worker (as \`worker\`) that also serves /health and the admin routes;
+                                it receives no deliveries. --source webhook|sqs overrides TASK_SOURCE.
+  worker [--burst]              Run the tasks of the SQS queue AWS_SQS_QUEUE_URL (long polling).
+                                --burst: take what is there, wait for those tasks, then exit.
   config                        Print the effective settings (secrets masked).
   config --repo OWNER/NAME      Print a repository's merged DEVS.yml and the layer of each value.
   status [--url URL]            Ask a running server for its status (Basic auth from ADMIN_*).
@@ -28,7 +36,12 @@ Options:
   -h, --help                    Show this help.
   -v, --version                 Print the version.
 
-Settings come from the environment; see .env.example. Exit codes: 0 ok, 1 failure, 2 bad settings.`;
+Settings come from the environment; see .env.example.
+Exit codes: 0 ok (--burst: at least one message processed), 1 failure (--burst: SQS could not be
+reached or answered an error), 2 bad settings or usage, 42 --burst found the queue empty.`;
+
+/** `--burst` found nothing on the queue. */
+const EXIT_QUEUE_EMPTY = 42;
 
 export class UsageError extends Error {}
 
@@ -45,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: "string" },
       url: { type: "string" },
       repo: { type: "string" },
+      source: { type: "string" },
+      burst: { type: "boolean" },
     },
   });
   const [command, ...rest] = positionals;
@@ -54,14 +69,25 @@ async function main(argv: string[]): Promise<number> {
   if (command === "stop-container" && !argument) throw new UsageError("stop-container needs a slot (a name of CONTAINER_POOL)");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
 
+  if (values.source !== undefined && command !== "serve") throw new UsageError("--source is an option of serve");
+  if (values.source !== undefined && values.source !== "webhook" && values.source !== "sqs") {
+    throw new UsageError(`--source must be webhook or sqs, got "${values.source}"`);
+  }
+  if (values.burst && command !== "serve" && command !== "worker") throw new UsageError("--burst is an option of serve --source sqs and worker");
   const env = loadEnv(process.env, values["env-file"]);
   if (values.host !== undefined) env.WEBHOOK_HOST = values.host;
   if (values.port !== undefined) env.WEBHOOK_PORT = values.port;
+  if (values.source !== undefined) env.TASK_SOURCE = values.source;
+  if (command === "worker") env.TASK_SOURCE = "sqs";
   const settings = loadSettings(env);
+  if (values.burst && settings.taskSource !== "sqs") throw new UsageError("--burst needs tasks from SQS: serve --source sqs --burst, or worker --burst");
 
   switch (command) {
     case "serve":
+      if (settings.taskSource === "sqs") return work(settings, { burst: Boolean(values.burst), http: true });
       return serve(settings, env);
+    case "worker":
+      return work(settings, { burst: Boolean(values.burst), http: false });
     case "config":
       return values.repo ? printRepoDevsConfig(settings, values.repo) : printConfig(env, settings);
     case "status":
@@ -97,7 +123,8 @@ function print(text: string): number {
 async function serve(settings: Settings, env: Env): Promise<number> {
   checkServeRequirements(settings);
   if (settings.auth.kind === "unconfigured") return registerApp(settings);
-  const services = await openServices(settings);
+  // An ingress runs no tasks: no Docker here, the handlers' tasks go to the queue.
+  const services = await openServices(settings, settings.taskSink === "sqs" ? { kinds: {} } : {});
   const { log } = services;
   const unused = unusedOriginalSettings(env);
   if (unused.length) {
@@ -107,16 +134,62 @@ async function serve(settings: Settings, env: Env): Promise<number> {
     await services.close();
     throw error;
   });
+  await untilStopped(log, async () => {
+    await server.close();
+    await services.close();
+  });
+  return 0;
+}
+
+/**
+ * A worker: tasks from the SQS queue into the local pool; with `http`, /health and the admin routes
+ * too. On SIGTERM the running tasks stop and their messages go back to the queue for another worker.
+ */
+async function work(settings: Settings, mode: { burst: boolean; http: boolean }): Promise<number> {
+  checkServeRequirements(settings);
+  if (settings.auth.kind === "unconfigured") throw new SettingsError("APP_ID", "a worker needs App credentials (APP_ID and PRIVATE_KEY) or GITHUB_TOKEN");
+  let worker: SqsWorker | null = null;
+  const services = await openServices(settings, { recovery: "queue", onPoolEvent: (event) => worker?.onPoolEvent(event) });
+  worker = sqsWorker(settings, services);
+  const { log } = services;
+  if (mode.burst) {
+    try {
+      const { processed } = await worker.burst();
+      log.info({ processed }, processed ? "burst done: every task taken has finished" : "burst: the queue was empty");
+      return processed ? 0 : EXIT_QUEUE_EMPTY;
+    } finally {
+      await worker.close();
+      await services.close();
+    }
+  }
+  const server = mode.http
+    ? await startServer(settings, { ...services, receivesDeliveries: false }).catch(async (error: unknown) => {
+        await services.close();
+        throw error;
+      })
+    : null;
+  const polling = new AbortController();
+  const loop = worker.run(polling.signal);
+  await untilStopped(log, async () => {
+    polling.abort();
+    await loop;
+    await server?.close();
+    // The pool stops its running tasks first (their messages go back), then what still waits.
+    await services.close();
+    await worker.close();
+  });
+  return 0;
+}
+
+/** Resolves once SIGTERM or SIGINT has run `shutdown`; a second signal ends the process at once. */
+async function untilStopped(log: Logger, shutdown: () => Promise<void>): Promise<void> {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) process.exit(1); // A second signal: stop now.
       stopping = true;
       log.info({ signal }, "shutting down");
-      server
-        .close()
-        .then(() => services.close())
-        .then(resolve, (error: unknown) => {
+      shutdown().then(resolve, (error: unknown) => {
         log.error({ err: error }, "shutdown failed");
         resolve();
       });
@@ -124,7 +197,6 @@ async function serve(settings: Settings, env: Env): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  return 0;
 }
 
 /**

@@ -15,7 +15,6 @@ import { createProbot } from "./github/probot.js";
 import { createLogger } from "./logging.js";
 import { loadSettings, SettingsError, type Env, type Settings } from "./settings.js";
 import type { TaskSink } from "./tasks/sink.js";
-import { sqsSinkFromSettings } from "./tasks/sink-from-settings.js";
 import { verifyDelivery } from "./webhooks/delivery.js";
 import { readLambdaEvent } from "./webhooks/lambda-event.js";
 import { buildServices, type Services } from "./wiring/services.js";
@@ -36,8 +35,8 @@ export interface LambdaHandler {
 
 export interface LambdaOptions {
   settings: Settings;
-  /** Where handlers hand their tasks. */
-  sink: TaskSink;
+  /** Where handlers hand their tasks (default: the settings' TASK_SINK, the SQS queue in Lambda). */
+  sink?: TaskSink | undefined;
   /** Default: the process logger from LOG_LEVEL and LOG_FORMAT (CloudWatch reads stdout). */
   log?: Logger;
   /** Default: Probot's client (tests turn retries and throttling off). */
@@ -101,7 +100,7 @@ async function openIngress(options: LambdaOptions, log: Logger): Promise<Ingress
   const probot = createProbot(settings, log, options.Octokit);
   const identity = await resolveBotIdentity(probot, settings, log);
   // No task kinds: this process runs nothing; every task goes to the sink.
-  const services = buildServices(settings, { log, probot, identity }, { kinds: {}, sink });
+  const services = buildServices(settings, { log, probot, identity }, { kinds: {}, ...(sink ? { sink } : {}) });
   await probot.load(services.app);
   log.info({ bot: identity.handle, auth: settings.auth.kind }, "Lambda ingress ready");
   return { log, services, secret };
@@ -141,7 +140,9 @@ function answer(statusCode: number, body: Record<string, unknown>): LambdaResult
  */
 export function lambdaSettings(env: Env, scratch: string = tmpdir()): Settings {
   const dataDir = env.DATA_DIR?.trim() ? {} : { DATA_DIR: join(scratch, "devs-webhook") };
-  return loadSettings({ ...env, ...dataDir }, scratch);
+  // An ingress always: tasks go to the queue (TASK_SINK=sqs), which needs AWS_SQS_QUEUE_URL.
+  const sink = env.TASK_SINK?.trim() ? {} : { TASK_SINK: "sqs" };
+  return loadSettings({ ...env, ...dataDir, ...sink }, scratch);
 }
 
 let fromEnvironment: LambdaHandler | null = null;
@@ -153,15 +154,13 @@ let fromEnvironment: LambdaHandler | null = null;
 export const handler = (event: unknown): Promise<LambdaResult> => {
   if (!fromEnvironment) {
     let settings: Settings;
-    let sink: TaskSink;
     try {
       settings = lambdaSettings(process.env);
-      sink = sqsSinkFromSettings(settings);
     } catch (error) {
       console.error(error instanceof SettingsError ? error.message : error);
       return Promise.resolve(answer(503, { error: "the app is not configured; see its log" }));
     }
-    fromEnvironment = createLambdaHandler({ settings, sink });
+    fromEnvironment = createLambdaHandler({ settings });
   }
   return fromEnvironment(event);
 };

@@ -43,6 +43,11 @@ export interface ServerDeps {
   operations: AdminOperations;
   /** Counts what became of each delivery (the metrics); handlers note their decisions in it. */
   deliveries?: DeliveryOutcomes | undefined;
+  /**
+   * False for a worker (`serve --source sqs`): it takes its tasks from SQS, so the webhook paths
+   * answer 404 instead of running deliveries past the queue.
+   */
+  receivesDeliveries?: boolean;
   /** Intake limits; the defaults follow GitHub's 25 MB cap. */
   intake?: { maxBodyBytes?: number; maxBufferedBytes?: number };
 }
@@ -92,6 +97,9 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     const path = url.pathname.replace(/\/+$/, "") || "/";
     // Probot's manifest registration points the App's webhook at the site root.
     if ((WEBHOOK_PATHS as readonly string[]).includes(path) || (path === "/" && req.method === "POST")) {
+      if (deps.receivesDeliveries === false) {
+        return refuse(req, res, { ok: false, status: 404, error: "this process is a worker (TASK_SOURCE=sqs); send deliveries to the ingress" });
+      }
       return receiveDelivery(req, res, expectsContinue);
     }
     if (expectsContinue) res.writeContinue();

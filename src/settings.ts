@@ -204,8 +204,43 @@ export const SETTINGS = {
   redeliveryIntervalMinutes: { names: ["REDELIVERY_INTERVAL_MINUTES"], default: "5", group: "Server", doc: "Minutes between redelivery sweeps." },
   nodeEnv: { names: ["NODE_ENV"], default: "", group: "Server", doc: "production refuses setup mode." },
 
-  taskSource: { names: ["TASK_SOURCE"], default: "webhook", group: "Scale-out", doc: "webhook (this process receives) or sqs." },
-  sqsQueueUrl: { names: ["AWS_SQS_QUEUE_URL"], default: "", group: "Scale-out", doc: "Task queue for TASK_SOURCE=sqs." },
+  taskSource: {
+    names: ["TASK_SOURCE"],
+    default: "webhook",
+    group: "Scale-out",
+    doc: "webhook (this process receives deliveries) or sqs (a worker: runs the tasks it takes from AWS_SQS_QUEUE_URL).",
+  },
+  taskSink: {
+    names: ["TASK_SINK"],
+    default: "pool",
+    group: "Scale-out",
+    doc: "Where serve hands tasks: pool (runs them here) or sqs (an ingress: signs them onto AWS_SQS_QUEUE_URL; no Docker here).",
+  },
+  sqsQueueUrl: {
+    names: ["AWS_SQS_QUEUE_URL"],
+    default: "",
+    group: "Scale-out",
+    doc: "The task queue: an SQS FIFO queue (its URL ends in .fifo), for TASK_SINK=sqs and TASK_SOURCE=sqs.",
+  },
+  sqsDlqUrl: {
+    names: ["AWS_SQS_DLQ_URL"],
+    default: "",
+    group: "Scale-out",
+    doc: "Where workers move messages whose signature is wrong or missing, or that hold no task (empty: they are only deleted).",
+  },
+  sqsVisibilityTimeoutSeconds: {
+    names: ["SQS_VISIBILITY_TIMEOUT_SECONDS"],
+    default: "300",
+    group: "Scale-out",
+    doc: "How long a taken message stays hidden; a worker extends it every third of this while the task runs, so a dead worker's task reappears this long after.",
+  },
+  sqsWaitTimeSeconds: { names: ["SQS_WAIT_TIME_SECONDS"], default: "20", group: "Scale-out", doc: "Long-poll wait of a worker's receive (0 to 20)." },
+  s3TaskPrefix: {
+    names: ["AWS_S3_TASK_PREFIX"],
+    default: "devs-tasks",
+    group: "Scale-out",
+    doc: "Key prefix in AWS_S3_ARTIFACT_BUCKET for tasks too large for an SQS message (they go by reference).",
+  },
   awsRegion: { names: ["AWS_REGION"], default: "us-east-1", group: "Scale-out", doc: "Region for SQS and S3." },
   awsEndpointUrl: { names: ["AWS_ENDPOINT_URL"], default: "", group: "Scale-out", doc: "Endpoint override (local emulators)." },
   ciCheckName: {
@@ -282,7 +317,12 @@ export interface Settings {
   redeliveryIntervalMinutes: number;
 
   taskSource: "webhook" | "sqs";
+  taskSink: "pool" | "sqs";
   sqsQueueUrl: string | null;
+  sqsDlqUrl: string | null;
+  sqsVisibilityTimeoutSeconds: number;
+  sqsWaitTimeSeconds: number;
+  s3TaskPrefix: string;
   awsRegion: string;
   awsEndpointUrl: string | null;
   ciCheckName: string;
@@ -520,6 +560,24 @@ function checkName(env: Env): string {
   return r.value;
 }
 
+/**
+ * The task queue must be FIFO: its message groups are what keeps one task from running twice at
+ * once across hosts (README, "Workers and what is guaranteed"). `neededBy` names the setting that
+ * requires it, or null when nothing does.
+ */
+function taskQueueUrl(env: Env, neededBy: string | null): string | null {
+  const value = url(env, "sqsQueueUrl");
+  const name = raw(env, "sqsQueueUrl")?.name ?? "AWS_SQS_QUEUE_URL";
+  if (!value) {
+    if (neededBy) throw new SettingsError(name, `required when ${neededBy}`);
+    return null;
+  }
+  if (!new URL(value).pathname.endsWith(".fifo")) {
+    throw new SettingsError(name, `must be an SQS FIFO queue (its name ends in .fifo), got "${value}": FIFO message groups keep a task from running twice at once`);
+  }
+  return value;
+}
+
 function authMode(env: Env, home: string): AuthMode {
   const appId = int(env, "appId", 1, Number.MAX_SAFE_INTEGER);
   const key = privateKey(env, home);
@@ -546,8 +604,8 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
   const auth = authMode(env, home);
   const urls = githubUrls(env);
   const taskSource = oneOf(env, "taskSource", ["webhook", "sqs"] as const);
-  const sqsQueueUrl = url(env, "sqsQueueUrl");
-  if (taskSource === "sqs" && !sqsQueueUrl) throw new SettingsError("AWS_SQS_QUEUE_URL", "required when TASK_SOURCE=sqs");
+  const taskSink = oneOf(env, "taskSink", ["pool", "sqs"] as const);
+  const sqsQueueUrl = taskQueueUrl(env, taskSource === "sqs" ? "TASK_SOURCE=sqs" : taskSink === "sqs" ? "TASK_SINK=sqs" : null);
   const mentionedUser = str(env, "mentionedUser");
   if (mentionedUser && !LOGIN.test(mentionedUser)) {
     throw new SettingsError("GITHUB_MENTIONED_USER", `"${mentionedUser}" is not a GitHub login`);
@@ -608,7 +666,12 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     redeliveryIntervalMinutes: int(env, "redeliveryIntervalMinutes", 1, 24 * 60)!,
 
     taskSource,
+    taskSink,
     sqsQueueUrl,
+    sqsDlqUrl: url(env, "sqsDlqUrl"),
+    sqsVisibilityTimeoutSeconds: int(env, "sqsVisibilityTimeoutSeconds", 3, 12 * 60 * 60)!,
+    sqsWaitTimeSeconds: int(env, "sqsWaitTimeSeconds", 0, 20)!,
+    s3TaskPrefix: str(env, "s3TaskPrefix")!.replace(/^\/+|\/+$/g, ""),
     awsRegion: str(env, "awsRegion")!,
     awsEndpointUrl: url(env, "awsEndpointUrl"),
     ciCheckName: checkName(env),

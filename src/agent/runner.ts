@@ -7,8 +7,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import type { RunContext, RunResult, TaskAbort, TaskExecutor } from "../tasks/execution.js";
-import { collectChanges, discard, pushCommit, remoteBranchExists } from "../publish/git-publish.js";
-import { openPullRequest } from "../publish/pull-request.js";
+import { collectChanges, discard, pushCommit, remoteBranchExists, replaceTaskBranch } from "../publish/git-publish.js";
+import { findTaskPullRequest, openPullRequest, updatePullRequest } from "../publish/pull-request.js";
 import { branchFor, commitMessage, pullRequestText } from "../publish/naming.js";
 import type { ExportResult } from "../publish/export-changes.js";
 import { PhaseClock } from "../tasks/phases.js";
@@ -311,7 +311,10 @@ function publishBase(task: Task, mode: PublishMode): string {
   }
 }
 
-/** Pushes the commit to a new branch of the task's and opens a pull request from it. */
+/** Keeps a second task on the same issue off the first's branch. */
+const branchSuffix = (task: Task) => task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, "");
+
+/** Pushes the commit to a new branch of the task's and opens a pull request from it (or updates the one it opened before). */
 async function openPullRequestFor(
   { octokit, token }: Fresh,
   task: Task,
@@ -320,11 +323,22 @@ async function openPullRequestFor(
   input: { base: string; summary: string; note?: string | undefined; draft: boolean; unfinished?: boolean },
 ): Promise<{ number: number; url: string }> {
   const url = task.repo.cloneUrl;
-  let branch = branchFor(task);
-  if (await remoteBranchExists(scratch, url, token, branch)) branch = branchFor(task, task.id.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, ""));
-  if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
   const text = pullRequestText(task, input.summary, input.note);
   const title = input.unfinished ? `[unfinished] ${text.title}`.slice(0, 250) : text.title;
+  const ownBranches = [branchFor(task), branchFor(task, branchSuffix(task))];
+  // The task ran before (a worker died after publishing, or a late copy of its message): its own
+  // pull request gets this run's commit instead of a second pull request being opened.
+  const earlier = await findTaskPullRequest(octokit, task, ownBranches);
+  if (earlier) {
+    if ((await replaceTaskBranch(scratch, url, token, sha, earlier.head, earlier.headSha)) !== "pushed") {
+      throw new GitError(`the branch ${earlier.head} moved on since this task's earlier run; it was left as it is`);
+    }
+    await updatePullRequest(octokit, task, earlier.number, { title, body: text.body });
+    return { number: earlier.number, url: earlier.url };
+  }
+  let branch = ownBranches[0]!;
+  if (await remoteBranchExists(scratch, url, token, branch)) branch = ownBranches[1]!;
+  if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
   return openPullRequest(octokit, task, { head: branch, base: input.base, title, body: text.body, draft: input.draft });
 }
 

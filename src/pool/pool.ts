@@ -5,7 +5,7 @@
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import { trustOf, type Trust } from "../containers/naming.js";
-import type { TaskJournal } from "../tasks/journal.js";
+import type { Recovery, TaskJournal } from "../tasks/journal.js";
 import type { SubmitResult, TaskSink } from "../tasks/sink.js";
 import { TaskAbort, type Cancellation, type FinalState, type RunResult, type TaskEnd, type TaskKinds, type TaskReporter } from "../tasks/execution.js";
 import type { PhaseTimings } from "../tasks/phases.js";
@@ -63,6 +63,11 @@ export interface PoolOptions {
   lifecycle?: ContainerLifecycle;
   /** Stop the container after each task, or after this many idle ms (measured from the end of its last task). */
   cleanup?: { mode: "after-task" } | { mode: "idle"; idleMs: number; checkEveryMs?: number };
+  /**
+   * Where unfinished tasks come back from after a restart: the journal (default), or the queue the
+   * tasks came from (a worker: SQS hands them out again, so the journal must not run them too).
+   */
+  recovery?: "journal" | "queue";
   /** How long an aborted executor gets to settle before the pool moves on. */
   abortGraceMs?: number;
   now?: () => number;
@@ -116,7 +121,11 @@ export class ContainerPool implements TaskSink {
   /** Queues what the journal holds from before a restart; call once before accepting new work. */
   start(): { requeued: number; abandoned: number } {
     this.options.journal.prune();
-    const recovery = this.options.journal.recover();
+    let recovery: Recovery = { requeue: [], abandoned: [] };
+    if (this.options.recovery === "queue") {
+      const forgotten = this.options.journal.forgetUnfinished();
+      if (forgotten) this.options.log.info({ tasks: forgotten }, "unfinished tasks left to the queue they came from");
+    } else recovery = this.options.journal.recover();
     for (const task of recovery.abandoned) {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");
       void this.finished(task, { slot: "", state: "failed", detail: "interrupted by a restart twice", ran: null });

@@ -203,6 +203,23 @@ export async function pushCommit(scratch: string, remoteUrl: string, token: stri
   }
 }
 
+/**
+ * Replaces the tip of a branch this task made (its own pull request's head) with a new run's
+ * commit, only if the branch is still at `expectedSha`: work someone pushed on top is never lost.
+ */
+export async function replaceTaskBranch(scratch: string, remoteUrl: string, token: string | null, sha: string, branch: string, expectedSha: string): Promise<PushResult> {
+  const git = withAuth(scratch, token);
+  const ref = `refs/heads/${safeRef(branch)}`;
+  try {
+    await git.raw(["push", "--quiet", `--force-with-lease=${ref}:${expectedSha}`, remoteUrl, `${sha}:${ref}`]);
+    return "pushed";
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/non-fast-forward|fetch first|\[rejected\]|failed to update ref|stale info/i.test(message)) return "rejected";
+    throw new GitError(`push to ${branch} failed: ${scrubToken(message, token)}`);
+  }
+}
+
 export async function remoteBranchExists(scratch: string, remoteUrl: string, token: string | null, branch: string): Promise<boolean> {
   const out = await withAuth(scratch, token)
     .raw(["ls-remote", "--heads", remoteUrl, `refs/heads/${branch}`])

@@ -82,6 +82,13 @@ export class TaskJournal {
       .run(state, detail, this.now(), phases ? JSON.stringify(phases) : null, id);
   }
 
+  /** `active`: queued or running here; `final`: it ended here; null: never seen. */
+  known(id: string): "final" | "active" | null {
+    const row = this.db.prepare("SELECT state FROM task WHERE id = ?").get(id) as { state: TaskState } | undefined;
+    if (!row) return null;
+    return row.state === "queued" || row.state === "running" ? "active" : "final";
+  }
+
   get(id: string): JournalEntry | null {
     const row = this.db.prepare("SELECT * FROM task WHERE id = ?").get(id) as Row | undefined;
     return row ? toEntry(row) : null;
@@ -138,6 +145,15 @@ export class TaskJournal {
       }
     })();
     return recovery;
+  }
+
+  /**
+   * For a worker whose tasks come from SQS: the queue hands back whatever did not finish, so the
+   * journal forgets its unfinished tasks instead of running them a second time. Finished ones stay
+   * (a late copy of a finished task's message is deleted without running it again).
+   */
+  forgetUnfinished(): number {
+    return this.db.prepare("DELETE FROM task WHERE state IN ('queued', 'running')").run().changes;
   }
 
   // --- single_queue pins: a repository's tasks all go to one slot, across restarts.

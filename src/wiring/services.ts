@@ -1,7 +1,7 @@
 // The composition root: every collaborator of a running process, built once from Settings. `serve`
-// builds it whole; a worker would build it without the HTTP server, and an ingress without the
-// task kinds; tests build what `serve` builds, with their own GitHub client and, where they need
-// it, their own executors.
+// builds it whole; a worker builds it without the HTTP server and feeds its pool from SQS, and an
+// ingress builds it without the task kinds and hands tasks to SQS; tests build what `serve`
+// builds, with their own GitHub client and, where they need it, their own executors.
 import type { Logger } from "pino";
 import type { ApplicationFunction, Probot } from "probot";
 import { DevsMetrics } from "../admin/metrics.js";
@@ -19,6 +19,7 @@ import { createLogger } from "../logging.js";
 import { botNames } from "../policy/bot-names.js";
 import { createRedactor } from "../publish/redact.js";
 import { ContainerPool, type ContainerLifecycle, type PoolEvent } from "../pool/pool.js";
+import { sqsTaskSink } from "./sqs.js";
 import type { Settings } from "../settings.js";
 import { openDatabase, type Db } from "../tasks/database.js";
 import { SqliteDeliveryMemory } from "../tasks/delivery-memory.js";
@@ -48,8 +49,15 @@ export interface ServiceOptions {
   kinds?: TaskKinds | undefined;
   /** The pool's hold on containers for `kinds` given here (default: none; Docker's with the default kinds). */
   lifecycle?: ContainerLifecycle | undefined;
-  /** Where handlers hand tasks (default: the pool, which journals them first). */
+  /**
+   * Where handlers hand tasks. Default: with TASK_SINK=sqs the task queue (an ingress; pair it
+   * with `kinds: {}`), else the pool, which journals them first.
+   */
   sink?: TaskSink | undefined;
+  /** `queue` for a worker: SQS hands unfinished tasks out again, so the journal does not recover them. */
+  recovery?: "journal" | "queue" | undefined;
+  /** The pool's events (a worker deletes a task's message once it finished). */
+  onPoolEvent?: ((event: PoolEvent) => void | Promise<void>) | undefined;
   /** The clock for every time written to GitHub (default: the system's). */
   now?: (() => Date) | undefined;
   /**
@@ -123,6 +131,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     { version: VERSION },
   );
   const deliveries = new DeliveryOutcomes((event, outcome) => metrics.delivery(event, outcome));
+  const hints = routeHints(devsConfig, async (task) => (await taskClient(task)).octokit);
   const pool = new ContainerPool({
     slots: { main: settings.containerPool, ci: settings.ciContainerPool },
     journal,
@@ -131,18 +140,22 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     timeoutMs: options.taskTimeoutMs ?? settings.containerTimeoutMinutes * 60_000,
     kinds,
     cleanup: settings.stopContainerAfterTask ? { mode: "after-task" } : { mode: "idle", idleMs: settings.containerIdleMinutes * 60_000 },
-    routeHints: routeHints(devsConfig, async (task) => (await taskClient(task)).octokit),
+    routeHints: hints,
     ...(built ? { lifecycle: built.lifecycle } : options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    ...(options.recovery ? { recovery: options.recovery } : {}),
     onEvent: (event) => {
       if (event.type === "finished") metrics.taskFinished(event.task.kind, event.state, event.ran?.phases);
+      options.onPoolEvent?.(event);
     },
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
+  const sink =
+    options.sink ??
+    (settings.taskSink === "sqs" ? sqsTaskSink(settings, { log, singleQueue: async (task) => (await hints(task)).singleQueue }) : pool);
+  // An ingress hands every task on and runs none: that is no reason to warn.
   const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
-  if (missing.length) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
-
-  const sink = options.sink ?? pool;
+  if (missing.length && sink === pool) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
   const app = createApp({
     bot,
     allowedOwners: settings.allowedOwners,

@@ -24,6 +24,8 @@ export interface SimPullRequest {
   body: string;
   draft: boolean;
   html_url: string;
+  /** Edits through PATCH (a task that ran again updates its pull request). */
+  updates?: number;
 }
 
 export class GitHubSim {
@@ -138,6 +140,24 @@ export class GitHubSim {
       const pr: SimPullRequest = { number, head: b.head, base: b.base, title: b.title, body: b.body, draft: b.draft ?? false, html_url: `${this.htmlUrl(m[1]!, m[2]!)}/pull/${number}` };
       this.pulls.push(pr);
       return { status: 201, body: pr };
+    });
+    route("GET", /^\/repos\/([^/]+)\/([^/]+)\/pulls$/, (req, m) => {
+      const query = new URLSearchParams(req.path.split("?")[1] ?? "");
+      const head = query.get("head");
+      const bare = this.bare(m[1]!, m[2]!);
+      // All of them are open here; `head` is owner:branch, as GitHub takes it.
+      const found = this.pulls.filter((pr) => !head || `${m[1]}:${pr.head}` === head);
+      const sha = (branch: string) => (bare && this.git(bare, "rev-parse", "--verify", "--quiet", `refs/heads/${branch}`)?.trim()) || null;
+      return { status: 200, body: found.map((pr) => ({ ...pr, state: "open", head: { ref: pr.head, sha: sha(pr.head) }, base: { ref: pr.base } })) };
+    });
+    route("PATCH", /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/, (req, m) => {
+      const pr = this.pulls.find((p) => p.number === Number(m[3]));
+      if (!pr) return { status: 404, body: { message: "Not Found" } };
+      const b = req.body as { title?: string; body?: string };
+      if (b.title !== undefined) pr.title = b.title;
+      if (b.body !== undefined) pr.body = b.body;
+      pr.updates = (pr.updates ?? 0) + 1;
+      return { status: 200, body: pr };
     });
     await this.standIn.start();
     return this;

@@ -38,7 +38,25 @@ export function appPrivateKey(): string {
 /** Starts the server on a free loopback port and waits for /health. */
 export async function startServe(env: Record<string, string>, options: { port?: number; timeoutMs?: number } = {}): Promise<ServeProcess> {
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--host", "127.0.0.1", "--port", String(port)], {
+  const cli = spawnCli(["serve", "--host", "127.0.0.1", "--port", String(port)], env);
+  const { child } = cli;
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${cli.stderr()}`);
+    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`serve did not answer /health; stderr: ${cli.stderr()}; stdout: ${cli.stdout().slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ...cli, base };
+}
+
+/** Any command of the CLI as its own process, with a clean environment; its log lines parsed as they come. */
+export function spawnCli(args: string[], env: Record<string, string>): Omit<ServeProcess, "base"> {
+  const child = spawn(process.execPath, ["--import", TSX, CLI, ...args], {
     cwd: tempDir("devs-serve-cwd-"),
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tempDir("devs-serve-home-"), NO_SMEE_SETUP: "true", ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}), ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -62,18 +80,7 @@ export async function startServe(env: Record<string, string>, options: { port?: 
   });
   child.stderr!.on("data", (d: Buffer) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`serve did not answer /health; stderr: ${err}; stdout: ${out.slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, base, exited, stdout: () => out, stderr: () => err, logs };
+  return { child, exited, stdout: () => out, stderr: () => err, logs };
 }
 
 /** A signed delivery to POST /webhook; resolves with the response once the server answered. */

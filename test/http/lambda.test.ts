@@ -193,9 +193,12 @@ describe("a cold start", () => {
 
   it("with DATA_DIR unset, the delivery memory lives under the scratch directory (/tmp in Lambda) and remembers a redelivery", async () => {
     const scratch = tempDir("devs-lambda-tmp-");
-    const settings = lambdaSettings({ GITHUB_TOKEN: "test-token", WEBHOOK_SECRET: SECRET, AUTHORIZED_TRIGGER_USERS: "*", LOG_LEVEL: "silent" }, scratch);
+    const queue = { AWS_SQS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/tasks.fifo" };
+    const settings = lambdaSettings({ GITHUB_TOKEN: "test-token", WEBHOOK_SECRET: SECRET, AUTHORIZED_TRIGGER_USERS: "*", LOG_LEVEL: "silent", ...queue }, scratch);
     expect(settings.dataDir).toBe(join(scratch, "devs-webhook"));
-    expect(lambdaSettings({ DATA_DIR: "/mnt/efs/devs" }, scratch).dataDir).toBe("/mnt/efs/devs");
+    // An ingress always: its tasks go to the queue.
+    expect(settings.taskSink).toBe("sqs");
+    expect(lambdaSettings({ DATA_DIR: "/mnt/efs/devs", ...queue }, scratch).dataDir).toBe("/mnt/efs/devs");
 
     const identity = identityScope();
     const eyes = eyesScope();

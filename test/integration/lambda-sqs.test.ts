@@ -7,8 +7,7 @@ import nock from "nock";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLambdaHandler } from "../../src/lambda.js";
-import { sqsSinkFromSettings } from "../../src/tasks/sink-from-settings.js";
-import { parseTask } from "../../src/tasks/task.js";
+import { openTaskMessage } from "../../src/tasks/task-message.js";
 import { strictNock } from "../helpers/nock.js";
 import { payload } from "../helpers/payloads.js";
 import { TestOctokit } from "../helpers/probot.js";
@@ -40,6 +39,7 @@ async function fifoQueue(name: string): Promise<string> {
 }
 
 const sqsEnv = (queueUrl: string) => ({
+  TASK_SINK: "sqs",
   AWS_SQS_QUEUE_URL: queueUrl,
   AWS_ENDPOINT_URL: endpoint,
   AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -54,14 +54,17 @@ describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
     const settings = testSettings(sqsEnv(queueUrl));
     const mention = payload("issue_comment", "created", { comment: { body: "@devs-bot please fix" } });
     const commentId = (mention.comment as { id: number }).id;
+    // The sink reads DEVS.yml's single_queue (the message group); the repository has none.
     const github = nock(API)
+      .get("/repos/Codertocat/Hello-World/commits/HEAD")
+      .reply(404, { message: "Not Found" })
       .get("/user")
       .reply(200, { login: "devs-bot", id: 42 })
       .get("/users/devs-bot")
       .reply(200, { login: "devs-bot", id: 42 })
       .post(`/repos/Codertocat/Hello-World/issues/comments/${commentId}/reactions`, { content: "eyes" })
       .reply(201, {});
-    const handle = createLambdaHandler({ settings, sink: sqsSinkFromSettings(settings), log: pino({ level: "silent" }), Octokit: TestOctokit });
+    const handle = createLambdaHandler({ settings, log: pino({ level: "silent" }), Octokit: TestOctokit });
     let other: ReturnType<typeof createLambdaHandler> | undefined;
     try {
       const body = JSON.stringify(mention);
@@ -81,13 +84,15 @@ describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
       // queue drops the copy by its deduplication id.
       const otherSettings = testSettings(sqsEnv(queueUrl));
       const again = nock(API)
+        .get("/repos/Codertocat/Hello-World/commits/HEAD")
+        .reply(404, { message: "Not Found" })
         .get("/user")
         .reply(200, { login: "devs-bot", id: 42 })
         .get("/users/devs-bot")
         .reply(200, { login: "devs-bot", id: 42 })
         .post(`/repos/Codertocat/Hello-World/issues/comments/${commentId}/reactions`, { content: "eyes" })
         .reply(200, {});
-      other = createLambdaHandler({ settings: otherSettings, sink: sqsSinkFromSettings(otherSettings), log: pino({ level: "silent" }), Octokit: TestOctokit });
+      other = createLambdaHandler({ settings: otherSettings, log: pino({ level: "silent" }), Octokit: TestOctokit });
       expect((await other(event)).statusCode).toBe(200);
       again.done();
 
@@ -99,7 +104,10 @@ describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
       const message = messages[0]!;
       expect(message.Attributes?.MessageGroupId).toBe(`agent-${delivery}`);
       expect(message.Attributes?.MessageDeduplicationId).toBe(`agent-${delivery}`);
-      const task = parseTask(message.Body!);
+      // The signed envelope a worker checks before it runs anything.
+      const opened = await openTaskMessage(message.Body, "s3cret", null);
+      if (!opened.ok) throw new Error(`the message does not open: ${opened.reason}`);
+      const task = opened.task;
       expect({ id: task.id, kind: task.kind, repo: task.repo.fullName, author: task.trigger.author }).toEqual({
         id: `agent-${delivery}`,
         kind: "agent",
@@ -113,10 +121,10 @@ describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
     }
   });
 
-  it("a queue that is not FIFO is refused when the sink is built, naming the variable", () => {
-    expect(() => sqsSinkFromSettings(testSettings({ AWS_SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks" }))).toThrow(
-      /^AWS_SQS_QUEUE_URL: must be a FIFO queue/,
+  it("a queue that is not FIFO is refused at start-up, naming the variable", () => {
+    expect(() => testSettings({ TASK_SINK: "sqs", AWS_SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks" })).toThrow(
+      /^AWS_SQS_QUEUE_URL: must be an SQS FIFO queue/,
     );
-    expect(() => sqsSinkFromSettings(testSettings())).toThrow(/^AWS_SQS_QUEUE_URL: required/);
+    expect(() => testSettings({ TASK_SINK: "sqs" })).toThrow(/^AWS_SQS_QUEUE_URL: required when TASK_SINK=sqs/);
   });
 });

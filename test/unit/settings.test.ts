@@ -104,6 +104,13 @@ describe("aliases: the seed's and Probot's names", () => {
   it("two aliases that agree are fine", () => expect(loadSettings({ PORT: "9", WEBHOOK_PORT: "9" }, HOME).port).toBe(9));
 });
 
+describe("tasks on SQS", () => {
+  it("a FIFO queue for the ingress and the worker, with the worker's timings", () => {
+    const s = loadSettings({ TASK_SINK: "sqs", AWS_SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo", SQS_VISIBILITY_TIMEOUT_SECONDS: "60" }, HOME);
+    expect(s).toMatchObject({ taskSink: "sqs", taskSource: "webhook", sqsQueueUrl: "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo", sqsVisibilityTimeoutSeconds: 60, sqsWaitTimeSeconds: 20, sqsDlqUrl: null, s3TaskPrefix: "devs-tasks" });
+  });
+});
+
 describe("missing required values stop start-up naming the variable", () => {
   it("APP_ID without a key", () => expect(errorOf({ APP_ID: "1" }).variable).toBe("PRIVATE_KEY"));
   it("a key without APP_ID", () => expect(errorOf({ PRIVATE_KEY: pem }).variable).toBe("APP_ID"));
@@ -111,6 +118,7 @@ describe("missing required values stop start-up naming the variable", () => {
   it("App credentials without a webhook secret", () => expect(errorOf({ APP_ID: "1", PRIVATE_KEY: pem }).variable).toBe("WEBHOOK_SECRET"));
   it("production without credentials", () => expect(errorOf({ NODE_ENV: "production" }).variable).toBe("APP_ID"));
   it("TASK_SOURCE=sqs without a queue", () => expect(errorOf({ TASK_SOURCE: "sqs" }).variable).toBe("AWS_SQS_QUEUE_URL"));
+  it("TASK_SINK=sqs without a queue", () => expect(errorOf({ TASK_SINK: "sqs" }).message).toBe("AWS_SQS_QUEUE_URL: required when TASK_SINK=sqs"));
   it("an empty CONTAINER_POOL", () => expect(errorOf({ CONTAINER_POOL: " , " }).variable).toBe("CONTAINER_POOL"));
 });
 
@@ -130,6 +138,12 @@ describe("malformed values stop start-up naming the variable", () => {
     [{ GHE_PROTOCOL: "ftp" }, "GHE_PROTOCOL", /one of http, https/],
     [{ GHE_HOST: "https://ghe.example.com" }, "GHE_HOST", /host name/],
     [{ TASK_SOURCE: "kafka" }, "TASK_SOURCE", /one of webhook, sqs/],
+    [{ TASK_SINK: "lambda" }, "TASK_SINK", /one of pool, sqs/],
+    [{ TASK_SINK: "sqs", AWS_SQS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/tasks" }, "AWS_SQS_QUEUE_URL", /must be an SQS FIFO queue \(its name ends in \.fifo\)/],
+    [{ AWS_SQS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/tasks" }, "AWS_SQS_QUEUE_URL", /FIFO/],
+    [{ AWS_SQS_DLQ_URL: "dlq" }, "AWS_SQS_DLQ_URL", /URL/],
+    [{ SQS_VISIBILITY_TIMEOUT_SECONDS: "1" }, "SQS_VISIBILITY_TIMEOUT_SECONDS", /between 3/],
+    [{ SQS_WAIT_TIME_SECONDS: "21" }, "SQS_WAIT_TIME_SECONDS", /between 0 and 20/],
     [{ AWS_SQS_QUEUE_URL: "queue" }, "AWS_SQS_QUEUE_URL", /URL/],
     [{ WEBHOOK_PROXY_URL: "smee" }, "WEBHOOK_PROXY_URL", /URL/],
     [{ CONTAINER_POOL: "eamonn,Harry Potter" }, "CONTAINER_POOL", /must be letters, digits/],
