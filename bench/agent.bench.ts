@@ -32,7 +32,7 @@ const sim = await new GitHubSim(reposRoot, TOKEN).start();
 const fake = await startFakeAnthropic({ kind: "script", turns: Array.from({ length: RUNS + 1 }, () => ({ content: [{ type: "text" as const, text: "Nothing to change." }] })) });
 const envs = tempDir("devs-bench-envs-");
 mkdirSync(join(envs, "default"));
-writeFileSync(join(envs, "default", "DEVS.yml"), `env_vars:\n  default:\n    ANTHROPIC_BASE_URL: ${fake.url}\n    HTTP_PROXY: ${fake.url}\n    HTTPS_PROXY: ${fake.url}\n    NO_PROXY: 127.0.0.1,localhost\n`);
+writeFileSync(join(envs, "default", "DEVS.yml"), `env_vars:\n  default:\n    HTTP_PROXY: ${fake.url}\n    HTTPS_PROXY: ${fake.url}\n    NO_PROXY: 127.0.0.1,localhost\n`);
 const port = await new Promise<number>((resolve) => {
   const s = createServer().listen(0, "127.0.0.1", () => {
     const p = (s.address() as { port: number }).port;
@@ -50,6 +50,8 @@ const server = spawn(process.execPath, ["--import", new URL("../node_modules/tsx
     GHE_HOST: sim.host,
     GHE_PROTOCOL: "http",
     CLAUDE_API_KEY: "sk-ant-bench",
+    // The model proxy forwards to the scripted API; the container sees only the proxy.
+    ANTHROPIC_UPSTREAM_URL: fake.url,
     AUTHORIZED_TRIGGER_USERS: "*",
     CONTAINER_POOL: pool,
     CONTAINER_NETWORK: "host",
