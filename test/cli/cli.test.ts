@@ -275,3 +275,44 @@ describe("devs-webhook test-setup", () => {
     }
   }, 120_000);
 });
+
+describe("devs-webhook status and stop-container, against a running server", () => {
+  it("show the server's status and stop a slot with the admin credentials, and say so plainly without them", async () => {
+    const github = await new GitHubStandIn()
+      .on("GET", /^\/user$/, () => ({ status: 200, body: { login: "devs-bot", id: 4242 } }))
+      .on("GET", /^\/users\/devs-bot$/, () => ({ status: 200, body: { login: "devs-bot", id: 4242 } }))
+      .start();
+    try {
+      const port = await freePort();
+      const common = { GITHUB_TOKEN: "test-token", WEBHOOK_SECRET: "s3cret", GHE_HOST: github.host, GHE_PROTOCOL: "http", ADMIN_PASSWORD: "admin-pw" };
+      const server = cli(["serve", "--host", "127.0.0.1", "--port", String(port)], { ...common, CONTAINER_POOL: "eamonn,harry", LOG_LEVEL: "warn" });
+      const base = `http://127.0.0.1:${port}`;
+      await until(async () => (await fetch(`${base}/health`).catch(() => null))?.ok || undefined, { timeoutMs: 15_000, intervalMs: 100, what: "the server's /health" });
+
+      const status = await run(["status", "--url", base], common);
+      expect(status.stderr).toBe("");
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ mentioned_user: "devs-bot", auth_mode: "token", container_pool: ["eamonn", "harry"], pool: { slots: { eamonn: { queued: 0, running: null } } } });
+      expect(status.stdout).not.toContain("admin-pw");
+      expect(status.stdout).not.toContain("test-token");
+
+      const stopped = await run(["stop-container", "harry", "--url", base], common);
+      expect([stopped.code, stopped.stdout.trim()]).toEqual([0, "stopped harry"]);
+
+      const unknown = await run(["stop-container", "nobody", "--url", base], common);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^devs-webhook: .*nobody/);
+
+      const wrong = await run(["status", "--url", base], { ...common, ADMIN_PASSWORD: "guess" });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain("/status answered 401");
+      const refused = await run(["stop-container", "harry", "--url", base], { ...common, ADMIN_PASSWORD: "guess" });
+      expect([refused.code, refused.stderr.trim()]).toEqual([1, "devs-webhook: not authorised (check ADMIN_USERNAME/ADMIN_PASSWORD)"]);
+
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+    } finally {
+      await github.stop();
+    }
+  }, 60_000);
+});
