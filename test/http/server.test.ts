@@ -401,3 +401,41 @@ describe("GET /metrics", () => {
     expect(sink.tasks).toHaveLength(1);
   });
 });
+
+describe("every admin route asks for the admin's credentials", () => {
+  const ROUTES: Array<{ method: string; path: string; headers?: Record<string, string> }> = [
+    { method: "GET", path: "/status" },
+    { method: "GET", path: "/containers" },
+    { method: "GET", path: "/tasks" },
+    { method: "GET", path: "/metrics" },
+    { method: "GET", path: "/", headers: { accept: "text/html" } },
+    { method: "POST", path: "/container/eamonn/stop" },
+    { method: "POST", path: "/task/no-such-task/cancel" },
+  ];
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${btoa(`${user}:${password}`)}` });
+  const ask = async (route: (typeof ROUTES)[number], auth: Record<string, string>) => {
+    const res = await fetch(`${server.url}${route.path}`, { method: route.method, headers: { ...route.headers, ...auth } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  it("none or wrong credentials are 401 on each; the right ones are let through", async () => {
+    await start({ ADMIN_PASSWORD: "pw" });
+    for (const route of ROUTES) {
+      const label = `${route.method} ${route.path}`;
+      expect(await ask(route, {}), `${label} without credentials`).toBe(401);
+      expect(await ask(route, basic("admin", "nope")), `${label} with a wrong password`).toBe(401);
+      expect(await ask(route, basic("root", "pw")), `${label} with a wrong user`).toBe(401);
+      expect(await ask(route, basic("admin", "")), `${label} with an empty password`).toBe(401);
+      expect([200, 404], `${label} with the right credentials`).toContain(await ask(route, basic("admin", "pw")));
+    }
+  });
+
+  it("without ADMIN_PASSWORD (and no DEV_MODE) each is closed: 503, whatever is sent", async () => {
+    await start();
+    for (const route of ROUTES) {
+      expect(await ask(route, basic("admin", "")), `${route.method} ${route.path}`).toBe(503);
+      expect(await ask(route, {}), `${route.method} ${route.path}`).toBe(503);
+    }
+  });
+});
