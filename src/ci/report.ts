@@ -46,6 +46,8 @@ export interface CiRunFacts {
   notes?: readonly string[] | undefined;
   /** Where the task's time went so far (the queue wait included). */
   phases?: PhaseTimings | undefined;
+  /** The task log's public link (PUBLIC_URL), or null. */
+  logUrl?: string | null | undefined;
 }
 
 /** Failed tests listed in the summary; the rest are counted. */
@@ -121,6 +123,7 @@ function reportSummary(facts: CiRunFacts, redact: Redact): string {
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
   );
   if (facts.junit && facts.junit.total > 0) lines.push(`- **Tests:** ${countsText(facts.junit)} (JUnit reports)`);
+  if (facts.logUrl) lines.push(`- **Log:** [task log](${facts.logUrl})`);
   if (facts.artifacts) {
     lines.push("url" in facts.artifacts ? `- **Artifacts:** [${escapeLinkText(facts.artifacts.label ?? "download (.tar.gz)")}](${facts.artifacts.url})` : `- **Artifacts:** ${redact(facts.artifacts.note)}`);
   }
