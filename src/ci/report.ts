@@ -123,10 +123,10 @@ function reportSummary(facts: CiRunFacts, redact: Redact): string {
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
   );
   if (facts.junit && facts.junit.total > 0) lines.push(`- **Tests:** ${countsText(facts.junit)} (JUnit reports)`);
-  if (facts.logUrl) lines.push(`- **Log:** [task log](${facts.logUrl})`);
   if (facts.artifacts) {
     lines.push("url" in facts.artifacts ? `- **Artifacts:** [${escapeLinkText(facts.artifacts.label ?? "download (.tar.gz)")}](${facts.artifacts.url})` : `- **Artifacts:** ${redact(facts.artifacts.note)}`);
   }
+  if (facts.logUrl) lines.push(`- **Log:** [task log](${facts.logUrl})`);
   const failures = facts.failures ?? [];
   if (failures.length) {
     lines.push("", "### Failed tests", "");

@@ -81,6 +81,21 @@ describe("summary", () => {
       ].join("\n"),
     );
   });
+  it("links the task's log when it has a public link (PUBLIC_URL)", () => {
+    const out = renderCiReport(facts({ artifacts: { url: "https://a.example/x.tar.gz", label: "x.tar.gz" }, logUrl: "https://devs.example.com/logs/ci-1/ab12" }), redact);
+    expect(out.summary).toBe(
+      [
+        "- **Command:** `./runtests.sh`",
+        "- **Exit code:** 0",
+        "- **Duration:** 1m 3s",
+        "- **Container:** `eamonn`",
+        "- **Commit:** `0123456`",
+        "- **Artifacts:** [x.tar.gz](https://a.example/x.tar.gz)",
+        "- **Log:** [task log](https://devs.example.com/logs/ci-1/ab12)",
+      ].join("
+"),
+    );
+  });
   it("says where the time went, in one line after the duration", () => {
     const out = renderCiReport(facts({ phases: { queue: 200, container: 420, checkout: 310, tests: 62_000, publish: 90 } }), redact);
     expect(out.summary).toBe(
