@@ -92,8 +92,7 @@ describe("summary", () => {
         "- **Commit:** `0123456`",
         "- **Artifacts:** [x.tar.gz](https://a.example/x.tar.gz)",
         "- **Log:** [task log](https://devs.example.com/logs/ci-1/ab12)",
-      ].join("
-"),
+      ].join("\n"),
     );
   });
   it("says where the time went, in one line after the duration", () => {
