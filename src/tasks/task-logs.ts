@@ -7,17 +7,17 @@ import { appendFile, mkdir, readdir, readFile, stat, unlink } from "node:fs/prom
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { safeName } from "../names/safe-name.js";
-import type { Redactor } from "../publish/redact.js";
 
 /** A task's file grows to this size at most; one line then says it was cut. */
-export const MAX_TASK_LOG_BYTES = 5 * 1024 * 1024;
+const MAX_TASK_LOG_BYTES = 5 * 1024 * 1024;
 
 /** Task ids the routes accept: what tasks/task.ts makes, and nothing with a path separator. */
 const TASK_ID = /^[\w.:-]{1,200}$/;
 
 export interface TaskLogOptions {
   dir: string;
-  redact: Redactor;
+  /** The server's redactor (publish/redact.ts createRedactor with its secret values). */
+  redact: (text: string) => string;
   /** Called once, on the first failed write (an unwritable directory must not flood the console). */
   warn: (error: unknown) => void;
   maxBytes?: number;
@@ -165,7 +165,7 @@ export class TaskLogs {
 }
 
 /** `2026-12-02T03:40:00.000Z INFO pool: task started {"slot":"eamonn"}`, or a container's `stdout | line`. */
-export function formatLine(entry: Record<string, unknown>): string {
+function formatLine(entry: Record<string, unknown>): string {
   const time = typeof entry.time === "number" ? new Date(entry.time).toISOString() : new Date().toISOString();
   const level = LEVELS[entry.level as number] ?? String(entry.level ?? "");
   const who = typeof entry.name === "string" && entry.name !== "devs-webhook" ? `${entry.name}: ` : "";

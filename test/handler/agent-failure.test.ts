@@ -157,7 +157,7 @@ describe("a failed agent task's comment", () => {
       logUrl: (task) => `https://devs.example.com/logs/${task.id}/0123abcd`,
     });
     expect(body).toBe(
-      `${failed("task-linked", "the task stopped because of an error on the server; an operator can find the details in the server log under task \`task-linked\`.", TO_CONTAINER)}\n\n[Log](https://devs.example.com/logs/task-linked/0123abcd)`,
+      `${failed("task-linked", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-linked`.", TO_CONTAINER)}\n\n[Log](https://devs.example.com/logs/task-linked/0123abcd)`,
     );
   });
 
