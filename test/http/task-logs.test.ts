@@ -77,6 +77,9 @@ describe("task logs", () => {
     for (const id of ["agent-404", "..%2Fagent-2", "..%2F..%2Fetc%2Fpasswd", "%2e%2e"]) {
       expect((await fetch(`${url}/tasks/${id}/log`, { headers: basic("admin", "adm1n-pass") })).status, id).toBe(404);
     }
+    // The dashboard's row of the finished task links it.
+    const page = await (await fetch(`${url}/`, { headers: { ...basic("admin", "adm1n-pass"), accept: "text/html" } })).text();
+    expect(page).toMatch(/<tr data-task="agent-2" data-state="done">.*?<td><a href="\/tasks\/agent-2\/log" rel="noreferrer">log<\/a><\/td>/);
     // Without PUBLIC_URL there is no public link.
     expect((await fetch(`${url}/logs/agent-2/${taskLogToken(SECRET, "agent-2")}`)).status).toBe(404);
   });
