@@ -138,6 +138,11 @@ export class TaskLogs {
         (s) => s.size,
         () => 0,
       );
+      // Cut already, before this process forgot the file.
+      if (file.bytes >= this.maxBytes) {
+        file.cut = true;
+        file.pending = [];
+      }
       while (file.pending.length) {
         let text = file.pending.splice(0).join("");
         const room = this.maxBytes - file.bytes;
@@ -158,8 +163,10 @@ export class TaskLogs {
       }
     } finally {
       file.writing = null;
-      // Lines that came while the last write ran.
+      // Lines that came while the last write ran; else the file is forgotten until its next line
+      // (its size is read again then), so a long-running server holds no state per past task.
       if (file.pending.length && !file.cut) file.writing = this.drain(path, file);
+      else if (!file.cut) this.files.delete(path);
     }
   }
 }

@@ -116,6 +116,17 @@ describe("task logs", () => {
     const text = (await logs.read("t1"))!;
     expect(text.split("\n").filter((l) => l.includes("log cut at 100 bytes"))).toHaveLength(1);
     expect(Buffer.byteLength(text)).toBeLessThan(200);
+    // A process that starts again does not add to a full file.
+    const again = new TaskLogs({ dir, redact: (t) => t, warn: (e) => warnings.push(e), maxBytes: 100 });
+    again.append("t1", "one more");
+    await again.flush();
+    expect(await again.read("t1")).toBe(text);
+    // A file is written in several turns, its size counted across them.
+    logs.append("t3", "a".repeat(60));
+    await logs.flush();
+    logs.append("t3", "b".repeat(60));
+    await logs.flush();
+    expect((await logs.read("t3"))!.split("\n").filter((l) => l.includes("log cut"))).toHaveLength(1);
     writeFileSync(join(dir, "file"), "");
     const broken = new TaskLogs({ dir: join(dir, "file", "logs"), redact: (t) => t, warn: (e) => warnings.push(e) });
     broken.append("t2", "a");
