@@ -296,6 +296,7 @@ export function errorOutput(
     details?: string | null | undefined;
     notes?: readonly string[] | undefined;
     phases?: PhaseTimings | undefined;
+    logUrl?: string | null | undefined;
   },
   redact: Redact,
 ): CheckOutput {
@@ -307,6 +308,7 @@ export function errorOutput(
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
     `- **Duration:** ${formatDuration(facts.durationMs)}`,
     ...timeItem(facts.phases),
+    ...(facts.logUrl ? [`- **Log:** [task log](${facts.logUrl})`] : []),
   ];
   for (const note of facts.notes ?? []) lines.push("", `> ${oneLine(redact(note), 1000)}`);
   const out: CheckOutput = { title: "Could not run the tests", summary: lines.join("\n") };

@@ -269,6 +269,7 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, run:
         details: Array.isArray(lastLines) ? lastLines.join("\n") : null,
         notes: run.notes,
         phases: withQueue(ctx.queuedMs, run.clock.timings()),
+        logUrl: deps.logUrl?.(task) ?? null,
       },
       redact,
     );
