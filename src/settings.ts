@@ -159,6 +159,14 @@ export const SETTINGS = {
   repoCacheDir: { names: ["REPO_CACHE_DIR"], default: "~/.devs-webhook/repos", group: "Pool", doc: "Bare repository caches." },
   workspaceDir: { names: ["WORKSPACE_DIR"], default: "~/.devs-webhook/workspaces", group: "Pool", doc: "Per-task worktrees." },
   dataDir: { names: ["DATA_DIR"], default: "~/.devs-webhook", group: "Pool", doc: "Task journal and delivery memory." },
+  taskLogsEnabled: {
+    names: ["TASK_LOGS_ENABLED", "CONTAINER_LOGS_ENABLED"],
+    default: "true",
+    group: "Pool",
+    doc: "Keep each task's log (its container output and the server's lines about it, secrets redacted) in a file.",
+  },
+  taskLogDir: { names: ["TASK_LOG_DIR", "CONTAINER_LOGS_DIR"], default: "", group: "Pool", doc: "Folder of the task logs (default: DATA_DIR/task-logs)." },
+  taskLogRetentionDays: { names: ["TASK_LOG_RETENTION_DAYS"], default: "14", group: "Pool", doc: "Task logs older than this many days are deleted (at start and daily)." },
   devsEnvsDir: { names: ["DEVS_ENVS_DIR"], default: "~/.devs/envs", group: "Pool", doc: "Operator DEVS.yml layers." },
   defaultImage: { names: ["DEFAULT_IMAGE"], default: "mcr.microsoft.com/devcontainers/base:bookworm", group: "Pool", doc: "Image for repositories without a devcontainer.json." },
   dockerHost: { names: ["DOCKER_HOST"], default: "", group: "Pool", doc: "Docker engine address (default: the local socket): unix:///path or tcp://host:port." },
@@ -194,6 +202,11 @@ export const SETTINGS = {
   },
   devMode: { names: ["DEV_MODE"], default: "false", group: "Server", doc: "Development conveniences (never in production)." },
   logLevel: { names: ["LOG_LEVEL"], default: "info", group: "Server", doc: "trace, debug, info, warn, error, fatal or silent." },
+  publicUrl: {
+    names: ["PUBLIC_URL"],
+    group: "Server",
+    doc: "The server's public base URL (https://devs.example.com): final comments and check runs then link the task's log.",
+  },
   logFormat: { names: ["LOG_FORMAT"], default: "json", group: "Server", doc: "json or pretty (the original's console is pretty)." },
   redeliverMissed: {
     names: ["REDELIVER_MISSED"],
@@ -296,6 +309,9 @@ export interface Settings {
   repoCacheDir: string;
   workspaceDir: string;
   dataDir: string;
+  /** null: task logs are off (TASK_LOGS_ENABLED=false). */
+  taskLogDir: string | null;
+  taskLogRetentionDays: number;
   devsEnvsDir: string;
   defaultImage: string;
   dockerHost: string | null;
@@ -311,6 +327,8 @@ export interface Settings {
   metricsToken: string | null;
   devMode: boolean;
   logLevel: LogLevel;
+  /** The server's public base URL, without a trailing slash; null when unset. */
+  publicUrl: string | null;
   logFormat: "json" | "pretty";
   production: boolean;
   redeliverMissed: boolean;
@@ -647,6 +665,8 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     repoCacheDir: dir(env, "repoCacheDir", home),
     workspaceDir: dir(env, "workspaceDir", home),
     dataDir: dir(env, "dataDir", home),
+    taskLogDir: bool(env, "taskLogsEnabled") ? (str(env, "taskLogDir") ? dir(env, "taskLogDir", home) : resolve(dir(env, "dataDir", home), "task-logs")) : null,
+    taskLogRetentionDays: int(env, "taskLogRetentionDays", 1, 3650)!,
     devsEnvsDir: dir(env, "devsEnvsDir", home),
     defaultImage: str(env, "defaultImage")!,
     dockerHost: str(env, "dockerHost"),
@@ -661,6 +681,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     devMode: bool(env, "devMode"),
     logLevel: oneOf(env, "logLevel", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const),
     logFormat: logFormat(env),
+    publicUrl: url(env, "publicUrl")?.replace(/\/+$/, "") ?? null,
     production: str(env, "nodeEnv") === "production",
     redeliverMissed: bool(env, "redeliverMissed"),
     redeliveryIntervalMinutes: int(env, "redeliveryIntervalMinutes", 1, 24 * 60)!,
@@ -704,10 +725,8 @@ const ORIGINAL_ONLY: Readonly<Record<string, string>> = {
   WEBHOOK_PATH: "deliveries are accepted at /webhook and /api/github/webhooks",
   CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
   DEVS_CLAUDE_CONFIG_DIR: "nothing is mounted into containers: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), which stays on the server",
-  CONTAINER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
-  CONTAINER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
-  WORKER_LOGS_ENABLED: "container output is in the server's log (LOG_LEVEL=debug)",
-  WORKER_LOGS_DIR: "container output is in the server's log (LOG_LEVEL=debug)",
+  WORKER_LOGS_ENABLED: "each task's log is kept under TASK_LOG_DIR (TASK_LOGS_ENABLED)",
+  WORKER_LOGS_DIR: "each task's log is kept under TASK_LOG_DIR (TASK_LOGS_ENABLED)",
 };
 
 /** Set variables of the original's that have no effect here, for one start-up warning. */

@@ -156,6 +156,8 @@ function renderTask(t: TaskSummary, now: number): string {
   const ended = t.finished_at ? Date.parse(t.finished_at) : null;
   const took = started === null ? "—" : ended === null ? since(started, now) : duration(ended - started);
   const report = t.kind === "ci" ? link(t.report_url, "check run") : link(t.report_url, "progress comment");
+  // Same origin and the same Basic auth as this page; the log is served as plain text.
+  const log = t.finished_at ? `<a href="/tasks/${escapeHtml(encodeURIComponent(t.id))}/log" rel="noreferrer">log</a>` : "—";
   const cancel = ACTIVE.has(t.state) ? `<button type="button" data-cancel="${escapeHtml(t.id)}">cancel</button>` : "";
   return (
     `<tr data-task="${escapeHtml(t.id)}" data-state="${escapeHtml(t.state)}">` +
@@ -165,7 +167,7 @@ function renderTask(t: TaskSummary, now: number): string {
     (t.detail ? `<div class="detail">${escapeHtml(t.detail)}</div>` : "") +
     `</td><td>${escapeHtml(t.slot ?? "—")}</td>` +
     `<td>${time(t.created_at, now)}</td><td>${time(t.started_at, now)}</td><td>${time(t.finished_at, now)}</td><td>${took}</td>` +
-    `<td>${t.cost_usd ? `$${t.cost_usd.toFixed(4)}` : "—"}</td><td>${report}</td><td>${cancel}</td></tr>`
+    `<td>${t.cost_usd ? `$${t.cost_usd.toFixed(4)}` : "—"}</td><td>${report}</td><td>${log}</td><td>${cancel}</td></tr>`
   );
 }
 
@@ -175,14 +177,14 @@ export function renderFragments(view: DashboardView): DashboardFragments {
   const summary = `${pool.running} of ${pool.max_concurrent_tasks} running · ${queued} queued · updated ${utc(new Date(now).toISOString())} UTC`;
   const rows = tasks.length
     ? tasks.map((t) => renderTask(t, now)).join("")
-    : `<tr><td colspan="11" class="empty">no tasks yet</td></tr>`;
+    : `<tr><td colspan="12" class="empty">no tasks yet</td></tr>`;
   return {
     now,
     summary: escapeHtml(summary),
     pool: pool.slots.map((s) => renderSlot(s, now)).join(""),
     tasks:
       `<table><thead><tr><th>state</th><th>kind</th><th>task</th><th>slot</th><th>created</th><th>started</th><th>finished</th>` +
-      `<th>duration</th><th>cost</th><th>report</th><th></th></tr></thead><tbody>${rows}</tbody></table>`,
+      `<th>duration</th><th>cost</th><th>report</th><th>log</th><th></th></tr></thead><tbody>${rows}</tbody></table>`,
   };
 }
 

@@ -19,6 +19,10 @@ export interface AdminOperations {
   metrics?(): Promise<{ text: string; contentType: string }>;
   /** Each slot's queue, running task and warm containers (the dashboard). */
   poolView?(): Promise<PoolView>;
+  /** A task's log (GET /tasks/{id}/log), or null when it has none. */
+  taskLog?(id: string): Promise<string | null>;
+  /** A task's log for its public link (GET /logs/{id}/{token}, PUBLIC_URL), or null when the token is wrong or there is none. */
+  publicTaskLog?(id: string, token: string): Promise<string | null>;
   /** The pool's events until the returned function is called (GET /events). */
   subscribe?(listener: (event: LiveEvent) => void): () => void;
 }
@@ -102,6 +106,14 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
     });
     return true;
   }
+  // The unguessable link in final comments: the token is the credential, and a wrong one looks missing.
+  const publicLog = /^\/logs\/([^/]+)\/([^/]+)$/.exec(path);
+  if (publicLog && ops.publicTaskLog) {
+    if (req.method !== "GET") return methodNotAllowed(res);
+    const id = decodeSegment(publicLog[1]!);
+    sendLog(res, id === null ? null : await ops.publicTaskLog(id, publicLog[2]!));
+    return true;
+  }
   const routes: Route[] = [
     {
       method: "GET",
@@ -138,6 +150,15 @@ export async function handleAdminRoute(req: IncomingMessage, res: ServerResponse
         const limit = parseTaskLimit(u.searchParams.get("limit"));
         if (limit === null) return sendJson(r, 400, { error: `limit must be a whole number of 1 or more (at most ${MAX_TASK_LIMIT} tasks are listed)` });
         sendJson(r, 200, { tasks: ops.recentTasks(limit) });
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/tasks\/([^/]+)\/log$/,
+      handle: async (r, m) => {
+        if (!ops.taskLog) return notAvailable(r);
+        const id = decodeSegment(m[1]!);
+        sendLog(r, id === null ? null : await ops.taskLog(id));
       },
     },
     {
@@ -182,6 +203,26 @@ async function dashboardView(ops: AdminOperations): Promise<DashboardView | null
   if (!ops.poolView || !ops.recentTasks) return null;
   const pool = await ops.poolView();
   return { now: Date.now(), pool, tasks: ops.recentTasks(DASHBOARD_TASKS) };
+}
+
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+/** A task's log as plain text (never rendered: it holds what hostile code printed), or 404. */
+function sendLog(res: ServerResponse, text: string | null): void {
+  if (text === null) return sendJson(res, 404, { error: "no log for this task" });
+  res.writeHead(200, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+  });
+  res.end(text);
 }
 
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

@@ -20,6 +20,8 @@ export interface AgentReporterOptions {
   timeoutMinutes: number;
   log: Logger;
   now?: (() => number) | undefined;
+  /** The public link of a task's log (PUBLIC_URL), put in its final comment. */
+  logUrl?: ((task: Task) => string | null) | undefined;
 }
 
 type ClosingReaction = Extract<Reaction, "rocket" | "confused">;
@@ -31,7 +33,7 @@ export class AgentReporter implements TaskReporter<AgentReport> {
 
   constructor(private readonly options: AgentReporterOptions) {
     this.now = options.now ?? Date.now;
-    this.writes = new TaskWrites(async (task) => new TaskPublisher((await options.github(task)).octokit, task));
+    this.writes = new TaskWrites(async (task) => new TaskPublisher((await options.github(task)).octokit, task, options.logUrl?.(task) ?? null));
   }
 
   queued(task: Task, info: { slot: string; position: number }): Promise<void> {

@@ -46,6 +46,8 @@ export interface CiRunFacts {
   notes?: readonly string[] | undefined;
   /** Where the task's time went so far (the queue wait included). */
   phases?: PhaseTimings | undefined;
+  /** The task log's public link (PUBLIC_URL), or null. */
+  logUrl?: string | null | undefined;
 }
 
 /** Failed tests listed in the summary; the rest are counted. */
@@ -124,6 +126,7 @@ function reportSummary(facts: CiRunFacts, redact: Redact): string {
   if (facts.artifacts) {
     lines.push("url" in facts.artifacts ? `- **Artifacts:** [${escapeLinkText(facts.artifacts.label ?? "download (.tar.gz)")}](${facts.artifacts.url})` : `- **Artifacts:** ${redact(facts.artifacts.note)}`);
   }
+  if (facts.logUrl) lines.push(`- **Log:** [task log](${facts.logUrl})`);
   const failures = facts.failures ?? [];
   if (failures.length) {
     lines.push("", "### Failed tests", "");
@@ -293,6 +296,7 @@ export function errorOutput(
     details?: string | null | undefined;
     notes?: readonly string[] | undefined;
     phases?: PhaseTimings | undefined;
+    logUrl?: string | null | undefined;
   },
   redact: Redact,
 ): CheckOutput {
@@ -304,6 +308,7 @@ export function errorOutput(
     `- **Commit:** ${code(shortSha(facts.headSha))}`,
     `- **Duration:** ${formatDuration(facts.durationMs)}`,
     ...timeItem(facts.phases),
+    ...(facts.logUrl ? [`- **Log:** [task log](${facts.logUrl})`] : []),
   ];
   for (const note of facts.notes ?? []) lines.push("", `> ${oneLine(redact(note), 1000)}`);
   const out: CheckOutput = { title: "Could not run the tests", summary: lines.join("\n") };

@@ -48,6 +48,8 @@ export interface CiRunnerDeps {
   abortedUploadMs?: number | undefined;
   log: Logger;
   now?: () => number;
+  /** The public link of a task's log (PUBLIC_URL), put in the check run's summary. */
+  logUrl?: ((task: Task) => string | null) | undefined;
 }
 
 export function createCiRunner(deps: CiRunnerDeps): TaskExecutor<CiReport> {
@@ -234,6 +236,7 @@ async function reportRun(
       reason,
       notes: run.notes,
       phases: withQueue(ctx.queuedMs, run.clock.timings()),
+      logUrl: deps.logUrl?.(task) ?? null,
     },
     redact,
   );
@@ -266,6 +269,7 @@ async function reportError(deps: CiRunnerDeps, task: Task, ctx: RunContext, run:
         details: Array.isArray(lastLines) ? lastLines.join("\n") : null,
         notes: run.notes,
         phases: withQueue(ctx.queuedMs, run.clock.timings()),
+        logUrl: deps.logUrl?.(task) ?? null,
       },
       redact,
     );

@@ -14,6 +14,8 @@ export class TaskPublisher {
   constructor(
     private readonly octokit: GitHubClient,
     private readonly task: Task,
+    /** The task log's public link for the final comment (PUBLIC_URL), or null. */
+    private readonly logUrl: string | null = null,
   ) {}
 
   private get repo() {
@@ -28,7 +30,7 @@ export class TaskPublisher {
   }
 
   private async write(progress: Progress): Promise<void> {
-    const body = renderProgress(this.task.id, progress);
+    const body = renderProgress(this.task.id, progress, this.logUrl);
     if (body === this.lastBody) return;
     if (this.commentId === null) this.commentId = await this.findExisting();
     if (this.commentId === null) {

@@ -69,7 +69,16 @@ const timeLine = (phases: PhaseTimings | undefined) => {
 /** Keeps comments under GitHub's 65,536-character limit with room for the header. */
 const MAX_SUMMARY = 60_000;
 
-export function renderProgress(taskId: string, p: Progress): string {
+/** Stages after which the task's log is complete. */
+const FINAL_STAGES: ReadonlySet<Progress["stage"]> = new Set(["done", "failed", "stopped", "timed_out", "cancelled"]);
+
+/** The comment for a stage; a final stage ends with a link to the task's log when there is one (PUBLIC_URL). */
+export function renderProgress(taskId: string, p: Progress, logUrl: string | null = null): string {
+  const body = renderStage(taskId, p);
+  return logUrl && FINAL_STAGES.has(p.stage) ? `${body}\n\n[Log](${logUrl})` : body;
+}
+
+function renderStage(taskId: string, p: Progress): string {
   const marker = markerFor(taskId);
   switch (p.stage) {
     case "queued":

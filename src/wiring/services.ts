@@ -31,6 +31,7 @@ import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 import { UsageLedger } from "../budget/ledger.js";
 import { phasesInSeconds } from "../tasks/phases.js";
+import { checkTaskLogToken, publicTaskLogUrl, TaskLogs } from "../tasks/task-logs.js";
 import { VERSION } from "../version.js";
 import { DeliveryOutcomes } from "../webhooks/outcomes.js";
 
@@ -39,6 +40,8 @@ export interface GitHubParts {
   log: Logger;
   probot: Probot;
   identity: BotIdentity;
+  /** The task logs `log` writes to (openServices); without them no task's log is kept or served. */
+  taskLogs?: TaskLogs | undefined;
 }
 
 export interface ServiceOptions {
@@ -90,10 +93,11 @@ export interface Services extends GitHubParts {
  * and in App mode the sweep that asks GitHub again for missed deliveries (github/redelivery.ts).
  */
 export async function openServices(settings: Settings, options: ServiceOptions = {}): Promise<Services> {
-  const log = await createLogger(settings);
+  const taskLogs = openTaskLogs(settings, (error) => log.warn({ err: error, dir: settings.taskLogDir }, "cannot write task logs; they are not kept"));
+  const log = await createLogger(settings, taskLogs?.stream());
   const probot = createProbot(settings, log);
   const identity = await resolveBotIdentity(probot, settings, log);
-  const services = buildServices(settings, { log, probot, identity }, options);
+  const services = buildServices(settings, { log, probot, identity, taskLogs }, options);
   if (settings.auth.kind !== "app" || !settings.redeliverMissed) return services;
   const sweeper = new RedeliverySweeper({ appClient: () => probot.auth(), memory: services.memory, log: log.child({ name: "redelivery" }) });
   sweeper.start(settings.redeliveryIntervalMinutes * 60_000);
@@ -106,8 +110,19 @@ export async function openServices(settings: Settings, options: ServiceOptions =
   };
 }
 
+/** The task logs of TASK_LOG_DIR, redacted with the settings' secrets; null when they are off. */
+export function openTaskLogs(settings: Settings, warn: (error: unknown) => void): TaskLogs | undefined {
+  if (!settings.taskLogDir) return undefined;
+  return new TaskLogs({ dir: settings.taskLogDir, redact: createRedactor(secretValues(settings)), warn });
+}
+
 export function buildServices(settings: Settings, github: GitHubParts, options: ServiceOptions = {}): Services {
   const { log, probot, identity } = github;
+  const taskLogs = github.taskLogs ?? null;
+  const pruneLogs = taskLogs ? pruneEveryDay(taskLogs, settings.taskLogRetentionDays, log) : null;
+  const webhookSecret = settings.webhookSecret;
+  const logUrl =
+    taskLogs && settings.publicUrl && webhookSecret ? (task: Task) => publicTaskLogUrl(settings.publicUrl!, webhookSecret, task.id) : null;
   const now = options.now ?? (() => new Date());
   // One cache of who may write where, for every handler and the agent's conversation.
   const permissions = new PermissionCache();
@@ -120,7 +135,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   const ledger = new UsageLedger(db);
   const built: DockerTaskKinds | null = options.kinds
     ? null
-    : buildTaskKinds(settings, { log, identity, bot, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger });
+    : buildTaskKinds(settings, { log, identity, bot, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger, logUrl });
   const kinds = options.kinds ?? built!.kinds;
 
   const memory = new SqliteDeliveryMemory(db);
@@ -232,6 +247,13 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         phases: e.phases ? phasesInSeconds(e.phases) : null,
       })),
     metrics: () => metrics.exposition(),
+    ...(taskLogs
+      ? {
+          taskLog: (id: string) => taskLogs.read(id),
+          publicTaskLog: async (id: string, token: string) =>
+            settings.publicUrl && webhookSecret && checkTaskLogToken(webhookSecret, id, token) ? taskLogs.read(id) : null,
+        }
+      : {}),
     poolView: async () => poolView(pool, settings, await warm()),
     subscribe: (listener) => pool.observe((event) => listener(liveEvent(event))),
   };
@@ -250,9 +272,21 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     close: async () => {
       await pool.close();
       await built?.model.close();
+      if (pruneLogs) clearInterval(pruneLogs);
+      await taskLogs?.flush();
       db.close();
     },
   };
+}
+
+/** Deletes task logs past their retention now and then once a day. */
+function pruneEveryDay(taskLogs: TaskLogs, days: number, log: Logger): NodeJS.Timeout {
+  const prune = () =>
+    void taskLogs.prune(days).then((removed) => {
+      if (removed) log.info({ removed, days }, "deleted task logs past TASK_LOG_RETENTION_DAYS");
+    });
+  prune();
+  return setInterval(prune, 86_400_000).unref();
 }
 
 /** An allowlist as /status shows it: `"*"`, `"write access"`, or the logins. */

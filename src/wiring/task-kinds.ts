@@ -49,6 +49,8 @@ export interface SharedParts {
   /** The clock for the times the reporters write. */
   now: () => Date;
   ledger: UsageLedger;
+  /** The public link of a task's log, for final comments and check runs; null without PUBLIC_URL. */
+  logUrl: ((task: Task) => string | null) | null;
 }
 
 export interface DockerTaskKinds {
@@ -59,6 +61,7 @@ export interface DockerTaskKinds {
 
 export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerTaskKinds {
   const { log, identity, bot, github, devsConfig, permissions, secrets, redact, now, ledger } = shared;
+  const logUrl = shared.logUrl ?? undefined;
   const docker = connectDocker(settings.dockerHost, settings.dockerTlsCertPath);
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
@@ -117,7 +120,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     redact,
     log,
   });
-  const agentReporter = new AgentReporter({ github, timeoutMinutes: settings.containerTimeoutMinutes, log, now: () => now().getTime() });
+  const agentReporter = new AgentReporter({ github, timeoutMinutes: settings.containerTimeoutMinutes, log, now: () => now().getTime(), logUrl });
 
   const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }), now });
   const ci = createCiRunner({
@@ -133,6 +136,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     secrets: () => secrets,
     timeoutMinutes: settings.containerTimeoutMinutes,
     log,
+    logUrl,
   });
 
   return {

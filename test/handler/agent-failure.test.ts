@@ -75,8 +75,8 @@ function runnerDeps(log: Logger, over: { sync?: RepoCache["sync"]; prepareContai
 }
 
 /** The agent kind as `serve` wires it: this runner and the reporter, on the same GitHub client. */
-function runAgentInPool(task: Task, deps: AgentRunnerDeps, options: TestPoolOptions = {}) {
-  const reporter = new AgentReporter({ github: async () => ({ octokit }), timeoutMinutes: 30, log: deps.log, now: () => 0 });
+function runAgentInPool(task: Task, deps: AgentRunnerDeps, options: TestPoolOptions = {}, logUrl?: (task: Task) => string | null) {
+  const reporter = new AgentReporter({ github: async () => ({ octokit }), timeoutMinutes: 30, log: deps.log, now: () => 0, logUrl });
   return runInPool(task, { execute: createAgentRunner(deps), reporter }, options);
 }
 
@@ -87,6 +87,8 @@ interface Scenario {
   taskId: string;
   sync?: RepoCache["sync"];
   prepareContainer?: AgentRunnerDeps["prepareContainer"];
+  /** The task log's public link (PUBLIC_URL). */
+  logUrl?: (task: Task) => string | null;
 }
 
 /** Runs one task whose step fails as the scenario says; returns the body of its failure comment and the log. */
@@ -112,7 +114,7 @@ async function runFailing(scenario: Scenario): Promise<{ body: string; lines: Ar
     .reply(200, { id: 77 })
     .post("/repos/acme/widgets/issues/comments/99/reactions", { content: "confused" })
     .reply(201, {});
-  const end = await runAgentInPool(task, deps);
+  const end = await runAgentInPool(task, deps, {}, scenario.logUrl);
   expect(end.state).toBe("failed");
   scope.done();
   return { body, lines };
@@ -144,6 +146,19 @@ describe("a failed agent task's comment", () => {
     const logged = lines.find((l) => l.msg === "agent task failed");
     expect(logged).toMatchObject({ level: 50, task: "task-enoent", repo: "acme/widgets", slot: "eamonn", failure: "docker_unreachable" });
     expect((logged!.err as { message: string }).message).toBe(`connect ENOENT ${socket}`);
+  });
+
+  it("with PUBLIC_URL: ends with the link to the task's log, on the final comment only", async () => {
+    const { body } = await runFailing({
+      taskId: "task-linked",
+      prepareContainer: async () => {
+        throw new TypeError("boom");
+      },
+      logUrl: (task) => `https://devs.example.com/logs/${task.id}/0123abcd`,
+    });
+    expect(body).toBe(
+      `${failed("task-linked", "the task stopped because of an error on the server; an operator can find the details in the server log under task `task-linked`.", TO_CONTAINER)}\n\n[Log](https://devs.example.com/logs/task-linked/0123abcd)`,
+    );
   });
 
   it("a TypeError: a generic line, never its text", async () => {

@@ -8,6 +8,7 @@ import {
   countsText,
   decideConclusion,
   endedEarlyOutput,
+  errorOutput,
   logText,
   queuedOutput,
   renderCiReport,
@@ -79,6 +80,35 @@ describe("summary", () => {
         "- **Commit:** `0123456`",
         "- **Artifacts:** [x.tar.gz (1 KiB)](https://a.example/x.tar.gz)",
       ].join("\n"),
+    );
+  });
+  it("links the task's log when it has a public link (PUBLIC_URL)", () => {
+    const out = renderCiReport(facts({ artifacts: { url: "https://a.example/x.tar.gz", label: "x.tar.gz" }, logUrl: "https://devs.example.com/logs/ci-1/ab12" }), redact);
+    expect(out.summary).toBe(
+      [
+        "- **Command:** `./runtests.sh`",
+        "- **Exit code:** 0",
+        "- **Duration:** 1m 3s",
+        "- **Container:** `eamonn`",
+        "- **Commit:** `0123456`",
+        "- **Artifacts:** [x.tar.gz](https://a.example/x.tar.gz)",
+        "- **Log:** [task log](https://devs.example.com/logs/ci-1/ab12)",
+      ].join("\n"),
+    );
+  });
+  it("links the task's log from a run that broke before its tests, too", () => {
+    const base = { reason: "The tests could not be run: the image did not build.", command: "make test", container: "eamonn", headSha: SHA, durationMs: 4000 };
+    const lines = [
+      "The tests could not be run: the image did not build.",
+      "",
+      "- **Command:** `make test` (not run)",
+      "- **Container:** `eamonn`",
+      "- **Commit:** `0123456`",
+      "- **Duration:** 4s",
+    ];
+    expect(errorOutput(base, redact).summary).toBe(lines.join("\n"));
+    expect(errorOutput({ ...base, logUrl: "https://devs.example.com/logs/ci-1/ab12" }, redact).summary).toBe(
+      [...lines, "- **Log:** [task log](https://devs.example.com/logs/ci-1/ab12)"].join("\n"),
     );
   });
   it("says where the time went, in one line after the duration", () => {

@@ -222,6 +222,14 @@ describe("moving from the original", () => {
       { name: "CLAUDE_CONFIG_DIR", instead: expect.stringContaining("CLAUDE_CODE_OAUTH_TOKEN") },
     ]);
   });
+  it("reads the original's container-log settings as the task logs' (no warning for them)", () => {
+    expect(unusedOriginalSettings({ CONTAINER_LOGS_ENABLED: "false", CONTAINER_LOGS_DIR: "/l" })).toEqual([]);
+    expect(loadSettings({}, HOME).taskLogDir).toBe(`${HOME}/.devs-webhook/task-logs`);
+    expect(loadSettings({ CONTAINER_LOGS_DIR: "/l" }, HOME).taskLogDir).toBe("/l");
+    expect(loadSettings({ CONTAINER_LOGS_ENABLED: "false", CONTAINER_LOGS_DIR: "/l" }, HOME).taskLogDir).toBeNull();
+    expect(loadSettings({}, HOME).taskLogRetentionDays).toBe(14);
+    expect(loadSettings({ PUBLIC_URL: "https://devs.example.com/" }, HOME).publicUrl).toBe("https://devs.example.com");
+  });
 });
 
 describe("a Docker engine over TCP", () => {
