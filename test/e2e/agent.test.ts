@@ -103,6 +103,8 @@ beforeAll(async () => {
       WORKSPACE_DIR: tempDir("devs-e2e-ws-"),
       DEVS_ENVS_DIR: envs,
       LOG_LEVEL: "info",
+      // The final comment links the task's log there, by an unguessable link.
+      PUBLIC_URL: base,
       ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -221,8 +223,14 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     }
     expect(valueOf(metrics, "devs_deliveries_total", { event: "issue_comment", outcome: "queued" })).toBe(1);
     expect(valueOf(metrics, "devs_agent_model_requests_total")).toBeGreaterThanOrEqual(2);
-    // Secrets reach neither GitHub nor the log.
-    const everything = JSON.stringify([sim.comments, sim.pulls]) + serverLog;
+    // The final comment links the task's own log: the server's lines about it, redacted; a guessed link is 404.
+    const logUrl = /\[Log\]\((http:\/\/127\.0\.0\.1:\d+\/logs\/[^)]+)\)/.exec(done.body)?.[1];
+    expect(logUrl, "a [Log](…) link in the final comment").toBeDefined();
+    const taskLog = await (await fetch(logUrl!)).text();
+    expect(taskLog).toContain("starting the agent");
+    expect((await fetch(`${logUrl!.slice(0, -8)}00000000`)).status).toBe(404);
+    // Secrets reach neither GitHub nor the logs.
+    const everything = JSON.stringify([sim.comments, sim.pulls]) + serverLog + taskLog;
     for (const secret of [API_KEY, TOKEN, SECRET, METRICS_TOKEN]) expect(everything).not.toContain(secret);
   }, 240_000);
 
