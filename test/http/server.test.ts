@@ -332,6 +332,11 @@ describe("admin routes over the pool and journal", () => {
 
     const tasks = (await (await fetch(`${server.url}/tasks`, { headers: auth })).json()) as { tasks: Array<{ id: string; state: string }> };
     expect(tasks.tasks.map((t) => t.state)).toEqual(["queued", "running"]);
+    // The shape scripts read: every field of an entry, by name.
+    expect(Object.keys(tasks.tasks[1]!).sort()).toEqual(
+      ["attempts", "container", "cost_usd", "created_at", "detail", "finished_at", "id", "kind", "phases", "repo", "report_url", "slot", "started_at", "state", "target", "title", "url"],
+    );
+    expect(tasks.tasks[1]).toMatchObject({ kind: "agent", repo: "Codertocat/Hello-World", slot: "solo", container: "solo", attempts: 1, cost_usd: 0, phases: null, finished_at: null });
     const waiting = tasks.tasks[0]!.id;
     const cancel = await fetch(`${server.url}/task/${waiting}/cancel`, { method: "POST", headers: auth });
     expect(cancel.status).toBe(200);
