@@ -45,7 +45,7 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
   let email = `${name}@users.noreply.github.com`;
   if (login) {
     try {
-      const octokit = await probot.auth();
+      const octokit = await userLookupClient(probot, settings);
       const { data } = await octokit.request("GET /users/{username}", { username: login });
       email = `${data.id}+${login}@users.noreply.github.com`;
     } catch (error) {
@@ -53,4 +53,16 @@ export async function resolveBotIdentity(probot: Probot, settings: Settings, log
     }
   }
   return { handle, login, commit: { name, email } };
+}
+
+/**
+ * A client that may read a user: the token's in token mode; in App mode an installation's, since
+ * the App's own JWT opens only the App's routes (GitHub refuses it for /users).
+ */
+async function userLookupClient(probot: Probot, settings: Settings) {
+  const client = await probot.auth();
+  if (settings.auth.kind !== "app") return client;
+  const installation = settings.installationId ?? (await client.request("GET /app/installations", { per_page: 1 })).data[0]?.id;
+  if (!installation) throw new Error("the App has no installation yet");
+  return probot.auth(installation);
 }

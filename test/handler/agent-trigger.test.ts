@@ -468,7 +468,8 @@ describe("an App whose GITHUB_MENTIONED_USER is not its login", () => {
     const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "devs" });
     const log = pino({ level: "silent" });
     const probot = createProbot(settings, log, TestOctokit);
-    const lookup = nock(API).get("/app").reply(200, { id: 42, slug: "devs-app" });
+    // Not installed anywhere yet: commits get the plain noreply address.
+    const lookup = nock(API).get("/app").reply(200, { id: 42, slug: "devs-app" }).get("/app/installations").query({ per_page: 1 }).reply(200, []);
     const identity = await resolveBotIdentity(probot, settings, log);
     lookup.done();
     const sink = new MemoryTaskSink();

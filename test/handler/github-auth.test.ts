@@ -39,18 +39,31 @@ describe("the bot's identity", () => {
 
   it("App mode: the login is the App's <slug>[bot], the handle GITHUB_MENTIONED_USER", async () => {
     const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "devs" });
-    const scope = nock("https://api.github.com").get("/app").matchHeader("authorization", /^bearer /i).reply(200, { id: 42, slug: "devs-app" });
+    const scope = nock("https://api.github.com")
+      .get("/app")
+      .matchHeader("authorization", /^bearer /i)
+      .reply(200, { id: 42, slug: "devs-app" })
+      // The bot user's id, for the noreply address GitHub shows with the App's avatar: read as an installation.
+      .get("/app/installations")
+      .query({ per_page: 1 })
+      .reply(200, [{ id: 99 }])
+      .post("/app/installations/99/access_tokens")
+      .reply(201, { token: "ghs_lookup", expires_at: "2099-01-01T00:00:00Z" })
+      .get("/users/devs-app%5Bbot%5D")
+      .matchHeader("authorization", "token ghs_lookup")
+      .reply(200, { id: 4242, login: "devs-app[bot]" });
     const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, silent);
     scope.done();
-    expect({ handle: identity.handle, login: identity.login }).toEqual({ handle: "devs", login: "devs-app[bot]" });
+    expect(identity).toEqual({ handle: "devs", login: "devs-app[bot]", commit: { name: "devs-app[bot]", email: "4242+devs-app[bot]@users.noreply.github.com" } });
   });
 
   it("App mode without GITHUB_MENTIONED_USER: people mention the slug", async () => {
     const settings = testSettings({ GITHUB_TOKEN: "", APP_ID: "42", PRIVATE_KEY: appPrivateKey(), GITHUB_MENTIONED_USER: "" });
-    const scope = nock("https://api.github.com").get("/app").reply(200, { id: 42, slug: "devs-app" });
+    const scope = nock("https://api.github.com").get("/app").reply(200, { id: 42, slug: "devs-app" }).get("/app/installations").query({ per_page: 1 }).reply(200, []);
     const identity = await resolveBotIdentity(createProbot(settings, silent, TestOctokit), settings, silent);
     scope.done();
-    expect({ handle: identity.handle, login: identity.login }).toEqual({ handle: "devs-app", login: "devs-app[bot]" });
+    // Installed nowhere yet: the bot user cannot be read, so the plain noreply address.
+    expect(identity).toEqual({ handle: "devs-app", login: "devs-app[bot]", commit: { name: "devs-app[bot]", email: "devs-app[bot]@users.noreply.github.com" } });
   });
 
   it("token mode: the login is the token's user, and commits carry its noreply address", async () => {
