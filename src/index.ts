@@ -1,19 +1,13 @@
 // The Probot app function: wires events to handlers and nothing else.
 import type { ApplicationFunction } from "probot";
-import { CI_EVENTS, handleCi, type CiDeps } from "./handlers/ci.js";
+import { handleCi, type CiDeps } from "./handlers/ci.js";
 import { handleAgentTrigger, type AgentTriggerDeps } from "./handlers/agent-trigger.js";
 import { ignoringUnreachable } from "./handlers/unreachable.js";
+import { CI_EVENTS } from "./policy/ci.js";
+import { AGENT_TRIGGER_EVENTS } from "./policy/trigger.js";
 
 /** `ci`: push, pull_request and check events run CI; without it they are not wired. */
 export type AppDeps = AgentTriggerDeps & { ci?: CiDeps | undefined };
-
-const AGENT_TRIGGER_EVENTS = [
-  "issues",
-  "issue_comment",
-  "pull_request",
-  "pull_request_review",
-  "pull_request_review_comment",
-] as const;
 
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {

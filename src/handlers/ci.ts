@@ -18,8 +18,6 @@ import { TASK_VERSION, type Task, type TaskRepo } from "../tasks/task.js";
 import { ciTarget, extractCi, type CiPayload } from "./ci-payload.js";
 import { repoOf } from "./agent-payload.js";
 
-export const CI_EVENTS = ["push", "pull_request", "check_run", "check_suite"] as const;
-
 /** A DEVS.yml that cannot be used; `userMessage` names the file (with its URL), the key and the problem. */
 export interface CiConfigProblem {
   userMessage: string;

@@ -154,6 +154,9 @@ export function runActionIdentifier(pullRequest: number | null): string {
   return pullRequest !== null && String(pullRequest).length <= 12 ? `${RUN_CI_ACTION}:${pullRequest}` : RUN_CI_ACTION;
 }
 
+/** The events the CI handler listens to. */
+export const CI_EVENTS = ["push", "pull_request", "check_run", "check_suite"] as const;
+
 export interface CiConfig {
   ciEnabled: boolean;
   ciBranches: readonly string[];

@@ -18,6 +18,9 @@ const AGENT_TRIGGER_ACTIONS: Record<AgentTriggerEvent, readonly string[]> = {
   pull_request_review_comment: ["created", "edited"],
 };
 
+/** The events the agent's handler listens to (src/index.ts wires them; the metrics name them). */
+export const AGENT_TRIGGER_EVENTS = Object.keys(AGENT_TRIGGER_ACTIONS) as AgentTriggerEvent[];
+
 export interface TriggerInput {
   event: AgentTriggerEvent;
   action: string;

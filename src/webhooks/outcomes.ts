@@ -4,6 +4,9 @@
 // decided and the strongest decision counts: queued, then duplicate, then ignored (the default,
 // also for events no handler listens to).
 
+import { CI_EVENTS } from "../policy/ci.js";
+import { AGENT_TRIGGER_EVENTS } from "../policy/trigger.js";
+
 export type DeliveryOutcome = "queued" | "duplicate" | "ignored" | "refused" | "bad_signature" | "error";
 
 /** What a handler may note; anything else it does not note is `ignored`. */
@@ -15,22 +18,10 @@ export interface DeliveryNotes {
 }
 
 /**
- * The events the App subscribes to (app.yml) and GitHub's own `ping`; any other name is `other`,
- * so a forged X-GitHub-Event header cannot grow the label set.
+ * The events the handlers take and GitHub's own `ping` and installation events; any other name
+ * is `other`, so a forged X-GitHub-Event header cannot grow the label set.
  */
-const KNOWN_EVENTS = new Set([
-  "issues",
-  "issue_comment",
-  "pull_request",
-  "pull_request_review",
-  "pull_request_review_comment",
-  "push",
-  "check_run",
-  "check_suite",
-  "ping",
-  "installation",
-  "installation_repositories",
-]);
+const KNOWN_EVENTS = new Set<string>([...AGENT_TRIGGER_EVENTS, ...CI_EVENTS, "ping", "installation", "installation_repositories"]);
 
 function eventLabel(name: string | undefined): string {
   return name && KNOWN_EVENTS.has(name) ? name : "other";
