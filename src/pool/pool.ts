@@ -9,7 +9,7 @@ import type { Recovery, TaskJournal } from "../tasks/journal.js";
 import type { SubmitResult, TaskSink } from "../tasks/sink.js";
 import { TaskAbort, type Cancellation, type FinalState, type RunResult, type TaskEnd, type TaskKinds, type TaskReporter } from "../tasks/execution.js";
 import type { PhaseTimings } from "../tasks/phases.js";
-import type { Task } from "../tasks/task.js";
+import { threadOf, type Task } from "../tasks/task.js";
 import { chooseSlot, slotsFor, type SlotNames } from "./routing.js";
 import { Semaphore } from "./semaphore.js";
 
@@ -299,6 +299,14 @@ export class ContainerPool implements TaskSink {
     return false;
   }
 
+  /** The slot where an agent task of the same thread is queued or running, if any. */
+  private slotOfThread(task: Task): string | null {
+    if (task.kind !== "agent") return null;
+    const thread = threadOf(task);
+    for (const e of this.entries.values()) if (!e.cancellation && e.task.kind === "agent" && threadOf(e.task) === thread) return e.slot;
+    return null;
+  }
+
   /** A task runs or waits for the place's container. */
   private wanted(slot: string, place: SlotPlace): boolean {
     for (const e of this.entries.values()) if (e.slot === slot && !e.cancellation && samePlace(placeInSlot(e.task), place)) return true;
@@ -339,7 +347,9 @@ export class ContainerPool implements TaskSink {
     if (routing?.cancellation) return;
     const candidates = slotsFor(task.kind, this.options.slots, singleQueue);
     const pinned = singleQueue ? journal.pinOf(task.repo.fullName) : null;
-    const slot = chooseSlot(candidates, (n) => this.load(n), pinned);
+    // A thread's agent tasks follow each other in one slot's queue: a new request waits for the
+    // one before it, and then reads its answer in the conversation.
+    const slot = chooseSlot(candidates, (n) => this.load(n), this.slotOfThread(task) ?? pinned);
     if (singleQueue && pinned !== slot) journal.pin(task.repo.fullName, slot);
     if (!singleQueue && journal.pinOf(task.repo.fullName)) journal.unpin(task.repo.fullName);
 

@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 import type { SubmitResult, TaskSink } from "./sink.js";
-import type { Task } from "./task.js";
+import { threadOf, type Task } from "./task.js";
 import { openTaskMessage, sqsId, taskMessageBody, type TaskBodyStore } from "./task-message.js";
 
 export interface SqsTaskSinkOptions {
@@ -42,12 +42,22 @@ export class SqsTaskSink implements TaskSink {
     const { client, queueUrl, secret, log } = this.options;
     const key = `${this.options.bodyPrefix ?? "devs-tasks"}/${sqsId(task.id)}.json`;
     const body = await taskMessageBody(task, secret, this.options.bodies ?? null, key);
-    const group = (await this.singleQueue(task)) ? sqsId(task.repo.fullName.toLowerCase()) : sqsId(task.id);
+    const group = sqsId(await this.messageGroup(task));
     const sent = await client.send(
       new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: group, MessageDeduplicationId: sqsId(task.id) }),
     );
     log.info({ task: task.id, repo: task.repo.fullName, message: sent.MessageId, group }, "task sent to SQS");
     return {};
+  }
+
+  /**
+   * FIFO hands out a group's next message only once the one before it is done: a single_queue
+   * repository is one group; a thread's agent tasks are one group, so two workers never run them
+   * side by side; every other task is a group of its own.
+   */
+  private async messageGroup(task: Task): Promise<string> {
+    if (await this.singleQueue(task)) return task.repo.fullName.toLowerCase();
+    return task.kind === "agent" ? threadOf(task) : task.id;
   }
 
   private async singleQueue(task: Task): Promise<boolean> {

@@ -105,6 +105,9 @@ export interface Task {
   ci?: CiSnapshot | undefined;
 }
 
+/** An issue or pull request of a repository: its agent tasks never run side by side. */
+export const threadOf = (task: Pick<Task, "repo" | "target">) => `${task.repo.fullName.toLowerCase()}#${task.target.number}`;
+
 class TaskFormatError extends Error {
   override name = "TaskFormatError";
 }

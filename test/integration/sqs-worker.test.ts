@@ -2,6 +2,7 @@
 // disk, and executors the test controls: what the ingress puts on the queue (groups, dedup, large
 // tasks by reference in S3), when the worker deletes a message (only after the task's final state),
 // what a shutdown leaves, what a restart runs, and what a bad signature never runs.
+import { DeleteMessageCommand } from "@aws-sdk/client-sqs";
 import { pino } from "pino";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ import { signTaskBody } from "../../src/tasks/task-message.js";
 import { serializeTask, type Task } from "../../src/tasks/task.js";
 import { createBucket, createTaskQueues, queueDepth, sendRaw, startFakeSqs, takeMessages, type FakeSqs, type TaskQueues } from "../helpers/sqs.js";
 import { tempDir } from "../helpers/settings.js";
-import { agentTask } from "../helpers/tasks.js";
+import { agentTask, ciTask } from "../helpers/tasks.js";
 import { until } from "../helpers/until.js";
 
 const SECRET = "sqs-test-webhook-secret";
@@ -107,22 +108,32 @@ function heldExecutor() {
 }
 
 describe("the ingress's messages", () => {
-  it("one group per task id, or per repository with single_queue; the task id deduplicates within SQS's window", async () => {
+  it("one group per thread for agent tasks, per task for CI, per repository with single_queue; the task id deduplicates within SQS's window", async () => {
     const queues = await newQueues();
     const singleQueue = async (task: Task) => task.repo.fullName === "acme/serial";
     const ingress = sink(queues, { singleQueue });
-    const a = agentTask({ id: "agent-a", repo: "acme/widgets" });
+    const a = agentTask({ id: "agent-a", repo: "acme/widgets", target: { number: 7 } });
     await ingress.submit(a);
     await ingress.submit(a); // GitHub redelivered it: same delivery, same task id
+    // A second request on the same issue waits behind the first, whichever worker polls.
+    await ingress.submit(agentTask({ id: "agent-b", repo: "acme/widgets", target: { number: 7 } }));
+    await ingress.submit(agentTask({ id: "agent-c", repo: "acme/widgets", target: { number: 8 } }));
+    await ingress.submit(ciTask({ id: "ci-x", repo: "acme/widgets" }));
     await ingress.submit(agentTask({ id: "agent-s", repo: "acme/serial" }));
     const messages = await takeMessages(sqs, queues.queueUrl);
     const seen = messages.map((m) => [m.Attributes?.MessageGroupId, m.Attributes?.MessageDeduplicationId]);
+    // agent-b is held back while agent-a is in flight.
     expect(seen.sort()).toEqual([
       ["acme/serial", "agent-s"],
-      ["agent-a", "agent-a"],
+      ["acme/widgets#7", "agent-a"],
+      ["acme/widgets#8", "agent-c"],
+      ["ci-x", "ci-x"],
     ]);
-    const body = JSON.parse(messages.find((m) => m.Attributes?.MessageGroupId === "agent-a")!.Body!) as Record<string, string>;
-    expect(body).toEqual({ devs_task: 1, signature: signTaskBody(serializeTask(a), SECRET), task: serializeTask(a) });
+    const first = messages.find((m) => m.Attributes?.MessageDeduplicationId === "agent-a")!;
+    expect(JSON.parse(first.Body!)).toEqual({ devs_task: 1, signature: signTaskBody(serializeTask(a), SECRET), task: serializeTask(a) });
+    await sqs.client.send(new DeleteMessageCommand({ QueueUrl: queues.queueUrl, ReceiptHandle: first.ReceiptHandle! }));
+    const next = await takeMessages(sqs, queues.queueUrl);
+    expect(next.map((m) => m.Attributes?.MessageDeduplicationId)).toEqual(["agent-b"]);
   });
 
   it("a task too large for a message goes by reference in S3, and a worker runs it from there", async () => {

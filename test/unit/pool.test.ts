@@ -117,12 +117,59 @@ describe("ContainerPool", () => {
     await p.idle();
   });
 
+  it("a thread's agent tasks run one after the other in one slot, while other threads and CI spread", async () => {
+    const g = gated();
+    const { pool: p, events } = pool({ executor: g.executor });
+    const onIssue = (id: string, number: number) => {
+      const task = makeTask("acme/widgets");
+      return { ...task, id, target: { ...task.target, number } };
+    };
+    const first = onIssue("agent-first", 5);
+    const second = onIssue("agent-second", 5);
+    const elsewhere = onIssue("agent-elsewhere", 6);
+    const ci = { ...makeTask("acme/widgets", "ci"), id: "ci-1" };
+    for (const t of [first, second, elsewhere, ci]) await p.submit(t);
+    await until(() => g.started.length === 3);
+    const slots = Object.fromEntries(events.filter((e) => e.type === "queued").map((e) => [e.task.id, e.slot]));
+    expect(slots).toEqual({ "agent-first": "eamonn", "agent-second": "eamonn", "agent-elsewhere": "harry", "ci-1": "darren" });
+    // The second request waits for the first even though a slot is free.
+    expect(g.started.map((s) => s.id)).toEqual(["agent-first", "agent-elsewhere", "ci-1"]);
+    g.open("agent-first");
+    await until(() => g.started.length === 4);
+    expect(g.started[3]).toEqual({ id: "agent-second", slot: "eamonn" });
+    for (const id of ["agent-second", "agent-elsewhere", "ci-1"]) g.open(id);
+    await p.idle();
+  });
+
+  it("once a thread's task has ended, its next task goes to whichever slot is least loaded", async () => {
+    const g = gated();
+    const { pool: p, events } = pool({ executor: g.executor });
+    const busy = makeTask("acme/other");
+    await p.submit(busy);
+    await until(() => g.started.length === 1);
+    const task = makeTask("acme/widgets");
+    await p.submit(task);
+    await until(() => g.started.length === 2);
+    g.open(task.id);
+    await until(() => events.some((e) => e.type === "finished" && e.task.id === task.id));
+    const again = { ...makeTask("acme/widgets"), id: "agent-again" };
+    await p.submit(again);
+    await until(() => g.started.length === 3);
+    expect(g.started.map((s) => s.slot)).toEqual(["eamonn", "harry", "harry"]);
+    for (const id of [busy.id, again.id]) g.open(id);
+    await p.idle();
+  });
+
   it("single_queue pins a repository to one name, across restarts; others spread", async () => {
     const g = gated();
     const hints = async (t: Task) => ({ singleQueue: t.repo.fullName === "acme/pinned" });
     const first = pool({ executor: g.executor, routeHints: hints });
     const pinned = [makeTask("acme/pinned"), makeTask("acme/pinned", "ci"), makeTask("acme/pinned")];
-    const other = [makeTask("acme/free"), makeTask("acme/free")];
+    // Two threads: one thread's tasks would share a slot whatever the repository's setting.
+    const other = [1, 2].map((number) => {
+      const task = makeTask("acme/free");
+      return { ...task, target: { ...task.target, number } };
+    });
     for (const t of [pinned[0]!, other[0]!, pinned[1]!, other[1]!, pinned[2]!]) await first.pool.submit(t);
     await until(() => first.events.filter((e) => e.type === "queued").length === 5);
     const where = (id: string) => first.events.find((e) => e.type === "queued" && e.task.id === id)!.slot;
