@@ -21,6 +21,7 @@ import type { AgentConfig } from "../config/task-config.js";
 import type { AgentReport } from "./report.js";
 import type { ModelAccessAnswer, ModelSession } from "../budget/model-access.js";
 import { budgetStopText, type BudgetStop } from "../policy/budget.js";
+import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
 import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
@@ -78,7 +79,9 @@ export function createAgentRunner(deps: AgentRunnerDeps): TaskExecutor<AgentRepo
 
 type AgentResult = RunResult<AgentReport>;
 
-async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext, clock: PhaseClock): Promise<AgentResult> {
+async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext, clock: PhaseClock): Promise<AgentResult> {
+  // Becomes the task with its pull request's branches once they are read (see below).
+  let task = queued;
   const now = deps.now ?? Date.now;
   const started = now();
   const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
@@ -117,6 +120,9 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext, 
     // Fetched while the checkout and the container get ready.
     const conversationP = deps.conversation(octokit, task);
     conversationP.catch(() => undefined);
+    const lookup = await clock.time("checkout", () => withPullRequestBranches(octokit, queued));
+    task = lookup.task;
+    const branchNote = pullRequestNote(task, lookup.found, config);
     const plan = planCheckout(task, config);
     await clock.time("checkout", () => deps.repoCache.sync(repoRef(task), token, plan.extraRefs));
     await clock.time("container", () => deps.quiesce({ slot: ctx.slot, task }));
@@ -162,7 +168,7 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext, 
     const published = await clock.time("publish", async () =>
       publish(await deps.github(task), task, config, plan.publish, scratch, collected.headSha, summary),
     );
-    const note = [published.note, setup.note, gitlinkNote].filter(Boolean).join(" ");
+    const note = [published.note, branchNote, setup.note, gitlinkNote].filter(Boolean).join(" ");
     return {
       state: "done",
       detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}`,
@@ -177,6 +183,14 @@ async function runAgentTask(deps: AgentRunnerDeps, task: Task, ctx: RunContext, 
     await discard(scratch).catch(() => undefined);
     await discard(`${scratch}.bundle`).catch(() => undefined);
   }
+}
+
+/** Why the change of a comment on a pull request is not on that pull request's branch. */
+function pullRequestNote(task: Task, found: BranchLookup["found"], config: Pick<AgentConfig, "defaultBranch">): string | undefined {
+  const base = `\`${config.defaultBranch ?? task.repo.defaultBranch}\``;
+  if (found === "fork") return `#${task.target.number} comes from a fork that this app cannot push to, so the agent worked from ${base} and offers its change as a new pull request.`;
+  if (found === "closed") return `#${task.target.number} is closed, so the agent worked from ${base} and offers its change as a new pull request.`;
+  return undefined;
 }
 
 /** No report: the pool's final state (timed out, cancelled, or suspended by a shutdown) says it all. */

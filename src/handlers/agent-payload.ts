@@ -1,7 +1,7 @@
 // Reduces the payloads of the five mention events to what the policy and the Task need. Pure.
 import type { ContentKeyInput } from "../policy/dedupe.js";
 import type { AgentTriggerEvent, TriggerInput } from "../policy/trigger.js";
-import type { TargetSnapshot, TaskRepo, TaskTrigger } from "../tasks/task.js";
+import { pullRequestSnapshot, type TargetSnapshot, type TaskRepo, type TaskTrigger } from "../tasks/task.js";
 
 interface User {
   login: string;
@@ -96,16 +96,7 @@ export function targetSnapshot(issue: IssueLike, pr: PullRequestLike | undefined
     state: issue.state ?? "open",
     url: issue.html_url,
     labels: (issue.labels ?? []).map((l) => l.name ?? "").filter(Boolean),
-    pullRequest: pr
-      ? {
-          headRef: pr.head.ref,
-          headSha: pr.head.sha,
-          headRepoFullName: pr.head.repo?.full_name ?? null,
-          baseRef: pr.base.ref,
-          draft: pr.draft ?? false,
-          fromFork: (pr.head.repo?.full_name ?? "").toLowerCase() !== repoFullName.toLowerCase(),
-        }
-      : undefined,
+    pullRequest: pr ? pullRequestSnapshot(pr, repoFullName) : undefined,
   };
 }
 

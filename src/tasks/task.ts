@@ -62,6 +62,25 @@ export interface TargetSnapshot {
   pullRequest?: PullRequestSnapshot | undefined;
 }
 
+/** The fields of a pull request (a webhook's or the REST API's) that a task keeps. */
+export interface PullRequestFields {
+  draft?: boolean | undefined;
+  head: { ref: string; sha: string; repo: { full_name: string } | null };
+  base: { ref: string };
+}
+
+/** A fork's pull request is one whose head lives in another repository (or in a deleted one). */
+export function pullRequestSnapshot(pr: PullRequestFields, repoFullName: string): PullRequestSnapshot {
+  return {
+    headRef: pr.head.ref,
+    headSha: pr.head.sha,
+    headRepoFullName: pr.head.repo?.full_name ?? null,
+    baseRef: pr.base.ref,
+    draft: pr.draft ?? false,
+    fromFork: (pr.head.repo?.full_name ?? "").toLowerCase() !== repoFullName.toLowerCase(),
+  };
+}
+
 /** What a CI task tests and where it reports, fixed when the event arrived. */
 export interface CiSnapshot {
   /** The commit to test, exactly. */

@@ -24,6 +24,8 @@ export interface SimPullRequest {
   body: string;
   draft: boolean;
   html_url: string;
+  /** Who opened it; the bot when the app did. */
+  author?: string;
   /** Edits through PATCH (a task that ran again updates its pull request). */
   updates?: number;
 }
@@ -149,6 +151,14 @@ export class GitHubSim {
       const found = this.pulls.filter((pr) => !head || `${m[1]}:${pr.head}` === head);
       const sha = (branch: string) => (bare && this.git(bare, "rev-parse", "--verify", "--quiet", `refs/heads/${branch}`)?.trim()) || null;
       return { status: 200, body: found.map((pr) => ({ ...pr, state: "open", head: { ref: pr.head, sha: sha(pr.head) }, base: { ref: pr.base } })) };
+    });
+    route("GET", /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/, (_req, m) => {
+      const pr = this.pulls.find((p) => p.number === Number(m[3]));
+      if (!pr) return { status: 404, body: { message: "Not Found" } };
+      const bare = this.bare(m[1]!, m[2]!);
+      const sha = (bare && this.git(bare, "rev-parse", "--verify", "--quiet", `refs/heads/${pr.head}`)?.trim()) || null;
+      const repo = { full_name: `${m[1]}/${m[2]}` };
+      return { status: 200, body: { ...pr, state: "open", user: { login: pr.author ?? `${this.bot.login}[bot]` }, head: { ref: pr.head, sha, repo }, base: { ref: pr.base, repo } } };
     });
     route("PATCH", /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/, (req, m) => {
       const pr = this.pulls.find((p) => p.number === Number(m[3]));
