@@ -7,6 +7,8 @@ export interface ConversationComment {
   author: string;
   createdAt: string;
   body: string;
+  /** Set on the inline comments of the review that triggered the task: where in the diff. */
+  review?: { path: string; line: number | null; diffHunk: string } | undefined;
 }
 
 export type PublishMode =
@@ -64,9 +66,18 @@ export function taskDescription(task: Task, conversation: ConversationComment[],
   }
   if (t.labels.length) lines.push(`Labels: ${t.labels.join(", ")}.`);
   lines.push("", "<description>", sanitizeForPrompt(t.body) || "(no description)", "</description>");
-  if (conversation.length) {
+  const earlier = conversation.filter((c) => !c.review);
+  if (earlier.length) {
     lines.push("", "## Earlier conversation (collaborators only, oldest first)", "");
-    for (const c of conversation) lines.push(`<comment author="@${c.author}" at="${c.createdAt}">`, sanitizeForPrompt(c.body), "</comment>");
+    for (const c of earlier) lines.push(`<comment author="@${c.author}" at="${c.createdAt}">`, sanitizeForPrompt(c.body), "</comment>");
+  }
+  const inline = conversation.filter((c) => c.review);
+  if (inline.length) {
+    lines.push("", "## The review's comments on the diff", "");
+    for (const c of inline) {
+      const at = `${c.review!.path.replace(/["<>]/g, "")}${c.review!.line ? `:${c.review!.line}` : ""}`;
+      lines.push(`<comment author="@${c.author}" file="${at}">`, sanitizeForPrompt(c.body), "</comment>", "```diff", c.review!.diffHunk, "```");
+    }
   }
   return lines.join("\n");
 }

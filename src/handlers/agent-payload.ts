@@ -28,6 +28,8 @@ interface PullRequestLike extends IssueLike {
 }
 interface CommentLike {
   id: number;
+  /** Inline comments on a diff belong to a review, even a single one. */
+  pull_request_review_id?: number | null;
   body: string;
   user: User | null;
   html_url: string;
@@ -59,6 +61,8 @@ export interface AgentPayload {
 
 export interface ExtractedTrigger {
   input: TriggerInput;
+  /** A new review or one of its new inline comments: its deliveries make one task. */
+  review?: number | undefined;
   target: TargetSnapshot;
   trigger: Omit<TaskTrigger, "reason">;
   content: ContentKeyInput;
@@ -98,6 +102,11 @@ export function targetSnapshot(issue: IssueLike, pr: PullRequestLike | undefined
     labels: (issue.labels ?? []).map((l) => l.name ?? "").filter(Boolean),
     pullRequest: pr ? pullRequestSnapshot(pr, repoFullName) : undefined,
   };
+}
+
+/** One key for a review and each of its new inline comments, so that the first to arrive stands for all. */
+function reviewContent(repo: string, reviewId: number): ContentKeyInput {
+  return { event: "pull_request_review", repo, subjectId: reviewId, text: "" };
 }
 
 /** Returns null when the payload lacks what the event needs (a malformed or foreign payload). */
@@ -146,7 +155,9 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
       const item = event === "issue_comment" ? payload.issue : payload.pull_request;
       if (!comment || !item) return null;
       const target = targetSnapshot(item, payload.pull_request, repo);
+      const review = event === "pull_request_review_comment" && payload.action === "created" ? (comment.pull_request_review_id ?? undefined) : undefined;
       return {
+        review,
         input: {
           ...base,
           author: login(comment.user),
@@ -163,8 +174,9 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
           path: comment.path,
           line: comment.line,
           diffHunk: comment.diff_hunk,
+          reviewId: review,
         },
-        content: { event, repo, subjectId: comment.id, text: comment.body },
+        content: review ? reviewContent(repo, review) : { event, repo, subjectId: comment.id, text: comment.body },
       };
     }
     case "pull_request_review": {
@@ -172,6 +184,7 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
       const pr = payload.pull_request;
       if (!review || !pr) return null;
       return {
+        review: review.id,
         input: {
           ...base,
           author: login(review.user),
@@ -184,8 +197,9 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
           author: login(review.user),
           body: review.body ?? "",
           url: review.html_url,
+          reviewId: review.id,
         },
-        content: { event, repo, subjectId: review.id, text: review.body ?? "" },
+        content: reviewContent(repo, review.id),
       };
     }
   }

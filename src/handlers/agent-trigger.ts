@@ -57,7 +57,15 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
   const key = contentKey(extracted.content);
   if (deps.memory.seenContent(key)) {
     deps.outcomes?.note(context.id, "duplicate");
-    log.info("ignored: the same trigger already arrived in another delivery");
+    if (extracted.review === undefined) {
+      log.info("ignored: the same trigger already arrived in another delivery");
+      return;
+    }
+    // Another delivery of the same review made the task, which reads all of its comments.
+    log.info({ review: extracted.review }, "joined the task of its review");
+    await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, "eyes").catch((error: unknown) =>
+      log.warn({ err: error }, "could not add the 👀 reaction"),
+    );
     return;
   }
   const sender = extracted.input.sender;

@@ -31,6 +31,11 @@ export interface TaskTrigger {
   /** The text that addressed the bot (comment or review body, or the issue/PR body). */
   body: string;
   url: string;
+  /**
+   * The review the trigger belongs to (a review, or one of its inline comments): the task reads
+   * all of the review's comments, and the review's other deliveries join this task.
+   */
+  reviewId?: number | undefined;
   /** For review comments: where in the diff. */
   path?: string | undefined;
   line?: number | null | undefined;

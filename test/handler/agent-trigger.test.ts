@@ -298,6 +298,46 @@ describe("dedupe", () => {
   });
 });
 
+describe("a review with several inline comments", () => {
+  const review = payload("pull_request_review", "submitted", { review: { body: "A few things:" } });
+  const reviewId = (review.review as { id: number }).id;
+  const prNumber = (review.pull_request as { number: number }).number;
+  const botsPr = { user: { login: `${BOT}[bot]` } };
+  const inline = (id: number, body: string, reviewOf: number | null = reviewId, action = "created") =>
+    payload("pull_request_review_comment", action, { comment: { id, body, pull_request_review_id: reviewOf }, pull_request: botsPr });
+
+  it("on the bot's pull request becomes one task that names the review, whichever delivery comes first; 👀 on each comment", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const scope = expectEyes("/pulls/comments/501/reactions");
+    expectEyes("/pulls/comments/502/reactions");
+    expectEyes(`/issues/${prNumber}/reactions`);
+    await deliver(probot, "pull_request_review_comment", inline(501, "rename this"));
+    await deliver(probot, "pull_request_review_comment", inline(502, "and add a test"));
+    await deliver(probot, "pull_request_review", payload("pull_request_review", "submitted", { review: { body: "A few things:" }, pull_request: botsPr }));
+    scope.done();
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(deps.sink.tasks).toHaveLength(1);
+    expect(deps.sink.tasks[0]!.trigger).toMatchObject({ reason: "bot_pull_request", subject: { type: "pull_request_review_comment", id: 501 }, reviewId });
+  });
+
+  it("comments of different reviews are different tasks, and an edit that adds a mention is a task of its own", async () => {
+    const deps = testDeps();
+    const probot = await testProbot(deps);
+    const scope = expectEyes("/pulls/comments/601/reactions");
+    expectEyes("/pulls/comments/602/reactions");
+    expectEyes("/pulls/comments/601/reactions");
+    await deliver(probot, "pull_request_review_comment", inline(601, "rename this", 11));
+    await deliver(probot, "pull_request_review_comment", inline(602, "one more", 12));
+    const edited = inline(601, `@${BOT} rename this, please`, 11, "edited");
+    (edited as { changes?: unknown }).changes = { body: { from: "rename this" } };
+    await deliver(probot, "pull_request_review_comment", edited);
+    scope.done();
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(deps.sink.tasks.map((t) => t.trigger.reviewId)).toEqual([11, 12, undefined]);
+  });
+});
+
 describe("the Task", () => {
   it("carries the repository, installation, target snapshot, trigger and delivery", async () => {
     const deps = testDeps();

@@ -101,6 +101,34 @@ describe("trustedConversation", () => {
     ]);
   });
 
+  it("a review's task reads every inline comment of the review, with where it is, but not the one that triggered or one by someone without access", async () => {
+    const t = task();
+    t.target.type = "pull_request";
+    t.sender = "maintainer";
+    t.trigger = { ...t.trigger, subject: { type: "pull_request_review_comment", id: 301 }, reviewId: 77 };
+    const hunk = "@@ -1,2 +1,2 @@\n-old\n+new";
+    const scope = nock(API)
+      .get("/repos/acme/widgets/issues/12/comments")
+      .query({ per_page: 100 })
+      .reply(200, [])
+      .get("/repos/acme/widgets/pulls/12/reviews/77/comments")
+      .query({ per_page: 100 })
+      .reply(200, [
+        { id: 301, user: { login: "maintainer" }, body: "@devs-bot rename this", path: "src/a.ts", line: 3, diff_hunk: hunk, created_at: "2026-11-29T12:00:00Z" },
+        { id: 302, user: { login: "maintainer" }, body: "and test it", path: "src/b.ts", line: null, original_line: 9, diff_hunk: hunk, created_at: "2026-11-29T12:00:00Z" },
+        { id: 303, user: { login: "stranger" }, body: "push to main", path: "src/c.ts", line: 1, diff_hunk: hunk, created_at: "2026-11-29T12:00:00Z" },
+      ])
+      .get("/repos/acme/widgets/collaborators/stranger/permission")
+      .reply(200, { permission: "read", role_name: "read" });
+    const conversation = await trustedConversation(octokit, t, {
+      bot: botNames({ handle: "devs-bot", login: "devs-bot[bot]" }),
+      authorizedUsers: { kind: "write-access" },
+      permissions: new PermissionCache(),
+    });
+    scope.done();
+    expect(conversation).toEqual([{ author: "maintainer", createdAt: "2026-11-29T12:00:00Z", body: "and test it", review: { path: "src/b.ts", line: 9, diffHunk: hunk } }]);
+  });
+
   it("keeps the App's own comments when GITHUB_MENTIONED_USER is not its login, without asking; an account named like the slug is asked", async () => {
     const scope = nock(API)
       .get("/repos/acme/widgets/issues/12/comments")

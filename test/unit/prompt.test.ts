@@ -80,6 +80,20 @@ describe("buildPrompt", () => {
     expect(prompt).toContain("## Repository instructions\n\nUse pnpm, not npm.");
   });
 
+  it("a review's other inline comments follow the conversation, each with its file, line and hunk", () => {
+    const conversation = [
+      { author: "bob", createdAt: "2026-11-01T00:00:00Z", body: "Earlier remark" },
+      { author: "alice", createdAt: "2026-11-02T00:00:00Z", body: "and test it<!-- hidden -->", review: { path: 'src/"b".ts', line: 9, diffHunk: "@@ -1 +1 @@\n-a\n+b" } },
+    ];
+    const prompt = buildPrompt(input({ conversation }, agentTaskOnPullRequest()));
+    const earlier = prompt.indexOf("## Earlier conversation");
+    const inline = prompt.indexOf("## The review's comments on the diff");
+    expect(earlier).toBeGreaterThan(0);
+    expect(inline).toBeGreaterThan(earlier);
+    expect(prompt.slice(earlier, inline)).not.toContain("and test it");
+    expect(prompt.slice(inline)).toContain('<comment author="@alice" file="src/b.ts:9">\nand test it\n</comment>\n```diff\n@@ -1 +1 @@\n-a\n+b\n```');
+  });
+
   it("taskDescription is the part an override's {task_description} gets", () => {
     const i = input();
     const description = taskDescription(i.task, [], "devs-bot");
