@@ -3,6 +3,7 @@
 // else could be someone steering the agent without permission.
 import type { GitHubClient } from "../github/client.js";
 import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
+import { TASK_MARKER } from "../policy/task-marker.js";
 import type { Task } from "../tasks/task.js";
 import type { ConversationComment } from "./prompt.js";
 
@@ -21,9 +22,14 @@ export async function trustedConversation(
   });
   const cutoff = Date.parse(task.createdAt);
   const triggerId = task.trigger.subject.type === "issue_comment" ? task.trigger.subject.id : null;
-  const earlier = data.filter(
-    (c) => c.id !== triggerId && c.user && Date.parse(c.created_at) <= cutoff && Date.parse(c.updated_at) <= cutoff && c.body?.trim(),
-  );
+  const ownProgress = `${TASK_MARKER}${task.id} -->`;
+  const earlier = data.filter((c) => {
+    if (c.id === triggerId || !c.user || !c.body?.trim()) return false;
+    // The bot's answers count whenever they were written: a task that waited for the thread's
+    // previous one reads what that one answered. Its own progress comment is not conversation.
+    if (deps.bot.isBot(c.user.login)) return !c.body.startsWith(ownProgress);
+    return Date.parse(c.created_at) <= cutoff && Date.parse(c.updated_at) <= cutoff;
+  });
   const kept: ConversationComment[] = [];
   for (const c of earlier.slice(-MAX_COMMENTS)) {
     const login = c.user!.login;

@@ -73,7 +73,7 @@ describe("openPullRequest", () => {
 });
 
 describe("trustedConversation", () => {
-  it("keeps earlier comments by collaborators and the bot; drops later, edited-later, untrusted and the trigger itself", async () => {
+  it("keeps earlier comments by collaborators and every answer of the bot's but this task's own; drops later, edited-later, untrusted and the trigger itself", async () => {
     const scope = nock(API)
       .get("/repos/acme/widgets/issues/12/comments")
       .query({ per_page: 100 })
@@ -84,6 +84,9 @@ describe("trustedConversation", () => {
         { id: 4, user: { login: "maintainer" }, body: "edited after the trigger", created_at: "2026-11-29T11:00:00Z", updated_at: "2026-11-29T12:30:00Z" },
         { id: 99, user: { login: "maintainer" }, body: "@devs-bot go", created_at: "2026-11-29T11:59:00Z", updated_at: "2026-11-29T11:59:00Z" },
         { id: 100, user: { login: "maintainer" }, body: "after", created_at: "2026-11-29T12:01:00Z", updated_at: "2026-11-29T12:01:00Z" },
+        // The thread's previous task, which this one waited for, answered after the trigger.
+        { id: 101, user: { login: "devs-bot[bot]" }, body: `${markerFor("agent-guid-6")}\n✅ Done: added a test`, created_at: "2026-11-29T11:50:00Z", updated_at: "2026-11-29T12:05:00Z" },
+        { id: 102, user: { login: "devs-bot[bot]" }, body: `${markerFor("agent-guid-7")}\n⚙️ Working…`, created_at: "2026-11-29T12:00:01Z", updated_at: "2026-11-29T12:00:02Z" },
       ])
       .get("/repos/acme/widgets/collaborators/maintainer/permission")
       .reply(200, { permission: "write", role_name: "write" })
@@ -98,6 +101,7 @@ describe("trustedConversation", () => {
     expect(conversation).toEqual([
       { author: "maintainer", createdAt: "2026-11-29T10:00:00Z", body: "Seen on v2." },
       { author: "devs-bot[bot]", createdAt: "2026-11-29T10:10:00Z", body: "Earlier summary" },
+      { author: "devs-bot[bot]", createdAt: "2026-11-29T11:50:00Z", body: `${markerFor("agent-guid-6")}\n✅ Done: added a test` },
     ]);
   });
 
