@@ -169,7 +169,8 @@ describe.skipIf(!engine.ok)("tasks on SQS end to end", () => {
     const res = await mention(1, 9001, "please add hello.txt", "Add a greeting");
     expect(res.status).toBe(200);
     const sent = await untilSeen(() => ingress.logs.find((l) => l.msg === "task sent to SQS"), 10_000, "the ingress to send the task");
-    expect(sent).toMatchObject({ group: sent.task, repo: "acme/widgets" });
+    // The thread is the FIFO group: its next task waits until this one's message is deleted.
+    expect(sent).toMatchObject({ group: "acme/widgets#1", repo: "acme/widgets" });
 
     const done = await untilSeen(() => finalComment(1), 180_000, "the final comment");
     expect(done.body).toContain("✅ Done");
@@ -246,8 +247,8 @@ describe.skipIf(!engine.ok)("tasks on SQS end to end", () => {
     const sentAt = Date.now();
     await ingressSink.submit(task); // the delivery
     await ingressSink.submit(task); // GitHub's redelivery of it, within SQS's five minutes: dropped by deduplication
-    // A late redelivery past the window (another deduplication id), in the task's own group.
-    await sendRaw(sqs, queues.queueUrl, JSON.stringify({ devs_task: 1, signature: signTaskBody(serializeTask(task), SECRET), task: serializeTask(task) }), task.id, "late-redelivery");
+    // A late redelivery past the window (another deduplication id), in the task's group: its thread.
+    await sendRaw(sqs, queues.queueUrl, JSON.stringify({ devs_task: 1, signature: signTaskBody(serializeTask(task), SECRET), task: serializeTask(task) }), "acme/widgets#3", "late-redelivery");
     const depth = await queueDepth(sqs, queues.queueUrl);
     expect(depth.visible + depth.inFlight).toBe(2); // a worker may have taken the first already
 
