@@ -88,6 +88,8 @@ export function stageBundledCli(options: StageOptions): StagedCli {
     const staging = join(root, `${STAGING_PREFIX}${randomBytes(6).toString("hex")}`);
     try {
       stageInto(staging, launcher, found);
+      // A folder that no longer matches what is installed is moved aside (and pruned below).
+      if (statSync(dir, { throwIfNoEntry: false })) renameSync(dir, join(root, `.replaced-${randomBytes(6).toString("hex")}`));
       renameSync(staging, dir);
     } catch (error) {
       // Another process on this DATA_DIR may have staged the same folder first.
