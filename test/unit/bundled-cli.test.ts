@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { BundledCliError, bundledCliMount, stageBundledCli } from "../../src/agent/bundled-cli.js";
 import { AGENT_CLI_DIR_IN_CONTAINER, BUNDLED_CLAUDE_PATH, claudeArch, claudeBuilds, launcherScript, type Libc } from "../../src/agent/claude-builds.js";
 import { judgeRun } from "../../src/agent/claude.js";
+import { readStream } from "../../src/agent/stream-json.js";
 import { agentArgv, DEFAULT_AGENT_COMMAND, runsClaude } from "../../src/policy/agent-command.js";
 import { tempDir, testSettings } from "../helpers/settings.js";
 
@@ -186,7 +187,7 @@ describe("the command's claude word", () => {
   });
 
   it("exit 127 of the server's build tells the user it was the server's, not the image's", () => {
-    const facts = { summary: { result: null, sessionId: null, lastText: null, apiError: null }, exitCode: 127, wallMs: 5 } as const;
+    const facts = { summary: readStream(""), exitCode: 127, wallMs: 5 };
     const bundled = judgeRun({ ...facts, bundled: true });
     expect(bundled).toMatchObject({ ok: false, kind: "exit_code" });
     expect(bundled.ok ? "" : bundled.reason).toBe("The agent could not start in this container (exit 127): the server has no Claude Code build for this image. The operator's log says what to install.");
