@@ -1,7 +1,8 @@
 # The app in a container, for one Docker host (see docker-compose.yml). It drives the host's
 # Docker engine through the mounted socket, so the task containers are the host's siblings, not
-# nested ones. The paths it bind-mounts into them (WORKSPACE_DIR) must mean the same on the host:
-# keep /var/lib/devs-webhook at the same path on both sides.
+# nested ones. The paths it bind-mounts into them (WORKSPACE_DIR, and DATA_DIR/agent-cli, where it
+# stages the Claude Code build npm installed here) must mean the same on the host: keep
+# /var/lib/devs-webhook at the same path on both sides.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 builds from source when no prebuilt binary is reachable.

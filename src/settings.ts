@@ -95,7 +95,14 @@ export const SETTINGS = {
     default: DEFAULT_AGENT_COMMAND,
     group: "Agent",
     doc: "The agent's command line in the container; {prompt} (one word) becomes the prompt. Other agents plug in here.",
-  },  anthropicUpstreamUrl: {
+  },
+  agentCli: {
+    names: ["AGENT_CLI"],
+    default: "bundled",
+    group: "Agent",
+    doc: "Which Claude Code the command's `claude` runs: bundled (the server's own, mounted read-only into every task container) or image (the image's claude on PATH).",
+  },
+  anthropicUpstreamUrl: {
     names: ["ANTHROPIC_UPSTREAM_URL"],
     default: "https://api.anthropic.com",
     group: "Agent",
@@ -293,6 +300,8 @@ export interface Settings {
   claudeApiKey: string | null;
   claudeOauthToken: string | null;
   agentCommand: string;
+  /** bundled: the server's Claude Code runs for the command's `claude`; image: the image's own. */
+  agentCli: "bundled" | "image";
   anthropicUpstreamUrl: string;
   /** null: derived from CONTAINER_NETWORK when the proxy starts. */
   modelProxyHost: string | null;
@@ -650,6 +659,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     claudeApiKey: str(env, "claudeApiKey"),
     claudeOauthToken: str(env, "claudeOauthToken"),
     agentCommand: agentCommand(env),
+    agentCli: oneOf(env, "agentCli", ["bundled", "image"] as const),
     anthropicUpstreamUrl: url(env, "anthropicUpstreamUrl")!,
     modelProxyHost: proxyHost(env),
     modelProxyPort: int(env, "modelProxyPort", 0, 65535)!,

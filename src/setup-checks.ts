@@ -4,7 +4,10 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
+import { bundledCliMount, stageBundledCli, type StagedCli } from "./agent/bundled-cli.js";
+import { BUNDLED_CLAUDE_PATH } from "./agent/claude-builds.js";
 import { createProbot } from "./github/probot.js";
+import { runsClaude } from "./policy/agent-command.js";
 import type { Settings } from "./settings.js";
 
 export interface CheckResult {
@@ -112,20 +115,42 @@ async function gitCheck(): Promise<CheckResult> {
     : { name: "git", ok: false, detail: `${found.detail}: without the 2024 fixes for hooks and lazy fetches`, hint: "install git 2.45.1 or newer (or 2.39.4, 2.40.2, 2.41.1, 2.42.2, 2.43.4, 2.44.1)" };
 }
 
-/** DEFAULT_IMAGE is on this host, and the agent's CLI is in it. */
+/** DEFAULT_IMAGE is on this host, and the agent's CLI runs in it (the server's own, or the image's). */
 async function imageChecks(settings: Settings): Promise<CheckResult[]> {
   const image = settings.defaultImage;
   const present = await tool("docker", ["image", "inspect", "--format", "{{.Id}}", image], dockerEnv(settings));
   if (!present.ok) {
     return [{ name: "DEFAULT_IMAGE", ok: false, detail: `${image} is not on this host`, hint: `docker pull ${image} (or build it), or set DEFAULT_IMAGE` }];
   }
+  const found = { name: "DEFAULT_IMAGE", ok: true, detail: `${image} (${present.detail.slice(0, 19)})` };
+  if (settings.agentCli === "bundled" && runsClaude(settings.agentCommand)) return [found, await bundledAgentCheck(settings, image)];
   const agent = await tool("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v claude"], dockerEnv(settings));
   return [
-    { name: "DEFAULT_IMAGE", ok: true, detail: `${image} (${present.detail.slice(0, 19)})` },
+    found,
     agent.ok
       ? { name: "agent CLI", ok: true, detail: `claude at ${agent.detail} in ${image}` }
-      : { name: "agent CLI", ok: false, detail: `no claude command in ${image}`, hint: "install the Claude Code CLI in the image (npm install -g @anthropic-ai/claude-code), or set DEFAULT_IMAGE" },
+      : { name: "agent CLI", ok: false, detail: `no claude command in ${image}`, hint: "install the Claude Code CLI in the image (npm install -g @anthropic-ai/claude-code), set DEFAULT_IMAGE, or AGENT_CLI=bundled" },
   ];
+}
+
+/** The server's Claude Code, mounted as a task container gets it, answers `--version` in the image. */
+async function bundledAgentCheck(settings: Settings, image: string): Promise<CheckResult> {
+  const name = "agent CLI";
+  let staged: StagedCli;
+  try {
+    staged = stageBundledCli({ dataDir: settings.dataDir });
+  } catch (error) {
+    return { name, ok: false, detail: (error as Error).message };
+  }
+  const mount = bundledCliMount(staged);
+  const args = ["run", "--rm", "--network", "none", "--mount", `type=bind,source=${mount.source},target=${mount.target},readonly`, "--entrypoint", BUNDLED_CLAUDE_PATH, image, "--version"];
+  try {
+    const { stdout } = await run("docker", args, { timeout: 60_000, env: { ...process.env, ...dockerEnv(settings) } });
+    return { name, ok: true, detail: `the server's Claude Code (${staged.installed.join(", ")}) runs in ${image}: ${stdout.trim()}` };
+  } catch (error) {
+    const said = ((error as { stderr?: string }).stderr ?? "").trim().split("\n").at(-1) || (error as Error).message.split("\n")[0];
+    return { name, ok: false, detail: `the server's Claude Code does not run in ${image}: ${said}`, hint: "see the README's containers section (AGENT_CLI)" };
+  }
 }
 
 /** The docker CLI reaches the engine the server uses, TLS included. */

@@ -40,6 +40,11 @@ export interface AgentRunRequest {
   cwd: string;
   /** The agent command setting; DEFAULT_AGENT_COMMAND when unset. */
   command?: string;
+  /**
+   * The server's own Claude Code in the container (AGENT_CLI=bundled): the command's `claude`
+   * word runs this path. Unset: `claude` is whatever the image has on its PATH.
+   */
+  claudePath?: string;
   /** The model session's variables (ANTHROPIC_BASE_URL, the task's token): above everything else. */
   modelEnv: Readonly<Record<string, string>>;
   /** Extra environment (DEVS.yml env_vars), below the model session's. */
@@ -111,7 +116,8 @@ const STDERR_LINE_MAX = 2000;
 export async function runAgent(request: AgentRunRequest, exec: AgentExec): Promise<AgentOutcome> {
   const started = Date.now();
   const redactor = createRedactor([request.modelEnv.ANTHROPIC_API_KEY, ...(request.secrets ?? [])]);
-  const argv = agentArgv(request.command ?? DEFAULT_AGENT_COMMAND, request.prompt);
+  const argv = agentArgv(request.command ?? DEFAULT_AGENT_COMMAND, request.prompt, request.claudePath);
+  const bundled = request.claudePath !== undefined && argv[0] === request.claudePath;
 
   const promptBytes = Buffer.byteLength(request.prompt, "utf8");
   if (promptBytes > MAX_PROMPT_BYTES) {
@@ -162,6 +168,7 @@ export async function runAgent(request: AgentRunRequest, exec: AgentExec): Promi
     wallMs: Date.now() - started,
     notes: notes.filter(Boolean).join("\n"),
     redactor,
+    bundled,
   });
 }
 
@@ -174,6 +181,8 @@ export interface RunFacts {
   wallMs: number;
   notes?: string;
   redactor?: Redactor;
+  /** The server's own Claude Code ran (its launcher), not a program of the image's. */
+  bundled?: boolean;
 }
 
 /** Decides the outcome of a finished run. Pure, so every branch is tested without a process. */
@@ -206,7 +215,7 @@ export function judgeRun(facts: RunFacts): AgentOutcome {
   }
   if (exitCode !== 0) {
     const extra = result ? `the CLI reported ${result.subtype} but exited ${exitCode}` : "";
-    return fail("exit_code", exitReason(exitCode), extra);
+    return fail("exit_code", exitReason(exitCode, facts.bundled ?? false), extra);
   }
   const last = summary.lastText ? `last text: ${summary.lastText}` : "";
   return fail("no_result", "The agent's output ended without a final result (it was cut off or the agent crashed).", last);
@@ -252,14 +261,17 @@ export function apiErrorReason(status: number | null, code: string | null, text:
   return `${base}.`;
 }
 
-function exitReason(exitCode: number | null): string {
+function exitReason(exitCode: number | null, bundled: boolean): string {
   switch (exitCode) {
     case null:
       return "The agent's exit status is unknown.";
     case 126:
       return "The agent command could not be executed in the container (exit 126): check that it is executable.";
     case 127:
-      return "The agent command was not found in the container (exit 127): install the Claude Code CLI in the devcontainer image.";
+      // The bundled launcher's own line (on stderr, in the operator's log) names what the server lacks.
+      return bundled
+        ? "The agent could not start in this container (exit 127): the server has no Claude Code build for this image. The operator's log says what to install."
+        : "The agent command was not found in the container (exit 127): install the Claude Code CLI in the devcontainer image.";
     case 137:
       return "The agent was killed (exit 137), often because the container ran out of memory.";
     default:

@@ -16,6 +16,8 @@ export interface ContainerAgentDeps {
   runtime: ContainerRuntime;
   defaultImage: string;
   agentCommand: string;
+  /** The server's Claude Code in the container (bundled-cli.ts), for the command's `claude`; unset: the image's. */
+  claudePath?: string | undefined;
   /** Values to keep out of anything posted (tokens, keys). */
   secrets: () => Iterable<string | null | undefined>;
   /** Who the collected commit says made it (re-committed on the host as the bot anyway). */
@@ -37,6 +39,7 @@ export function containerAgent(deps: ContainerAgentDeps) {
             prompt,
             cwd: spec.workspaceFolder,
             command: deps.agentCommand,
+            ...(deps.claudePath ? { claudePath: deps.claudePath } : {}),
             modelEnv,
             env: { ...input.env, [TASK_ID_VARIABLE]: task.id },
             signal,

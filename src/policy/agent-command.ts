@@ -30,8 +30,19 @@ export function parseAgentCommand(command: string): string[] {
   return words;
 }
 
-/** The argv for one run: the prompt is one argument, so no shell ever reads it. */
-export function agentArgv(command: string, prompt: string): string[] {
-  return parseAgentCommand(command).map((w) => (w === PROMPT_PLACEHOLDER ? prompt : w));
+/** The program word that means Claude Code: the server's own build when it brings one (AGENT_CLI=bundled). */
+const CLAUDE_WORD = "claude";
+
+/** Does the command run Claude Code by its plain name (so the server's build can stand in for it)? */
+export function runsClaude(command: string): boolean {
+  return parseAgentCommand(command)[0] === CLAUDE_WORD;
+}
+
+/**
+ * The argv for one run: the prompt is one argument, so no shell ever reads it. With `claudePath`,
+ * a command whose program is plain `claude` runs that path instead (the bundled CLI's launcher).
+ */
+export function agentArgv(command: string, prompt: string, claudePath?: string): string[] {
+  return parseAgentCommand(command).map((w, i) => (w === PROMPT_PLACEHOLDER ? prompt : i === 0 && claudePath && w === CLAUDE_WORD ? claudePath : w));
 }
 

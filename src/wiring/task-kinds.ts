@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { trustedConversation } from "../agent/conversation.js";
+import { BundledCliError, bundledCliMount, stageBundledCli, type StagedCli } from "../agent/bundled-cli.js";
+import { BUNDLED_CLAUDE_PATH } from "../agent/claude-builds.js";
 import { containerAgent } from "../agent/container-agent.js";
 import { AgentReporter } from "../agent/reporter.js";
 import { createAgentRunner } from "../agent/runner.js";
@@ -20,6 +22,7 @@ import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
 import type { PermissionCache } from "../github/permissions.js";
 import type { TaskGitHub } from "../github/probot.js";
+import { runsClaude } from "../policy/agent-command.js";
 import type { BotNames } from "../policy/bot-names.js";
 import type { ContainerLifecycle } from "../pool/pool.js";
 import type { Redactor } from "../publish/redact.js";
@@ -66,7 +69,12 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   // No host folder is mounted for the CI bridge: it is a directory inside the container, emptied
   // before each run and read through Docker's archive API, so nothing the container writes there
   // is ever opened by a host path (src/ci/container.ts).
-  const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
+  const agentCli = bundledAgentCli(settings, log);
+  // The server's Claude Code is mounted into every container, CI's too: one warm container per place.
+  const containers = new ContainerRuntime(docker, {
+    network: settings.containerNetwork,
+    ...(agentCli ? { mounts: () => [bundledCliMount(agentCli)] } : {}),
+  });
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
   const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
@@ -112,6 +120,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       runtime: containers,
       defaultImage: settings.defaultImage,
       agentCommand: settings.agentCommand,
+      claudePath: agentCli ? BUNDLED_CLAUDE_PATH : undefined,
       secrets: () => secrets,
       identity: identity.commit,
       log,
@@ -144,6 +153,28 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     lifecycle: containerLifecycle(containers, log),
     model,
   };
+}
+
+/**
+ * The server's Claude Code, staged for the containers, when AGENT_CLI=bundled and the agent
+ * command runs `claude`; null when the image's own program runs. A missing build stops start-up.
+ */
+function bundledAgentCli(settings: Pick<Settings, "agentCli" | "agentCommand" | "dataDir">, log: Logger): StagedCli | null {
+  if (settings.agentCli !== "bundled" || !runsClaude(settings.agentCommand)) return null;
+  let staged: StagedCli;
+  try {
+    staged = stageBundledCli({ dataDir: settings.dataDir });
+  } catch (error) {
+    if (error instanceof BundledCliError) throw new SettingsError("AGENT_CLI", error.message);
+    throw error;
+  }
+  const missing = (["glibc", "musl"] as const).filter((libc) => !staged.installed.includes(libc));
+  log.info(
+    { dir: staged.dir, version: staged.version, builds: staged.installed },
+    `Claude Code ${staged.version} (${staged.installed.join(", ")}) is mounted read-only into task containers` +
+      (missing.length ? `; images that use ${missing.join(", ")} need AGENT_CLI=image or that build installed` : ""),
+  );
+  return staged;
 }
 
 /** The built-in price table, under MODEL_PRICES_FILE's entries; a bad file stops start-up. */

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
+import { ensureBaseImage } from "../helpers/claude-image.js";
 import { ensureBusyboxImage, requireDocker } from "../helpers/docker.js";
 import { GitHubStandIn } from "../helpers/github-standin.js";
 import { payload } from "../helpers/payloads.js";
@@ -260,8 +261,16 @@ describe("devs-webhook test-setup", () => {
         "FAIL agent CLI",
       ]);
       expect(good.stdout).toContain(`GitHub connection: http://${github.host}/api/v3 answers as @devs-bot`);
-      expect(good.stdout).toContain(`FAIL  agent CLI: no claude command in ${image} (install the Claude Code CLI in the image`);
+      // busybox alone has no C library for the server's Claude Code to run on.
+      expect(good.stdout).toMatch(new RegExp(`FAIL  agent CLI: the server's Claude Code does not run in ${image}: devs-webhook: this image has neither glibc .* set AGENT_CLI=image\\.`));
       expect(good.code).toBe(1);
+      const imageCli = await run(["test-setup"], { ...env, GITHUB_TOKEN: "good-token", AGENT_CLI: "image" });
+      expect(imageCli.stdout).toContain(`FAIL  agent CLI: no claude command in ${image} (install the Claude Code CLI in the image`);
+      // An image with bash, git and glibc, and no Claude Code: the server's runs there.
+      const base = await ensureBaseImage();
+      const bundled = await run(["test-setup"], { ...env, GITHUB_TOKEN: "good-token", DEFAULT_IMAGE: base.tag });
+      expect(bundled.stdout).toMatch(new RegExp(`ok    agent CLI: the server's Claude Code \\(glibc[^)]*\\) runs in ${base.tag}: 2\\.1\\.332 \\(Claude Code\\)`));
+      expect(bundled.code).toBe(0);
       expect(good.stdout).not.toContain("sk-ant-test-setup");
 
       const bad = await run(["test-setup"], { ...env, GITHUB_TOKEN: "stale-token", CLAUDE_API_KEY: "", DEFAULT_IMAGE: "devs-no-such-image:1" });

@@ -1,18 +1,20 @@
 // End to end, with real parts: `devs-webhook serve` as a process, a local GitHub (REST backed by
 // real bare repositories, git over HTTP with a token), a real dockerd, the real Claude Code CLI in
-// a container, and a scripted Anthropic Messages API on loopback. A signed mention must end with
+// a container (the server's own build, mounted into an image that has no Claude Code and no Node),
+// and a scripted Anthropic Messages API on loopback. A signed mention must end with
 // the agent's edit on a branch, a pull request, one progress comment edited to its final state,
 // and 👀 then 🚀; an API error and a time-out each end with one clear comment and no PR. The agent
 // reaches the scripted API only through the server's model proxy: the container never holds the
 // key, and a task's cost limit stops it, keeping its work as a draft pull request.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
+import { dockerEngine, ensureBaseImage, installedClaudeBinary } from "../helpers/claude-image.js";
 import { psLines, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
@@ -44,6 +46,7 @@ let gadgets: BareRepo;
 let server: ChildProcess | null = null;
 let serverLog = "";
 let base = "";
+let dataDir = "";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -62,7 +65,8 @@ beforeAll(async () => {
   if (!engine.ok) return;
   docker = await requireDocker();
   if (!docker) return;
-  const image = await ensureClaudeImage();
+  // bash, git and glibc, no Node and no Claude Code: the agent is the server's (AGENT_CLI=bundled).
+  const image = await ensureBaseImage();
   const reposRoot = tempDir("devs-e2e-repos-");
   repo = bareRepo(reposRoot, "acme", "widgets", { "README.md": "# widgets\n" });
   gadgets = bareRepo(reposRoot, "acme", "gadgets", { "README.md": "# gadgets\n" });
@@ -98,7 +102,7 @@ beforeAll(async () => {
       CONTAINER_NETWORK: "host",
       CONTAINER_TIMEOUT_MINUTES: "1",
       DEFAULT_IMAGE: image.tag,
-      DATA_DIR: tempDir("devs-e2e-data-"),
+      DATA_DIR: (dataDir = tempDir("devs-e2e-data-")),
       REPO_CACHE_DIR: tempDir("devs-e2e-cache-"),
       WORKSPACE_DIR: tempDir("devs-e2e-ws-"),
       DEVS_ENVS_DIR: envs,
@@ -259,6 +263,57 @@ describe.skipIf(!engine.ok)("an @mention end to end", () => {
     const processes = (id: string) => psLines(docker!, id).catch((error: unknown) => (/is not running/.test(String(error)) ? [] : Promise.reject(error)));
     for (const c of containers) expect((await processes(c.Id)).filter((l) => /claude/.test(l))).toEqual([]);
   }, 240_000);
+});
+
+const sha256 = (path: string) =>
+  new Promise<string>((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve(hash.digest("hex")));
+  });
+
+describe.skipIf(!engine.ok)("the server's Claude Code in the container", () => {
+  it("is read-only: a task cannot replace it, and the next task still runs the real CLI", async () => {
+    const agentDir = "/opt/devs-webhook/agent";
+    const attack = [
+      "command -v claude node; echo \"on-path=$?\"",
+      `echo '#!/bin/sh' > ${agentDir}/claude; echo "launcher-write=$?"`,
+      `cp /bin/bash ${agentDir}/glibc/claude; echo "build-write=$?"`,
+      `rm -f ${agentDir}/glibc/claude; echo "build-rm=$?"`,
+      `mv ${agentDir}/glibc ${agentDir}/gone; echo "build-mv=$?"`,
+      `chmod 000 ${agentDir}/glibc/claude; echo "chmod=$?"`,
+      `mount -o remount,rw ${agentDir}; echo "remount=$?"`,
+    ].join("; ");
+    fake.setMode({
+      kind: "script",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: attack, description: "Replace the agent" } }] },
+        { content: [{ type: "text", text: "Tried." }] },
+      ],
+    });
+    const before = fake.agentRequests.length;
+    expect((await mention(6, 9007, "replace your own binary")).status).toBe(200);
+    const first = await untilSeen(() => sim.comments.find((c) => c.issue === 6 && /✅|❌|⏱️|🛑/.test(c.body)), 180_000, "the first task's comment");
+    expect(first.body).toContain("✅ Done");
+    const printed = toolResults(fake.agentRequests[before + 1]!).map((r) => r.text).join("\n");
+    // The image has no claude and no node of its own; every write to the mount fails.
+    expect(printed).toContain("on-path=1");
+    for (const attempt of ["launcher-write", "build-write", "build-rm", "build-mv", "chmod", "remount"]) {
+      expect(printed, attempt).toMatch(new RegExp(`${attempt}=[1-9]`));
+    }
+    expect(printed).toMatch(/Read-only file system/);
+
+    // The next task in the same container: the real CLI answers the scripted API again.
+    fake.setMode({ kind: "script", turns: [{ content: [{ type: "text", text: "Still me." }] }] });
+    const next = fake.agentRequests.length;
+    expect((await mention(7, 9008, "are you still there?")).status).toBe(200);
+    const second = await untilSeen(() => sim.comments.find((c) => c.issue === 7 && /✅|❌|⏱️|🛑/.test(c.body)), 180_000, "the second task's comment");
+    expect(second.body).toContain("✅ Done");
+    expect(second.body).toContain("Still me.");
+    expect(fake.agentRequests[next]!.headers["user-agent"]).toMatch(/^claude-cli\/2\.1\.332/);
+    // What the host staged is byte for byte the build npm installed.
+    const [staged] = readdirSync(join(dataDir, "agent-cli")).filter((name) => !name.startsWith("."));
+    expect(await sha256(join(dataDir, "agent-cli", staged!, "glibc", "claude"))).toBe(await sha256(installedClaudeBinary()));
+  }, 300_000);
 });
 
 describe.skipIf(!engine.ok)("the model key stays on the host", () => {

@@ -4,10 +4,14 @@
 // that carries the binary), the glibc files `ldd` names, bash (the Bash tool refuses busybox sh),
 // git (the agent runs it) and busybox's applets, then `docker import`. Idempotent: an image with
 // the right tag and recipe is reused; the downloaded binary is cached under .devs-test/.
+// A second image, the base image, is the same root fs without Claude Code (but with the glibc files
+// it loads, as any glibc distribution has them): what the server's own CLI (AGENT_CLI=bundled) meets
+// in a devcontainer image that never heard of Claude.
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -25,6 +29,7 @@ const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CACHE_DIR = join(REPO_ROOT, ".devs-test", "claude-code");
 
 export const claudeImageTag = (version = CLAUDE_CODE_VERSION) => `devs-test-claude:${version}`;
+export const BASE_IMAGE_TAG = `devs-test-base:${RECIPE}`;
 
 export interface ClaudeImage {
   tag: string;
@@ -58,7 +63,7 @@ export async function ensureClaudeImage(version = CLAUDE_CODE_VERSION): Promise<
     t = Date.now();
     const root = await mkdtemp(join(tmpdir(), "devs-claude-rootfs-"));
     try {
-      await assembleRootfs(root, binary);
+      await assembleRootfs(root, { claude: binary, libraryDonors: [binary] });
       timings.rootfsMs = Date.now() - t;
       t = Date.now();
       await importRootfs(root, tag);
@@ -69,6 +74,32 @@ export async function ensureClaudeImage(version = CLAUDE_CODE_VERSION): Promise<
     if (!(await imageIsCurrent(tag))) throw new Error(`docker import did not produce ${tag}`);
     return { tag, version, built: true, timings };
   });
+}
+
+/**
+ * bash, git, busybox and glibc, no Node and no Claude Code: the libraries are those of the server's
+ * installed linux-x64 build (`ldd`), so the binary mounted in later finds what it loads.
+ */
+export async function ensureBaseImage(): Promise<{ tag: string; built: boolean }> {
+  const tag = BASE_IMAGE_TAG;
+  if (await imageIsCurrent(tag)) return { tag, built: false };
+  return withLock("devs-test-base", async () => {
+    if (await imageIsCurrent(tag)) return { tag, built: false };
+    const root = await mkdtemp(join(tmpdir(), "devs-base-rootfs-"));
+    try {
+      await assembleRootfs(root, { claude: null, libraryDonors: [installedClaudeBinary()] });
+      await importRootfs(root, tag, "devs-webhook test image: bash, git, glibc, no Claude Code");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+    if (!(await imageIsCurrent(tag))) throw new Error(`docker import did not produce ${tag}`);
+    return { tag, built: true };
+  });
+}
+
+/** The linux-x64 glibc build npm installed for the server (what AGENT_CLI=bundled mounts). */
+export function installedClaudeBinary(): string {
+  return join(dirname(createRequire(import.meta.url).resolve(`${PLATFORM_PACKAGE}/package.json`)), "claude");
 }
 
 async function imageIsCurrent(tag: string): Promise<boolean> {
@@ -129,7 +160,8 @@ async function tarFile(tarball: string, member: string): Promise<string> {
 
 const PATH = "/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin";
 
-async function assembleRootfs(root: string, claude: string): Promise<void> {
+/** `claude`: the binary to install as /usr/local/bin/claude, or none; `libraryDonors`: whose `ldd` libraries go in too. */
+async function assembleRootfs(root: string, content: { claude: string | null; libraryDonors: string[] }): Promise<void> {
   // Merged /usr, as on Debian: /bin, /lib and /lib64 are links into /usr.
   for (const dir of ["usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/local/bin", "usr/share", "etc", "root", "tmp", "workspace", "proc", "sys", "dev", "var/tmp"]) {
     await mkdir(join(root, dir), { recursive: true });
@@ -139,7 +171,7 @@ async function assembleRootfs(root: string, claude: string): Promise<void> {
   await chmod(join(root, "var/tmp"), 0o1777);
   await chmod(join(root, "root"), 0o700);
 
-  await place(root, claude, "/usr/local/bin/claude");
+  if (content.claude) await place(root, content.claude, "/usr/local/bin/claude");
   // Debian's bash-static needs nothing else; otherwise the system bash and its libraries.
   const bash = existsSync("/bin/bash-static") ? "/bin/bash-static" : "/usr/bin/bash";
   await place(root, bash, "/usr/bin/bash");
@@ -150,7 +182,7 @@ async function assembleRootfs(root: string, claude: string): Promise<void> {
   if (existsSync("/usr/share/git-core/templates")) {
     await run("cp", ["-a", "/usr/share/git-core", join(root, "usr/share/")]);
   }
-  for (const binary of [claude, bash, await which("git")]) {
+  for (const binary of [...content.libraryDonors, bash, await which("git")]) {
     for (const lib of await sharedLibraries(binary)) await place(root, lib, lib);
   }
 
@@ -210,7 +242,7 @@ async function which(name: string): Promise<string> {
 }
 
 /** tar of the root fs piped into `docker import`, with the environment the CLI needs. */
-async function importRootfs(root: string, tag: string): Promise<void> {
+async function importRootfs(root: string, tag: string, message = "devs-webhook test image: Claude Code CLI"): Promise<void> {
   const changes = [
     `ENV PATH=${PATH}`,
     "ENV SHELL=/bin/bash",
@@ -222,7 +254,7 @@ async function importRootfs(root: string, tag: string): Promise<void> {
   ];
   const entries = await readdir(root);
   const tar = spawn("tar", ["-C", root, "--numeric-owner", "--owner=0", "--group=0", "-cf", "-", ...entries], { stdio: ["ignore", "pipe", "pipe"] });
-  const docker = spawn("docker", ["import", ...changes.flatMap((c) => ["--change", c]), "--message", "devs-webhook test image: Claude Code CLI", "-", tag], {
+  const docker = spawn("docker", ["import", ...changes.flatMap((c) => ["--change", c]), "--message", message, "-", tag], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   tar.stdout.pipe(docker.stdin);

@@ -22,6 +22,8 @@ import { execInContainer } from "../../src/containers/exec.js";
 import { resolveImage } from "../../src/containers/image.js";
 import type { Env } from "../../src/settings.js";
 import { buildServices, type Services } from "../../src/wiring/services.js";
+import { AGENT_CLI_DIR_IN_CONTAINER } from "../../src/agent/claude-builds.js";
+import { bundledCliMount, stageBundledCli } from "../../src/agent/bundled-cli.js";
 import { placeDirs } from "../../src/wiring/task-kinds.js";
 import { ChecksSim, serveAppAuth } from "../helpers/ci-github.js";
 import { archiveListing, BUSYBOX_IMAGE, ensureBusyboxImage, hostProcesses, imageId, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
@@ -31,6 +33,9 @@ import { payload } from "../helpers/payloads.js";
 import { appPrivateKey } from "../helpers/serve-process.js";
 import { testGitHub } from "../helpers/services.js";
 import { tempDir, testSettings } from "../helpers/settings.js";
+
+/** What every container of `serve`'s runtime has besides its workspace: the server's Claude Code, read-only. */
+const BUNDLED_CLI_MOUNT = [AGENT_CLI_DIR_IN_CONTAINER, expect.stringMatching(/\/agent-cli\/[^/]+$/), false];
 
 const TOKEN = "ghs_ciRunnerTestToken000000000000000";
 const OWNER = "acme";
@@ -101,7 +106,9 @@ async function setup(options: { env?: Env; taskTimeoutMs?: number } = {}): Promi
   opened.push(services);
   await services.probot.load(services.app);
   const workspaceFor = (repo: string, trust: Trust = "maintainers") => placeDirs(settings, { slot: POOL, owner: OWNER, repo, trust }).workspace;
-  const runtime = new ContainerRuntime(docker!, { network: "none" });
+  // As serve's runtime makes them (task-kinds.ts): with the server's Claude Code mounted.
+  const agentCli = bundledCliMount(stageBundledCli({ dataDir }));
+  const runtime = new ContainerRuntime(docker!, { network: "none", mounts: () => [agentCli] });
   const containerOf = async (name: string) => (await runtime.list({ slot: POOL })).find((c) => c.repo === `${OWNER}/${name}`.toLowerCase());
   const inContainer = async (name: string, script: string) => {
     const container = await containerOf(name);
@@ -595,7 +602,8 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     await completed(await push(s, "shared", git(r.work, "rev-parse", "HEAD")));
     const [container] = (await s.runtime.list({ slot: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
     const info = await docker!.getContainer(container!.id).inspect();
-    expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([["/workspaces/shared", s.workspaceFor("shared")]]);
+    // Besides the workspace, only the server's Claude Code, read-only (AGENT_CLI=bundled).
+    expect(info.Mounts.map((m) => [m.Destination, m.Source, m.RW])).toEqual([["/workspaces/shared", s.workspaceFor("shared"), true], BUNDLED_CLI_MOUNT]);
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
@@ -701,7 +709,7 @@ describe.skipIf(!docker)("a fork's pull request cannot choose its container", ()
     expect(info.Config.Env).not.toContain("CHOSEN_BY=pull-request");
     // Only the workspace is mounted, never the tree the container was defined from.
     const workspace = s.workspaceFor(name, "fork");
-    expect(info.Mounts.map((m) => [m.Destination, m.Source])).toEqual([[`/workspaces/${name}`, workspace]]);
+    expect(info.Mounts.map((m) => [m.Destination, m.Source, m.RW])).toEqual([[`/workspaces/${name}`, workspace, true], BUNDLED_CLI_MOUNT]);
     expect(tmp).toEqual([]);
     expect(readFileSync(join(workspace, "version.txt"), "utf8")).toBe("from the pull request\n");
     expect(readFileSync(join(workspace, ".devcontainer/devcontainer.json"), "utf8")).toContain(OTHER_IMAGE);
