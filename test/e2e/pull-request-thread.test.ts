@@ -6,7 +6,7 @@
 import { sign } from "@octokit/webhooks-methods";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
+import { dockerEngine, ensureBaseImage } from "../helpers/claude-image.js";
 import { removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
@@ -36,7 +36,7 @@ beforeAll(async () => {
   if (!engine.ok) return;
   docker = await requireDocker();
   if (!docker) return;
-  const image = await ensureClaudeImage();
+  const image = await ensureBaseImage();
   const reposRoot = tempDir("devs-e2e-pr-repos-");
   repo = bareRepo(reposRoot, "acme", "widgets", { "README.md": "# widgets\n" });
   sim = await new GitHubSim(reposRoot, TOKEN).start();
