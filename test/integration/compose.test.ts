@@ -108,7 +108,11 @@ volumes: { cache: }
 
     // The next task of this maintainers' place: the service is the same, still warm; the volume kept its file.
     await quiesceTaskContainer(runtime, { slot, task }, log);
+    // Between tasks the place counts as running while its services do, so the pool's idle stop ends them.
+    expect((await runtime.list({ slot })).filter((c) => c.repo === `hcomp-${id}/widgets`)).toMatchObject([{ name: container.name, running: true }]);
+    const t0 = performance.now();
     const again = await prepare(task, ws);
+    console.info(`warm Compose ensure: ${Math.round(performance.now() - t0)} ms`);
     expect((await d.getContainer(Sidecars.sidecarName(container.name, "web")).inspect()).Id).toBe(web.Id);
     expect(await sh(again.container, "ls /cache; wget -qO- http://web:8080/")).toEqual({ exitCode: 0, out: ["kept", "hello from web"] });
 
@@ -183,6 +187,14 @@ volumes: { state: }
         await expect(d.getNetwork(Sidecars.networkName(name)).inspect()).rejects.toMatchObject({ statusCode: 404 });
       });
     }
+
+    it("any Compose file, when CONTAINER_NETWORK=host (a container there can join no other network)", async () => {
+      const onHost = new ContainerRuntime(d, { network: "host", stopTimeoutSeconds: 1 });
+      const task = agentTask({ repo: `hcomp-${id}/onhost` });
+      const ws = compose(`services:\n  app: { image: ${BUSYBOX_IMAGE}, command: sleep 3600, depends_on: [web] }\n  web: { image: ${BUSYBOX_IMAGE}, command: ${WEB} }\n`);
+      await expect(prepareTaskContainer({ ...deps, runtime: onHost }, { slot, task, workspace: ws, env: {}, signal: new AbortController().signal }, log)).rejects.toThrow(/CONTAINER_NETWORK=host/);
+      expect(await d.listContainers({ all: true, filters: { label: [`devs.repo=hcomp-${id}/onhost`] } })).toEqual([]);
+    });
 
     it("a Compose file path out of the repository", async () => {
       const task = agentTask({ repo: `hcomp-${id}/attack` });
