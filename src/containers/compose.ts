@@ -211,6 +211,10 @@ export function planCompose(texts: readonly ComposeFileText[], ref: ComposeRef, 
     if (!raw) throw new ComposeError(origin.get(path.at(-1) ?? "") ?? first.file, `services.${path.at(-1)}: depends on \`${name}\`, which no Compose file defines`);
     const file = origin.get(name) ?? first.file;
     const service = planService(file, name, raw, { projectDir, declaredVolumes, options, notes, isTask: name === ref.service });
+    if (service.planned.networkOf === ref.service) {
+      // The task's container is restarted for every task, and a shared network would die with it.
+      throw new ComposeError(file, `\`services.${name}.network_mode: service:${ref.service}\` refused: the task's service is restarted for every task; let \`${ref.service}\` use \`network_mode: service:${name}\` instead`);
+    }
     if (service.workspaceFolder && name === ref.service) workspaceFolder = service.workspaceFolder;
     for (const dep of [...service.planned.waitFor.map((w) => w.service), ...(service.planned.networkOf ? [service.planned.networkOf] : [])]) {
       plan(dep, [...path, name]);

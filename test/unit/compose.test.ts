@@ -164,6 +164,7 @@ describe("planCompose: what would give the server away is refused, naming the fi
     ["a remote build context", `services:\n  app: { build: "https://example.com/x.git" }`, /build\.context` refused: only folders of the repository/],
     ["a volume whose driver binds a host folder", `services:\n  app: { image: a, volumes: ["v:/v"] }\nvolumes:\n  v: { driver_opts: { type: none, o: bind, device: / } }`, /volumes\.v\.driver_opts refused/],
     ["an external volume", `services:\n  app: { image: a, volumes: ["v:/v"] }\nvolumes:\n  v: { external: true }`, /volumes\.v\.external refused/],
+    ["a service in the task's service's network, which every task restarts", `services:\n  app: { image: a, depends_on: [db] }\n  db: { image: b, network_mode: "service:app" }`, /services\.db\.network_mode: service:app` refused/],
     ["a sidecar's refused key", `services:\n  app: { image: a, depends_on: [db] }\n  db: { image: b, privileged: true }`, /services\.db\.privileged` refused/],
   ];
   for (const [name, yaml, pattern] of table) {
