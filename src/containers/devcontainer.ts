@@ -268,10 +268,15 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   }
 
   const vars = new Substitution(options, notes);
-  const workspaceFolder = normaliseWorkspaceFolder(
-    doc,
-    vars.apply(doc.optionalString(["workspaceFolder"]) ?? defaultWorkspaceFolder(options.repoName), "workspaceFolder"),
-  );
+  let givenFolder = doc.optionalString(["workspaceFolder"]);
+  // In a Compose devcontainer `/` is the spec's default, where no workspace can be mounted: the
+  // Compose file's own workspace bind says where the repository goes instead.
+  const composeRoot = doc.has(["dockerComposeFile"]) && givenFolder !== undefined && posix.normalize(vars.apply(givenFolder, "workspaceFolder")).replace(/\/+$/, "") === "";
+  if (composeRoot) {
+    notes.push("`workspaceFolder: /` not applied: the workspace is mounted where the Compose file's workspace bind puts it.");
+    givenFolder = undefined;
+  }
+  const workspaceFolder = normaliseWorkspaceFolder(doc, vars.apply(givenFolder ?? defaultWorkspaceFolder(options.repoName), "workspaceFolder"));
   vars.containerWorkspaceFolder = workspaceFolder;
 
   const features = doc.optionalObject(["features"]);
@@ -282,7 +287,7 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   }
   if (raw.init === false) notes.push("`init: false` not applied: containers always run with an init process.");
 
-  const compose = readCompose(doc, file, vars, notes);
+  const compose = readCompose(doc, file, vars, notes, !composeRoot);
   const { image, build } = compose ? { image: null, build: null } : readImageOrBuild(doc, file, vars, notes, options);
   const runArgs = doc.optionalStringArray(["runArgs"]).map((arg, i) => vars.apply(arg, `runArgs[${i}]`));
   const parsedRun = parseRunArgs(runArgs);
@@ -310,7 +315,7 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
 }
 
 /** `dockerComposeFile` with `service`; the files themselves are read and checked by compose.ts. */
-function readCompose(doc: Doc, file: string, vars: Substitution, notes: string[]): ComposeRef | null {
+function readCompose(doc: Doc, file: string, vars: Substitution, notes: string[], folderGiven: boolean): ComposeRef | null {
   const raw = doc.value(["dockerComposeFile"]);
   if (raw === undefined || raw === null) {
     for (const key of ["service", "runServices"]) if (doc.has([key])) notes.push(`\`${key}\` not applied: there is no \`dockerComposeFile\`.`);
@@ -324,7 +329,7 @@ function readCompose(doc: Doc, file: string, vars: Substitution, notes: string[]
   if (!service) doc.fail(["dockerComposeFile"], "`dockerComposeFile` needs `service`: the service the task runs in");
   const runServices = doc.has(["runServices"]) ? doc.optionalStringArray(["runServices"]) : null;
   for (const key of ["image", "build", "dockerFile"]) if (doc.has([key])) notes.push(`\`${key}\` not used: the Compose service \`${service}\` says what runs.`);
-  return { files, service, runServices, workspaceFolderGiven: doc.has(["workspaceFolder"]) };
+  return { files, service, runServices, workspaceFolderGiven: folderGiven && doc.has(["workspaceFolder"]) };
 }
 
 function readImageOrBuild(

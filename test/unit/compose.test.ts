@@ -214,6 +214,14 @@ describe("devcontainer.json with dockerComposeFile", () => {
     expect(notes).toEqual([]);
   });
 
+  it("takes `workspaceFolder: /` (the spec's Compose default) as unset: the file's workspace bind decides", () => {
+    const { spec, notes } = parseDevcontainer(`{"dockerComposeFile":"dc.yml","service":"app","workspaceFolder":"/"}`, ".devcontainer/devcontainer.json", { repoName: "w", defaultImage: "d" });
+    expect(spec.compose?.workspaceFolderGiven).toBe(false);
+    expect(spec.workspaceFolder).toBe("/workspaces/w");
+    expect(notes).toEqual(["`workspaceFolder: /` not applied: the workspace is mounted where the Compose file's workspace bind puts it."]);
+    expect(() => parseDevcontainer(`{"image":"x","workspaceFolder":"/"}`, ".devcontainer/devcontainer.json", { repoName: "w", defaultImage: "d" })).toThrow(/cannot be mounted at \//);
+  });
+
   it("refuses a Compose file outside the repository, and a config without service", () => {
     const parse = (json: string) => () => parseDevcontainer(json, ".devcontainer/devcontainer.json", { repoName: "w", defaultImage: "d" });
     expect(parse(`{"dockerComposeFile":"../../../etc/compose.yml","service":"app"}`)).toThrow(/leads outside the repository/);
