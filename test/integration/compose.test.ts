@@ -12,7 +12,7 @@ import { ContainerRuntime, containerName, type DevContainer } from "../../src/co
 import { placeOf } from "../../src/containers/naming.js";
 import { Sidecars } from "../../src/containers/sidecars.js";
 import { prepareTaskContainer, quiesceTaskContainer } from "../../src/containers/task-container.js";
-import { BUSYBOX_IMAGE, ensureBusyboxImage, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, removeImages, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
 import { agentTask, agentTaskFromFork } from "../helpers/tasks.js";
 
 const docker = await requireDocker();
@@ -43,6 +43,7 @@ describe.skipIf(!docker)("Compose devcontainers on a real Docker engine", () => 
     for (const n of await d.listNetworks({ filters: { label: [`devs.pool=${slot}`] } })) await d.getNetwork(n.Id).remove().catch(() => undefined);
     for (const v of (await d.listVolumes({ filters: { label: [`devs.pool=${slot}`] } })).Volumes ?? []) await d.getVolume(v.Name).remove().catch(() => undefined);
     await d.getNetwork(network).remove().catch(() => undefined);
+    await removeImages(d, `devs-img-hcomp-${id}-`);
   });
 
   const workspace = (files: Record<string, string>) => {
@@ -134,13 +135,16 @@ services:
     command: sleep 3600
     network_mode: service:db
   db:
-    image: ${BUSYBOX_IMAGE}
-    command: ${WEB}
-    environment: { NAME: db }
+    build: { context: ., dockerfile: db.Dockerfile, args: { GREETING: "built db" } }
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
 `);
+    // The service's image is built from the repository's Dockerfile, as a devcontainer's is.
+    writeFileSync(join(ws, ".devcontainer/db.Dockerfile"), `FROM ${BUSYBOX_IMAGE}\nARG GREETING\nCOPY index.html /www/index.html\nENV GREETING=$GREETING\n`);
+    writeFileSync(join(ws, ".devcontainer/index.html"), "hello from the built db\n");
     const { container } = await prepare(task, ws);
-    expect(await sh(container, "wget -qO- http://localhost:8080/")).toEqual({ exitCode: 0, out: ["hello from db"] });
+    expect(await sh(container, "wget -qO- http://localhost:8080/")).toEqual({ exitCode: 0, out: ["hello from the built db"] });
     const db = await d.getContainer(Sidecars.sidecarName(container.name, "db")).inspect();
+    expect(db.Config.Env).toContain("GREETING=built db");
     expect(Object.keys(db.NetworkSettings.Networks).sort()).toEqual([network, Sidecars.networkName(container.name)].sort());
     await runtime.remove(container.name);
   });
