@@ -394,7 +394,11 @@ export class ContainerRuntime {
   remove(name: string): Promise<boolean> {
     return this.locked(name, async () => {
       const info = await this.inspectManaged(name);
-      if (!info) return false;
+      if (!info) {
+        // A Compose place whose container was never made (its services failed) may have some.
+        await this.sidecars.remove(name);
+        return false;
+      }
       try {
         await this.docker.getContainer(info.Id).remove({ force: true, v: true });
       } catch (error) {

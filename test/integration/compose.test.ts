@@ -153,12 +153,19 @@ services:
     const task = agentTaskFromFork({ repo: `hcomp-${id}/forked` });
     const ws = compose(`
 services:
-  app: { image: ${BUSYBOX_IMAGE}, command: sleep 3600, depends_on: [web] }
-  web: { image: ${BUSYBOX_IMAGE}, command: ${WEB}, environment: { NAME: web }, volumes: ["state:/state"] }
+  app: { image: ${BUSYBOX_IMAGE}, command: sleep 3600, depends_on: { web: { condition: service_healthy } } }
+  web:
+    image: ${BUSYBOX_IMAGE}
+    command: ${WEB}
+    environment: { NAME: web }
+    volumes: ["state:/state"]
+    healthcheck: { test: "wget -qO- http://localhost:8080/", interval: 200ms, retries: 20 }
 volumes: { state: }
 `);
     const { container } = await prepare(task, ws);
     const first = await d.getContainer(Sidecars.sidecarName(container.name, "web")).inspect();
+    // The task's container started only once the service it waits for was healthy.
+    expect((first.State as { Health?: { Status?: string } }).Health?.Status).toBe("healthy");
     expect(await inService(first.Id, "touch /state/planted && ls /state")).toBe("planted\n");
     await quiesceTaskContainer(runtime, { slot, task }, log);
     await expect(d.getContainer(first.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
@@ -191,6 +198,16 @@ volumes: { state: }
         await expect(d.getNetwork(Sidecars.networkName(name)).inspect()).rejects.toMatchObject({ statusCode: 404 });
       });
     }
+
+    it("a service that never becomes healthy fails the task before the task's container starts", async () => {
+      const task = agentTask({ repo: `hcomp-${id}/sick` });
+      const ws = compose(`services:\n  app: { image: ${BUSYBOX_IMAGE}, command: sleep 3600, depends_on: { db: { condition: service_healthy } } }\n  db: { image: ${BUSYBOX_IMAGE}, command: sleep 3600, healthcheck: { test: "exit 1", interval: 100ms, retries: 2 } }\n`);
+      await expect(prepare(task, ws)).rejects.toThrow(/service container .*-svc-db is unhealthy/);
+      expect(await d.listContainers({ all: true, filters: { name: [`^/${containerName(placeOf(slot, task))}$`] } })).toEqual([]);
+      // Removing the place removes the services that did start.
+      await runtime.remove(containerName(placeOf(slot, task)));
+      expect(await d.listContainers({ all: true, filters: { label: [`devs.repo=hcomp-${id}/sick`] } })).toEqual([]);
+    });
 
     it("any Compose file, when CONTAINER_NETWORK=host (a container there can join no other network)", async () => {
       const onHost = new ContainerRuntime(d, { network: "host", stopTimeoutSeconds: 1 });
