@@ -126,6 +126,7 @@ const NOTED_SERVICE_KEYS: Record<string, string> = {
   oom_score_adj: "not supported",
 };
 
+/** Harmless here, or (`privileged`) checked by value below: `privileged: false` is fine. */
 const SILENT_SERVICE_KEYS = new Set(["expose", "init", "tty", "stdin_open", "privileged"]);
 
 const APPLIED_SERVICE_KEYS = new Set([
@@ -362,13 +363,12 @@ function planService(file: string, name: string, raw: Record<string, unknown>, c
   const fail = (key: string, problem: string): never => {
     throw new ComposeError(file, `\`${at}.${key}\` ${problem}`);
   };
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key of Object.keys(raw)) {
     if (key.startsWith("x-") || APPLIED_SERVICE_KEYS.has(key) || SILENT_SERVICE_KEYS.has(key)) continue;
     const refused = REFUSED_SERVICE_KEYS[key];
     if (refused) fail(key, `refused: ${refused}`);
     const noted = NOTED_SERVICE_KEYS[key];
     ctx.notes.push(`${file}: \`${at}.${key}\` not applied: ${noted ?? "not supported"}.`);
-    void value;
   }
   if (raw.privileged !== undefined && raw.privileged !== false) fail("privileged", "refused: containers never run privileged");
   if (raw.env_file !== undefined) {
