@@ -44,12 +44,26 @@ export interface RunOptions {
   nanoCpus: number | null;
 }
 
+/** A Docker Compose devcontainer: its files and services, planned by compose.ts. */
+export interface ComposeRef {
+  /** Relative to the workspace root, in the order given (later files override earlier ones). */
+  files: string[];
+  /** The service the task runs in. */
+  service: string;
+  /** Services to start; null for all of them. */
+  runServices: string[] | null;
+  /** Whether devcontainer.json sets workspaceFolder (otherwise the Compose file's workspace bind decides). */
+  workspaceFolderGiven: boolean;
+}
+
 export interface DevcontainerSpec {
   /** The file read, relative to the workspace; null when the repository has none. */
   source: string | null;
-  /** Exactly one of `image` and `build` is set. */
+  /** Exactly one of `image` and `build` is set, unless `compose` is (then the task's service has them). */
   image: string | null;
   build: BuildSpec | null;
+  /** Set only for a Compose devcontainer; absent otherwise, so other specs hash as before. */
+  compose?: ComposeRef;
   /** Set on the container when it is created. */
   containerEnv: Record<string, string>;
   /** Set on every command run in the container; may refer to `${containerEnv:NAME}`. */
@@ -215,8 +229,6 @@ const NOT_APPLIED: Record<string, string> = {
   hostRequirements: "host requirements are not checked",
   userEnvProbe: "commands run with the container's environment plus remoteEnv; no login shell is probed",
   secrets: "secrets reach containers only through DEVS.yml env_vars",
-  runServices: "Docker Compose devcontainers are not supported",
-  service: "Docker Compose devcontainers are not supported",
 };
 
 const HANDLED = new Set([
@@ -237,6 +249,8 @@ const HANDLED = new Set([
   "runArgs",
   "features",
   "dockerComposeFile",
+  "service",
+  "runServices",
   "init",
 ]);
 
@@ -254,10 +268,15 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   }
 
   const vars = new Substitution(options, notes);
-  const workspaceFolder = normaliseWorkspaceFolder(
-    doc,
-    vars.apply(doc.optionalString(["workspaceFolder"]) ?? defaultWorkspaceFolder(options.repoName), "workspaceFolder"),
-  );
+  let givenFolder = doc.optionalString(["workspaceFolder"]);
+  // In a Compose devcontainer `/` is the spec's default, where no workspace can be mounted: the
+  // Compose file's own workspace bind says where the repository goes instead.
+  const composeRoot = doc.has(["dockerComposeFile"]) && givenFolder !== undefined && posix.normalize(vars.apply(givenFolder, "workspaceFolder")).replace(/\/+$/, "") === "";
+  if (composeRoot) {
+    notes.push("`workspaceFolder: /` not applied: the workspace is mounted where the Compose file's workspace bind puts it.");
+    givenFolder = undefined;
+  }
+  const workspaceFolder = normaliseWorkspaceFolder(doc, vars.apply(givenFolder ?? defaultWorkspaceFolder(options.repoName), "workspaceFolder"));
   vars.containerWorkspaceFolder = workspaceFolder;
 
   const features = doc.optionalObject(["features"]);
@@ -268,7 +287,8 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   }
   if (raw.init === false) notes.push("`init: false` not applied: containers always run with an init process.");
 
-  const { image, build } = readImageOrBuild(doc, file, vars, notes, options);
+  const compose = readCompose(doc, file, vars, notes, !composeRoot);
+  const { image, build } = compose ? { image: null, build: null } : readImageOrBuild(doc, file, vars, notes, options);
   const runArgs = doc.optionalStringArray(["runArgs"]).map((arg, i) => vars.apply(arg, `runArgs[${i}]`));
   const parsedRun = parseRunArgs(runArgs);
   notes.push(...parsedRun.notes);
@@ -282,14 +302,34 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
     remoteUser: nonEmpty(doc, ["remoteUser"]),
     containerUser: nonEmpty(doc, ["containerUser"]),
     workspaceFolder,
-    overrideCommand: doc.optionalBoolean(["overrideCommand"]) ?? true,
+    // The spec's defaults: a Compose service keeps its own command, an image gets a keep-alive.
+    overrideCommand: doc.optionalBoolean(["overrideCommand"]) ?? !compose,
     onCreateCommand: readLifecycle(doc, vars, "onCreateCommand"),
     updateContentCommand: readLifecycle(doc, vars, "updateContentCommand"),
     postCreateCommand: readLifecycle(doc, vars, "postCreateCommand"),
     postStartCommand: readLifecycle(doc, vars, "postStartCommand"),
     run: parsedRun.run,
+    ...(compose ? { compose } : {}),
   };
   return { spec, notes: [...new Set(notes)] };
+}
+
+/** `dockerComposeFile` with `service`; the files themselves are read and checked by compose.ts. */
+function readCompose(doc: Doc, file: string, vars: Substitution, notes: string[], folderGiven: boolean): ComposeRef | null {
+  const raw = doc.value(["dockerComposeFile"]);
+  if (raw === undefined || raw === null) {
+    for (const key of ["service", "runServices"]) if (doc.has([key])) notes.push(`\`${key}\` not applied: there is no \`dockerComposeFile\`.`);
+    return null;
+  }
+  const list = typeof raw === "string" ? [raw] : doc.optionalStringArray(["dockerComposeFile"]);
+  if (!list.length) doc.fail(["dockerComposeFile"], "`dockerComposeFile` names no file");
+  const configDir = posix.dirname(file);
+  const files = list.map((entry, i) => insideWorkspace(doc, typeof raw === "string" ? ["dockerComposeFile"] : ["dockerComposeFile", i], configDir, vars.apply(entry, "dockerComposeFile")));
+  const service = nonEmpty(doc, ["service"]);
+  if (!service) doc.fail(["dockerComposeFile"], "`dockerComposeFile` needs `service`: the service the task runs in");
+  const runServices = doc.has(["runServices"]) ? doc.optionalStringArray(["runServices"]) : null;
+  for (const key of ["image", "build", "dockerFile"]) if (doc.has([key])) notes.push(`\`${key}\` not used: the Compose service \`${service}\` says what runs.`);
+  return { files, service, runServices, workspaceFolderGiven: folderGiven && doc.has(["workspaceFolder"]) };
 }
 
 function readImageOrBuild(
@@ -328,11 +368,7 @@ function readImageOrBuild(
     if (!resolved) doc.fail(["image"], "`image` is empty");
     return { image: resolved, build: null };
   }
-  if (doc.has(["dockerComposeFile"])) {
-    notes.push(`Docker Compose devcontainers are not supported (\`dockerComposeFile\`); using the default image ${options.defaultImage}.`);
-  } else {
-    notes.push(`Neither \`image\` nor \`build\` is set; using the default image ${options.defaultImage}.`);
-  }
+  notes.push(`Neither \`image\` nor \`build\` is set; using the default image ${options.defaultImage}.`);
   return { image: options.defaultImage, build: null };
 }
 

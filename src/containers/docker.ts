@@ -18,6 +18,7 @@ import { valueHash } from "./hash.js";
 import type { ResolvedImage } from "./image.js";
 import { placeName, type PlaceKey, type Trust } from "./naming.js";
 import { LastLines, type LineCallback } from "./stream.js";
+import { SIDECAR_LABELS, Sidecars, type ComposeRun, type TaskAttachment } from "./sidecars.js";
 
 export const LABELS = {
   managed: "devs.managed",
@@ -132,6 +133,8 @@ export interface EnsureRequest {
   image: ResolvedImage;
   /** Extra variables set on the container (for example DEVS.yml env_vars); they win over containerEnv. */
   env?: Readonly<Record<string, string>>;
+  /** A Compose devcontainer's plan and images: its other services run beside the container. */
+  compose?: ComposeRun;
   /** Output of lifecycle hooks. */
   onLine?: LineCallback;
   /** What ensure is doing, in a few words (for the task's log). */
@@ -191,6 +194,7 @@ export class ContainerRuntime {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Container id → the start (State.StartedAt) whose hooks have run, to skip the check when warm. */
   private readonly hooksDone = new Map<string, string>();
+  private readonly sidecars: Sidecars;
 
   constructor(
     readonly docker: Docker,
@@ -201,6 +205,7 @@ export class ContainerRuntime {
     this.init = options.init ?? true;
     this.mounts = options.mounts ?? (() => []);
     this.freshPerTask = options.freshPerTask ?? ((place) => place.trust === "fork");
+    this.sidecars = new Sidecars(docker, { network: this.network, stopTimeout: this.stopTimeout, init: this.init });
   }
 
   /**
@@ -261,12 +266,26 @@ export class ContainerRuntime {
     const { signal } = request;
     const repo = `${request.owner}/${request.repo}`.toLowerCase();
     const extra = this.mounts(place);
-    const wanted = this.createOptions(request, repo, extra);
     // Docker refuses a bind mount whose source is missing, on create and on start alike.
     for (const mount of extra) await mkdir(resolve(mount.source), { recursive: true });
     const { name, info: existing } = await this.find(preferred, place);
     let info = existing;
     let recreatedBecause: string | null = null;
+    let attachment: TaskAttachment | null = null;
+    if (request.compose) {
+      if (this.network === "host") {
+        throw new ContainerError(name, "Docker Compose services cannot run beside a container on the host's network (CONTAINER_NETWORK=host)");
+      }
+      // A fresh place starts its services afresh too: the old ones go with the old container.
+      if (info && this.freshPerTask(place)) {
+        await this.clear(name, info, place, request.onProgress);
+        info = null;
+      }
+      attachment = await this.sidecars.up(name, this.placeLabels(request, repo), request.compose, request.onProgress, signal).catch((error: unknown) => {
+        throw statusCode(error) === undefined && error instanceof Error && error.name === "Error" ? new ContainerError(name, error.message) : error;
+      });
+    }
+    const wanted = this.createOptions(request, repo, extra, attachment);
 
     if (info) {
       const labels = info.Config.Labels ?? {};
@@ -290,10 +309,21 @@ export class ContainerRuntime {
 
     let action: DevContainer["action"];
     if (!info) {
+      // A place that no longer uses Compose leaves no services behind.
+      if (!request.compose) await this.sidecars.remove(name);
       request.onProgress?.(`creating ${name} from ${request.image.ref}`);
       const created = await this.docker.createContainer({ ...wanted, name }).catch((error: unknown) => {
         throw new ContainerError(name, `could not be created: ${dockerMessage(error)}`);
       });
+      for (const { network, aliases } of attachment?.connect ?? []) {
+        await this.docker
+          .getNetwork(network)
+          .connect({ Container: created.id, EndpointConfig: { Aliases: aliases } })
+          .catch(async (error: unknown) => {
+            await created.remove({ force: true }).catch(() => undefined);
+            throw new ContainerError(name, `could not join the network of its services: ${dockerMessage(error)}`);
+          });
+      }
       await created.start().catch(async (error: unknown) => {
         await created.remove({ force: true }).catch(() => undefined);
         throw new ContainerError(name, `could not be started: ${dockerMessage(error)}`);
@@ -347,7 +377,9 @@ export class ContainerRuntime {
   stop(name: string): Promise<boolean> {
     return this.locked(name, async () => {
       const info = await this.inspectManaged(name);
-      if (!info?.State.Running) return false;
+      // A Compose place's services stop with it (they may run while its container is stopped between tasks).
+      const services = info ? await this.sidecars.stop(name) : false;
+      if (!info?.State.Running) return services;
       try {
         await this.docker.getContainer(info.Id).stop({ t: this.stopTimeout });
       } catch (error) {
@@ -362,7 +394,11 @@ export class ContainerRuntime {
   remove(name: string): Promise<boolean> {
     return this.locked(name, async () => {
       const info = await this.inspectManaged(name);
-      if (!info) return false;
+      if (!info) {
+        // A Compose place whose container was never made (its services failed) may have some.
+        await this.sidecars.remove(name);
+        return false;
+      }
       try {
         await this.docker.getContainer(info.Id).remove({ force: true, v: true });
       } catch (error) {
@@ -370,6 +406,7 @@ export class ContainerRuntime {
         throw error;
       }
       this.hooksDone.delete(info.Id);
+      await this.sidecars.remove(name);
       return true;
     });
   }
@@ -382,7 +419,11 @@ export class ContainerRuntime {
   /** Containers this app manages, optionally only one slot's. */
   async list(filter: { slot?: string } = {}): Promise<ManagedContainer[]> {
     const label = [`${LABELS.managed}=true`, ...(filter.slot ? [`${LABELS.slot}=${filter.slot}`] : [])];
-    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+    const all = await this.docker.listContainers({ all: true, filters: { label } });
+    // A Compose place's other services are part of it, not containers of their own; while they
+    // run, the place counts as running, so the pool's idle stop ends them too.
+    const containers = all.filter((c) => c.Labels[SIDECAR_LABELS.of] === undefined);
+    const servicesRun = new Set(all.filter((c) => c.Labels[SIDECAR_LABELS.of] !== undefined && c.State === "running").map((c) => c.Labels[SIDECAR_LABELS.of]));
     return containers
       .map((c) => ({
         name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
@@ -391,7 +432,7 @@ export class ContainerRuntime {
         repo: c.Labels[LABELS.repo] ?? "",
         trust: c.Labels[LABELS.trust] === "fork" ? ("fork" as const) : ("maintainers" as const),
         state: c.State,
-        running: c.State === "running",
+        running: c.State === "running" || servicesRun.has((c.Names[0] ?? c.Id).replace(/^\//, "")),
         imageId: c.Labels[LABELS.imageId] ?? c.ImageID,
         configHash: c.Labels[LABELS.configHash] ?? "",
         createdAt: new Date(c.Created * 1000),
@@ -401,25 +442,34 @@ export class ContainerRuntime {
 
   // -------------------------------------------------------------------------------------------
 
+  private placeLabels(request: EnsureRequest, repo: string): Record<string, string> {
+    return { [LABELS.managed]: "true", [LABELS.slot]: request.slot, [LABELS.repo]: repo, [LABELS.trust]: request.trust };
+  }
+
   private createOptions(
     request: EnsureRequest,
     repo: string,
     extra: readonly BindMount[],
+    attachment: TaskAttachment | null,
   ): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
     const { spec } = request;
-    const env = { ...spec.run.env, ...spec.containerEnv, ...request.env };
+    // A Compose devcontainer's task service gives the base; devcontainer.json's keys win over it.
+    const service = request.compose?.plan.services.find((s) => s.name === request.compose?.plan.service) ?? null;
+    const env = { ...service?.env, ...spec.run.env, ...spec.containerEnv, ...request.env };
+    const user = spec.containerUser ?? service?.user ?? null;
+    const command = spec.overrideCommand
+      ? { Entrypoint: ["/bin/sh", "-c", KEEP_ALIVE], Cmd: ["devs-keepalive"] }
+      : { ...(service?.entrypoint ? { Entrypoint: service.entrypoint } : {}), ...(service?.command ? { Cmd: service.command } : {}) };
     const options = {
       Image: request.image.id,
       Env: toEnvList(sortedRecord(env)),
       WorkingDir: spec.workspaceFolder,
-      ...(spec.containerUser ? { User: spec.containerUser } : {}),
-      ...(spec.overrideCommand ? { Entrypoint: ["/bin/sh", "-c", KEEP_ALIVE], Cmd: ["devs-keepalive"] } : {}),
+      ...(user ? { User: user } : {}),
+      ...command,
+      ...(service?.healthcheck ? { Healthcheck: service.healthcheck } : {}),
       StopTimeout: this.stopTimeout,
       Labels: {
-        [LABELS.managed]: "true",
-        [LABELS.slot]: request.slot,
-        [LABELS.repo]: repo,
-        [LABELS.trust]: request.trust,
+        ...this.placeLabels(request, repo),
         [LABELS.imageId]: request.image.id,
         [LABELS.devcontainerHash]: devcontainerHash(spec),
         [LABELS.envHash]: valueHash(sortedRecord(request.env ?? {})),
@@ -429,8 +479,9 @@ export class ContainerRuntime {
           { Type: "bind" as const, Source: resolve(request.workspaceDir), Target: spec.workspaceFolder },
           // Listed only when there are any, so containers made before extra mounts existed keep their hash.
           ...extra.map((m) => ({ Type: "bind" as const, Source: resolve(m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) })),
+          ...(attachment?.mounts ?? []),
         ],
-        NetworkMode: this.network,
+        NetworkMode: attachment?.networkMode ?? this.network,
         Init: this.init,
         Privileged: false,
         RestartPolicy: { Name: "no" },
@@ -438,9 +489,11 @@ export class ContainerRuntime {
         ...(spec.run.memoryBytes ? { Memory: spec.run.memoryBytes } : {}),
         ...(spec.run.nanoCpus ? { NanoCpus: spec.run.nanoCpus } : {}),
       },
+      ...(attachment?.aliases.length ? { NetworkingConfig: { EndpointsConfig: { [attachment.networkMode]: { Aliases: attachment.aliases } } } } : {}),
     };
     // Everything that would make a different container, so any change recreates it.
-    options.Labels[LABELS.configHash] = valueHash(options);
+    // The networks joined after create (API 1.41 takes one at create) count too.
+    options.Labels[LABELS.configHash] = valueHash(attachment?.connect.length ? { ...options, joins: attachment.connect } : options);
     return options;
   }
 
@@ -471,6 +524,8 @@ export class ContainerRuntime {
         if (statusCode(error) !== 404) throw new ContainerError(name, `could not be removed: ${dockerMessage(error)}`);
       });
       this.hooksDone.delete(info.Id);
+      // A Compose place's services, network and volumes go too: no state of them reaches the next task.
+      await this.sidecars.remove(name);
       return { outcome: "removed" };
     }
     if (info.State.Paused) {

@@ -7,7 +7,9 @@ import type { Logger } from "pino";
 import type { Task } from "../tasks/task.js";
 import { readDevcontainer, type DevcontainerSpec } from "./devcontainer.js";
 import type { ContainerRuntime, DevContainer, QuiesceResult } from "./docker.js";
-import { resolveImage } from "./image.js";
+import { readCompose } from "./compose-files.js";
+import { resolveImage, type ResolvedImage } from "./image.js";
+import type { ComposeRun } from "./sidecars.js";
 import { placeOf } from "./naming.js";
 
 export interface TaskContainerInput {
@@ -51,17 +53,33 @@ export async function prepareTaskContainer(
     localEnv: input.env,
     workspaceDir: input.workspace,
   });
-  const image = await resolveImage(deps.docker, spec, setup, {
+  const imageOptions = {
     owner: task.repo.owner,
     repo: task.repo.name,
     signal: input.signal,
-    onLine: (line) => log.debug({ line }, "image build"),
-  });
+    onLine: (line: string) => log.debug({ line }, "image build"),
+  };
+  let image: ResolvedImage;
+  let compose: ComposeRun | undefined;
+  if (spec.compose) {
+    const planned = await readCompose(setup, spec.compose, { repoName: task.repo.name, localEnv: input.env, workspaceFolder: spec.workspaceFolder });
+    notes.push(...planned.notes);
+    if (!spec.compose.workspaceFolderGiven && planned.plan.workspaceFolder && planned.plan.workspaceFolder !== "/") spec.workspaceFolder = planned.plan.workspaceFolder;
+    const images: Record<string, ResolvedImage> = {};
+    for (const service of planned.plan.services) {
+      images[service.name] = await resolveImage(deps.docker, { ...spec, image: service.image, build: service.build }, setup, imageOptions);
+    }
+    compose = { plan: planned.plan, images };
+    image = images[planned.plan.service]!;
+  } else {
+    image = await resolveImage(deps.docker, spec, setup, imageOptions);
+  }
   const container = await deps.runtime.ensure({
     ...place,
     workspaceDir: input.workspace,
     spec,
     image,
+    ...(compose ? { compose } : {}),
     env: input.env,
     signal: input.signal,
     onLine: (stream, line) => log.debug({ stream, line }, "lifecycle hook"),

@@ -125,7 +125,6 @@ describe("parseDevcontainer: notes for what is not applied", () => {
     ["privileged", `{"image":"x","privileged":true}`, /never run privileged/],
     ["postAttachCommand", `{"image":"x","postAttachCommand":"x"}`, /`postAttachCommand` not applied/],
     ["unknown keys", `{"image":"x","somethingNew":1}`, /`somethingNew` not applied: not supported/],
-    ["compose", `{"dockerComposeFile":"dc.yml","service":"app"}`, /Docker Compose .* using the default image default:img/],
     ["no image", `{"remoteUser":"x"}`, /Neither `image` nor `build` is set; using the default image default:img/],
     ["localEnv never reads the server environment", `{"image":"x","containerEnv":{"T":"\${localEnv:HOME}"}}`, /\$\{localEnv:HOME\}.*containerEnv\.T.*never read; set/],
     ["unknown variables", `{"image":"x","containerEnv":{"T":"\${devcontainerId}"}}`, /\$\{devcontainerId\}.*not substituted/],
