@@ -15,6 +15,7 @@ import {
   type ParseError,
 } from "jsonc-parser";
 import { valueHash } from "./hash.js";
+import { parseFeatures, parseMounts, type FeatureSet, type VolumeMount } from "./feature-config.js";
 
 /** Where a devcontainer.json is looked for, first match wins (the devcontainer CLI's order). */
 const DEVCONTAINER_FILES = [".devcontainer/devcontainer.json", ".devcontainer.json"] as const;
@@ -67,6 +68,10 @@ export interface DevcontainerSpec {
   postCreateCommand: LifecycleCommand | null;
   postStartCommand: LifecycleCommand | null;
   run: RunOptions;
+  /** Features to build into the image (feature-image.ts); absent when there are none. */
+  features?: FeatureSet;
+  /** Named volumes from `mounts`; absent when there are none. */
+  volumes?: VolumeMount[];
 }
 
 export interface DevcontainerResult {
@@ -203,7 +208,6 @@ const SILENT = new Set([
 const NOT_APPLIED: Record<string, string> = {
   initializeCommand: "it would run on the server host, and repository code never runs there",
   postAttachCommand: "tasks do not attach an editor",
-  mounts: "only the workspace is mounted",
   workspaceMount: "the workspace is always bind-mounted at workspaceFolder",
   forwardPorts: "no ports are published",
   appPort: "no ports are published",
@@ -236,6 +240,8 @@ const HANDLED = new Set([
   "postStartCommand",
   "runArgs",
   "features",
+  "overrideFeatureInstallOrder",
+  "mounts",
   "dockerComposeFile",
   "init",
 ]);
@@ -260,12 +266,9 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   );
   vars.containerWorkspaceFolder = workspaceFolder;
 
-  const features = doc.optionalObject(["features"]);
-  if (features && Object.keys(features).length) {
-    notes.push(
-      `\`features\` not applied (${Object.keys(features).join(", ")}): install these tools in the image or its Dockerfile.`,
-    );
-  }
+  const fail = (at: JSONPath, problem: string) => doc.fail(at, problem);
+  const features = parseFeatures(doc.value(["features"]), doc.value(["overrideFeatureInstallOrder"]), file, fail, notes);
+  const volumes = parseMounts(doc.value(["mounts"]), workspaceFolder, fail, notes, (item, i) => substituteMount(item, i, vars));
   if (raw.init === false) notes.push("`init: false` not applied: containers always run with an init process.");
 
   const { image, build } = readImageOrBuild(doc, file, vars, notes, options);
@@ -288,8 +291,18 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
     postCreateCommand: readLifecycle(doc, vars, "postCreateCommand"),
     postStartCommand: readLifecycle(doc, vars, "postStartCommand"),
     run: parsedRun.run,
+    // Only when present, so the hash of a spec without them stays what it was.
+    ...(features ? { features } : {}),
+    ...(volumes.length ? { volumes } : {}),
   };
   return { spec, notes: [...new Set(notes)] };
+}
+
+/** Variables in a `mounts` entry (often `${localWorkspaceFolderBasename}` in a volume's name). */
+function substituteMount(item: unknown, i: number, vars: Substitution): unknown {
+  if (typeof item === "string") return vars.apply(item, `mounts[${i}]`);
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return item;
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, typeof v === "string" ? vars.apply(v, `mounts[${i}].${k}`) : v]));
 }
 
 function readImageOrBuild(

@@ -15,6 +15,7 @@ import { createCiRunner } from "../ci/runner.js";
 import type { DevsConfigLoader } from "../config/devs-yml.js";
 import { agentConfigLoader, ciEnvLoader } from "../config/task-config.js";
 import { connectDocker, ContainerRuntime } from "../containers/docker.js";
+import { FeatureImages } from "../containers/feature-image.js";
 import { placeName, placeOf, type PlaceKey } from "../containers/naming.js";
 import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
@@ -67,6 +68,12 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
   // before each run and read through Docker's archive API, so nothing the container writes there
   // is ever opened by a host path (src/ci/container.ts).
   const containers = new ContainerRuntime(docker, { network: settings.containerNetwork });
+  // The devcontainer CLI builds images with features; it gets the engine's address, nothing else of the settings.
+  const features = new FeatureImages(docker, {
+    workDir: join(settings.dataDir, "features"),
+    dockerHost: settings.dockerHost,
+    dockerTlsCertPath: settings.dockerTlsCertPath,
+  });
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
   const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
@@ -111,6 +118,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       docker,
       runtime: containers,
       defaultImage: settings.defaultImage,
+      features,
       agentCommand: settings.agentCommand,
       secrets: () => secrets,
       identity: identity.commit,
@@ -131,7 +139,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     quiesce,
     github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
-    prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
+    prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, features, log }),
     artifacts: artifactStoreFromSettings(settings),
     secrets: () => secrets,
     timeoutMinutes: settings.containerTimeoutMinutes,
