@@ -73,6 +73,12 @@ const CLI_VERSION = (require(CLI_PACKAGE) as { version: string }).version;
 export class FeatureImages {
   /** Concurrent tasks asking for the same image share one build. */
   private readonly inFlight = new Map<string, Promise<ResolvedImage>>();
+  /**
+   * Builds of different images run one after another: on the classic builder the CLI tags the
+   * features' content as `dev_container_feature_content_temp` on the engine, one name for every
+   * build, so two at once could each install the other's features.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly docker: Docker,
@@ -92,7 +98,9 @@ export class FeatureImages {
 
       let image = this.inFlight.get(tag);
       if (!image) {
-        image = this.build(tag, staged, buildDir, request).finally(() => this.inFlight.delete(tag));
+        const build = this.queue.then(() => this.build(tag, staged, buildDir, request));
+        this.queue = build.catch(() => undefined);
+        image = build.finally(() => this.inFlight.delete(tag));
         this.inFlight.set(tag, image);
       }
       const built = await image;
@@ -321,16 +329,18 @@ async function runCli(
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let outcome: CliOutcome | null = null;
   const text = new LineSplitter(onText);
-  const stdout = new LineSplitter((line) => {
+  // The log comes as JSON lines on stderr, the outcome on stdout; anything else is passed on as it is.
+  const onLine = (line: string) => {
     const event = parseJson(line);
     if (event && typeof event.outcome === "string") outcome = event as CliOutcome;
     // `raw` events are the build's own output, cut anywhere; the others are whole lines.
     else if (event && typeof event.text === "string") text.push(event.type === "raw" || event.text.endsWith("\n") ? event.text : `${event.text}\n`);
     else if (line.trim()) onText(line);
-  });
-  const stderr = new LineSplitter(onText);
-  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
+  };
+  const stdout = new LineSplitter(onLine);
+  const stderr = new LineSplitter(onLine);
+  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
   const stop = () => {
     if (child.pid !== undefined && child.exitCode === null) {
       try {
