@@ -148,7 +148,7 @@ function mountFields(item: unknown): MountFields | null {
       else if (key === "target" || key === "destination" || key === "dst") fields.target = value;
       else if (key === "readonly" || key === "ro") fields.readOnly = value === "" || value === "true" || value === "1";
       else if (key === "consistency" || key === "") continue;
-      else fields.other.push(key);
+      else if (!fields.other.includes(key)) fields.other.push(key);
     }
     return fields;
   }
