@@ -139,7 +139,10 @@ export class FeatureImages {
     ];
     const lastLines = new LastLines(40);
     const seen: string[] = [];
-    const onText = (line: string) => {
+    // The build's folder is the server's business: lines and errors name it as `<build>`.
+    const hide = (text: string) => text.split(buildDir).join("<build>");
+    const onText = (raw: string) => {
+      const line = hide(raw);
       lastLines.push(line);
       seen.push(line);
       if (seen.length > 5_000) seen.splice(0, seen.length - 5_000);
@@ -151,7 +154,7 @@ export class FeatureImages {
     });
     if (outcome?.outcome !== "success" || exitCode !== 0) {
       const { feature, stage } = failedFeature(seen, staged.ids);
-      const problem = outcome?.message ?? `the devcontainer CLI exited with code ${exitCode ?? "unknown"}`;
+      const problem = hide(outcome?.message ?? `the devcontainer CLI exited with code ${exitCode ?? "unknown"}`);
       throw new FeatureBuildError(feature, stage, problem, lastLines.get());
     }
     const info = await this.inspect(tag);

@@ -71,13 +71,14 @@ describe.skipIf(!docker)("devcontainer features on a real Docker engine", () => 
   const withMarker = (extra: object = {}, options: object = { greeting: "hi" }) =>
     repository({ image: BUSYBOX_IMAGE, features: { "./marker": options }, ...extra }, prefixed(".devcontainer/marker/", MARKER_FEATURE));
 
-  const prepare = (repo: string, dir: string, trust: "maintainers" | "fork" = "maintainers") =>
+  const prepare = (repo: string, dir: string, trust: "maintainers" | "fork" = "maintainers", setupDir?: string) =>
     prepareTaskContainer(
       { docker: d, runtime, defaultImage: BUSYBOX_IMAGE, features },
       {
         slot: pool,
         task: (trust === "fork" ? agentTaskFromFork : agentTask)({ repo: `${owner}/${repo}` }),
         workspace: dir,
+        setupDir,
         env: {},
         signal: new AbortController().signal,
       },
@@ -99,6 +100,23 @@ describe.skipIf(!docker)("devcontainer features on a real Docker engine", () => 
     const info = await d.getContainer(container.id).inspect();
     expect(info.HostConfig.Privileged).toBe(false);
     expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+  }, 120_000);
+
+  it("installs features on top of the image built from the repository's Dockerfile", async () => {
+    const dir = repository(
+      { build: { dockerfile: "Dockerfile" }, features: { "./marker": { greeting: "on a build" } } },
+      { ".devcontainer/Dockerfile": `FROM ${BUSYBOX_IMAGE}\nRUN echo from-the-dockerfile > /etc/built\n`, ...prefixed(".devcontainer/marker/", MARKER_FEATURE) },
+    );
+    const { container } = await prepare("build", dir);
+    expect((await sh(container, "cat /etc/built; devs-marker")).out).toEqual(["from-the-dockerfile", "marker says on a build"]);
+  }, 120_000);
+
+  it("takes a fork's features from the base's default branch: the fork's own feature folder is not used", async () => {
+    const baseBranch = withMarker({}, { greeting: "from the base" });
+    const forkHead = withMarker({}, { greeting: "from the base" });
+    writeFileSync(join(forkHead, ".devcontainer/marker/install.sh"), "#!/bin/sh\nmkdir -p /opt/marker/bin\nprintf '#!/bin/sh\\necho forked\\n' > /opt/marker/bin/devs-marker\nchmod +x /opt/marker/bin/devs-marker\n");
+    const { container } = await prepare("forked", forkHead, "fork", baseBranch);
+    expect((await sh(container, "devs-marker")).out).toEqual(["marker says from the base"]);
   }, 120_000);
 
   it("builds a configuration once: the next task and concurrent tasks reuse the image without running the CLI again", async () => {
@@ -190,6 +208,10 @@ describe.skipIf(!docker)("devcontainer features on a real Docker engine", () => 
     const error = await prepare("broken", dir).catch((e: unknown) => e);
     expect(error).toMatchObject({ feature: "./broken", stage: "install" });
     expect(describeTaskFailure(error, "t1").reason).toMatch(/^the devcontainer feature `\.\/broken` failed to install/);
+    // The build's output is kept for the operator, without the server's folders.
+    const { lastLines } = error as FeatureBuildError;
+    expect(lastLines.length).toBeGreaterThan(0);
+    expect(JSON.stringify([lastLines, (error as Error).message])).not.toContain(work);
   }, 120_000);
 
   it("an OCI feature that cannot be reached fails fast, naming the feature", async () => {
