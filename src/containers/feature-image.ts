@@ -65,6 +65,8 @@ export interface FeatureImage {
 const MAX_FILES = 2_000;
 const MAX_BYTES = 64 * 1024 * 1024;
 
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
 const require = createRequire(import.meta.url);
 const CLI_PACKAGE = require.resolve("@devcontainers/cli/package.json");
 const CLI_SCRIPT = join(dirname(CLI_PACKAGE), "devcontainer.js");
@@ -98,7 +100,10 @@ export class FeatureImages {
 
       let image = this.inFlight.get(tag);
       if (!image) {
-        const build = this.queue.then(() => this.build(tag, staged, buildDir, request));
+        const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        const build = this.queue.then(() =>
+          withEngineLock(this.docker, staged.baseImageId, timeoutMs, request.signal, () => this.build(tag, staged, buildDir, request)),
+        );
         this.queue = build.catch(() => undefined);
         image = build.finally(() => this.inFlight.delete(tag));
         this.inFlight.set(tag, image);
@@ -149,7 +154,7 @@ export class FeatureImages {
       request.onLine?.(line);
     };
     const { outcome, exitCode } = await runCli(args, cliEnv(home, tmp, this.options), onText, {
-      timeoutMs: this.options.timeoutMs ?? 30 * 60_000,
+      timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(request.signal ? { signal: request.signal } : {}),
     });
     if (outcome?.outcome !== "success" || exitCode !== 0) {
@@ -203,6 +208,7 @@ interface StagedFeatures {
   hash: string;
   /** Feature ref → the id its install step is named by in the build's output. */
   ids: Map<string, string>;
+  baseImageId: string;
 }
 
 async function stageFeatures(features: FeatureSet, baseImageId: string, setupDir: string, stageDir: string): Promise<StagedFeatures> {
@@ -225,7 +231,7 @@ async function stageFeatures(features: FeatureSet, baseImageId: string, setupDir
   const hash = createHash("sha256");
   hash.update(stableStringify({ format: 1, cli: CLI_VERSION, base: baseImageId, config: configText }) + "\n");
   for (const file of files) hash.update(`${file.path}\0${file.mode.toString(8)}\0${file.digest}\n`);
-  return { dir: stageDir, hash: hash.digest("hex"), ids };
+  return { dir: stageDir, hash: hash.digest("hex"), ids, baseImageId };
 }
 
 /** `ghcr.io/devcontainers/features/node:1` → `node`, as the CLI names its install step. */
@@ -299,6 +305,39 @@ function featureId(manifest: string): string | null {
 
 function isInside(path: string, root: string): boolean {
   return path === root || path.startsWith(root + sep);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One build at a time on the engine
+
+/** A container of this name, created and never started, is the engine-wide lock. */
+const LOCK_CONTAINER = "devs-features-build-lock";
+
+/**
+ * Runs `work` while holding a lock on the Docker engine, so that servers sharing one engine never
+ * build features at the same moment (the CLI's content image has one name). Creating a
+ * container by name is atomic on the engine; a lock older than a build's time limit is a
+ * crashed holder's and is taken over.
+ */
+async function withEngineLock<T>(docker: Docker, image: string, timeoutMs: number, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  const staleMs = timeoutMs + 60_000;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      await docker.createContainer({ name: LOCK_CONTAINER, Image: image, Cmd: ["true"], Labels: { "devs.features-build-lock": "true" }, HostConfig: { NetworkMode: "none" } });
+      break;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+      const held = await docker.getContainer(LOCK_CONTAINER).inspect().catch(() => null);
+      if (held && Date.now() - Date.parse(held.Created) > staleMs) await docker.getContainer(LOCK_CONTAINER).remove({ force: true }).catch(() => undefined);
+      else await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await docker.getContainer(LOCK_CONTAINER).remove({ force: true }).catch(() => undefined);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

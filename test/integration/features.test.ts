@@ -71,9 +71,9 @@ describe.skipIf(!docker)("devcontainer features on a real Docker engine", () => 
   const withMarker = (extra: object = {}, options: object = { greeting: "hi" }) =>
     repository({ image: BUSYBOX_IMAGE, features: { "./marker": options }, ...extra }, prefixed(".devcontainer/marker/", MARKER_FEATURE));
 
-  const prepare = (repo: string, dir: string, trust: "maintainers" | "fork" = "maintainers", setupDir?: string) =>
+  const prepare = (repo: string, dir: string, trust: "maintainers" | "fork" = "maintainers", setupDir?: string, images = features) =>
     prepareTaskContainer(
-      { docker: d, runtime, defaultImage: BUSYBOX_IMAGE, features },
+      { docker: d, runtime, defaultImage: BUSYBOX_IMAGE, features: images },
       {
         slot: pool,
         task: (trust === "fork" ? agentTaskFromFork : agentTask)({ repo: `${owner}/${repo}` }),
@@ -141,10 +141,12 @@ describe.skipIf(!docker)("devcontainer features on a real Docker engine", () => 
     expect(changed.image.ref).not.toBe(first.image.ref);
   }, 180_000);
 
-  it("builds two configurations at once, each with its own features (the CLI's content image has one name on the engine)", async () => {
+  it("builds two configurations at once, even from two servers, each with its own features (the CLI's content image has one name on the engine)", async () => {
+    // Two FeatureImages: two servers on one engine, held apart by the engine-wide lock.
+    const otherServer = new FeatureImages(d, { workDir: work });
     const [left, right] = await Promise.all([
       prepare("left", withMarker({}, { greeting: "left" })),
-      prepare("right", withMarker({}, { greeting: "right" })),
+      prepare("right", withMarker({}, { greeting: "right" }), "maintainers", undefined, otherServer),
     ]);
     expect((await sh(left.container, "devs-marker")).out).toEqual(["marker says left"]);
     expect((await sh(right.container, "devs-marker")).out).toEqual(["marker says right"]);
