@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { prepareTaskContainer, type TaskContainerInput } from "../containers/task-container.js";
 import type { ContainerRuntime } from "../containers/docker.js";
+import type { FeatureImages } from "../containers/feature-image.js";
 import { TASK_ID_VARIABLE } from "../containers/exec.js";
 import { exportChanges } from "../publish/export-changes.js";
 import type { Identity } from "../workspace/repo-cache.js";
@@ -15,6 +16,8 @@ export interface ContainerAgentDeps {
   docker: Docker;
   runtime: ContainerRuntime;
   defaultImage: string;
+  /** Builds images with devcontainer features. */
+  features?: FeatureImages;
   agentCommand: string;
   /** The server's Claude Code in the container (bundled-cli.ts), for the command's `claude`; unset: the image's. */
   claudePath?: string | undefined;

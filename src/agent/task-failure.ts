@@ -11,6 +11,7 @@ import { DevcontainerError } from "../containers/devcontainer.js";
 import { ContainerError, DockerHostError, LifecycleCommandError } from "../containers/docker.js";
 import { ExecAbortedError, ExecError } from "../containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../containers/image.js";
+import { FeatureBuildError } from "../containers/feature-image.js";
 import { StreamFormatError } from "../containers/stream.js";
 import { GitError } from "../workspace/repo-cache.js";
 import { ExportError } from "../publish/export-changes.js";
@@ -62,6 +63,8 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTF
 
 /** An image reference is shown only when it looks like one (it comes from devcontainer.json or the operator). */
 const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,199}$/;
+/** A feature reference as devcontainer.json may write it: a local folder (./x), an OCI reference or an https URL. */
+const FEATURE_REF = /^(\.\.?\/)*[A-Za-z0-9][A-Za-z0-9._/:@+~-]{0,199}$/;
 
 export function describeTaskFailure(error: unknown, taskId: string): TaskFailure {
   if (error instanceof LifecycleCommandError) {
@@ -80,6 +83,7 @@ export function describeTaskFailure(error: unknown, taskId: string): TaskFailure
     const problem = safeText(error.problem, { maxLength: 200 }).replace(/[.\s]+$/, "");
     return { kind: "devcontainer", reason: `${file}${where} cannot be used: ${problem}. Fix it on the default branch, then trigger the task again.` };
   }
+  if (error instanceof FeatureBuildError) return featureFailure(error, taskId);
   if (error instanceof ImageBuildError) {
     return {
       kind: "image_build",
@@ -122,6 +126,22 @@ export function describeTaskFailure(error: unknown, taskId: string): TaskFailure
     return { kind: "network", reason: `a network connection from the server failed. ${retryThenLog(taskId)}` };
   }
   return serverFailure(taskId);
+}
+
+/** A features build: which feature, and what the user can do about it. */
+function featureFailure(error: FeatureBuildError, taskId: string): TaskFailure {
+  // The feature's name comes from the user's devcontainer.json; the problem text is the CLI's or the host's, so it is not repeated.
+  const feature = error.feature && FEATURE_REF.test(error.feature) ? `the devcontainer feature ${codeSpan(error.feature)}` : "a devcontainer feature";
+  const local = error.feature?.startsWith("./") ?? false;
+  const what =
+    error.stage === "install"
+      ? `${feature} failed to install (its install script failed), so the container image could not be built. Check the feature and its options in devcontainer.json on the default branch`
+      : error.stage === "fetch"
+        ? local
+          ? `${feature} could not be read: its folder must be inside .devcontainer/, hold a devcontainer-feature.json and no link out of the repository`
+          : `${feature} could not be downloaded: this server could not reach its registry, or the reference is wrong`
+        : `the container image with the devcontainer's features could not be built`;
+  return { kind: "image_build", reason: `${what}; ${inTheLog(taskId)}` };
 }
 
 /** An error nobody described, or none at all (the executor threw past its own handling). */

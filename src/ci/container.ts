@@ -10,6 +10,7 @@
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { prepareTaskContainer } from "../containers/task-container.js";
+import type { FeatureImages } from "../containers/feature-image.js";
 import type { ContainerRuntime, DevContainer } from "../containers/docker.js";
 import { execInContainer, TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { LineCallback } from "../containers/stream.js";
@@ -23,6 +24,8 @@ export interface CiContainerDeps {
   docker: Docker;
   runtime: ContainerRuntime;
   defaultImage: string;
+  /** Builds images with devcontainer features. */
+  features?: FeatureImages;
   /** The bridge's path inside the container (default BRIDGE_FOLDER). */
   bridgeFolder?: string;
   log: Logger;

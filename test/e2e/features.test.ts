@@ -1,0 +1,195 @@
+// End to end, with real parts (as agent.test.ts): `devs-webhook serve` as a process, the local
+// GitHub, a real dockerd, the real devcontainer CLI and the real Claude Code CLI against a scripted
+// Messages API. A repository whose devcontainer.json uses a local feature that installs a tool:
+// the agent's Bash step runs the tool and its output lands in the commit; a second task with the
+// same configuration reuses the features image without building it again.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { sign } from "@octokit/webhooks-methods";
+import type Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
+import { removeImages, removePoolContainers, requireDocker, runId } from "../helpers/docker.js";
+import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
+import { GitHubSim } from "../helpers/github-sim.js";
+import { payload } from "../helpers/payloads.js";
+import { tempDir } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
+
+const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const TOKEN = "ghs_e2eInstallationToken0000000000000000";
+const SECRET = "e2e-webhook-secret";
+const id = runId();
+const pool = `hfeat${id}`;
+const owner = `devs-hfeat-${id}`;
+
+const engine = await dockerEngine();
+if (!engine.ok) {
+  if (process.env.DEVS_REQUIRE_DOCKER === "1") throw new Error(`DEVS_REQUIRE_DOCKER=1 but no Docker engine answers (${engine.why}); run .ci/docker.sh`);
+  console.warn(`skipping the end-to-end features tests: no Docker engine answers (${engine.why})`);
+}
+
+let docker: Docker | null = null;
+let sim: GitHubSim;
+let fake: FakeAnthropic;
+let repo: BareRepo;
+let server: ChildProcess | null = null;
+let serverLog = "";
+let base = "";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const untilSeen = <T>(probe: () => T, timeoutMs: number, what: string) =>
+  until(probe, { timeoutMs, what, intervalMs: 100, detail: () => `--- server log ---\n${serverLog.slice(-6000)}` });
+
+beforeAll(async () => {
+  if (!engine.ok) return;
+  docker = await requireDocker();
+  if (!docker) return;
+  const image = await ensureClaudeImage();
+  const reposRoot = tempDir("devs-hfeat-e2e-repos-");
+  repo = bareRepo(reposRoot, owner, "widgets", {
+    "README.md": "# widgets\n",
+    ".devcontainer/devcontainer.json": JSON.stringify({ image: image.tag, features: { "./marker": { greeting: "from the feature" } } }),
+    ".devcontainer/marker/devcontainer-feature.json": JSON.stringify({
+      id: "marker",
+      version: "1.0.0",
+      options: { greeting: { type: "string", default: "hello" } },
+      containerEnv: { PATH: "/opt/marker/bin:${PATH}" },
+    }),
+    ".devcontainer/marker/install.sh": `#!/bin/sh\nset -e\nmkdir -p /opt/marker/bin\nprintf '#!/bin/sh\\necho "marker says %s"\\n' "$GREETING" > /opt/marker/bin/devs-marker\nchmod +x /opt/marker/bin/devs-marker\n`,
+  });
+  sim = await new GitHubSim(reposRoot, TOKEN).start();
+  fake = await startFakeAnthropic({ kind: "hang" });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: tempDir("devs-hfeat-e2e-cwd-"),
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: tempDir("devs-hfeat-e2e-home-"),
+      GITHUB_TOKEN: TOKEN,
+      WEBHOOK_SECRET: SECRET,
+      GHE_HOST: sim.host,
+      GHE_PROTOCOL: "http",
+      CLAUDE_API_KEY: "sk-ant-api03-e2e-test-key-000000000000",
+      ANTHROPIC_UPSTREAM_URL: fake.url,
+      AUTHORIZED_TRIGGER_USERS: "*",
+      CONTAINER_POOL: pool,
+      CONTAINER_NETWORK: "host",
+      CONTAINER_TIMEOUT_MINUTES: "3",
+      DEFAULT_IMAGE: image.tag,
+      DATA_DIR: tempDir("devs-hfeat-e2e-data-"),
+      REPO_CACHE_DIR: tempDir("devs-hfeat-e2e-cache-"),
+      WORKSPACE_DIR: tempDir("devs-hfeat-e2e-ws-"),
+      DEVS_ENVS_DIR: tempDir("devs-hfeat-e2e-envs-"),
+      LOG_LEVEL: "info",
+      ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout!.on("data", (d: Buffer) => (serverLog += d));
+  server.stderr!.on("data", (d: Buffer) => (serverLog += d));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${serverLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 15 * 60_000);
+
+afterAll(async () => {
+  server?.kill("SIGTERM");
+  await fake?.close();
+  await sim?.stop();
+  if (docker) {
+    await removePoolContainers(docker, pool);
+    await removeImages(docker, `devs-img-${owner}-`);
+  }
+});
+
+async function mention(number: number, commentId: number): Promise<Response> {
+  const body = JSON.stringify(
+    payload("issue_comment", "created", {
+      repository: {
+        name: "widgets",
+        full_name: `${owner}/widgets`,
+        owner: { login: owner },
+        default_branch: "main",
+        private: false,
+        clone_url: sim.cloneUrl(owner, "widgets"),
+        html_url: sim.htmlUrl(owner, "widgets"),
+      },
+      issue: { number, title: "Record the marker", body: "Run devs-marker.", user: { login: "alice" }, labels: [], assignees: [] },
+      comment: { id: commentId, body: "@devs-bot please record what devs-marker says", user: { login: "alice" }, html_url: `${sim.htmlUrl(owner, "widgets")}/issues/${number}#issuecomment-${commentId}` },
+      sender: { login: "alice" },
+    }),
+  );
+  return fetch(`${base}/webhook`, {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "issue_comment",
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": await sign(SECRET, body),
+    },
+  });
+}
+
+/** The features image each task used, from the server's own log lines. */
+const featureImageLines = () =>
+  serverLog
+    .split("\n")
+    .filter((line) => /features image (built|reused)/.test(line))
+    .map((line) => JSON.parse(line) as { msg: string; image: string; origin: string });
+
+describe.skipIf(!engine.ok)("devcontainer features end to end", () => {
+  const runMarker = (issue: number) =>
+    fake.setMode({
+      kind: "script",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: "devs-marker | tee /workspaces/widgets/marker.txt", description: "Run the marker" } }] },
+        { content: [{ type: "text", text: `Recorded the marker for #${issue}.` }] },
+      ],
+    });
+
+  it("the agent's Bash step finds the feature's tool, and its output lands in the commit", async () => {
+    runMarker(1);
+    const before = fake.agentRequests.length;
+    expect((await mention(1, 7001)).status).toBe(200);
+    const done = await untilSeen(() => sim.comments.find((c) => c.issue === 1 && /✅|❌|⏱️/.test(c.body)), 400_000, "the final comment");
+    expect(done.body).toContain("✅ Done");
+    const printed = toolResults(fake.agentRequests.slice(before)[1]!).map((r) => r.text).join("\n");
+    expect(printed).toContain("marker says from the feature");
+    expect(git(repo.path, "show", "devs/issue-1-record-the-marker:marker.txt")).toBe("marker says from the feature");
+    expect(featureImageLines()).toEqual([expect.objectContaining({ msg: "features image built", origin: "built" })]);
+  }, 480_000);
+
+  it("a second task with the same configuration reuses the image: same image, no build", async () => {
+    const [first] = featureImageLines();
+    const imageId = (await docker!.getImage(first!.image).inspect()).Id;
+    runMarker(2);
+    expect((await mention(2, 7002)).status).toBe(200);
+    const done = await untilSeen(() => sim.comments.find((c) => c.issue === 2 && /✅|❌|⏱️/.test(c.body)), 300_000, "the final comment");
+    expect(done.body).toContain("✅ Done");
+    expect(git(repo.path, "show", "devs/issue-2-record-the-marker:marker.txt")).toBe("marker says from the feature");
+    const lines = featureImageLines();
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ msg: "features image reused", origin: "build-cached", image: first!.image });
+    expect((await docker!.getImage(first!.image).inspect()).Id).toBe(imageId);
+    // The container runs the features image.
+    const containers = await docker!.listContainers({ all: true, filters: { label: [`devs.pool=${pool}`] } });
+    expect(containers.map((c) => c.ImageID)).toEqual([imageId]);
+  }, 360_000);
+});
