@@ -3,9 +3,6 @@
 // Messages API. A repository whose devcontainer.json uses a local feature that installs a tool:
 // the agent's Bash step runs the tool and its output lands in the commit; a second task with the
 // same configuration reuses the features image without building it again.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { sign } from "@octokit/webhooks-methods";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerEngine, ensureClaudeImage } from "../helpers/claude-image.js";
@@ -14,11 +11,10 @@ import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
+import { deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
 import { tempDir } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 
-const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
-const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
 const TOKEN = "ghs_e2eInstallationToken0000000000000000";
 const SECRET = "e2e-webhook-secret";
 const id = runId();
@@ -35,21 +31,11 @@ let docker: Docker | null = null;
 let sim: GitHubSim;
 let fake: FakeAnthropic;
 let repo: BareRepo;
-let server: ChildProcess | null = null;
-let serverLog = "";
-let base = "";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+let server: ServeProcess | null = null;
+const serverLog = () => server!.stdout() + server!.stderr();
 
 const untilSeen = <T>(probe: () => T, timeoutMs: number, what: string) =>
-  until(probe, { timeoutMs, what, intervalMs: 100, detail: () => `--- server log ---\n${serverLog.slice(-6000)}` });
+  until(probe, { timeoutMs, what, intervalMs: 100, detail: () => `--- server log ---\n${serverLog().slice(-6000)}` });
 
 beforeAll(async () => {
   if (!engine.ok) return;
@@ -70,46 +56,28 @@ beforeAll(async () => {
   });
   sim = await new GitHubSim(reposRoot, TOKEN).start();
   fake = await startFakeAnthropic({ kind: "hang" });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--host", "127.0.0.1", "--port", String(port)], {
-    cwd: tempDir("devs-hfeat-e2e-cwd-"),
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: tempDir("devs-hfeat-e2e-home-"),
-      GITHUB_TOKEN: TOKEN,
-      WEBHOOK_SECRET: SECRET,
-      GHE_HOST: sim.host,
-      GHE_PROTOCOL: "http",
-      CLAUDE_API_KEY: "sk-ant-api03-e2e-test-key-000000000000",
-      ANTHROPIC_UPSTREAM_URL: fake.url,
-      AUTHORIZED_TRIGGER_USERS: "*",
-      CONTAINER_POOL: pool,
-      CONTAINER_NETWORK: "host",
-      CONTAINER_TIMEOUT_MINUTES: "3",
-      DEFAULT_IMAGE: image.tag,
-      DATA_DIR: tempDir("devs-hfeat-e2e-data-"),
-      REPO_CACHE_DIR: tempDir("devs-hfeat-e2e-cache-"),
-      WORKSPACE_DIR: tempDir("devs-hfeat-e2e-ws-"),
-      DEVS_ENVS_DIR: tempDir("devs-hfeat-e2e-envs-"),
-      LOG_LEVEL: "info",
-      ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  server = await startServe({
+    GITHUB_TOKEN: TOKEN,
+    WEBHOOK_SECRET: SECRET,
+    GHE_HOST: sim.host,
+    GHE_PROTOCOL: "http",
+    CLAUDE_API_KEY: "sk-ant-api03-e2e-test-key-000000000000",
+    ANTHROPIC_UPSTREAM_URL: fake.url,
+    AUTHORIZED_TRIGGER_USERS: "*",
+    CONTAINER_POOL: pool,
+    CONTAINER_NETWORK: "host",
+    CONTAINER_TIMEOUT_MINUTES: "3",
+    DEFAULT_IMAGE: image.tag,
+    DATA_DIR: tempDir("devs-hfeat-e2e-data-"),
+    REPO_CACHE_DIR: tempDir("devs-hfeat-e2e-cache-"),
+    WORKSPACE_DIR: tempDir("devs-hfeat-e2e-ws-"),
+    DEVS_ENVS_DIR: tempDir("devs-hfeat-e2e-envs-"),
+    LOG_LEVEL: "info",
   });
-  server.stdout!.on("data", (d: Buffer) => (serverLog += d));
-  server.stderr!.on("data", (d: Buffer) => (serverLog += d));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }, 15 * 60_000);
 
 afterAll(async () => {
-  server?.kill("SIGTERM");
+  server?.child.kill("SIGTERM");
   await fake?.close();
   await sim?.stop();
   if (docker) {
@@ -118,8 +86,11 @@ afterAll(async () => {
   }
 });
 
-async function mention(number: number, commentId: number): Promise<Response> {
-  const body = JSON.stringify(
+function mention(number: number, commentId: number): Promise<Response> {
+  return deliver(
+    server!.base,
+    SECRET,
+    "issue_comment",
     payload("issue_comment", "created", {
       repository: {
         name: "widgets",
@@ -135,21 +106,11 @@ async function mention(number: number, commentId: number): Promise<Response> {
       sender: { login: "alice" },
     }),
   );
-  return fetch(`${base}/webhook`, {
-    method: "POST",
-    body,
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "issue_comment",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": await sign(SECRET, body),
-    },
-  });
 }
 
 /** The features image each task used, from the server's own log lines. */
 const featureImageLines = () =>
-  serverLog
+  serverLog()
     .split("\n")
     .filter((line) => /features image (built|reused)/.test(line))
     .map((line) => JSON.parse(line) as { msg: string; image: string; origin: string });

@@ -3,7 +3,6 @@
 // tab arrives as issue_comment with no branches in it: the agent must still work on the pull
 // request's own branch and push there, and a follow-up on the bot's own pull request needs no
 // new mention. Neither opens another pull request.
-import { sign } from "@octokit/webhooks-methods";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerEngine, ensureBaseImage } from "../helpers/claude-image.js";
@@ -12,7 +11,7 @@ import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropi
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
-import { startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
 import { tempDir } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 
@@ -75,9 +74,12 @@ function openPullRequest(number: number, branch: string, author: string): string
 }
 
 /** A signed comment in pull request `number`'s conversation tab: `issue_comment` naming the pull request only by its URLs. */
-async function conversationComment(number: number, commentId: number, text: string, prAuthor: string): Promise<Response> {
+function conversationComment(number: number, commentId: number, text: string, prAuthor: string): Promise<Response> {
   const html = sim.htmlUrl("acme", "widgets");
-  const body = JSON.stringify(
+  return deliver(
+    server!.base,
+    SECRET,
+    "issue_comment",
     payload("issue_comment", "created", {
       repository: { name: "widgets", full_name: "acme/widgets", owner: { login: "acme" }, default_branch: "main", private: false, clone_url: sim.cloneUrl("acme", "widgets"), html_url: html },
       issue: {
@@ -94,11 +96,6 @@ async function conversationComment(number: number, commentId: number, text: stri
       sender: { login: "alice" },
     }),
   );
-  return fetch(`${server!.base}/webhook`, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", "x-github-event": "issue_comment", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": await sign(SECRET, body) },
-  });
 }
 
 /** The agent writes one file and says so. */
