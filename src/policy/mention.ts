@@ -1,38 +1,81 @@
 // Does a piece of Markdown address the bot? Pure functions, no I/O.
+//
+// GitHub links (and notifies) a mention only in the author's own prose, not in code, links or raw
+// HTML. The Markdown is parsed as GitHub parses it (CommonMark with GFM), and only the text of
+// paragraphs, headings, list items, table cells and emphasis counts.
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { gfm } from "micromark-extension-gfm";
 
-/**
- * Removes what is not the author's own prose: fenced code, inline code, block quotes (quoted
- * replies) and HTML comments (issue templates), so that `@bot` there does not count.
- */
-export function stripNonProse(markdown: string): string {
-  let text = markdown.replace(/\r\n?/g, "\n");
-  text = text.replace(/<!--[\s\S]*?(?:-->|$)/g, " ");
-  text = stripFencedCode(text);
-  text = text
-    .split("\n")
-    .filter((line) => !/^ {0,3}>/.test(line))
-    .join("\n");
-  // Inline code: a run of N backticks up to the next run of exactly N backticks.
-  text = text.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, " ");
-  return text;
+/** The part of an mdast node this module reads (no dependency on the mdast types package). */
+interface MarkdownNode {
+  type: string;
+  value?: string;
+  children?: MarkdownNode[];
+  position?: { start: { offset?: number | undefined }; end: { offset?: number | undefined } } | undefined;
 }
 
-function stripFencedCode(text: string): string {
-  const out: string[] = [];
-  let fence: { char: string; length: number } | null = null;
-  for (const line of text.split("\n")) {
-    const m = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-    if (fence) {
-      if (m && m[1]![0] === fence.char && m[1]!.length >= fence.length && line.trim() === m[1]) fence = null;
-      continue;
-    }
-    if (m) {
-      fence = { char: m[1]![0]!, length: m[1]!.length };
-      continue;
-    }
-    out.push(line);
+const PARSE_OPTIONS = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] };
+
+// Containers whose text is someone else's words, or not words: quoted replies, links (their text
+// and URL, autolinks, `mailto:`), code, raw HTML and the link definitions at the bottom of a text.
+const NOT_PROSE = new Set(["blockquote", "link", "linkReference", "image", "imageReference", "code", "inlineCode", "html", "definition"]);
+
+// Raw HTML elements whose content GitHub does not link mentions in (its mention filter skips
+// text under `pre`, `code`, `a`, `style` and `script`).
+const UNLINKED_ELEMENTS = new Set(["code", "pre", "a", "style", "script"]);
+const HTML_TAG = /^<(\/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^>]*)?(\/?)>$/;
+
+// A backslash escape as CommonMark defines it: `\` before ASCII punctuation.
+const ESCAPE = /\\([!-/:-@[-`{-~])/g;
+// Stands for an escaped `@` (`\@bot`): GitHub shows the `@` but does not link the mention.
+const ESCAPED_AT = "\u{FFFC}";
+
+/**
+ * The author's own prose in a piece of Markdown, as one string per text run. Each run is the
+ * text's source with backslash escapes resolved, an escaped `@` replaced so that it cannot start a
+ * mention. Character references (`&#64;`) are left as written: GitHub does not link them either.
+ */
+export function proseRuns(markdown: string): string[] {
+  const runs: string[] = [];
+  const tree = fromMarkdown(markdown, PARSE_OPTIONS) as unknown as MarkdownNode;
+  collect(tree, markdown, runs);
+  return runs;
+}
+
+function collect(node: MarkdownNode, source: string, runs: string[]): void {
+  if (node.type === "text") {
+    runs.push(sourceOf(node, source));
+    return;
   }
-  return out.join("\n");
+  if (NOT_PROSE.has(node.type) || !node.children) return;
+  // `<code>…</code>` inside a paragraph: the tags are separate html nodes around their content.
+  const open = new Map<string, number>();
+  for (const child of node.children) {
+    if (child.type === "html") {
+      noteTag(child.value ?? "", open);
+      continue;
+    }
+    if (open.size === 0) collect(child, source, runs);
+  }
+}
+
+function noteTag(html: string, open: Map<string, number>): void {
+  const tag = HTML_TAG.exec(html.trim());
+  if (!tag || tag[3]) return;
+  const name = tag[2]!.toLowerCase();
+  if (!UNLINKED_ELEMENTS.has(name)) return;
+  const depth = (open.get(name) ?? 0) + (tag[1] ? -1 : 1);
+  if (depth > 0) open.set(name, depth);
+  else open.delete(name);
+}
+
+/** The text as written (so an escaped `@` can be told from a real one), escapes resolved. */
+function sourceOf(node: MarkdownNode, source: string): string {
+  const start = node.position?.start.offset;
+  const end = node.position?.end.offset;
+  if (start === undefined || end === undefined) return node.value ?? "";
+  return source.slice(start, end).replace(ESCAPE, (_whole, char: string) => (char === "@" ? ESCAPED_AT : char));
 }
 
 function escapeRegExp(s: string): string {
@@ -49,9 +92,17 @@ function mentionPattern(handle: string): RegExp {
   return new RegExp(`(?<![\\w@./+-])@${name}(?:\\[bot\\])?(?![\\w-]|[./]\\w)`, "i");
 }
 
+/** `@handle` anywhere, whatever is around it: the cheap test before parsing. */
+function namesHandle(markdown: string, handle: string): boolean {
+  return markdown.toLowerCase().includes(`@${handle.replace(/\[bot\]$/i, "").toLowerCase()}`);
+}
+
 export function mentions(markdown: string | null | undefined, handle: string): boolean {
   if (!markdown) return false;
-  return mentionPattern(handle).test(stripNonProse(markdown));
+  // Most texts never name the bot: they are answered without parsing.
+  if (!namesHandle(markdown, handle)) return false;
+  const pattern = mentionPattern(handle);
+  return proseRuns(markdown).some((run) => pattern.test(run));
 }
 
 /** On `edited`, only a mention that the previous text did not already have counts. */
@@ -63,10 +114,10 @@ export function newlyMentions(
   return mentions(current, handle) && !mentions(previous, handle);
 }
 
-/** `@bot stop` (or `cancel`) as the whole of a comment: cancel the bot's work on this thread. */
+/** `@bot stop` (or `cancel`) as the whole of a comment's prose: cancel the bot's work on this thread. */
 export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
-  if (!markdown) return false;
-  const text = stripNonProse(markdown).trim();
-  const name = handle.replace(/\[bot\]$/i, "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (!markdown || !namesHandle(markdown, handle)) return false;
+  const text = proseRuns(markdown).join(" ").trim();
+  const name = escapeRegExp(handle.replace(/\[bot\]$/i, ""));
   return new RegExp(`^@${name}(?:\\[bot\\])?[,:]?\\s+(?:please\\s+)?(?:stop|cancel)\\s*[.!]*$`, "i").test(text);
 }
