@@ -43,6 +43,7 @@ function whatHappened(task: Task, botHandle: string): string {
   const where = `${describeTrigger(task)} of ${task.repo.fullName}`;
   if (task.trigger.reason === "assigned") return `@${task.trigger.author} assigned you (@${botHandle}) to ${where}.`;
   if (task.trigger.reason === "bot_pull_request") return `@${task.trigger.author} wrote ${where}, which you opened.`;
+  if (task.trigger.reason === "assigned_thread") return `@${task.trigger.author} wrote ${where}, which is assigned to you.`;
   return `@${task.trigger.author} addressed you (@${botHandle}) in ${where}.`;
 }
 
