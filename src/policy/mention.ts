@@ -6,6 +6,7 @@
 import { fromMarkdown } from "mdast-util-from-markdown";
 import { gfmFromMarkdown } from "mdast-util-gfm";
 import { gfm } from "micromark-extension-gfm";
+import { definitionStandIns, mayReachPast, splitSections } from "./markdown-sections.js";
 
 /** The part of an mdast node this module reads (no dependency on the mdast types package). */
 interface MarkdownNode {
@@ -24,6 +25,7 @@ const NOT_PROSE = new Set(["blockquote", "link", "linkReference", "image", "imag
 // Raw HTML elements whose content GitHub does not link mentions in (its mention filter skips
 // text under `pre`, `code`, `a`, `style` and `script`).
 const UNLINKED_ELEMENTS = new Set(["code", "pre", "a", "style", "script"]);
+const UNLINKED_BLOCK_TAG = /^ {0,3}<\/?(?:code|pre|a|style|script)(?:[\s/>]|$)/im;
 const HTML_TAG = /^<(\/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^>]*)?(\/?)>$/;
 
 // A backslash escape as CommonMark defines it: `\` before ASCII punctuation.
@@ -35,22 +37,105 @@ const ESCAPED_AT = "\u{FFFC}";
  * The author's own prose in a piece of Markdown, as one string per text run. Each run is the
  * text's source with backslash escapes resolved, an escaped `@` replaced so that it cannot start a
  * mention. Character references (`&#64;`) are left as written: GitHub does not link them either.
+ * `wanted` picks the sections worth parsing (the others' prose is left out).
  */
-export function proseRuns(markdown: string): string[] {
+export function proseRuns(markdown: string, wanted: (section: string) => boolean = () => true): string[] {
+  const standIns = definitionStandIns(markdown);
   const runs: string[] = [];
-  const tree = fromMarkdown(markdown, PARSE_OPTIONS) as unknown as MarkdownNode;
-  collect(tree, markdown, runs);
+  // Tags such as `<a href>` alone on a line are blocks of their own around the paragraphs they
+  // hold: they are kept, and what they opened stays open from one batch to the next.
+  const openAtTop = new Map<string, number>();
+  for (const batch of batches(blocks(markdown).filter((block) => wanted(block) || UNLINKED_BLOCK_TAG.test(block)))) {
+    const source = standIns + batch;
+    collect(parse(source), source, runs, openAtTop);
+  }
   return runs;
 }
 
-function collect(node: MarkdownNode, source: string, runs: string[]): void {
+const parse = (markdown: string) => fromMarkdown(markdown, PARSE_OPTIONS) as unknown as MarkdownNode;
+
+/** Sections joined until none has a block going on into the next: each can be parsed alone. */
+function blocks(markdown: string): string[] {
+  const sections = splitSections(markdown);
+  const out: string[] = [];
+  for (let i = 0; i < sections.length; i++) {
+    let block = sections[i]!;
+    for (let end = mayReachPast(block) ? endStillAhead(block) : null; end && i + 1 < sections.length; end = endStillAhead(block)) {
+      // Take the sections up to the one that ends the block, then look again: it may open another.
+      do block += sections[++i]!;
+      while (!end.test(sections[i]!) && i + 1 < sections.length);
+    }
+    out.push(block);
+  }
+  return out;
+}
+
+// The parser's cost grows faster than the text in long documents: parse a few KiB at a time.
+const BATCH_CHARS = 4096;
+
+function batches(blocks: string[]): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const block of blocks) {
+    if (current && current.length + block.length > BATCH_CHARS) {
+      out.push(current);
+      current = "";
+    }
+    current += block;
+  }
+  if (current) out.push(current);
+  return out;
+}
+
+/**
+ * When the last block of `markdown` is a fenced code or long HTML block without its end, what
+ * ends it (a line of the text that follows); null when every block has ended.
+ */
+function endStillAhead(markdown: string): RegExp | null {
+  const last = parse(markdown).children?.at(-1);
+  const start = last?.position?.start.offset;
+  const end = last?.position?.end.offset;
+  if (!last || start === undefined || end === undefined) return null;
+  const text = markdown.slice(start, end);
+  if (last.type === "code") return fenceEnd(text);
+  if (last.type === "html") return htmlBlockEnd(text);
+  return null;
+}
+
+function fenceEnd(code: string): RegExp | null {
+  const open = /^ {0,3}(`{3,}|~{3,})/.exec(code);
+  if (!open) return null; // indented code ends at the first line that is not indented
+  const fence = open[1]!;
+  const lines = code.split("\n");
+  const close = lines.length > 1 ? /^ {0,3}(`+|~+)[ \t\r]*$/.exec(lines.at(-1)!) : null;
+  if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length) return null;
+  return new RegExp(`^ {0,3}${fence[0] === "`" ? "`" : "~"}{${fence.length},}[ \\t\\r]*$`, "m");
+}
+
+// The HTML blocks that blank lines do not end (CommonMark's types 1-5): how each starts, what
+// ends it, and where in its first line the end may be.
+const LONG_HTML_BLOCKS: Array<[start: RegExp, end: RegExp, from: number]> = [
+  [/^ {0,3}<(?:pre|script|style|textarea)(?:[\s>]|$)/i, /<\/(?:pre|script|style|textarea)>/i, 0],
+  [/^ {0,3}<!--/, /-->/, 4],
+  [/^ {0,3}<\?/, /\?>/, 2],
+  [/^ {0,3}<!\[CDATA\[/, /\]\]>/, 9],
+  [/^ {0,3}<![A-Za-z]/, />/, 2],
+];
+
+function htmlBlockEnd(html: string): RegExp | null {
+  const kind = LONG_HTML_BLOCKS.find(([start]) => start.test(html));
+  if (!kind) return null;
+  const [, end, from] = kind;
+  return end.test(html.trimStart().slice(from)) ? null : end;
+}
+
+function collect(node: MarkdownNode, source: string, runs: string[], open = new Map<string, number>()): void {
   if (node.type === "text") {
     runs.push(sourceOf(node, source));
     return;
   }
   if (NOT_PROSE.has(node.type) || !node.children) return;
   // `<code>…</code>` inside a paragraph: the tags are separate html nodes around their content.
-  const open = new Map<string, number>();
   for (const child of node.children) {
     if (child.type === "html") {
       noteTag(child.value ?? "", open);
@@ -102,7 +187,7 @@ export function mentions(markdown: string | null | undefined, handle: string): b
   // Most texts never name the bot: they are answered without parsing.
   if (!namesHandle(markdown, handle)) return false;
   const pattern = mentionPattern(handle);
-  return proseRuns(markdown).some((run) => pattern.test(run));
+  return proseRuns(markdown, (section) => namesHandle(section, handle)).some((run) => pattern.test(run));
 }
 
 /** On `edited`, only a mention that the previous text did not already have counts. */

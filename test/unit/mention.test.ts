@@ -119,6 +119,29 @@ describe("mentions(@devs-bot): where Markdown puts it (CommonMark and GFM spec s
   });
 });
 
+// Long texts are parsed a section at a time, and only the sections that name the bot: blocks that
+// go on over blank lines, and definitions far from their links, must read as in the whole text.
+describe("mentions(@devs-bot) across sections", () => {
+  const filler = Array.from({ length: 300 }, (_, i) => `Paragraph ${i} of filler text.\n\n> quoted ${i}\n\n- item ${i}`).join("\n\n");
+  const table: Array<[name: string, markdown: string, expected: boolean]> = [
+    ["a fence over blank lines", "```\n\ncode\n\n@devs-bot\n\n```", false],
+    ["a fence holding the other fence character", "~~~\na\n\n```\n\n@devs-bot\n~~~\n\n" + filler, false],
+    ["a fence closed by a longer one", "```\n\n``\n\n@devs-bot\n\n`````\n\n@devs-bot after", true],
+    ["an unclosed fence far above", "```\n\n" + filler + "\n\n@devs-bot", false],
+    ["a comment over blank lines", "<!--\n\nx\n\n@devs-bot\n\n-->\n\n" + filler, false],
+    ["after a comment over blank lines", "<!--\n\nx\n\n-->\n\n" + filler + "\n\n@devs-bot", true],
+    ["a pre block over blank lines", "<pre>\n\n@devs-bot\n\n</pre>", false],
+    ["a link whose definition is far below", "[@devs-bot][r]\n\n" + filler + "\n\n[r]: https://x.test", false],
+    ["an a element around paragraphs far apart", '<a href="x">\n\n' + filler + "\n\n@devs-bot\n\n</a>", false],
+    ["a mention after a long text", filler + "\n\n@devs-bot please", true],
+    ["a quoted mention in a long text", filler + "\n\n> @devs-bot please", false],
+    ["a definition stand-in never adds text", "```\n[a[@devs-bot]: x\n```\n\n" + filler, false],
+  ];
+  it.each(table)("%s → %s", (_name, markdown, expected) => {
+    expect(mentions(markdown, "devs-bot")).toBe(expected);
+  });
+});
+
 describe("newlyMentions", () => {
   it("counts a mention the edit added", () => expect(newlyMentions("@devs-bot go", "go", "devs-bot")).toBe(true));
   it("ignores a mention that was already there", () => expect(newlyMentions("@devs-bot go now", "@devs-bot go", "devs-bot")).toBe(false));
