@@ -39,17 +39,18 @@ const ESCAPED_AT = "\u{FFFC}";
  * mention. Character references (`&#64;`) are left as written: GitHub does not link them either.
  * `wanted` picks the sections worth parsing (the others' prose is left out).
  */
-export function proseRuns(markdown: string, wanted: (section: string) => boolean = () => true): string[] {
+export function* proseRuns(markdown: string, wanted: (section: string) => boolean = () => true): Generator<string> {
   const standIns = definitionStandIns(markdown);
-  const runs: string[] = [];
   // Tags such as `<a href>` alone on a line are blocks of their own around the paragraphs they
   // hold: they are kept, and what they opened stays open from one batch to the next.
   const openAtTop = new Map<string, number>();
   for (const batch of batches(blocks(markdown).filter((block) => wanted(block) || UNLINKED_BLOCK_TAG.test(block)))) {
     const source = standIns + batch;
+    // Parsed as they are asked for: finding a mention stops at the first.
+    const runs: string[] = [];
     collect(parse(source), source, runs, openAtTop);
+    yield* runs;
   }
-  return runs;
 }
 
 const parse = (markdown: string) => fromMarkdown(markdown, PARSE_OPTIONS) as unknown as MarkdownNode;
@@ -71,7 +72,7 @@ function blocks(markdown: string): string[] {
 }
 
 // The parser's cost grows faster than the text in long documents: parse a few KiB at a time.
-const BATCH_CHARS = 4096;
+const BATCH_CHARS = 2048;
 
 function batches(blocks: string[]): string[] {
   const out: string[] = [];
@@ -182,12 +183,22 @@ function namesHandle(markdown: string, handle: string): boolean {
   return markdown.toLowerCase().includes(`@${handle.replace(/\[bot\]$/i, "").toLowerCase()}`);
 }
 
+/**
+ * Does a block name the handle on a line that is not quoted? Outside fenced code and long HTML
+ * blocks, a line that starts with `>` always belongs to a block quote, so only those need a look.
+ */
+function namesHandleOutsideQuotes(block: string, handle: string): boolean {
+  if (mayReachPast(block)) return namesHandle(block, handle);
+  return block.split("\n").some((line) => !/^ {0,3}>/.test(line) && namesHandle(line, handle));
+}
+
 export function mentions(markdown: string | null | undefined, handle: string): boolean {
   if (!markdown) return false;
   // Most texts never name the bot: they are answered without parsing.
   if (!namesHandle(markdown, handle)) return false;
   const pattern = mentionPattern(handle);
-  return proseRuns(markdown, (section) => namesHandle(section, handle)).some((run) => pattern.test(run));
+  for (const run of proseRuns(markdown, (block) => namesHandleOutsideQuotes(block, handle))) if (pattern.test(run)) return true;
+  return false;
 }
 
 /** On `edited`, only a mention that the previous text did not already have counts. */
@@ -202,7 +213,7 @@ export function newlyMentions(
 /** `@bot stop` (or `cancel`) as the whole of a comment's prose: cancel the bot's work on this thread. */
 export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
   if (!markdown || !namesHandle(markdown, handle)) return false;
-  const text = proseRuns(markdown).join(" ").trim();
+  const text = [...proseRuns(markdown)].join(" ").trim();
   const name = escapeRegExp(handle.replace(/\[bot\]$/i, ""));
   return new RegExp(`^@${name}(?:\\[bot\\])?[,:]?\\s+(?:please\\s+)?(?:stop|cancel)\\s*[.!]*$`, "i").test(text);
 }

@@ -152,7 +152,7 @@ describe("newlyMentions", () => {
 
 describe("proseRuns", () => {
   it("keeps prose and drops code, quotes, comments and links", () => {
-    expect(proseRuns("a `b` c\n> d\n\n<!-- e -->\n\nf [g](h)\n```\ni\n```\nj").join("|")).toBe("a | c|f |j");
+    expect([...proseRuns("a `b` c\n> d\n\n<!-- e -->\n\nf [g](h)\n```\ni\n```\nj")].join("|")).toBe("a | c|f |j");
   });
 });
 
