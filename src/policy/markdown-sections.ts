@@ -5,7 +5,7 @@
 // block quote and indented code block before it (CommonMark has no lazy continuation after a
 // blank line, and list items need indented lines). Only a fenced code block or an HTML block of
 // types 1-5 (`<pre>`, `<script>`, `<style>`, `<textarea>`, comments, `<?`, `<!X`, CDATA) can go
-// on, so a section that may open one is checked by parsing it (see `opensPastItsEnd`).
+// on, so a section that may open one is checked by parsing it (`endStillAhead` in mention.ts).
 
 /** Sections, each ending with the blank lines before the next one; joined they are the text. */
 export function splitSections(markdown: string): string[] {
