@@ -1,5 +1,6 @@
 // The prompt the agent gets: what happened, where, the task, how to work, and what to leave for
 // the reviewer. Built only from the Task's snapshot and trusted comments. Pure.
+import type { PromptValues } from "../config/prompt-template.js";
 import type { Task } from "../tasks/task.js";
 import { sanitizeForPrompt } from "./sanitize.js";
 
@@ -45,6 +46,7 @@ function whatHappened(task: Task, botHandle: string): string {
   const where = `${describeTrigger(task)} of ${task.repo.fullName}`;
   if (task.trigger.reason === "assigned") return `@${task.trigger.author} assigned you (@${botHandle}) to ${where}.`;
   if (task.trigger.reason === "bot_pull_request") return `@${task.trigger.author} wrote ${where}, which you opened.`;
+  if (task.trigger.reason === "assigned_thread") return `@${task.trigger.author} wrote ${where}, which is assigned to you.`;
   return `@${task.trigger.author} addressed you (@${botHandle}) in ${where}.`;
 }
 
@@ -80,6 +82,22 @@ export function taskDescription(task: Task, conversation: ConversationComment[],
     }
   }
   return lines.join("\n");
+}
+
+/**
+ * The values of a `prompt_override`'s variables, as the original filled them in, except that a
+ * comment on a pull request is about a PR (the original called it an issue).
+ */
+export function overrideValues(task: Task, conversation: ConversationComment[], workspacePath: string, botHandle: string): PromptValues {
+  const isPr = task.target.type === "pull_request";
+  return {
+    event_type: isPr ? "PR" : "issue",
+    event_type_full: isPr ? "GitHub PR" : "GitHub issue",
+    task_description: taskDescription(task, conversation, botHandle),
+    repo_name: task.repo.fullName,
+    workspace_path: workspacePath,
+    github_username: botHandle,
+  };
 }
 
 function howToPublish(publish: PromptInput["publish"]): string {

@@ -22,7 +22,7 @@ import type { AgentReport } from "./report.js";
 import type { ModelAccessAnswer, ModelSession } from "../budget/model-access.js";
 import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
-import { buildPrompt, taskDescription, type ConversationComment, type PublishMode } from "./prompt.js";
+import { buildPrompt, overrideValues, type ConversationComment, type PublishMode } from "./prompt.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -297,14 +297,7 @@ function renderPrompt(
   conversation: ConversationComment[],
 ): string {
   if (config.renderOverride) {
-    return config.renderOverride({
-      event_type: task.target.type === "pull_request" ? "pull request" : "issue",
-      event_type_full: `${task.event}.${task.action}`,
-      task_description: taskDescription(task, conversation, deps.botHandle),
-      repo_name: task.repo.fullName,
-      workspace_path: workspaceFolder,
-      github_username: deps.botHandle,
-    });
+    return config.renderOverride(overrideValues(task, conversation, workspaceFolder, deps.botHandle));
   }
   return buildPrompt({ task, workspacePath: workspaceFolder, botHandle: deps.botHandle, publish, conversation, promptExtra: config.promptExtra });
 }

@@ -1,7 +1,9 @@
-// `prompt_override` templating. Exactly the six documented variables, written `{repo_name}`, are
-// filled in, in one pass, so a value that itself contains `{repo_name}` stays as it is. Every
-// other brace (JSON, code, `{{repo_name}}`, `{unknown}`) is kept exactly as written: unlike the
-// original's str.format, a stray brace never breaks a task.
+// `prompt_override` templating, with exactly the six documented variables, written `{repo_name}`.
+// A template the original accepted (Python's str.format: literal braces doubled, `{{` and `}}`)
+// renders exactly as it did there. One it refused (a stray brace from pasted JSON or code, an
+// unknown `{name}`, which failed the task) is not refused: the six variables are filled in and
+// every other brace is kept as written. Either way values are inserted in one pass, so a value
+// that itself contains `{repo_name}` stays as it is.
 
 const PROMPT_VARIABLES = [
   "event_type",
@@ -21,7 +23,41 @@ const KNOWN = new Set<string>(PROMPT_VARIABLES);
 // as written). Closing braces after the first are left alone, so `{"a": {repo_name}}` works.
 const TOKEN = /(\{+)([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-export function renderPromptOverride(template: string, values: Readonly<Partial<Record<string, string>>>): string {
+type Values = Readonly<Partial<Record<string, string>>>;
+
+export function renderPromptOverride(template: string, values: Values): string {
+  return asFormatString(template, values) ?? leniently(template, values);
+}
+
+/** str.format's reading, for templates it accepts (only the six names, bare); null for the rest. */
+function asFormatString(template: string, values: Values): string | null {
+  const out: string[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const char = template[i]!;
+    if ((char === "{" || char === "}") && template[i + 1] === char) {
+      out.push(char);
+      i += 2;
+    } else if (char === "{") {
+      const close = template.indexOf("}", i + 1);
+      const name = close < 0 ? "" : template.slice(i + 1, close);
+      // Positional fields, conversions (`!r`), format specs and indexing failed or are not ours.
+      if (!KNOWN.has(name)) return null;
+      out.push(values[name] ?? `{${name}}`);
+      i = close + 1;
+    } else if (char === "}") {
+      return null;
+    } else {
+      const next = template.slice(i).search(/[{}]/);
+      const end = next < 0 ? template.length : i + next;
+      out.push(template.slice(i, end));
+      i = end;
+    }
+  }
+  return out.join("");
+}
+
+function leniently(template: string, values: Values): string {
   return template.replace(TOKEN, (whole: string, open: string, name: string) => {
     if (open.length !== 1 || !KNOWN.has(name)) return whole;
     return values[name] ?? whole;

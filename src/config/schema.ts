@@ -37,7 +37,8 @@ export const DEVS_YML_SCHEMA = {
       default: null,
       description:
         "Replaces the whole prompt. {event_type}, {event_type_full}, {task_description}, {repo_name}, {workspace_path} " +
-        "and {github_username} are filled in; any other brace (JSON, code) is kept exactly as written.",
+        "and {github_username} are filled in; {{ and }} are literal braces, as in the original's templates. In a template " +
+        "with a single stray brace (JSON, code) or an unknown {name}, every other brace is kept exactly as written.",
     },
     direct_commit: {
       type: "boolean",

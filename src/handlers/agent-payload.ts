@@ -17,6 +17,7 @@ interface IssueLike {
   state?: string;
   html_url: string;
   labels?: Label[];
+  assignee?: User | null;
   assignees?: User[] | null;
   pull_request?: unknown;
   updated_at?: string;
@@ -84,6 +85,12 @@ export function repoOf(payload: Pick<AgentPayload, "repository">): TaskRepo {
 /** A deleted account shows as GitHub shows it: `ghost`. */
 export const login = (u: User | null | undefined): string => u?.login ?? "ghost";
 
+/** Everyone assigned to an issue or pull request (`assignee` is the first of `assignees`). */
+function assigneesOf(item: IssueLike): string[] {
+  const all = [...(item.assignees ?? []), ...(item.assignee ? [item.assignee] : [])];
+  return [...new Set(all.map((a) => a.login))];
+}
+
 function issueText(title: string, body: string | null | undefined): string {
   return `${title}\n\n${body ?? ""}`;
 }
@@ -130,7 +137,7 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
           text,
           previousText: payload.action === "edited" ? previous : undefined,
           assignee: payload.assignee?.login ?? null,
-          assignees: (item.assignees ?? []).map((a) => a.login),
+          assignees: assigneesOf(item),
           pullRequestAuthor: event === "pull_request" ? login(item.user) : null,
         },
         target: targetSnapshot(item, payload.pull_request, repo),
@@ -163,6 +170,7 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
           author: login(comment.user),
           text: comment.body,
           previousText: payload.action === "edited" ? (payload.changes?.body?.from ?? null) : undefined,
+          assignees: assigneesOf(item),
           pullRequestAuthor: target.type === "pull_request" ? target.author : null,
         },
         target,
@@ -189,6 +197,7 @@ export function extractAgentTrigger(event: AgentTriggerEvent, payload: AgentPayl
           ...base,
           author: login(review.user),
           text: review.body,
+          assignees: assigneesOf(pr),
           pullRequestAuthor: login(pr.user),
         },
         target: targetSnapshot(pr, pr, repo),

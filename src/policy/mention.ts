@@ -1,38 +1,167 @@
 // Does a piece of Markdown address the bot? Pure functions, no I/O.
+//
+// GitHub links (and notifies) a mention only in the author's own prose, not in code, links or raw
+// HTML. The Markdown is parsed as GitHub parses it (CommonMark with GFM), and only the text of
+// paragraphs, headings, list items, table cells and emphasis counts.
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { gfm } from "micromark-extension-gfm";
+import { definitionStandIns, mayReachPast, splitSections } from "./markdown-sections.js";
 
-/**
- * Removes what is not the author's own prose: fenced code, inline code, block quotes (quoted
- * replies) and HTML comments (issue templates), so that `@bot` there does not count.
- */
-export function stripNonProse(markdown: string): string {
-  let text = markdown.replace(/\r\n?/g, "\n");
-  text = text.replace(/<!--[\s\S]*?(?:-->|$)/g, " ");
-  text = stripFencedCode(text);
-  text = text
-    .split("\n")
-    .filter((line) => !/^ {0,3}>/.test(line))
-    .join("\n");
-  // Inline code: a run of N backticks up to the next run of exactly N backticks.
-  text = text.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, " ");
-  return text;
+/** The part of an mdast node this module reads (no dependency on the mdast types package). */
+interface MarkdownNode {
+  type: string;
+  value?: string;
+  children?: MarkdownNode[];
+  position?: { start: { offset?: number | undefined }; end: { offset?: number | undefined } } | undefined;
 }
 
-function stripFencedCode(text: string): string {
-  const out: string[] = [];
-  let fence: { char: string; length: number } | null = null;
-  for (const line of text.split("\n")) {
-    const m = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-    if (fence) {
-      if (m && m[1]![0] === fence.char && m[1]!.length >= fence.length && line.trim() === m[1]) fence = null;
-      continue;
-    }
-    if (m) {
-      fence = { char: m[1]![0]!, length: m[1]!.length };
-      continue;
-    }
-    out.push(line);
+const PARSE_OPTIONS = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] };
+
+// Containers whose text is someone else's words, or not words: quoted replies, links (their text
+// and URL, autolinks, `mailto:`), code, raw HTML and the link definitions at the bottom of a text.
+const NOT_PROSE = new Set(["blockquote", "link", "linkReference", "image", "imageReference", "code", "inlineCode", "html", "definition"]);
+
+// Raw HTML elements whose content GitHub does not link mentions in (its mention filter skips
+// text under `pre`, `code`, `a`, `style` and `script`).
+const UNLINKED_ELEMENTS = new Set(["code", "pre", "a", "style", "script"]);
+const UNLINKED_BLOCK_TAG = /^ {0,3}<\/?(?:code|pre|a|style|script)(?:[\s/>]|$)/im;
+const HTML_TAG = /^<(\/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^>]*)?(\/?)>$/;
+
+// A backslash escape as CommonMark defines it: `\` before ASCII punctuation.
+const ESCAPE = /\\([!-/:-@[-`{-~])/g;
+// Stands for an escaped `@` (`\@bot`): GitHub shows the `@` but does not link the mention.
+const ESCAPED_AT = "\u{FFFC}";
+
+/**
+ * The author's own prose in a piece of Markdown, as one string per text run. Each run is the
+ * text's source with backslash escapes resolved, an escaped `@` replaced so that it cannot start a
+ * mention. Character references (`&#64;`) are left as written: GitHub does not link them either.
+ * `wanted` picks the sections worth parsing (the others' prose is left out).
+ */
+export function* proseRuns(markdown: string, wanted: (section: string) => boolean = () => true): Generator<string> {
+  const standIns = definitionStandIns(markdown);
+  // Tags such as `<a href>` alone on a line are blocks of their own around the paragraphs they
+  // hold: they are kept, and what they opened stays open from one batch to the next.
+  const openAtTop = new Map<string, number>();
+  for (const batch of batches(blocks(markdown).filter((block) => wanted(block) || UNLINKED_BLOCK_TAG.test(block)))) {
+    const source = standIns + batch;
+    // Parsed as they are asked for: finding a mention stops at the first.
+    const runs: string[] = [];
+    collect(parse(source), source, runs, openAtTop);
+    yield* runs;
   }
-  return out.join("\n");
+}
+
+const parse = (markdown: string) => fromMarkdown(markdown, PARSE_OPTIONS) as unknown as MarkdownNode;
+
+/** Sections joined until none has a block going on into the next: each can be parsed alone. */
+function blocks(markdown: string): string[] {
+  const sections = splitSections(markdown);
+  const out: string[] = [];
+  for (let i = 0; i < sections.length; i++) {
+    let block = sections[i]!;
+    for (let end = mayReachPast(block) ? endStillAhead(block) : null; end && i + 1 < sections.length; end = endStillAhead(block)) {
+      // Take the sections up to the one that ends the block, then look again: it may open another.
+      do block += sections[++i]!;
+      while (!end.test(sections[i]!) && i + 1 < sections.length);
+    }
+    out.push(block);
+  }
+  return out;
+}
+
+// The parser's cost grows faster than the text in long documents: parse a few KiB at a time.
+const BATCH_CHARS = 2048;
+
+function batches(blocks: string[]): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const block of blocks) {
+    if (current && current.length + block.length > BATCH_CHARS) {
+      out.push(current);
+      current = "";
+    }
+    current += block;
+  }
+  if (current) out.push(current);
+  return out;
+}
+
+/**
+ * When the last block of `markdown` is a fenced code or long HTML block without its end, what
+ * ends it (a line of the text that follows); null when every block has ended.
+ */
+function endStillAhead(markdown: string): RegExp | null {
+  const last = parse(markdown).children?.at(-1);
+  const start = last?.position?.start.offset;
+  const end = last?.position?.end.offset;
+  if (!last || start === undefined || end === undefined) return null;
+  const text = markdown.slice(start, end);
+  if (last.type === "code") return fenceEnd(text);
+  if (last.type === "html") return htmlBlockEnd(text);
+  return null;
+}
+
+function fenceEnd(code: string): RegExp | null {
+  const open = /^ {0,3}(`{3,}|~{3,})/.exec(code);
+  if (!open) return null; // indented code ends at the first line that is not indented
+  const fence = open[1]!;
+  const lines = code.split("\n");
+  const close = lines.length > 1 ? /^ {0,3}(`+|~+)[ \t\r]*$/.exec(lines.at(-1)!) : null;
+  if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length) return null;
+  return new RegExp(`^ {0,3}${fence[0] === "`" ? "`" : "~"}{${fence.length},}[ \\t\\r]*$`, "m");
+}
+
+// The HTML blocks that blank lines do not end (CommonMark's types 1-5): how each starts, what
+// ends it, and where in its first line the end may be.
+const LONG_HTML_BLOCKS: Array<[start: RegExp, end: RegExp, from: number]> = [
+  [/^ {0,3}<(?:pre|script|style|textarea)(?:[\s>]|$)/i, /<\/(?:pre|script|style|textarea)>/i, 0],
+  [/^ {0,3}<!--/, /-->/, 4],
+  [/^ {0,3}<\?/, /\?>/, 2],
+  [/^ {0,3}<!\[CDATA\[/, /\]\]>/, 9],
+  [/^ {0,3}<![A-Za-z]/, />/, 2],
+];
+
+function htmlBlockEnd(html: string): RegExp | null {
+  const kind = LONG_HTML_BLOCKS.find(([start]) => start.test(html));
+  if (!kind) return null;
+  const [, end, from] = kind;
+  return end.test(html.trimStart().slice(from)) ? null : end;
+}
+
+function collect(node: MarkdownNode, source: string, runs: string[], open = new Map<string, number>()): void {
+  if (node.type === "text") {
+    runs.push(sourceOf(node, source));
+    return;
+  }
+  if (NOT_PROSE.has(node.type) || !node.children) return;
+  // `<code>…</code>` inside a paragraph: the tags are separate html nodes around their content.
+  for (const child of node.children) {
+    if (child.type === "html") {
+      noteTag(child.value ?? "", open);
+      continue;
+    }
+    if (open.size === 0) collect(child, source, runs);
+  }
+}
+
+function noteTag(html: string, open: Map<string, number>): void {
+  const tag = HTML_TAG.exec(html.trim());
+  if (!tag || tag[3]) return;
+  const name = tag[2]!.toLowerCase();
+  if (!UNLINKED_ELEMENTS.has(name)) return;
+  const depth = (open.get(name) ?? 0) + (tag[1] ? -1 : 1);
+  if (depth > 0) open.set(name, depth);
+  else open.delete(name);
+}
+
+/** The text as written (so an escaped `@` can be told from a real one), escapes resolved. */
+function sourceOf(node: MarkdownNode, source: string): string {
+  const start = node.position?.start.offset;
+  const end = node.position?.end.offset;
+  if (start === undefined || end === undefined) return node.value ?? "";
+  return source.slice(start, end).replace(ESCAPE, (_whole, char: string) => (char === "@" ? ESCAPED_AT : char));
 }
 
 function escapeRegExp(s: string): string {
@@ -49,9 +178,27 @@ function mentionPattern(handle: string): RegExp {
   return new RegExp(`(?<![\\w@./+-])@${name}(?:\\[bot\\])?(?![\\w-]|[./]\\w)`, "i");
 }
 
+/** `@handle` anywhere, whatever is around it: the cheap test before parsing. */
+function namesHandle(markdown: string, handle: string): boolean {
+  return markdown.toLowerCase().includes(`@${handle.replace(/\[bot\]$/i, "").toLowerCase()}`);
+}
+
+/**
+ * Does a block name the handle on a line that is not quoted? Outside fenced code and long HTML
+ * blocks, a line that starts with `>` always belongs to a block quote, so only those need a look.
+ */
+function namesHandleOutsideQuotes(block: string, handle: string): boolean {
+  if (mayReachPast(block)) return namesHandle(block, handle);
+  return block.split("\n").some((line) => !/^ {0,3}>/.test(line) && namesHandle(line, handle));
+}
+
 export function mentions(markdown: string | null | undefined, handle: string): boolean {
   if (!markdown) return false;
-  return mentionPattern(handle).test(stripNonProse(markdown));
+  // Most texts never name the bot: they are answered without parsing.
+  if (!namesHandle(markdown, handle)) return false;
+  const pattern = mentionPattern(handle);
+  for (const run of proseRuns(markdown, (block) => namesHandleOutsideQuotes(block, handle))) if (pattern.test(run)) return true;
+  return false;
 }
 
 /** On `edited`, only a mention that the previous text did not already have counts. */
@@ -63,10 +210,10 @@ export function newlyMentions(
   return mentions(current, handle) && !mentions(previous, handle);
 }
 
-/** `@bot stop` (or `cancel`) as the whole of a comment: cancel the bot's work on this thread. */
+/** `@bot stop` (or `cancel`) as the whole of a comment's prose: cancel the bot's work on this thread. */
 export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
-  if (!markdown) return false;
-  const text = stripNonProse(markdown).trim();
-  const name = handle.replace(/\[bot\]$/i, "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (!markdown || !namesHandle(markdown, handle)) return false;
+  const text = [...proseRuns(markdown)].join(" ").trim();
+  const name = escapeRegExp(handle.replace(/\[bot\]$/i, ""));
   return new RegExp(`^@${name}(?:\\[bot\\])?[,:]?\\s+(?:please\\s+)?(?:stop|cancel)\\s*[.!]*$`, "i").test(text);
 }

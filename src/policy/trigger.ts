@@ -34,13 +34,13 @@ export interface TriggerInput {
   previousText?: string | null | undefined;
   /** On `assigned`: the user just assigned. */
   assignee?: string | null | undefined;
-  /** On `opened`: everyone assigned at creation. */
+  /** On `opened`: everyone assigned at creation. On a comment or review: the thread's assignees. */
   assignees?: readonly string[] | undefined;
   /** Author of the pull request the event is about, if it is about one. */
   pullRequestAuthor?: string | null | undefined;
 }
 
-export type TriggerReason = "mention" | "assigned" | "bot_pull_request";
+export type TriggerReason = "mention" | "assigned" | "assigned_thread" | "bot_pull_request";
 
 export type TriggerDecision =
   | { trigger: true; reason: TriggerReason }
@@ -70,11 +70,12 @@ export function decideAgentTrigger(input: TriggerInput, bot: BotNames): TriggerD
       : mentions(input.text, bot.handle);
   if (mentioned) return { trigger: true, reason: "mention" };
 
-  // A new comment or review on a pull request the bot opened is addressed to the bot.
+  // A new comment or review on a pull request the bot opened, or on an issue or pull request
+  // assigned to it, is addressed to the bot (edits are not: they would re-run the same request).
   const isNewFeedback =
-    (input.event === "issue_comment" || input.event === "pull_request_review_comment") && input.action === "created";
-  if ((isNewFeedback || input.event === "pull_request_review") && bot.isBot(input.pullRequestAuthor)) {
-    return { trigger: true, reason: "bot_pull_request" };
-  }
+    ((input.event === "issue_comment" || input.event === "pull_request_review_comment") && input.action === "created") ||
+    input.event === "pull_request_review";
+  if (isNewFeedback && bot.isBot(input.pullRequestAuthor)) return { trigger: true, reason: "bot_pull_request" };
+  if (isNewFeedback && input.assignees?.some((a) => bot.isBot(a))) return { trigger: true, reason: "assigned_thread" };
   return no(input.action === "edited" ? "the edit adds no new mention" : "no mention of the bot");
 }

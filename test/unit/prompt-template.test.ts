@@ -1,10 +1,11 @@
-// prompt_override: the six variables are filled in; every other brace stays as written.
+// prompt_override: a template the original's str.format accepted renders as there; any other has
+// the six variables filled in and every other brace kept as written (where the original failed).
 import { describe, expect, it } from "vitest";
 import { renderPromptOverride, variablesUsed, type PromptValues } from "../../src/config/prompt-template.js";
 
 const values: PromptValues = {
   event_type: "issue",
-  event_type_full: "issue_comment.created",
+  event_type_full: "GitHub issue",
   task_description: "Fix {workspace_path} handling",
   repo_name: "acme/widgets",
   workspace_path: "/workspaces/widgets",
@@ -13,12 +14,17 @@ const values: PromptValues = {
 
 describe("renderPromptOverride", () => {
   it.each([
-    ["all six", "{event_type}|{event_type_full}|{task_description}|{repo_name}|{workspace_path}|{github_username}", "issue|issue_comment.created|Fix {workspace_path} handling|acme/widgets|/workspaces/widgets|devs-bot"],
+    ["all six", "{event_type}|{event_type_full}|{task_description}|{repo_name}|{workspace_path}|{github_username}", "issue|GitHub issue|Fix {workspace_path} handling|acme/widgets|/workspaces/widgets|devs-bot"],
     ["a variable twice", "{repo_name} and {repo_name}", "acme/widgets and acme/widgets"],
     ["a JSON snippet", 'Reply as {"repo": "{repo_name}", "ok": true}', 'Reply as {"repo": "acme/widgets", "ok": true}'],
     ["a variable closing a JSON object", '{"r": {repo_name}}', '{"r": acme/widgets}'],
     ["an unknown name", "{unknown} and {Repo_Name}", "{unknown} and {Repo_Name}"],
-    ["doubled braces", "{{repo_name}} and {{ literal }}", "{{repo_name}} and {{ literal }}"],
+    ["doubled braces, as str.format reads them", "{{repo_name}} and {{ literal }}", "{repo_name} and { literal }"],
+    ["doubled braces around a variable", '{{"repo": "{repo_name}"}}', '{"repo": "acme/widgets"}'],
+    ["tripled braces", "{{{repo_name}}}", "{acme/widgets}"],
+    ["doubled braces next to a stray one are kept (the original failed)", "{{ok}} {", "{{ok}} {"],
+    ["doubled braces next to an unknown name are kept (the original failed)", "{{ok}} {unknown} {repo_name}", "{{ok}} {unknown} acme/widgets"],
+    ["a stray closing brace", "{repo_name} }", "acme/widgets }"],
     ["code", "function f() { return {a: 1}; }", "function f() { return {a: 1}; }"],
     ["positional and format specs", "{} {0} {repo_name!r} {repo_name:>10}", "{} {0} {repo_name!r} {repo_name:>10}"],
     ["unbalanced braces", "{ { repo_name } {repo_name", "{ { repo_name } {repo_name"],

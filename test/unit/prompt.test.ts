@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildPrompt, taskDescription, type PromptInput } from "../../src/agent/prompt.js";
+import { buildPrompt, overrideValues, taskDescription, type PromptInput } from "../../src/agent/prompt.js";
+import { renderPromptOverride } from "../../src/config/prompt-template.js";
 import { sanitizeForPrompt } from "../../src/agent/sanitize.js";
 import type { Task } from "../../src/tasks/task.js";
 import { agentTask, agentTaskOnPullRequest } from "../helpers/tasks.js";
@@ -99,5 +100,42 @@ describe("buildPrompt", () => {
     const description = taskDescription(i.task, [], "devs-bot");
     expect(buildPrompt(i)).toContain(description);
     expect(description).not.toContain("## How to work");
+  });
+});
+
+// prompt_override's variables as the original filled them in: `PR`/`issue` and `GitHub PR`/`GitHub
+// issue` by what the thread is (a comment on a pull request is a PR, where the original said issue).
+describe("overrideValues", () => {
+  const cases: Array<[string, Task, string, string]> = [
+    ["an issue", agentTask({ event: "issues", action: "opened", trigger: { subject: { type: "issue", id: 1 } } }), "issue", "GitHub issue"],
+    ["a pull request", agentTaskOnPullRequest({ event: "pull_request", action: "opened", trigger: { subject: { type: "pull_request", id: 1 } } }), "PR", "GitHub PR"],
+    ["a comment on an issue", agentTask(), "issue", "GitHub issue"],
+    ["a comment on a pull request", agentTaskOnPullRequest(), "PR", "GitHub PR"],
+    [
+      "a review comment",
+      agentTaskOnPullRequest({ event: "pull_request_review_comment", trigger: { subject: { type: "pull_request_review_comment", id: 7 }, path: "src/a.ts", line: 3 } }),
+      "PR",
+      "GitHub PR",
+    ],
+    ["a review", agentTaskOnPullRequest({ event: "pull_request_review", action: "submitted", trigger: { subject: { type: "pull_request_review", id: 8 } } }), "PR", "GitHub PR"],
+  ];
+  it.each(cases)("%s", (_name, task, eventType, eventTypeFull) => {
+    const values = overrideValues(task, [], "/workspaces/widgets", "devs-bot");
+    expect(values).toEqual({
+      event_type: eventType,
+      event_type_full: eventTypeFull,
+      task_description: taskDescription(task, [], "devs-bot"),
+      repo_name: "acme/widgets",
+      workspace_path: "/workspaces/widgets",
+      github_username: "devs-bot",
+    });
+  });
+
+  it("renders a template written for the original as the original did", () => {
+    const template = "You were mentioned in the {event_type_full}. Reply on the {event_type} in {repo_name} as {github_username}, from {workspace_path}. Answer as {{\"ok\": true}}.";
+    const values = overrideValues(agentTaskOnPullRequest(), [], "/workspaces/widgets", "devs-bot");
+    expect(renderPromptOverride(template, values)).toBe(
+      'You were mentioned in the GitHub PR. Reply on the PR in acme/widgets as devs-bot, from /workspaces/widgets. Answer as {"ok": true}.',
+    );
   });
 });

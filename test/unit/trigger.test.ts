@@ -6,7 +6,7 @@ import { markerFor } from "../../src/publish/progress.js";
 const BOT = botNames({ handle: "devs-bot", login: "devs-bot[bot]" });
 const base: TriggerInput = { event: "issue_comment", action: "created", sender: "alice", author: "alice", text: "" };
 
-const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned" | "bot_pull_request"]> = [
+const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned" | "assigned_thread" | "bot_pull_request"]> = [
   ["comment mention", { text: "@devs-bot go" }, "mention"],
   ["comment without mention", { text: "go" }, false],
   ["deleted comment", { action: "deleted", text: "@devs-bot" }, false],
@@ -17,6 +17,13 @@ const table: Array<[string, Partial<TriggerInput>, false | "mention" | "assigned
   ["new comment on the bot's PR", { text: "also docs", pullRequestAuthor: "devs-bot[bot]" }, "bot_pull_request"],
   ["edited comment on the bot's PR without new mention", { action: "edited", text: "also docs!", previousText: "also docs", pullRequestAuthor: "devs-bot[bot]" }, false],
   ["comment on a human's PR", { text: "also docs", pullRequestAuthor: "bob" }, false],
+  ["new comment on an issue assigned to the bot", { text: "also docs", assignees: ["bob", "devs-bot[bot]"] }, "assigned_thread"],
+  ["new comment on an issue assigned to others", { text: "also docs", assignees: ["bob"] }, false],
+  ["edited comment on an issue assigned to the bot", { action: "edited", text: "also docs!", previousText: "also docs", assignees: ["devs-bot"] }, false],
+  ["the bot's own comment on an issue assigned to it", { sender: "devs-bot[bot]", author: "devs-bot[bot]", text: "Done.", assignees: ["devs-bot"] }, false],
+  ["new review comment on a PR assigned to the bot", { event: "pull_request_review_comment", text: "rename", assignees: ["Devs-Bot"] }, "assigned_thread"],
+  ["review on a PR assigned to the bot", { event: "pull_request_review", action: "submitted", text: "please rename", assignees: ["devs-bot"] }, "assigned_thread"],
+  ["mention on an issue assigned to the bot", { text: "@devs-bot go", assignees: ["devs-bot"] }, "mention"],
   ["issue opened with mention", { event: "issues", action: "opened", author: undefined, text: "T\n\n@devs-bot" }, "mention"],
   ["issue opened, bot among assignees", { event: "issues", action: "opened", text: "T", assignees: ["bob", "Devs-Bot"] }, "assigned"],
   ["issue assigned to the bot", { event: "issues", action: "assigned", assignee: "devs-bot", text: "T" }, "assigned"],
