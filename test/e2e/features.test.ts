@@ -11,7 +11,7 @@ import { startFakeAnthropic, toolResults, type FakeAnthropic } from "../helpers/
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
-import { deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { agentServeEnv, deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
 import { tempDir } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 
@@ -57,22 +57,9 @@ beforeAll(async () => {
   sim = await new GitHubSim(reposRoot, TOKEN).start();
   fake = await startFakeAnthropic({ kind: "hang" });
   server = await startServe({
-    GITHUB_TOKEN: TOKEN,
-    WEBHOOK_SECRET: SECRET,
-    GHE_HOST: sim.host,
-    GHE_PROTOCOL: "http",
-    CLAUDE_API_KEY: "sk-ant-api03-e2e-test-key-000000000000",
-    ANTHROPIC_UPSTREAM_URL: fake.url,
-    AUTHORIZED_TRIGGER_USERS: "*",
-    CONTAINER_POOL: pool,
-    CONTAINER_NETWORK: "host",
+    ...agentServeEnv({ token: TOKEN, secret: SECRET, githubHost: sim.host, modelUrl: fake.url, pool, image: image.tag }),
     CONTAINER_TIMEOUT_MINUTES: "3",
-    DEFAULT_IMAGE: image.tag,
-    DATA_DIR: tempDir("devs-hfeat-e2e-data-"),
-    REPO_CACHE_DIR: tempDir("devs-hfeat-e2e-cache-"),
-    WORKSPACE_DIR: tempDir("devs-hfeat-e2e-ws-"),
     DEVS_ENVS_DIR: tempDir("devs-hfeat-e2e-envs-"),
-    LOG_LEVEL: "info",
   });
 }, 15 * 60_000);
 

@@ -11,7 +11,7 @@ import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropi
 import { bareRepo, git, type BareRepo } from "../helpers/git-repo.js";
 import { GitHubSim } from "../helpers/github-sim.js";
 import { payload } from "../helpers/payloads.js";
-import { deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { agentServeEnv, deliver, startServe, type ServeProcess } from "../helpers/serve-process.js";
 import { tempDir } from "../helpers/settings.js";
 import { until } from "../helpers/until.js";
 
@@ -41,20 +41,7 @@ beforeAll(async () => {
   sim = await new GitHubSim(reposRoot, TOKEN).start();
   fake = await startFakeAnthropic({ kind: "hang" });
   server = await startServe({
-    GITHUB_TOKEN: TOKEN,
-    WEBHOOK_SECRET: SECRET,
-    GHE_HOST: sim.host,
-    GHE_PROTOCOL: "http",
-    CLAUDE_API_KEY: "sk-ant-api03-e2e-pr-thread-0000000000",
-    ANTHROPIC_UPSTREAM_URL: fake.url,
-    AUTHORIZED_TRIGGER_USERS: "*",
-    CONTAINER_POOL: pool,
-    CONTAINER_NETWORK: "host",
-    DEFAULT_IMAGE: image.tag,
-    DATA_DIR: tempDir("devs-e2e-pr-data-"),
-    REPO_CACHE_DIR: tempDir("devs-e2e-pr-cache-"),
-    WORKSPACE_DIR: tempDir("devs-e2e-pr-ws-"),
-    LOG_LEVEL: "info",
+    ...agentServeEnv({ token: TOKEN, secret: SECRET, githubHost: sim.host, modelUrl: fake.url, pool, image: image.tag }),
   });
 }, 15 * 60_000);
 

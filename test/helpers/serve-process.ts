@@ -92,3 +92,26 @@ export async function deliver(base: string, secret: string, event: string, body:
     headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": id, "x-hub-signature-256": await sign(secret, text) },
   });
 }
+
+/**
+ * The settings of an agent `serve` against the GitHub stand-in and the scripted Messages API, in
+ * token mode, one slot, on the host's network (the proxy and the stand-in are on loopback).
+ */
+export function agentServeEnv(input: { token: string; secret: string; githubHost: string; modelUrl: string; pool: string; image: string }): Record<string, string> {
+  return {
+    GITHUB_TOKEN: input.token,
+    WEBHOOK_SECRET: input.secret,
+    GHE_HOST: input.githubHost,
+    GHE_PROTOCOL: "http",
+    CLAUDE_API_KEY: "sk-ant-api03-e2e-test-key-000000000000",
+    ANTHROPIC_UPSTREAM_URL: input.modelUrl,
+    AUTHORIZED_TRIGGER_USERS: "*",
+    CONTAINER_POOL: input.pool,
+    CONTAINER_NETWORK: "host",
+    DEFAULT_IMAGE: input.image,
+    DATA_DIR: tempDir("devs-e2e-data-"),
+    REPO_CACHE_DIR: tempDir("devs-e2e-cache-"),
+    WORKSPACE_DIR: tempDir("devs-e2e-ws-"),
+    LOG_LEVEL: "info",
+  };
+}

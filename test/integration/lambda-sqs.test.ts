@@ -47,7 +47,7 @@ const sqsEnv = (queueUrl: string) => ({
 });
 
 describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
-  it("a mention is one message, the task id its group and deduplication id; GitHub's redelivery of it is no second message", async () => {
+  it("a mention is one message, its thread the group and the task id its deduplication id; GitHub's redelivery of it is no second message", async () => {
     const queueUrl = await fifoQueue("tasks-one");
     // The SDK takes its credentials from the environment, as in Lambda.
     for (const [k, v] of Object.entries(sqsEnv(queueUrl))) process.env[k] = v;
@@ -102,7 +102,8 @@ describe("Lambda ingress → SQS FIFO queue (fauxqs)", () => {
       const messages = received.Messages ?? [];
       expect(messages).toHaveLength(1);
       const message = messages[0]!;
-      expect(message.Attributes?.MessageGroupId).toBe(`agent-${delivery}`);
+      // The issue is the group: a second request on it waits for this one, whichever worker polls.
+      expect(message.Attributes?.MessageGroupId).toBe(`Codertocat/Hello-World#${(mention.issue as { number: number }).number}`.toLowerCase());
       expect(message.Attributes?.MessageDeduplicationId).toBe(`agent-${delivery}`);
       // The signed envelope a worker checks before it runs anything.
       const opened = await openTaskMessage(message.Body, "s3cret", null);
