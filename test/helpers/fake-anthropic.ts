@@ -29,7 +29,12 @@ export type FakeAnthropicMode =
   /** Every agent request fails with this HTTP status and Anthropic's error body. */
   | { kind: "error"; status: number; errorType: string; message: string; shouldRetry?: boolean }
   /** Agent requests are accepted and never answered (for timeouts and cancellation). */
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /**
+   * Each agent request picks its own turn (by its conversation so far, not by arrival order), so
+   * several tasks can be scripted at once; `hang` leaves that request unanswered.
+   */
+  | { kind: "route"; pick: (request: RecordedRequest) => ScriptedTurn | "hang" };
 
 export type RequestRole = "agent" | "side" | "count_tokens" | "proxy" | "other";
 
@@ -126,6 +131,13 @@ export async function startFakeAnthropic(initial: FakeAnthropicMode): Promise<Fa
     }
     record("agent");
     switch (mode.kind) {
+      case "route": {
+        const turn = mode.pick(requests.at(-1)!);
+        if (turn === "hang") return; // as `hang`
+        turnsServed += 1;
+        sendMessage(res, body, turn.content, turn.stopReason ?? (turn.content.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn"), turn.usage);
+        return;
+      }
       case "hang":
         return; // leave the response open; close() ends the socket
       case "error":
@@ -252,6 +264,18 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+/** The text of a request's first user message: the task's prompt, whichever turn the request is. */
+export function firstPrompt(request: RecordedRequest): string {
+  const first = request.body?.messages?.[0];
+  if (!first) return "";
+  return typeof first.content === "string" ? first.content : first.content.map((block) => (block.type === "text" ? String(block.text ?? "") : "")).join("\n");
+}
+
+/** Which turn of its conversation a request asks for: the assistant messages it already holds. */
+export function turnIndex(request: RecordedRequest): number {
+  return (request.body?.messages ?? []).filter((m) => m.role === "assistant").length;
 }
 
 /** The tool_result blocks the CLI sent back in one request (what its tools really did). */

@@ -124,6 +124,10 @@ export class GitHubSim {
       this.comments.push(c);
       return { status: 201, body: c };
     });
+    route("GET", /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/, (_req, m) => {
+      const c = this.comments.find((x) => x.id === Number(m[3]));
+      return c ? { status: 200, body: c } : { status: 404, body: { message: "Not Found" } };
+    });
     route("PATCH", /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/, (req, m) => {
       const c = this.comments.find((x) => x.id === Number(m[3]));
       if (!c) return { status: 404, body: { message: "Not Found" } };
