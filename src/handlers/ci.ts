@@ -165,6 +165,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
       trigger: candidate.trigger,
       pullRequest: candidate.pullRequest,
       testCommand: config.ciTestCommand,
+      fixAttempts: config.ciFixAttempts ?? null,
       checkName: deps.checkName,
       report: deps.report,
       // The CI reporter creates the check and finds it again by its external_id (the task id).

@@ -137,6 +137,7 @@ describe("the DevsYml type", () => {
       single_queue: boolean;
       ci_enabled: boolean;
       ci_test_command: string;
+      ci_fix_attempts: number | null;
       ci_branches: string[];
       env_vars: Record<string, Record<string, string>>;
       ssh_host: string | null;
