@@ -44,9 +44,11 @@ export function decideCiFix(facts: CiFixFacts): CiFixDecision {
   if (!push) return { kind: "none", why: "not a commit the agent pushed" };
   if (facts.loopClosed) return { kind: "none", why: "the loop was stopped or has ended" };
   if (facts.conclusion === "success") return push.attempt > 0 ? { kind: "passed" } : { kind: "none", why: "passed" };
-  if (facts.conclusion !== "failure") return { kind: "none", why: `concluded ${facts.conclusion}` };
+  // A cancelled run was replaced or called off; whoever did it says so.
+  if (facts.conclusion === "cancelled") return { kind: "none", why: "cancelled" };
   // A time limit or a broken run says nothing about the code: the agent must not be sent after it.
   if (!facts.judged) return push.attempt > 0 ? { kind: "unjudged" } : { kind: "none", why: "the tests did not run to a verdict" };
+  if (facts.conclusion !== "failure") return { kind: "none", why: `concluded ${facts.conclusion}` };
   if (!facts.pullRequest) return { kind: "none", why: "not on a pull request" };
   if (facts.pullRequest.fromFork) return { kind: "none", why: "a fork's pull request" };
   if (facts.attempts <= 0) return { kind: "none", why: "ci_fix_attempts is 0" };

@@ -47,6 +47,7 @@ describe("defaults", () => {
       single_queue: false,
       ci_enabled: false,
       ci_test_command: "./runtests.sh",
+      ci_fix_attempts: null,
       ci_branches: ["main", "master"],
       env_vars: {},
       ssh_host: null,
