@@ -269,6 +269,12 @@ export const SETTINGS = {
     group: "CI",
     doc: "Name of the CI check run (the status context in token mode).",
   },
+  ciFixAttemptsMax: {
+    names: ["CI_FIX_ATTEMPTS_MAX"],
+    default: "5",
+    group: "CI",
+    doc: "Most times the agent may try to fix its own pull request after this app's CI failed on it; DEVS.yml ci_fix_attempts is held to it (0 turns the loop off everywhere).",
+  },
   s3ArtifactBucket: { names: ["AWS_S3_ARTIFACT_BUCKET"], default: "", group: "Artifacts", doc: "Bucket for CI artifacts (empty = no upload)." },
   s3ArtifactPrefix: { names: ["AWS_S3_ARTIFACT_PREFIX"], default: "devs-artifacts", group: "Artifacts", doc: "Key prefix for artifacts." },
   s3ArtifactBaseUrl: { names: ["AWS_S3_ARTIFACT_BASE_URL"], default: "", group: "Artifacts", doc: "Public base URL that artifact links use." },
@@ -353,6 +359,8 @@ export interface Settings {
   awsRegion: string;
   awsEndpointUrl: string | null;
   ciCheckName: string;
+  /** CI_FIX_ATTEMPTS_MAX: the ceiling of DEVS.yml ci_fix_attempts. */
+  ciFixAttemptsMax: number;
   s3ArtifactBucket: string | null;
   s3ArtifactPrefix: string;
   s3ArtifactBaseUrl: string | null;
@@ -706,6 +714,7 @@ export function loadSettings(env: Env, home: string = homedir()): Settings {
     awsRegion: str(env, "awsRegion")!,
     awsEndpointUrl: url(env, "awsEndpointUrl"),
     ciCheckName: checkName(env),
+    ciFixAttemptsMax: int(env, "ciFixAttemptsMax", 0, 20)!,
     s3ArtifactBucket: str(env, "s3ArtifactBucket"),
     s3ArtifactPrefix: str(env, "s3ArtifactPrefix")!,
     s3ArtifactBaseUrl: url(env, "s3ArtifactBaseUrl"),

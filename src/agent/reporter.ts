@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import { TaskPublisher } from "../publish/github.js";
+import type { LoopStep } from "../publish/loop-line.js";
 import type { Progress } from "../publish/progress.js";
 import type { Reaction } from "../publish/reactions.js";
 import { TaskWrites } from "../publish/task-writes.js";
@@ -22,6 +23,8 @@ export interface AgentReporterOptions {
   now?: (() => number) | undefined;
   /** The public link of a task's log (PUBLIC_URL), put in its final comment. */
   logUrl?: ((task: Task) => string | null) | undefined;
+  /** The CI fix loop's steps so far for a task (tasks/fix-loops.ts), kept on its final comment. */
+  loopSteps?: ((taskId: string) => readonly LoopStep[]) | undefined;
 }
 
 type ClosingReaction = Extract<Reaction, "rocket" | "confused">;
@@ -36,11 +39,16 @@ export class AgentReporter implements TaskReporter<AgentReport> {
     this.writes = new TaskWrites(async (task) => new TaskPublisher((await options.github(task)).octokit, task, options.logUrl?.(task) ?? null));
   }
 
-  queued(task: Task, info: { slot: string; position: number }): Promise<void> {
+  // A fix task of the CI fix loop says nothing of its own: the loop's line on the root task's
+  // comment tells its story (ci/fix-loop.ts), never one comment per attempt.
+
+  async queued(task: Task, info: { slot: string; position: number }): Promise<void> {
+    if (task.fix) return;
     return this.writes.write(task, (p) => p.progress({ stage: "queued", slot: info.slot, position: info.position }));
   }
 
-  started(task: Task, info: { slot: string; interrupted: boolean }): Promise<void> {
+  async started(task: Task, info: { slot: string; interrupted: boolean }): Promise<void> {
+    if (task.fix) return;
     const since = new Date(this.now());
     return this.writes.write(task, (p) => p.progress({ stage: "running", slot: info.slot, since, retry: info.interrupted }));
   }
@@ -51,10 +59,11 @@ export class AgentReporter implements TaskReporter<AgentReport> {
   }
 
   async finished(task: Task, end: TaskEnd<AgentReport>): Promise<void> {
+    if (task.fix) return;
     const log = this.options.log.child({ task: task.id, repo: task.repo.fullName, slot: end.slot });
     const { progress, reaction } = finalWords(task, end, this.options.timeoutMinutes);
     // A failed comment edit must not keep the reaction back, nor the other way round.
-    const said = this.writes.write(task, (p) => p.progress(progress)).catch((error: unknown) =>
+    const said = this.writes.write(task, (p) => p.progress(progress, this.options.loopSteps?.(task.id))).catch((error: unknown) =>
       log.warn({ err: error, state: end.state }, "could not say on GitHub how the task ended"),
     );
     const reacted = reaction

@@ -22,7 +22,9 @@ import type { AgentReport } from "./report.js";
 import type { ModelAccessAnswer, ModelSession } from "../budget/model-access.js";
 import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
-import { buildPrompt, overrideValues, type ConversationComment, type PublishMode } from "./prompt.js";
+import { buildPrompt, overrideValues, whatFailed, type ConversationComment, type PublishMode } from "./prompt.js";
+import { earlierLoopTasks } from "../ci/fix-task.js";
+import type { AgentPush } from "../policy/ci-fix.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -58,8 +60,13 @@ export interface AgentRunnerDeps {
   loadConfig(task: Task, octokit: GitHubClient, slot: string): Promise<AgentConfig>;
   conversation(octokit: GitHubClient, task: Task): Promise<ConversationComment[]>;
   prepareContainer(input: { slot: string; task: Task; workspace: string; setupDir?: string | undefined; env: Record<string, string>; signal: AbortSignal }): Promise<PreparedContainer>;
-  /** The task's lease on the model proxy under its budgets, or the budget that is already spent. */
-  openModel(task: Task, maxCostUsd: number | null): Promise<ModelAccessAnswer>;
+  /**
+   * The task's lease on the model proxy under its budgets, or the budget that is already spent.
+   * `sharedWith`: earlier tasks whose spending counts against this one's limit (a fix loop's).
+   */
+  openModel(task: Task, maxCostUsd: number | null, sharedWith: readonly string[]): Promise<ModelAccessAnswer>;
+  /** Each commit pushed to a pull request's branch, for the CI fix loop (tasks/fix-loops.ts). */
+  recordPush?: ((push: AgentPush & { threadNumber: number }) => void) | undefined;
   redact(text: string): string;
   log: Logger;
   now?: () => number;
@@ -107,7 +114,8 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
   }
 
   // Before the checkout and the container: a spent budget stops the task before anything starts.
-  const access = await deps.openModel(task, config.maxCostUsd);
+  // A fix loop is one piece of work: its attempts spend from the budget of the request that began it.
+  const access = await deps.openModel(task, config.maxCostUsd, task.fix ? earlierLoopTasks(task.fix) : []);
   if (!access.ok) {
     log.info({ budget: access.stop.budget }, "not started: a budget is spent");
     return stoppedByBudget(access.stop, { ran: false, durationMs: now() - started, costUsd: null });
@@ -168,11 +176,12 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
     const published = await clock.time("publish", async () =>
       publish(await deps.github(task), task, config, plan.publish, scratch, collected.headSha, summary),
     );
+    if (published.landed) recordLanded(deps, task, ctx.slot, published.landed, collected.headSha);
     const note = [published.note, branchNote, setup.note, gitlinkNote].filter(Boolean).join(" ");
     return {
       state: "done",
       detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}`,
-      report: { ...done, ...published, ...(note ? { note } : {}) },
+      report: { ...done, pullRequest: published.pullRequest, pushed: published.pushed, ...(note ? { note } : {}) },
     };
   } catch (error) {
     if (ctx.signal.aborted) return aborted(ctx);
@@ -182,6 +191,25 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
     model.close();
     await discard(scratch).catch(() => undefined);
     await discard(`${scratch}.bundle`).catch(() => undefined);
+  }
+}
+
+/** Tells the CI fix loop which commit landed on which pull request's branch, and for which loop. */
+function recordLanded(deps: AgentRunnerDeps, task: Task, slot: string, landed: NonNullable<Published["landed"]>, sha: string): void {
+  try {
+    deps.recordPush?.({
+      repo: task.repo.fullName,
+      sha,
+      branch: landed.branch,
+      pullNumber: landed.pullNumber,
+      rootTask: task.fix?.rootTask ?? task.id,
+      attempt: task.fix?.attempt ?? 0,
+      slot,
+      threadNumber: task.target.number,
+    });
+  } catch (error) {
+    // The answer is published either way; only the loop on its CI is lost.
+    deps.log.warn({ err: error, task: task.id }, "could not record the push for the CI fix loop");
   }
 }
 
@@ -254,8 +282,8 @@ async function keepUnfinished(
   const fresh = await deps.github(run.task);
   const base = publishBase(run.task, run.plan.publish);
   const why = `Unfinished: the agent was stopped because ${budgetStopText(run.stop)} This is the work it had done so far.`;
-  const pr = await openPullRequestFor(fresh, run.task, run.scratch, collected.headSha, { base, summary: "", note: why, draft: true, unfinished: true });
-  return { pullRequest: pr };
+  const { number, url } = await openPullRequestFor(fresh, run.task, run.scratch, collected.headSha, { base, summary: "", note: why, draft: true, unfinished: true });
+  return { pullRequest: { number, url } };
 }
 
 /** Packaging the agent's work in the container is quick; a hung git there must not hold the slot. */
@@ -271,6 +299,11 @@ interface CheckoutPlan {
 
 /** Issue → the default branch (DEVS.yml's, else the repository's); PR → its head. */
 function planCheckout(task: Task, config: Pick<AgentConfig, "defaultBranch" | "directCommit">): CheckoutPlan {
+  // A fix works on the pull request's branch at exactly the commit whose tests failed.
+  if (task.fix) {
+    const { number, headRef, headSha } = task.fix.pullRequest;
+    return { target: { kind: "pull", number, headRef, headSha, sameRepo: true }, extraRefs: [], publish: { kind: "push_to_pr", branch: headRef } };
+  }
   const pr = task.target.pullRequest;
   if (task.target.type === "pull_request" && pr) {
     const target: CheckoutTarget = { kind: "pull", number: task.target.number, headRef: pr.headRef, headSha: pr.headSha, sameRepo: !pr.fromFork };
@@ -297,12 +330,19 @@ function renderPrompt(
   conversation: ConversationComment[],
 ): string {
   if (config.renderOverride) {
-    return config.renderOverride(overrideValues(task, conversation, workspaceFolder, deps.botHandle));
+    const rendered = config.renderOverride(overrideValues(task, conversation, workspaceFolder, deps.botHandle));
+    return task.fix ? `${rendered}\n\n${whatFailed(task.fix)}\n` : rendered;
   }
   return buildPrompt({ task, workspacePath: workspaceFolder, botHandle: deps.botHandle, publish, conversation, promptExtra: config.promptExtra });
 }
 
-type Published = { pullRequest?: { number: number; url: string }; pushed?: { branch: string; url: string }; note?: string };
+type Published = {
+  pullRequest?: { number: number; url: string };
+  pushed?: { branch: string; url: string };
+  note?: string;
+  /** The pull request's branch the commit landed on, when it did: the CI fix loop follows it. */
+  landed?: { branch: string; pullNumber: number };
+};
 type Fresh = { octokit: GitHubClient; token: string };
 
 /** Where a pull request of this task's work goes: the branch it would have been pushed to. */
@@ -328,7 +368,7 @@ async function openPullRequestFor(
   scratch: string,
   sha: string,
   input: { base: string; summary: string; note?: string | undefined; draft: boolean; unfinished?: boolean },
-): Promise<{ number: number; url: string }> {
+): Promise<{ number: number; url: string; head: string }> {
   const url = task.repo.cloneUrl;
   const text = pullRequestText(task, input.summary, input.note);
   const title = input.unfinished ? `[unfinished] ${text.title}`.slice(0, 250) : text.title;
@@ -341,12 +381,13 @@ async function openPullRequestFor(
       throw new GitError(`the branch ${earlier.head} moved on since this task's earlier run; it was left as it is`);
     }
     await updatePullRequest(octokit, task, earlier.number, { title, body: text.body });
-    return { number: earlier.number, url: earlier.url };
+    return { number: earlier.number, url: earlier.url, head: earlier.head };
   }
   let branch = ownBranches[0]!;
   if (await remoteBranchExists(scratch, url, token, branch)) branch = ownBranches[1]!;
   if ((await pushCommit(scratch, url, token, sha, branch)) !== "pushed") throw new GitError(`the branch ${branch} could not be pushed`);
-  return openPullRequest(octokit, task, { head: branch, base: input.base, title, body: text.body, draft: input.draft });
+  const opened = await openPullRequest(octokit, task, { head: branch, base: input.base, title, body: text.body, draft: input.draft });
+  return { ...opened, head: branch };
 }
 
 async function publish(fresh: Fresh, task: Task, config: AgentConfig, mode: PublishMode, scratch: string, sha: string, summary: string): Promise<Published> {
@@ -354,8 +395,8 @@ async function publish(fresh: Fresh, task: Task, config: AgentConfig, mode: Publ
   const url = task.repo.cloneUrl;
   const branchUrl = (branch: string) => `${task.repo.htmlUrl}/tree/${branch}`;
   const openPr = async (note?: string): Promise<Published> => {
-    const pr = await openPullRequestFor(fresh, task, scratch, sha, { base: publishBase(task, mode), summary, note, draft: config.draftPrs });
-    return { pullRequest: pr, ...(note ? { note } : {}) };
+    const { head, ...pr } = await openPullRequestFor(fresh, task, scratch, sha, { base: publishBase(task, mode), summary, note, draft: config.draftPrs });
+    return { pullRequest: pr, landed: { branch: head, pullNumber: pr.number }, ...(note ? { note } : {}) };
   };
   switch (mode.kind) {
     case "pull_request":
@@ -365,7 +406,12 @@ async function publish(fresh: Fresh, task: Task, config: AgentConfig, mode: Publ
       return openPr(`\`${mode.branch}\` moved on while the agent worked, so the change is a pull request instead of a direct commit.`);
     }
     case "push_to_pr": {
-      if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) } };
+      const pullNumber = task.fix?.pullRequest.number ?? task.target.number;
+      if ((await pushCommit(scratch, url, token, sha, mode.branch)) === "pushed") {
+        return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) }, landed: { branch: mode.branch, pullNumber } };
+      }
+      // Someone pushed while a fix was made: their commit wins, and the fix is dropped.
+      if (task.fix) return { note: `\`${mode.branch}\` moved on while the agent worked on the fix, so the fix was not pushed.` };
       return openPr(`\`${mode.branch}\` moved on while the agent worked, so the change is a pull request into it.`);
     }
     case "fork_pr":

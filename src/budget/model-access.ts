@@ -50,15 +50,17 @@ export class ModelAccess {
   constructor(private readonly deps: ModelAccessDeps) {}
 
   /** Refuses before anything runs when a budget is already spent; otherwise leases a token. */
-  async open(task: Task, maxCostUsd: number | null): Promise<ModelAccessAnswer> {
+  async open(task: Task, maxCostUsd: number | null, sharedWith: readonly string[] = []): Promise<ModelAccessAnswer> {
     const { ledger, budgets, log } = this.deps;
+    // What the earlier tasks of the same piece of work spent comes off this one's limit.
+    const spentBefore = sharedWith.reduce((sum, id) => sum + ledger.usageOf(id).costUsd, 0);
     const repo = task.repo.fullName;
     // A retried task goes on counting in the month and from the figure where its first attempt stopped.
     const month = ledger.monthOf(task.id) ?? monthKey(this.deps.now());
     const earlier = ledger.usageOf(task.id);
     const limit = taskLimit(maxCostUsd, budgets);
     const monthLimitUsd = monthlyLimit(repo, budgets);
-    const state = (taskSpentUsd: number) => ({ taskSpentUsd, limit, monthSpentUsd: ledger.monthSpent(repo, month), monthLimitUsd, at: this.deps.now() });
+    const state = (taskSpentUsd: number) => ({ taskSpentUsd: spentBefore + taskSpentUsd, limit, monthSpentUsd: ledger.monthSpent(repo, month), monthLimitUsd, at: this.deps.now() });
 
     const before = spentBudget(state(earlier.costUsd));
     if (before) return { ok: false, stop: before };

@@ -16,7 +16,23 @@ import { ciCheckForTask, conclusionForPoolState, type CiCheck, type CiConclusion
 import { ciCause, endedEarlyOutput, queuedOutput, runningOutput, supersededOutput } from "./report.js";
 
 /** What the CI runner hands its reporter: the check's completion, judged and rendered. */
-export type CiReport = Pick<CompleteInput, "conclusion" | "output" | "annotations" | "detailsUrl">;
+export type CiReport = Pick<CompleteInput, "conclusion" | "output" | "annotations" | "detailsUrl"> & {
+  /** Set only when the tests ran to a verdict (not timed out, cancelled, or broken before they ran). */
+  judged?: JudgedRun | undefined;
+};
+
+/** What the CI fix loop hands the agent of a run that failed, already redacted. */
+export interface JudgedRun {
+  exitCode: number | null;
+  /** Failed and errored JUnit tests; null without JUnit reports. */
+  failed: number | null;
+  /** One line per failed test: `name (file:line): message`. */
+  failures: string[];
+  /** The tests' names, for the loop's line. */
+  failingNames: string[];
+  /** The end of the command's output. */
+  logTail: string;
+}
 
 export interface CiReporterOptions {
   github: TaskGitHub;

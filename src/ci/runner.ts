@@ -20,7 +20,7 @@ import { DEFAULT_MAX_ANNOTATIONS, type CheckAnnotation, type CiConclusion } from
 import { collectJUnit, commitPathResolver, LogCollector, trackedFiles } from "./collect.js";
 import type { CiContainerInput, PreparedCiContainer } from "./container.js";
 import { failureLines, junitAnnotations, type JUnitReport } from "./junit.js";
-import type { CiReport } from "./reporter.js";
+import type { CiReport, JudgedRun } from "./reporter.js";
 import { configErrorOutput, countsText, decideConclusion, errorOutput, renderCiReport, type FailureLine } from "./report.js";
 
 export interface CiRunnerDeps {
@@ -240,7 +240,8 @@ async function reportRun(
     },
     redact,
   );
-  const report: CiReport = { conclusion, output, annotations, detailsUrl: artifacts?.kind === "uploaded" ? artifacts.url : null };
+  const judged = ran && !end.ended && run.exitCode !== null ? judgedRun(run, junit, failures) : undefined;
+  const report: CiReport = { conclusion, output, annotations, detailsUrl: artifacts?.kind === "uploaded" ? artifacts.url : null, judged };
   log.info({ conclusion, exitCode: run.exitCode, ...(junit ? countsOf(junit) : {}) }, "CI run judged");
   if (end.ended) return { state: "failed", detail: `aborted (${end.ended})`, report };
   return { state: "done", detail: junit && junit.total > 0 ? `${conclusion}: ${countsText(junit)}` : `${conclusion} (exit code ${run.exitCode ?? "none"})`, report };
@@ -305,6 +306,23 @@ async function upload(deps: CiRunnerDeps, task: Task, prepared: PreparedCiContai
   }
   else log.warn({ note: result.note }, "artifacts not uploaded");
   return result;
+}
+
+/** How much of the log a fix task's prompt gets: its end, where the failure usually is. */
+const LOG_TAIL_CHARS = 6_000;
+const MAX_FAILURES = 30;
+
+function judgedRun(run: RunState, junit: JUnitReport | null, failures: readonly FailureLine[]): JudgedRun {
+  const log = run.output.text();
+  const tail = log.length > LOG_TAIL_CHARS ? log.slice(log.length - LOG_TAIL_CHARS) : log;
+  const counted = junit && junit.total > 0 ? junit.failed + junit.errored : null;
+  return {
+    exitCode: run.exitCode,
+    failed: counted,
+    failures: failures.slice(0, MAX_FAILURES).map((f) => run.redact(`${f.name}${f.location ? ` (${f.location})` : ""}${f.message ? `: ${f.message.slice(0, 500)}` : ""}`)),
+    failingNames: failures.slice(0, MAX_FAILURES).map((f) => run.redact(f.name)),
+    logTail: run.redact(tail),
+  };
 }
 
 const repoRef = (task: Task): RepoRef => ({ owner: task.repo.owner, name: task.repo.name, cloneUrl: task.repo.cloneUrl });

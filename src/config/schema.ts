@@ -74,6 +74,14 @@ export const DEVS_YML_SCHEMA = {
       default: "./runtests.sh",
       description: "Shell command CI runs in the devcontainer; exit code 0 passes.",
     },
+    ci_fix_attempts: {
+      type: ["integer", "null"],
+      minimum: 0,
+      default: null,
+      description:
+        "How many times the agent may try to fix its own pull request when this app's CI fails on a commit it pushed. " +
+        "Empty: 2. 0 turns the loop off. Never above the operator's CI_FIX_ATTEMPTS_MAX.",
+    },
     ci_branches: {
       type: "array",
       items: { type: "string", minLength: 1 },

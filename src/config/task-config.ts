@@ -100,7 +100,7 @@ export function routeHints(loader: DevsConfigLoader, octokitFor: (task: Task) =>
 
 /** What handlers/ci.ts's LoadCiConfig answers: the CI keys, or the problems for the check run. */
 export type CiConfigAnswer =
-  | { ciEnabled: boolean; ciBranches: string[]; ciTestCommand: string }
+  | { ciEnabled: boolean; ciBranches: string[]; ciTestCommand: string; ciFixAttempts: number | null }
   | { error: { userMessage: string; message: string } };
 
 /**
@@ -112,7 +112,12 @@ export function ciConfigLoader(deps: Omit<TaskConfigDeps, "env">): (context: { o
   return async (context, repo) => {
     try {
       const { config } = await deps.loader.load(asConfigOctokit(context.octokit as GitHubClient), { owner: repo.owner, repo: repo.name });
-      return { ciEnabled: config.ci_enabled, ciBranches: [...config.ci_branches], ciTestCommand: config.ci_test_command };
+      return {
+        ciEnabled: config.ci_enabled,
+        ciBranches: [...config.ci_branches],
+        ciTestCommand: config.ci_test_command,
+        ciFixAttempts: config.ci_fix_attempts,
+      };
     } catch (error) {
       if (!isDevsConfigError(error)) throw error;
       logConfigError(deps.log, error);

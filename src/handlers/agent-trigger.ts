@@ -22,7 +22,9 @@ export interface AgentTriggerDeps extends TriggerAccess {
   outcomes?: DeliveryNotes | undefined;
   now: () => Date;
   /** Cancels the queued or running agent tasks of an issue or PR; returns how many (`@bot stop`). */
-  cancelTasks?: (repo: string, targetNumber: number, by: string) => number;
+  cancelTasks?: (repo: string, targetNumber: number, by: string) => number | Promise<number>;
+  /** A new request was queued on the thread: a CI fix loop there gives way to it. */
+  requestArrived?: ((repo: string, targetNumber: number, by: string) => Promise<unknown>) | undefined;
 }
 
 export async function handleAgentTrigger(context: Context, deps: AgentTriggerDeps): Promise<void> {
@@ -102,6 +104,9 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
   }
   deps.outcomes?.note(context.id, "queued");
   log.info({ task: task.id, reason: decision.reason, target: task.target.number }, "task queued");
+  await deps.requestArrived?.(repo.fullName, task.target.number, sender).catch((error: unknown) =>
+    log.warn({ err: error }, "could not stop the CI fix loop the new request replaces"),
+  );
   try {
     await addReaction(context.octokit, repo.owner, repo.name, task.target.number, task.trigger.subject, "eyes");
   } catch (error) {
@@ -126,7 +131,7 @@ async function handleStop(
     return;
   }
   if (!deps.memory.claim(id, key)) return;
-  const cancelled = deps.cancelTasks!(repo.fullName, extracted.target.number, `@${sender}`);
+  const cancelled = await deps.cancelTasks!(repo.fullName, extracted.target.number, `@${sender}`);
   log.info({ cancelled, target: extracted.target.number }, "stop requested");
   await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, cancelled ? "+1" : "confused").catch(
     (error: unknown) => log.warn({ err: error }, "could not react to the stop request"),

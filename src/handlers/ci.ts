@@ -49,6 +49,11 @@ export interface CiDeps extends TriggerAccess {
   detailsUrl?: ((taskId: string) => string | null) | undefined;
   redact: (text: string) => string;
   now: () => Date;
+  /**
+   * Someone other than the bot pushed to a branch (of any push, CI or not): the CI fix loop on
+   * that branch stops, since their commit wins.
+   */
+  branchPushed?: ((repo: string, branch: string, sender: string) => Promise<unknown>) | undefined;
 }
 
 export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
@@ -65,6 +70,9 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
   if (!input) {
     log.warn("ignored: payload lacks the fields this event needs");
     return;
+  }
+  if (input.push?.ref.startsWith("refs/heads/") && !input.push.deleted && deps.branchPushed && !deps.bot.isBot(input.sender)) {
+    await deps.branchPushed(repo.fullName, input.push.ref.slice("refs/heads/".length), input.sender);
   }
   const preflight = preflightCi(input, deps.checkName);
   if (!preflight.relevant) {
@@ -165,6 +173,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
       trigger: candidate.trigger,
       pullRequest: candidate.pullRequest,
       testCommand: config.ciTestCommand,
+      fixAttempts: config.ciFixAttempts ?? null,
       checkName: deps.checkName,
       report: deps.report,
       // The CI reporter creates the check and finds it again by its external_id (the task id).

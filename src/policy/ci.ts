@@ -161,6 +161,8 @@ export interface CiConfig {
   ciEnabled: boolean;
   ciBranches: readonly string[];
   ciTestCommand: string;
+  /** DEVS.yml ci_fix_attempts (null: the default; omitted by older loaders). */
+  ciFixAttempts?: number | null | undefined;
 }
 
 export type CiConfigDecision = { run: true } | { run: false; reason: string };

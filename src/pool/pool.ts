@@ -184,13 +184,14 @@ export class ContainerPool implements TaskSink {
 
   /** Queued or running tasks of one kind on one issue or pull request (for `@bot stop`). */
   activeOn(repo: string, kind: Task["kind"], targetNumber: number): string[] {
+    return this.activeWhere((t) => t.kind === kind && t.target.number === targetNumber && t.repo.fullName.toLowerCase() === repo.toLowerCase());
+  }
+
+  /** Queued or running tasks, not being cancelled, that `match` picks. */
+  activeWhere(match: (task: Task) => boolean): string[] {
     const ids: string[] = [];
-    for (const [id, p] of this.placing) {
-      if (!p.cancellation && p.task.kind === kind && p.task.target.number === targetNumber && p.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
-    }
-    for (const [id, e] of this.entries) {
-      if (!e.cancellation && e.task.kind === kind && e.task.target.number === targetNumber && e.task.repo.fullName.toLowerCase() === repo.toLowerCase()) ids.push(id);
-    }
+    for (const [id, p] of this.placing) if (!p.cancellation && match(p.task)) ids.push(id);
+    for (const [id, e] of this.entries) if (!e.cancellation && match(e.task)) ids.push(id);
     return ids;
   }
 
@@ -349,7 +350,8 @@ export class ContainerPool implements TaskSink {
     const pinned = singleQueue ? journal.pinOf(task.repo.fullName) : null;
     // A thread's agent tasks follow each other in one slot's queue: a new request waits for the
     // one before it, and then reads its answer in the conversation.
-    const slot = chooseSlot(candidates, (n) => this.load(n), this.slotOfThread(task) ?? pinned);
+    // A CI fix goes where the agent worked on the change: its container is warm.
+    const slot = chooseSlot(candidates, (n) => this.load(n), this.slotOfThread(task) ?? task.fix?.slot ?? pinned);
     if (singleQueue && pinned !== slot) journal.pin(task.repo.fullName, slot);
     if (!singleQueue && journal.pinOf(task.repo.fullName)) journal.unpin(task.repo.fullName);
 

@@ -4,6 +4,7 @@ import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import { markerFor, renderProgress, type Progress } from "./progress.js";
 import { addReaction, type Reaction } from "./reactions.js";
+import { withLoopParagraph, type LoopStep } from "./loop-line.js";
 
 export class TaskPublisher {
   private commentId: number | null = null;
@@ -22,17 +23,20 @@ export class TaskPublisher {
     return { owner: this.task.repo.owner, repo: this.task.repo.name };
   }
 
-  /** Creates the progress comment, or edits it; unchanged text is not sent again. */
-  progress(progress: Progress): Promise<void> {
-    const next = this.chain.then(() => this.write(progress));
+  /**
+   * Creates the progress comment, or edits it; unchanged text is not sent again. `loop`: the CI
+   * fix loop's steps so far, kept on the comment (a CI run may end before the task's last word).
+   */
+  progress(progress: Progress, loop: readonly LoopStep[] = []): Promise<void> {
+    const next = this.chain.then(() => this.write(progress, loop));
     this.chain = next.catch(() => undefined);
     return next;
   }
 
-  private async write(progress: Progress): Promise<void> {
-    const body = renderProgress(this.task.id, progress, this.logUrl);
+  private async write(progress: Progress, loop: readonly LoopStep[]): Promise<void> {
+    const body = withLoopParagraph(renderProgress(this.task.id, progress, this.logUrl), loop);
     if (body === this.lastBody) return;
-    if (this.commentId === null) this.commentId = await this.findExisting();
+    if (this.commentId === null) this.commentId = (await findProgressComment(this.octokit, this.task))?.id ?? null;
     if (this.commentId === null) {
       const { data } = await this.octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
         ...this.repo,
@@ -50,20 +54,21 @@ export class TaskPublisher {
     this.lastBody = body;
   }
 
-  /** A retried task finds the comment its first attempt made. Newest comments are searched first. */
-  private async findExisting(): Promise<number | null> {
-    const marker = markerFor(this.task.id);
-    const { data } = await this.octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      ...this.repo,
-      issue_number: this.task.target.number,
-      per_page: 100,
-      since: this.task.createdAt,
-    });
-    const found = data.find((c) => c.body?.startsWith(marker));
-    return found ? Number(found.id) : null;
-  }
-
   async react(content: Reaction): Promise<void> {
     await addReaction(this.octokit, this.task.repo.owner, this.task.repo.name, this.task.target.number, this.task.trigger.subject, content);
   }
+}
+
+/** A task's progress comment, found by its marker (a retried task finds its first attempt's). Newest comments are searched first. */
+export async function findProgressComment(octokit: GitHubClient, task: Task): Promise<{ id: number; body: string } | null> {
+  const marker = markerFor(task.id);
+  const { data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner: task.repo.owner,
+    repo: task.repo.name,
+    issue_number: task.target.number,
+    per_page: 100,
+    since: task.createdAt,
+  });
+  const found = data.find((c) => c.body?.startsWith(marker));
+  return found ? { id: Number(found.id), body: found.body ?? "" } : null;
 }

@@ -1,5 +1,5 @@
 // The embedded SQLite database in DATA_DIR that holds what must survive a restart: delivery
-// memory, the task journal and the model usage ledger. Migrations are numbered and applied in order.
+// memory, the task journal, the model usage ledger and the CI fix loops. Migrations are numbered and applied in order.
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -49,6 +49,31 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // Where each finished task's time went, as JSON: {"queue": ms, "checkout": ms, ...}.
   `ALTER TABLE task ADD COLUMN phases TEXT;`,
+  // The CI fix loop (tasks/fix-loops.ts): each commit the agent pushed to a pull request's branch,
+  // and each loop's steps, so a CI run that ends after a restart still finds its loop.
+  `CREATE TABLE agent_push (
+     repo TEXT NOT NULL,
+     sha TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     pull_number INTEGER NOT NULL,
+     root_task TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     slot TEXT NOT NULL,
+     pushed_at INTEGER NOT NULL,
+     PRIMARY KEY (repo, sha)
+   );
+   CREATE TABLE fix_loop (
+     root_task TEXT PRIMARY KEY,
+     repo TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     thread_number INTEGER NOT NULL,
+     pull_number INTEGER NOT NULL,
+     steps TEXT NOT NULL,
+     closed INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX fix_loop_branch ON fix_loop (repo, branch);
+   CREATE INDEX agent_push_at ON agent_push (pushed_at);`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

@@ -24,8 +24,11 @@ export type TriggerSubject =
   | { type: "pull_request_review_comment"; id: number };
 
 export interface TaskTrigger {
-  /** Why an agent task was triggered; `ci` for every CI task (its `ci` snapshot says more). */
-  reason: TriggerReason | "ci";
+  /**
+   * Why an agent task was triggered; `ci` for every CI task (its `ci` snapshot says more);
+   * `ci_failed` for a fix task of the CI fix loop (its `fix` snapshot says more).
+   */
+  reason: TriggerReason | "ci" | "ci_failed";
   subject: TriggerSubject;
   author: string;
   /** The text that addressed the bot (comment or review body, or the issue/PR body). */
@@ -110,6 +113,30 @@ export interface CiSnapshot {
    * (the CI reporter creates it and finds it again by its external_id) and in status mode.
    */
   checkRunId: number | null;
+  /** DEVS.yml ci_fix_attempts when the event arrived (absent in tasks of older builds: the default). */
+  fixAttempts?: number | null | undefined;
+}
+
+/**
+ * What a fix task of the CI fix loop (ci/fix-loop.ts) works from: the root task's thread is its
+ * target, the pull request's branch at the failed commit is its checkout, and the failure, already
+ * redacted, is its prompt's.
+ */
+export interface FixSnapshot {
+  rootTask: string;
+  attempt: number;
+  /** The attempts allowed in all (ci_fix_attempts held to CI_FIX_ATTEMPTS_MAX). */
+  of: number;
+  pullRequest: { number: number; headRef: string; headSha: string };
+  /** The slot the root task ran in: the same warm container. */
+  slot: string;
+  /** The failed tests, one line each (`name (file:line): message`). */
+  failures: string[];
+  /** The end of the test command's output. */
+  logTail: string;
+  exitCode: number | null;
+  /** The check run's (or commit status's) name, for the prompt. */
+  checkName: string;
 }
 
 export interface Task {
@@ -127,6 +154,8 @@ export interface Task {
   sender: string;
   /** Present on CI tasks (kind `ci`) made by the CI handler. */
   ci?: CiSnapshot | undefined;
+  /** Present on the fix tasks of the CI fix loop (kind `agent`). */
+  fix?: FixSnapshot | undefined;
 }
 
 /** An issue or pull request of a repository: its agent tasks never run side by side. */

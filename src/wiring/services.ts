@@ -30,6 +30,12 @@ import type { Task } from "../tasks/task.js";
 import { supersedeQueued } from "../ci/supersede.js";
 import { buildTaskKinds, type DockerTaskKinds } from "./task-kinds.js";
 import { UsageLedger } from "../budget/ledger.js";
+import type { AgentReport } from "../agent/report.js";
+import { CiFixLoop } from "../ci/fix-loop.js";
+import type { CiReport } from "../ci/reporter.js";
+import { LoopNarrator } from "../publish/loop-narrator.js";
+import type { TaskEnd } from "../tasks/execution.js";
+import { FixLoops } from "../tasks/fix-loops.js";
 import { phasesInSeconds } from "../tasks/phases.js";
 import { checkTaskLogToken, publicTaskLogUrl, TaskLogs } from "../tasks/task-logs.js";
 import { VERSION } from "../version.js";
@@ -133,9 +139,10 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   const bot = botNames(identity);
   const db = openDatabase(settings.dataDir);
   const ledger = new UsageLedger(db);
+  const fixLoops = new FixLoops(db);
   const built: DockerTaskKinds | null = options.kinds
     ? null
-    : buildTaskKinds(settings, { log, identity, bot, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger, logUrl });
+    : buildTaskKinds(settings, { log, identity, bot, github: taskClient, devsConfig, permissions, secrets, redact, now, ledger, fixLoops, logUrl });
   const kinds = options.kinds ?? built!.kinds;
 
   const memory = new SqliteDeliveryMemory(db);
@@ -159,9 +166,25 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     ...(built ? { lifecycle: built.lifecycle } : options.lifecycle ? { lifecycle: options.lifecycle } : {}),
     ...(options.recovery ? { recovery: options.recovery } : {}),
     onEvent: (event) => {
-      if (event.type === "finished") metrics.taskFinished(event.task.kind, event.state, event.ran?.phases);
+      if (event.type === "finished") {
+        metrics.taskFinished(event.task.kind, event.state, event.ran?.phases);
+        // After the task's own reporter has spoken: the loop's line comes after its last word.
+        if (event.task.kind === "ci") void ciFixLoop.ciFinished(event.task, event as TaskEnd<CiReport>).catch(loopFailed);
+        else if (event.task.fix) void ciFixLoop.fixEnded(event.task, event as TaskEnd<AgentReport>).catch(loopFailed);
+      }
       options.onPoolEvent?.(event);
     },
+  });
+  const loopFailed = (error: unknown) => log.error({ err: error }, "the CI fix loop failed");
+  const ciFixLoop = new CiFixLoop({
+    loops: fixLoops,
+    journal,
+    sink: pool,
+    cancelFixes: (match, by) => pool.activeWhere((task) => task.fix !== undefined && match(task)).filter((id) => pool.cancel(id, { by })),
+    narrator: new LoopNarrator({ github: taskClient, log: log.child({ name: "ci-fix-loop" }) }),
+    attemptsMax: settings.ciFixAttemptsMax,
+    now,
+    log: log.child({ name: "ci-fix-loop" }),
   });
   const recovered = pool.start();
   if (recovered.requeued || recovered.abandoned) log.info(recovered, "recovered tasks from the journal");
@@ -180,7 +203,11 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     outcomes: deliveries,
     permissions,
     now,
-    cancelTasks: (repo, number, by) => pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length,
+    cancelTasks: async (repo, number, by) => {
+      const loops = await ciFixLoop.stopOnThread(repo, number, `${by} asked to stop`, by);
+      return pool.activeOn(repo, "agent", number).filter((id) => pool.cancel(id, { by })).length + loops;
+    },
+    requestArrived: (repo, number, by) => ciFixLoop.stopOnThread(repo, number, `a new request by @${by}`, `@${by}`),
     ci: {
       bot,
       allowedOwners: settings.allowedOwners,
@@ -196,6 +223,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       loadCiConfig: ciConfigLoader({ loader: devsConfig, log }),
       supersede: supersedeQueued(journal, pool),
       redact,
+      branchPushed: (repo, branch, sender) => ciFixLoop.humanPushed(repo, branch, sender),
     },
   });
 

@@ -32,6 +32,7 @@ import type { TaskKinds } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
 import { RepoCache } from "../workspace/repo-cache.js";
 import type { UsageLedger } from "../budget/ledger.js";
+import type { FixLoops } from "../tasks/fix-loops.js";
 import { ModelAccess } from "../budget/model-access.js";
 import { hostAddressFor } from "../containers/network.js";
 import { ModelProxy } from "../model-proxy/proxy.js";
@@ -53,6 +54,8 @@ export interface SharedParts {
   /** The clock for the times the reporters write. */
   now: () => Date;
   ledger: UsageLedger;
+  /** The CI fix loops' store: the agent runner records its pushes there. */
+  fixLoops: FixLoops;
   /** The public link of a task's log, for final comments and check runs; null without PUBLIC_URL. */
   logUrl: ((task: Task) => string | null) | null;
 }
@@ -133,11 +136,19 @@ export function buildTaskKinds(settings: Settings, shared: SharedParts): DockerT
       identity: identity.commit,
       log,
     }),
-    openModel: (task, maxCostUsd) => model.open(task, maxCostUsd),
+    openModel: (task, maxCostUsd, sharedWith) => model.open(task, maxCostUsd, sharedWith),
+    recordPush: (push) => shared.fixLoops.recordPush(push),
     redact,
     log,
   });
-  const agentReporter = new AgentReporter({ github, timeoutMinutes: settings.containerTimeoutMinutes, log, now: () => now().getTime(), logUrl });
+  const agentReporter = new AgentReporter({
+    github,
+    timeoutMinutes: settings.containerTimeoutMinutes,
+    log,
+    now: () => now().getTime(),
+    logUrl,
+    loopSteps: (taskId) => shared.fixLoops.loop(taskId)?.steps ?? [],
+  });
 
   const ciReporter = new CiReporter({ github, redact, log: log.child({ name: "ci" }), now });
   const ci = createCiRunner({

@@ -155,6 +155,7 @@ describe("the repository's file", () => {
       single_queue: false,
       ci_enabled: false,
       ci_test_command: "./runtests.sh",
+      ci_fix_attempts: null,
       ci_branches: ["main", "master"],
       env_vars: {},
       ssh_host: null,
@@ -565,7 +566,7 @@ describe("CI's view", () => {
     const good = nock(API);
     head(good, "acme/widgets", SHA);
     file(good, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\nci_branches: ['release/*']\n");
-    expect(await load({ octokit }, { owner: "acme", name: "widgets" })).toEqual({ ciEnabled: true, ciBranches: ["release/*"], ciTestCommand: "./runtests.sh" });
+    expect(await load({ octokit }, { owner: "acme", name: "widgets" })).toEqual({ ciEnabled: true, ciBranches: ["release/*"], ciTestCommand: "./runtests.sh", ciFixAttempts: null });
     good.done();
 
     const bad = nock(API);

@@ -108,6 +108,7 @@ describe("provenance", () => {
       "single_queue",
       "ci_enabled",
       "ci_test_command",
+      "ci_fix_attempts",
       "ci_branches",
       "env_vars.default.A",
       "env_vars.default.B",

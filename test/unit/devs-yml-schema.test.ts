@@ -47,6 +47,7 @@ describe("defaults", () => {
       single_queue: false,
       ci_enabled: false,
       ci_test_command: "./runtests.sh",
+      ci_fix_attempts: null,
       ci_branches: ["main", "master"],
       env_vars: {},
       ssh_host: null,
@@ -137,6 +138,7 @@ describe("the DevsYml type", () => {
       single_queue: boolean;
       ci_enabled: boolean;
       ci_test_command: string;
+      ci_fix_attempts: number | null;
       ci_branches: string[];
       env_vars: Record<string, Record<string, string>>;
       ssh_host: string | null;
