@@ -214,8 +214,17 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
     expect(postedComments().slice(commentsBefore)).toEqual([`/repos/acme/${name}/issues/${issue}/comments`]);
     const body = rootComment(issue)!.body;
     expect(body).toContain("✅ Done");
-    // The narrator read the comment before it wrote it.
-    expect(sim.requests.some((q) => q.method === "GET" && q.path === `/repos/acme/${name}/issues/comments/${rootComment(issue)!.id}`)).toBe(true);
+    // Every write of the loop's line came after a read of the comment as it stood (by its id, or
+    // in the issue's list), so the rest of the comment is kept whoever wrote it last.
+    const commentPath = `/repos/acme/${name}/issues/comments/${rootComment(issue)!.id}`;
+    const reads = (q: { method: string; path: string }) =>
+      q.method === "GET" && (q.path === commentPath || q.path.split("?")[0] === `/repos/acme/${name}/issues/${issue}/comments`);
+    const loopWrites = sim.requests.flatMap((q, i) => (q.method === "PATCH" && q.path === commentPath && JSON.stringify(q.body).includes(LOOP_MARKER) ? [i] : []));
+    expect(loopWrites.length).toBeGreaterThanOrEqual(2);
+    for (const [n, at] of loopWrites.entries()) {
+      const since = n === 0 ? 0 : loopWrites[n - 1]! + 1;
+      expect(sim.requests.slice(since, at).some(reads), `a read of the comment before loop write ${n + 1}`).toBe(true);
+    }
 
     // The fix is on the pull request's branch, on top of the agent's first commit.
     expect(head(r, pr.head)).toBe(fixed);
@@ -256,11 +265,12 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
     expect((await ciVerdict(name, attempt)).state).toBe("failure");
     await untilSeen(() => loopLine(issue)?.includes("❌"), 60_000, "the loop line to give up");
 
-    expect(loopLine(issue)).toBe("CI failed (1 test) → fixing, attempt 1 of 1 → ❌ still failing after 1 attempt: `greets politely`");
+    expect(loopLine(issue)).toBe("CI failed (1 test) → fixing, attempt 1 of 1 → ❌ still failing after 1 attempt: `widgets › greets politely`");
     expect(sim.comments.filter((c) => c.issue === issue)).toHaveLength(1);
     // No second fix: the model saw one fix conversation, and the branch did not move again.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(fixStarts().length - fixesBefore).toBe(1);
+    expect(firstPrompt(fixStarts().at(-1)!)).toContain("fix attempt 1 of 1");
     expect(head(r, pr.head)).toBe(attempt);
   }, 300_000);
 
