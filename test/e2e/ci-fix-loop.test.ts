@@ -35,12 +35,13 @@ if (!engine.ok) {
 
 /**
  * The suite: one JUnit test whose verdict `status.txt` holds (missing: pass). `hang` sleeps past
- * the time limit, as a suite stuck on a dead service would.
+ * the time limit, as a suite stuck on a dead service would; `slow` takes a few seconds to fail.
  */
 const CI_SH = `#!/bin/sh
 status=$(cat status.txt 2>/dev/null || echo pass)
 echo "status.txt: $status"
 if [ "$status" = hang ]; then sleep 600; fi
+if [ "$status" = slow ]; then sleep 4; fi
 if [ "$status" = pass ]; then
   echo '<testsuite name="widgets" tests="1"><testcase classname="widgets" name="greets politely" file="ci.sh" line="11"/></testsuite>' > "$BRIDGE_DIR/junit.xml"
   echo "1 test passed"
@@ -150,8 +151,8 @@ const fixStarts = () => fake.agentRequests.filter((r) => isFix(r) && turnIndex(r
  * The task answers with `task`'s turns, every fix task with `fix`'s (by turn of its own
  * conversation); past the end of a script a request hangs.
  */
-function script(task: ScriptedTurn[], fix: Array<ScriptedTurn | "hang">): void {
-  fake.setMode({ kind: "route", pick: (r) => (isFix(r) ? fix : task)[turnIndex(r)] ?? "hang" });
+function script(task: ScriptedTurn[], fix: Array<ScriptedTurn | "hang">, hangFor?: string): void {
+  fake.setMode({ kind: "route", pick: (r) => (hangFor && firstPrompt(r).includes(hangFor) ? "hang" : ((isFix(r) ? fix : task)[turnIndex(r)] ?? "hang")) });
 }
 
 const write = (name: string, file: string, content: string): ScriptedTurn => ({
@@ -167,6 +168,16 @@ const loopLine = (issue: number) => {
 };
 const postedComments = () => sim.requests.filter((r) => r.method === "POST" && /\/issues\/\d+\/comments$/.test(r.path)).map((r) => r.path);
 const taskFinished = (id: string) => server!.logs.find((l) => l.msg === "task finished" && l.task === id);
+
+/** Someone other than the bot fixes the test on `branch` and pushes (not over HTTP: no token of the bot's). */
+function humanFix(r: BareRepo, branch: string): string {
+  git(r.work, "fetch", "--quiet", "origin", branch);
+  git(r.work, "checkout", "--quiet", "-B", branch, "FETCH_HEAD");
+  writeFileSync(join(r.work, "status.txt"), "pass\n");
+  git(r.work, "commit", "--quiet", "-am", "Fix the greeting myself");
+  git(r.work, "push", "--quiet", "origin", branch);
+  return head(r, branch);
+}
 
 /**
  * A mention on acme/<name>#<issue> whose answer is a commit on a new pull request, and the push
@@ -274,7 +285,7 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
     expect(head(r, pr.head)).toBe(attempt);
   }, 300_000);
 
-  it("a human push stops the loop: the queued fix is cancelled, the line says who pushed, the human's commit is the head", async () => {
+  it("a human push stops the loop: the running fix is cancelled, the line says who pushed, the human's commit is the head", async () => {
     const name = "pushed";
     const r = ciRepo(name);
     const issue = 13;
@@ -287,13 +298,7 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
     const waiting = () => fake.requests.slice(requestsBefore).some((q) => q.role === "agent" && isFix(q) && turnIndex(q) === 1);
     await untilSeen(waiting, 180_000, "the fix task to wait on the model");
 
-    // carol pushes her own fix to the branch.
-    git(r.work, "fetch", "--quiet", "origin", pr.head);
-    git(r.work, "checkout", "--quiet", "-B", pr.head, "FETCH_HEAD");
-    writeFileSync(join(r.work, "status.txt"), "pass\n");
-    git(r.work, "commit", "--quiet", "-am", "Fix the greeting myself");
-    git(r.work, "push", "--quiet", "origin", pr.head);
-    const carols = head(r, pr.head);
+    const carols = humanFix(r, pr.head);
     expect((await push(name, pr.head, first, carols, "carol")).status).toBe(200);
 
     await untilSeen(() => loopLine(issue)?.includes("stopped"), 60_000, "the loop line to say it stopped");
@@ -304,6 +309,42 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
     expect(head(r, pr.head)).toBe(carols);
     expect(git(r.path, "log", "--format=%s", pr.head)).not.toContain("fixed by the agent");
     expect((await ciVerdict(name, carols)).state).toBe("success");
+    expect(loopLine(issue)).toBe("CI failed (1 test) → fixing, attempt 1 of 2 → stopped: a push by @carol");
+    expect(sim.comments.filter((c) => c.issue === issue)).toHaveLength(1);
+  }, 300_000);
+
+  it("a human push while the fix waits in the slot's queue: the fix is cancelled before it starts", async () => {
+    const name = "queued";
+    const r = ciRepo(name);
+    ciRepo("blocker");
+    const issue = 15;
+    // The fix would pass; the blocker's agent holds the only slot until it is stopped.
+    script([write(name, "status.txt", "slow\n"), say("Made the greeting polite.")], [write(name, "status.txt", "pass\n"), say("Fixed it.")], "acme/blocker");
+    const requestsBefore = fake.requests.length;
+
+    const { pr, sha: first, rootTask } = await agentOpensPullRequest(name, issue, r);
+    // While the tests run, another request takes the slot's queue: the fix will wait behind it.
+    await untilSeen(() => checks.statuses.some((s) => s.sha === first && s.description.startsWith("Running")), 60_000, "CI to run");
+    expect((await mention("blocker", 16, 1600, "please look at the greeting")).status).toBe(200);
+    expect((await ciVerdict(name, first)).state).toBe("failure");
+    await untilSeen(() => loopLine(issue) === "CI failed (1 test) → fixing, attempt 1 of 2", 60_000, "the loop line to say the fix is queued");
+
+    const carols = humanFix(r, pr.head);
+    expect((await push(name, pr.head, first, carols, "carol")).status).toBe(200);
+    await untilSeen(() => loopLine(issue)?.includes("stopped"), 60_000, "the loop line to say it stopped");
+    expect(loopLine(issue)).toBe("CI failed (1 test) → fixing, attempt 1 of 2 → stopped: a push by @carol");
+
+    // Free the slot; had the fix survived, it would run now.
+    expect((await mention("blocker", 16, 1601, "stop")).status).toBe(200);
+    await untilSeen(() => sim.comments.find((c) => c.issue === 16 && c.body.includes("🚫")), 60_000, "the blocker to be cancelled");
+    expect((await ciVerdict(name, carols)).state).toBe("success");
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(fake.requests.slice(requestsBefore).filter((q) => q.role === "agent" && isFix(q))).toEqual([]);
+    // Cancelled in the queue: it never started.
+    const fixId = `fix-${rootTask}-1`;
+    expect(server!.logs.find((l) => l.msg === "CI fix loop stopped" && l.loop === rootTask)?.cancelled).toEqual([fixId]);
+    expect(server!.logs.filter((l) => l.task === fixId)).toEqual([]);
+    expect(head(r, pr.head)).toBe(carols);
     expect(loopLine(issue)).toBe("CI failed (1 test) → fixing, attempt 1 of 2 → stopped: a push by @carol");
     expect(sim.comments.filter((c) => c.issue === issue)).toHaveLength(1);
   }, 300_000);
