@@ -14,6 +14,7 @@ import type { ExportResult } from "../publish/export-changes.js";
 import { PhaseClock } from "../tasks/phases.js";
 import type { Task } from "../tasks/task.js";
 import { prepareContainerSetup } from "../containers/setup-source.js";
+import { trustOf } from "../containers/naming.js";
 import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
 import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
@@ -196,6 +197,9 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
 
 /** Tells the CI fix loop which commit landed on which pull request's branch, and for which loop. */
 function recordLanded(deps: AgentRunnerDeps, task: Task, slot: string, landed: NonNullable<Published["landed"]>, sha: string): void {
+  // Work on a fork's code never loops: its pull request's CI would run the fork's code with the
+  // repository's own trust, and a fix would carry it on with nobody approving each round.
+  if (trustOf(task) === "fork") return;
   try {
     deps.recordPush?.({
       repo: task.repo.fullName,
