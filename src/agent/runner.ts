@@ -14,7 +14,6 @@ import type { ExportResult } from "../publish/export-changes.js";
 import { PhaseClock } from "../tasks/phases.js";
 import type { Task } from "../tasks/task.js";
 import { prepareContainerSetup } from "../containers/setup-source.js";
-import { trustOf } from "../containers/naming.js";
 import { GitError, type CheckoutTarget, type Identity, type RepoCache } from "../workspace/repo-cache.js";
 import { agentStartFailure, describeTaskFailure } from "./task-failure.js";
 import type { AgentOutcome } from "./claude.js";
@@ -25,7 +24,7 @@ import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
 import { buildPrompt, overrideValues, whatFailed, type ConversationComment, type PublishMode } from "./prompt.js";
 import { earlierLoopTasks } from "../ci/fix-task.js";
-import type { AgentPush } from "../policy/ci-fix.js";
+import { loopPushOf, type AgentPush } from "../policy/ci-fix.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -197,20 +196,10 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
 
 /** Tells the CI fix loop which commit landed on which pull request's branch, and for which loop. */
 function recordLanded(deps: AgentRunnerDeps, task: Task, slot: string, landed: NonNullable<Published["landed"]>, sha: string): void {
-  // Work on a fork's code never loops: its pull request's CI would run the fork's code with the
-  // repository's own trust, and a fix would carry it on with nobody approving each round.
-  if (trustOf(task) === "fork") return;
+  const push = loopPushOf(task, { slot, sha, ...landed });
+  if (!push) return;
   try {
-    deps.recordPush?.({
-      repo: task.repo.fullName,
-      sha,
-      branch: landed.branch,
-      pullNumber: landed.pullNumber,
-      rootTask: task.fix?.rootTask ?? task.id,
-      attempt: task.fix?.attempt ?? 0,
-      slot,
-      threadNumber: task.target.number,
-    });
+    deps.recordPush?.(push);
   } catch (error) {
     // The answer is published either way; only the loop on its CI is lost.
     deps.log.warn({ err: error, task: task.id }, "could not record the push for the CI fix loop");

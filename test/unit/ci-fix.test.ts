@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { whatFailed } from "../../src/agent/prompt.js";
 import { earlierLoopTasks, fixTaskId } from "../../src/ci/fix-task.js";
-import { decideCiFix, fixAttemptsAllowed, type AgentPush, type CiFixFacts } from "../../src/policy/ci-fix.js";
+import { decideCiFix, fixAttemptsAllowed, loopPushOf, type AgentPush, type CiFixFacts } from "../../src/policy/ci-fix.js";
+import { agentTask, agentTaskFromFork } from "../helpers/tasks.js";
 import { LOOP_MARKER, loopParagraph, withLoopParagraph } from "../../src/publish/loop-line.js";
 import type { FixSnapshot } from "../../src/tasks/task.js";
 
@@ -48,6 +49,18 @@ describe("decideCiFix", () => {
     expect(fixAttemptsAllowed(9, 5)).toBe(5);
     expect(fixAttemptsAllowed(0, 5)).toBe(0);
     expect(fixAttemptsAllowed(3, 0)).toBe(0);
+  });
+});
+
+describe("the pushes a loop follows", () => {
+  const landed = { slot: "harry", sha: "b".repeat(40), branch: "devs/issue-1", pullNumber: 2 };
+  it("a request's push begins a loop; a fix's push is its loop's next attempt", () => {
+    expect(loopPushOf(agentTask({ id: "agent-d1" }), landed)).toEqual({ repo: "acme/widgets", ...landed, rootTask: "agent-d1", attempt: 0, threadNumber: 1 });
+    const fix = { ...agentTask({ id: "fix-agent-d1-1" }), fix: { rootTask: "agent-d1", attempt: 1, of: 2, pullRequest: { number: 2, headRef: "devs/issue-1", headSha: "a".repeat(40) }, slot: "harry", failures: [], logTail: "", exitCode: 1, checkName: "devs-ci" } };
+    expect(loopPushOf(fix, landed)).toMatchObject({ rootTask: "agent-d1", attempt: 1 });
+  });
+  it("work on a fork's code never loops, though its change lands on a branch of the repository", () => {
+    expect(loopPushOf(agentTaskFromFork({ id: "agent-fork" }), landed)).toBeNull();
   });
 });
 
