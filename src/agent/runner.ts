@@ -270,6 +270,8 @@ async function keepUnfinished(
   deps: AgentRunnerDeps,
   run: RunInProgress & { checkout: { baseSha: string }; config: AgentConfig; plan: CheckoutPlan; stop: BudgetStop },
 ): Promise<{ pullRequest?: { number: number; url: string }; note?: string }> {
+  // A fix's half-done work would replace the pull request it fixes: the loop just ends (ci/fix-loop.ts).
+  if (run.task.fix) return { note: "The fix was stopped before it was done, so nothing of it was pushed." };
   const { collected } = await takeChanges(deps, { ...run, baseSha: run.checkout.baseSha });
   if (!collected.changed) return { note: "The agent had changed nothing yet, so nothing was published." };
   const fresh = await deps.github(run.task);
