@@ -126,11 +126,14 @@ export function whatFailed(fix: FixSnapshot): string {
       (fix.exitCode !== null ? `: the test command exited with code ${fix.exitCode}.` : "."),
   ];
   if (fix.failures.length) {
-    lines.push("", "Failed tests:", "", "<failed-tests>", ...fix.failures.map((f) => `- ${sanitizeForPrompt(f)}`), "</failed-tests>");
+    lines.push("", "Failed tests:", "", "<failed-tests>", ...fix.failures.map((f) => `- ${dataOnly(f, "failed-tests")}`), "</failed-tests>");
   }
-  if (fix.logTail.trim()) lines.push("", "The end of the test command's output:", "", "<ci-output>", sanitizeForPrompt(fix.logTail), "</ci-output>");
+  if (fix.logTail.trim()) lines.push("", "The end of the test command's output:", "", "<ci-output>", dataOnly(fix.logTail, "ci-output"), "</ci-output>");
   return lines.join("\n");
 }
+
+/** The tests' own text, unable to close the tag it sits in and speak as the prompt. */
+const dataOnly = (text: string, tag: string) => sanitizeForPrompt(text).replace(new RegExp(`<(/?\\s*${tag})`, "gi"), "&lt;$1");
 
 function yourTask(task: Task): string {
   if (task.fix) {

@@ -24,7 +24,7 @@ import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
 import { buildPrompt, overrideValues, whatFailed, type ConversationComment, type PublishMode } from "./prompt.js";
 import { earlierLoopTasks } from "../ci/fix-task.js";
-import type { AgentPush } from "../policy/ci-fix.js";
+import { loopPushOf, type AgentPush } from "../policy/ci-fix.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -196,17 +196,10 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
 
 /** Tells the CI fix loop which commit landed on which pull request's branch, and for which loop. */
 function recordLanded(deps: AgentRunnerDeps, task: Task, slot: string, landed: NonNullable<Published["landed"]>, sha: string): void {
+  const push = loopPushOf(task, { slot, sha, ...landed });
+  if (!push) return;
   try {
-    deps.recordPush?.({
-      repo: task.repo.fullName,
-      sha,
-      branch: landed.branch,
-      pullNumber: landed.pullNumber,
-      rootTask: task.fix?.rootTask ?? task.id,
-      attempt: task.fix?.attempt ?? 0,
-      slot,
-      threadNumber: task.target.number,
-    });
+    deps.recordPush?.(push);
   } catch (error) {
     // The answer is published either way; only the loop on its CI is lost.
     deps.log.warn({ err: error, task: task.id }, "could not record the push for the CI fix loop");
@@ -277,6 +270,8 @@ async function keepUnfinished(
   deps: AgentRunnerDeps,
   run: RunInProgress & { checkout: { baseSha: string }; config: AgentConfig; plan: CheckoutPlan; stop: BudgetStop },
 ): Promise<{ pullRequest?: { number: number; url: string }; note?: string }> {
+  // A fix's half-done work would replace the pull request it fixes: the loop just ends (ci/fix-loop.ts).
+  if (run.task.fix) return { note: "The fix was stopped before it was done, so nothing of it was pushed." };
   const { collected } = await takeChanges(deps, { ...run, baseSha: run.checkout.baseSha });
   if (!collected.changed) return { note: "The agent had changed nothing yet, so nothing was published." };
   const fresh = await deps.github(run.task);

@@ -43,10 +43,14 @@ export function loopParagraph(steps: readonly LoopStep[]): string {
   return steps.length ? `${LOOP_MARKER}\n${steps.map(stepText).join(" → ")}` : "";
 }
 
-/** The comment with its loop paragraph replaced by `steps`' (or added at its end). */
+/**
+ * The comment with its loop paragraph replaced by `steps`' (or added at its end). Only a paragraph
+ * at the very end is the loop's: a marker the agent wrote into its summary cuts nothing away.
+ */
 export function withLoopParagraph(body: string, steps: readonly LoopStep[]): string {
-  const at = body.indexOf(LOOP_MARKER);
-  const rest = at < 0 ? body : body.slice(0, at).replace(/\s+$/, "");
+  const rest = body.replace(LOOP_AT_END, "");
   const paragraph = loopParagraph(steps);
   return paragraph ? `${rest}\n\n${paragraph}` : rest;
 }
+
+const LOOP_AT_END = new RegExp(`\\s*${LOOP_MARKER.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n[^\\n]*$`);

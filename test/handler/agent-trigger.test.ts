@@ -522,6 +522,24 @@ describe("@bot stop", () => {
     expect(deps.sink.tasks).toEqual([]);
   });
 
+  it("a CI fix loop stopped counts: 👍, from an async cancel", async () => {
+    const deps = testDeps({ cancelTasks: async () => 1 });
+    const probot = await testProbot(deps);
+    const scope = nock(API).post(`${REPO}/issues/comments/${id}/reactions`, { content: "+1" }).reply(201, {});
+    await deliver(probot, "issue_comment", comment(`@${BOT} stop`));
+    scope.done();
+  });
+
+  it("a new request on the thread replaces its CI fix loop, after the request is queued", async () => {
+    const calls: unknown[] = [];
+    const deps = testDeps({ requestArrived: async (repo, number, by) => void calls.push([repo, number, by, deps.sink.tasks.length]) });
+    const probot = await testProbot(deps);
+    const scope = expectEyes(`/issues/comments/${id}/reactions`);
+    await deliver(probot, "issue_comment", comment(`@${BOT} the tests still fail, use the new API`));
+    scope.done();
+    expect(calls).toEqual([["Codertocat/Hello-World", 1, "Codertocat", 1]]);
+  });
+
   it("nothing to stop: 😕", async () => {
     const deps = testDeps({ cancelTasks: () => 0 });
     const probot = await testProbot(deps);

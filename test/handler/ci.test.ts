@@ -476,6 +476,27 @@ describe("a newer push to the same pull request cancels the older queued run", (
   });
 });
 
+describe("a push by someone else tells the CI fix loop of the branch", () => {
+  it("on any branch, CI or not, before the push's own run is decided", async () => {
+    const seen: Array<[string, string, string]> = [];
+    const deps = ciDeps({ branchPushed: async (repo, branch, sender) => void seen.push([repo, branch, sender]) });
+    const probot = await ciProbot(deps);
+    await deliver(probot, "push", push("refs/heads/devs/issue-1", { sender: { login: "carol" } }), "d-carol");
+    expect(seen).toEqual([["Codertocat/Hello-World", "devs/issue-1", "carol"]]);
+    expect(deps.sink.tasks).toEqual([]);
+  });
+
+  it("never for the bot's own push, a tag or a deleted branch", async () => {
+    const seen: string[] = [];
+    const deps = ciDeps({ branchPushed: async (_repo, branch) => void seen.push(branch) });
+    const probot = await ciProbot(deps);
+    await deliver(probot, "push", push("refs/heads/devs/issue-1", { sender: { login: "devs-bot[bot]" } }), "d-bot-push");
+    await deliver(probot, "push", push("refs/tags/v1", { sender: { login: "carol" } }), "d-tag");
+    await deliver(probot, "push", push("refs/heads/devs/issue-1", { deleted: true, after: "0".repeat(40), sender: { login: "carol" } }), "d-del");
+    expect(seen).toEqual([]);
+  });
+});
+
 describe("token mode: commit statuses instead of check runs", () => {
   it("the task says statuses (the reporter posts its pending status); the handler writes nothing", async () => {
     const deps = ciDeps({ report: "statuses" });

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BRIDGE_FOLDER } from "../../src/ci/container.js";
+import type { CiReport } from "../../src/ci/reporter.js";
 import { defaultSpec } from "../../src/containers/devcontainer.js";
 import { ContainerRuntime } from "../../src/containers/docker.js";
 import type { Trust } from "../../src/containers/naming.js";
@@ -183,6 +184,15 @@ const completed = (taskId: string, timeoutMs = 60_000) =>
     return run?.status === "completed" ? run : undefined;
   }, timeoutMs, `the check of ${taskId} to complete`);
 
+/** The CI reports of the tasks that finish from now on, by task id (judged or not). */
+function reportsOf(s: Setup): Map<string, { judged: unknown }> {
+  const reports = new Map<string, { judged: unknown }>();
+  s.services.pool.observe((event) => {
+    if (event.type === "finished" && event.ran?.report) reports.set(event.task.id, { judged: (event.ran.report as CiReport).judged ?? false });
+  });
+  return reports;
+}
+
 /** Resolves once `path` exists inside the repository's container. */
 async function existsInContainer(s: Setup, name: string, path: string): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -281,10 +291,20 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
       "fixtures/report.xml": junit,
       "test/calc_test.sh": "# line 1\n".repeat(12),
     });
+    const reports = reportsOf(s);
     const taskId = await push(s, "junit", git(r.work, "rev-parse", "HEAD"));
     const run = await completed(taskId);
     expect(run.conclusion).toBe("failure");
     expect(run.output?.title).toBe("Tests failed: 2 failed, 1 passed, 1 skipped");
+    // What a CI fix of the agent's would be told: the failed tests and the log's end.
+    await s.services.pool.idle();
+    expect(reports.get(taskId)?.judged).toEqual({
+      exitCode: 0,
+      failed: 2,
+      failures: ["calc › divides (test/calc_test.sh:9): expected 2, got 3", "calc › in a vendored file: boom"],
+      failingNames: ["calc › divides", "calc › in a vendored file"],
+      logTail: "done\n",
+    });
     expect(run.output?.summary).toContain("- **Tests:** 2 failed, 1 passed, 1 skipped (JUnit reports)");
     expect(run.output?.summary).toContain("### Failed tests\n\n- calc › divides (`test/calc_test.sh:9`): expected 2, got 3\n- calc › in a vendored file: boom");
     // Only the failure that lies in a file of this commit is annotated.
@@ -462,6 +482,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
 
   it("a command that overruns the time limit ends timed_out and its processes are gone from the container", async () => {
     const s = await setup({ taskTimeoutMs: 5_000 });
+    const reports = reportsOf(s);
     const r = repo("slow", { "DEVS.yml": DEVS_YML("sh runtests.sh"), "runtests.sh": 'echo "starting the slow suite"\nsleep 600 &\nsleep 601\n' });
     const taskId = await push(s, "slow", git(r.work, "rev-parse", "HEAD"));
     const started = Date.now();
@@ -474,6 +495,8 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     expect(run.output?.text).toBe("```text\nstarting the slow suite\n```");
     await s.services.pool.idle();
     expect(s.services.journal.get(taskId)!.state).toBe("timed_out");
+    // Nothing in a run that timed out says the code is wrong: it is not judged, so no fix starts.
+    expect(reports.get(taskId)?.judged).toBe(false);
     const [container] = (await s.runtime.list({ slot: POOL })).filter((c) => c.repo === `${OWNER}/slow`);
     const ps = await hostProcesses(docker!, container!.id);
     expect(ps.filter((line) => /sleep 60[01]/.test(line))).toEqual([]);

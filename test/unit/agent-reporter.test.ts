@@ -144,6 +144,40 @@ describe("AgentReporter.finished: each final state, as the comment says it", () 
   }
 });
 
+describe("AgentReporter and the CI fix loop", () => {
+  it("a fix task writes nothing of its own: no comment, no reaction, at any stage", async () => {
+    const { reporter: r, warnings } = reporter();
+    const fix = { ...task("fix-root-1"), fix: { rootTask: "root", attempt: 1, of: 2, pullRequest: { number: 13, headRef: "b", headSha: "c".repeat(40) }, slot: "eamonn", failures: [], logTail: "", exitCode: 1, checkName: "devs-ci" } };
+    await r.queued(fix, { slot: "eamonn", position: 0 });
+    await r.started(fix, { slot: "eamonn", interrupted: false });
+    await r.finished(fix, { slot: "eamonn", state: "done", detail: "pushed b", ran: ran(doneReport) });
+    // Any request would have found no interceptor, failed and been logged.
+    expect(warnings()).toEqual([]);
+    expect(r.size).toBe(0);
+  });
+
+  it("the root task's last word keeps the loop's line when a CI run ended first", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const r = new AgentReporter({
+      github: async () => ({ octokit }),
+      timeoutMinutes: 30,
+      log,
+      loopSteps: (id) => (id === "root-1" ? [{ kind: "ci_failed", failed: 2, exitCode: 1 }, { kind: "fixing", attempt: 1, of: 2 }] : []),
+    });
+    const scope = nock(API)
+      .get(COMMENTS)
+      .query(true)
+      .reply(200, [{ id: 77, body: queued("root-1") }])
+      .patch(COMMENT, (b: { body: string }) => b.body.startsWith(body("root-1", "✅ Done in 3m 12s")) && b.body.endsWith("<!-- devs-webhook:loop -->\nCI failed (2 tests) → fixing, attempt 1 of 2"))
+      .reply(200, { id: 77 })
+      .post(REACTIONS, { content: "rocket" })
+      .reply(201, {});
+    await r.finished(task("root-1"), { slot: "eamonn", state: "done", detail: "opened #13", ran: ran(doneReport) });
+    scope.done();
+  });
+});
+
 describe("AgentReporter through the pool", () => {
   it("a late 'running' never lands after the final comment, however slow GitHub is", async () => {
     const { reporter: r } = reporter();

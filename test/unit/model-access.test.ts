@@ -114,6 +114,30 @@ describe("a task's model session", () => {
     expect(again.session.stopped()).toMatchObject({ budget: "task" });
   });
 
+  it("a CI fix loop spends one budget: a fix starts with what the loop's earlier tasks spent", async () => {
+    const { access, proxy, ledger } = setup({ ...BUDGETS, monthlyByRepo: [] });
+    ledger.record({ taskId: "root", repo: "acme/widgets", month: "2026-12", usage: { ...NO_USAGE, costUsd: 0.6 } });
+    ledger.record({ taskId: "fix-root-1", repo: "acme/widgets", month: "2026-12", usage: { ...NO_USAGE, costUsd: 0.3 } });
+    ledger.record({ taskId: "elsewhere", repo: "acme/widgets", month: "2026-12", usage: { ...NO_USAGE, costUsd: 5 } });
+    const fix = await access.open(agentTask({ id: "fix-root-2" }), 1, ["root", "fix-root-1"]);
+    if (!fix.ok) throw new Error("expected a session");
+    proxy.spend(0, 0.05);
+    expect(fix.session.stopped()).toBeNull();
+    proxy.spend(0, 0.1);
+    expect(fix.session.stopped()).toMatchObject({ budget: "task", spentUsd: expect.closeTo(1.05) });
+    expect(fix.session.signal.aborted).toBe(true);
+    // Its own count stays its own.
+    expect(ledger.usageOf("fix-root-2").costUsd).toBeCloseTo(0.15);
+  });
+
+  it("a loop whose budget is spent starts no fix at all", async () => {
+    const { access, proxy, ledger } = setup({ ...BUDGETS, monthlyByRepo: [] });
+    ledger.record({ taskId: "root", repo: "acme/widgets", month: "2026-12", usage: { ...NO_USAGE, costUsd: 1.2 } });
+    const fix = await access.open(agentTask({ id: "fix-root-1" }), 1, ["root"]);
+    expect(fix).toMatchObject({ ok: false, stop: { budget: "task" } });
+    expect(proxy.leases).toHaveLength(0);
+  });
+
   it("starts the proxy once, on first use", async () => {
     const { access, started } = setup();
     expect(started()).toBe(0);

@@ -160,6 +160,30 @@ describe("ContainerPool", () => {
     await p.idle();
   });
 
+  it("a CI fix goes to the slot its loop's agent worked in, however loaded, while that slot exists", async () => {
+    const g = gated();
+    const { pool: p } = pool({ executor: g.executor });
+    const busy = makeTask("acme/other");
+    await p.submit(busy);
+    await until(() => g.started.length === 1);
+    const fixIn = (slot: string, id: string) => ({
+      ...makeTask(`acme/${id}`),
+      id,
+      fix: { rootTask: "root", attempt: 1, of: 2, pullRequest: { number: 2, headRef: "b", headSha: "c".repeat(40) }, slot, failures: [], logTail: "", exitCode: 1, checkName: "devs-ci" },
+    });
+    await p.submit(fixIn("eamonn", "fix-root-1"));
+    await p.submit(fixIn("gone", "fix-other-1"));
+    await until(() => g.started.length === 2);
+    g.open(busy.id);
+    await until(() => g.started.length === 3);
+    expect(g.started.slice(1)).toEqual([
+      { id: "fix-other-1", slot: "harry" },
+      { id: "fix-root-1", slot: "eamonn" },
+    ]);
+    for (const id of ["fix-root-1", "fix-other-1"]) g.open(id);
+    await p.idle();
+  });
+
   it("single_queue pins a repository to one name, across restarts; others spread", async () => {
     const g = gated();
     const hints = async (t: Task) => ({ singleQueue: t.repo.fullName === "acme/pinned" });
