@@ -259,7 +259,18 @@ describe.skipIf(!engine.ok)("the CI fix loop", () => {
 
     console.log(`[e2e] the root comment at the end of the loop:\n${body}`);
     if (process.env.DEVS_E2E_LOOP_TRANSCRIPT) {
-      writeFileSync(process.env.DEVS_E2E_LOOP_TRANSCRIPT, `# The root task's comment after a CI fix loop (test/e2e/ci-fix-loop.test.ts)\n\n\`\`\`markdown\n${body}\n\`\`\`\n\n## Its edits, in order\n\n${rootComment(issue)!.edits.map((e) => `\`\`\`markdown\n${e}\n\`\`\``).join("\n\n")}\n`);
+      // For the README: what GitHub saw of this repository, in order, with each write's first line.
+      const requests = sim.requests
+        .filter((q) => q.path.includes(`/acme/${name}`))
+        .map((q) => {
+          const sent = q.body as { body?: unknown; state?: unknown; head?: unknown } | null;
+          const what = typeof sent?.body === "string" ? sent.body.split("\n").filter((l) => !l.startsWith("<!--")).join(" / ").slice(0, 140) : sent?.state ?? sent?.head ?? "";
+          return `${q.method} ${q.path} ${String(what)}`.trim();
+        });
+      writeFileSync(
+        process.env.DEVS_E2E_LOOP_TRANSCRIPT,
+        `# The root task's comment after a CI fix loop (test/e2e/ci-fix-loop.test.ts)\n\n\`\`\`markdown\n${body}\n\`\`\`\n\n## Requests\n\n${requests.join("\n")}\n\n## Its edits, in order\n\n${rootComment(issue)!.edits.map((e) => `\`\`\`markdown\n${e}\n\`\`\``).join("\n\n")}\n`,
+      );
     }
   }, 300_000);
 
