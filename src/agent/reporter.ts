@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import { TaskPublisher } from "../publish/github.js";
-import type { LoopStep } from "../publish/loop-line.js";
+import type { LoopStep } from "../tasks/fix-loops.js";
 import type { Progress } from "../publish/progress.js";
 import type { Reaction } from "../publish/reactions.js";
 import { TaskWrites } from "../publish/task-writes.js";

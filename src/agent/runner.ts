@@ -23,8 +23,8 @@ import type { ModelAccessAnswer, ModelSession } from "../budget/model-access.js"
 import { budgetStopText, type BudgetStop } from "../policy/budget.js";
 import { withPullRequestBranches, type BranchLookup } from "./pull-request-branches.js";
 import { buildPrompt, overrideValues, whatFailed, type ConversationComment, type PublishMode } from "./prompt.js";
-import { earlierLoopTasks } from "../ci/fix-task.js";
-import { loopPushOf, type AgentPush } from "../policy/ci-fix.js";
+import { earlierLoopTasks, loopPushOf } from "../ci/fix-task.js";
+import type { AgentPush } from "../policy/ci-fix.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {

@@ -3,12 +3,10 @@
 // passes or the attempts allowed are spent. Fed with the pool's ends of tasks; decides with
 // policy/ci-fix.ts; keeps its state in tasks/fix-loops.ts; tells the thread through the narrator.
 import type { Logger } from "pino";
-import type { AgentReport } from "../agent/report.js";
 import { decideCiFix, fixAttemptsAllowed } from "../policy/ci-fix.js";
 import type { LoopNarrator } from "../publish/loop-narrator.js";
-import type { LoopStep } from "../publish/loop-line.js";
 import type { TaskEnd } from "../tasks/execution.js";
-import type { FixLoop, FixLoops } from "../tasks/fix-loops.js";
+import type { FixLoop, FixLoops, LoopStep } from "../tasks/fix-loops.js";
 import type { TaskJournal } from "../tasks/journal.js";
 import type { TaskSink } from "../tasks/sink.js";
 import type { Task } from "../tasks/task.js";
@@ -28,6 +26,9 @@ export interface CiFixLoopDeps {
   now: () => Date;
   log: Logger;
 }
+
+/** What a fix task's end says of its work: the agent reporter's report, as far as the loop reads it. */
+export type FixReport = { outcome: "done"; pushed?: unknown; note?: string | undefined } | { outcome: "failed" | "stopped" };
 
 export class CiFixLoop {
   constructor(private readonly deps: CiFixLoopDeps) {}
@@ -95,7 +96,7 @@ export class CiFixLoop {
   }
 
   /** A fix task ended. One that pushed waits for its CI; any other end stops the loop, saying why. */
-  async fixEnded(task: Task, end: TaskEnd<AgentReport>): Promise<void> {
+  async fixEnded(task: Task, end: TaskEnd<FixReport>): Promise<void> {
     const fix = task.fix;
     if (!fix) return;
     const report = end.ran?.report;

@@ -1,5 +1,6 @@
 // The fix task of the CI fix loop: the root task's thread and trigger, the pull request's branch at
-// the commit whose tests failed, and the failure. Pure.
+// the commit whose tests failed, and the failure; and which pushes a loop follows. Pure.
+import { trustOf } from "../containers/naming.js";
 import type { AgentPush } from "../policy/ci-fix.js";
 import type { FixSnapshot, Task } from "../tasks/task.js";
 import type { JudgedRun } from "./reporter.js";
@@ -42,5 +43,27 @@ export function fixTask({ root, ci, push, judged, attempt, of, now }: FixTaskInp
     deliveryId: ci.deliveryId,
     trigger: { ...root.trigger, reason: "ci_failed" },
     fix,
+  };
+}
+
+/**
+ * What the CI fix loop records of an agent task's push to a pull request's branch; null for work
+ * on a fork's code, which never loops: its pull request's CI would run the fork's code with the
+ * repository's own trust, and each fix would carry it on with nobody approving the round.
+ */
+export function loopPushOf(
+  task: Task,
+  landed: { slot: string; sha: string; branch: string; pullNumber: number },
+): (AgentPush & { threadNumber: number }) | null {
+  if (trustOf(task) === "fork") return null;
+  return {
+    repo: task.repo.fullName,
+    sha: landed.sha,
+    branch: landed.branch,
+    pullNumber: landed.pullNumber,
+    rootTask: task.fix?.rootTask ?? task.id,
+    attempt: task.fix?.attempt ?? 0,
+    slot: landed.slot,
+    threadNumber: task.target.number,
   };
 }

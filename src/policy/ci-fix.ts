@@ -1,7 +1,5 @@
 // Whether a finished CI run starts the agent again on its failure. Pure: the CI fix loop
 // (ci/fix-loop.ts) gathers the facts and acts on the answer.
-import { trustOf } from "../containers/naming.js";
-import type { Task } from "../tasks/task.js";
 
 /** A commit the agent pushed to a pull request's branch, and the loop it belongs to. */
 export interface AgentPush {
@@ -15,28 +13,6 @@ export interface AgentPush {
   attempt: number;
   /** Where the agent ran, so a fix runs in the same warm container. */
   slot: string;
-}
-
-/**
- * What the CI fix loop records of an agent task's push to a pull request's branch; null for work
- * on a fork's code, which never loops: its pull request's CI would run the fork's code with the
- * repository's own trust, and each fix would carry it on with nobody approving the round.
- */
-export function loopPushOf(
-  task: Task,
-  landed: { slot: string; sha: string; branch: string; pullNumber: number },
-): (AgentPush & { threadNumber: number }) | null {
-  if (trustOf(task) === "fork") return null;
-  return {
-    repo: task.repo.fullName,
-    sha: landed.sha,
-    branch: landed.branch,
-    pullNumber: landed.pullNumber,
-    rootTask: task.fix?.rootTask ?? task.id,
-    attempt: task.fix?.attempt ?? 0,
-    slot: landed.slot,
-    threadNumber: task.target.number,
-  };
 }
 
 export interface CiFixFacts {
@@ -81,9 +57,10 @@ export function decideCiFix(facts: CiFixFacts): CiFixDecision {
   return { kind: "fix", attempt };
 }
 
+const DEFAULT_CI_FIX_ATTEMPTS = 2;
+
 /** DEVS.yml's ci_fix_attempts (empty: the default) held to CI_FIX_ATTEMPTS_MAX. */
 export function fixAttemptsAllowed(configured: number | null | undefined, ceiling: number): number {
   return Math.max(0, Math.min(configured ?? DEFAULT_CI_FIX_ATTEMPTS, ceiling));
 }
 
-export const DEFAULT_CI_FIX_ATTEMPTS = 2;

@@ -4,7 +4,8 @@ import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import { markerFor, renderProgress, type Progress } from "./progress.js";
 import { addReaction, type Reaction } from "./reactions.js";
-import { withLoopParagraph, type LoopStep } from "./loop-line.js";
+import type { LoopStep } from "../tasks/fix-loops.js";
+import { withLoopParagraph } from "./loop-line.js";
 
 export class TaskPublisher {
   private commentId: number | null = null;

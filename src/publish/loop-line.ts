@@ -1,16 +1,7 @@
 // The CI fix loop's one line on the root task's progress comment, e.g.
 // `CI failed (2 tests) → fixing, attempt 1 of 2 → ✅ CI passed`. A hidden marker starts its
 // paragraph, so the line can be replaced in the comment however the rest was written. Pure.
-
-export type LoopStep =
-  /** `failed`: failed and errored JUnit tests, or null without reports (then the exit code). */
-  | { kind: "ci_failed"; failed: number | null; exitCode: number | null }
-  | { kind: "fixing"; attempt: number; of: number }
-  | { kind: "passed" }
-  /** `failing`: names of the tests that still fail (the first few). */
-  | { kind: "gave_up"; attempts: number; failing: string[]; exitCode: number | null }
-  /** The loop ended early: `why` completes "stopped: …" (a push by @carol, a new request by @dave). */
-  | { kind: "stopped"; why: string };
+import type { LoopStep } from "../tasks/fix-loops.js";
 
 export const LOOP_MARKER = "<!-- devs-webhook:loop -->";
 

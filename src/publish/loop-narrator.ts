@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import type { GitHubClient } from "../github/client.js";
 import type { Task } from "../tasks/task.js";
 import { findProgressComment } from "./github.js";
-import { withLoopParagraph, type LoopStep } from "./loop-line.js";
+import type { LoopStep } from "../tasks/fix-loops.js";
+import { withLoopParagraph } from "./loop-line.js";
 
 export class LoopNarrator {
   private readonly chains = new Map<string, Promise<void>>();

@@ -2,8 +2,18 @@
 // requests' branches (so a finished CI run knows whether the commit was the agent's), and each
 // loop's steps and whether it was stopped. Only the CI fix loop (ci/fix-loop.ts) writes it.
 import type { AgentPush } from "../policy/ci-fix.js";
-import type { LoopStep } from "../publish/loop-line.js";
 import type { Db } from "./database.js";
+
+/** One step of a loop, as its line on the root task's comment tells it (publish/loop-line.ts). */
+export type LoopStep =
+  /** `failed`: failed and errored JUnit tests, or null without reports (then the exit code). */
+  | { kind: "ci_failed"; failed: number | null; exitCode: number | null }
+  | { kind: "fixing"; attempt: number; of: number }
+  | { kind: "passed" }
+  /** `failing`: names of the tests that still fail (the first few). */
+  | { kind: "gave_up"; attempts: number; failing: string[]; exitCode: number | null }
+  /** The loop ended early: `why` completes "stopped: …" (a push by @carol, a new request by @dave). */
+  | { kind: "stopped"; why: string };
 
 export interface FixLoop {
   rootTask: string;

@@ -221,7 +221,7 @@ describe("what stops the loop", () => {
       slot: "harry",
       state: "done",
       detail: "no changes",
-      ran: { durationMs: 10, report: { outcome: "done", durationMs: 10, costUsd: 0.01, turns: 2, summary: "Nothing to fix." } },
+      ran: { durationMs: 10, report: { outcome: "done", note: undefined } },
     });
     end.done();
   });

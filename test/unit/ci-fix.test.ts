@@ -2,8 +2,8 @@
 // and what a fix task's prompt says of the failure.
 import { describe, expect, it } from "vitest";
 import { whatFailed } from "../../src/agent/prompt.js";
-import { earlierLoopTasks, fixTaskId } from "../../src/ci/fix-task.js";
-import { decideCiFix, fixAttemptsAllowed, loopPushOf, type AgentPush, type CiFixFacts } from "../../src/policy/ci-fix.js";
+import { earlierLoopTasks, fixTaskId, loopPushOf } from "../../src/ci/fix-task.js";
+import { decideCiFix, fixAttemptsAllowed, type AgentPush, type CiFixFacts } from "../../src/policy/ci-fix.js";
 import { agentTask, agentTaskFromFork } from "../helpers/tasks.js";
 import { LOOP_MARKER, loopParagraph, withLoopParagraph } from "../../src/publish/loop-line.js";
 import type { FixSnapshot } from "../../src/tasks/task.js";
