@@ -7,6 +7,7 @@ import { isOwnerAllowed } from "../policy/access.js";
 import { contentKey } from "../policy/dedupe.js";
 import { isStopCommand } from "../policy/mention.js";
 import { decideAgentTrigger, type AgentTriggerEvent } from "../policy/trigger.js";
+import type { Acknowledgements } from "../publish/acknowledgements.js";
 import { addReaction } from "../publish/reactions.js";
 import type { DeliveryMemory } from "../tasks/delivery-memory.js";
 import type { TaskSink } from "../tasks/sink.js";
@@ -23,6 +24,8 @@ export interface AgentTriggerDeps extends TriggerAccess {
   now: () => Date;
   /** Cancels the queued or running agent tasks of an issue or PR; returns how many (`@bot stop`). */
   cancelTasks?: (repo: string, targetNumber: number, by: string) => number | Promise<number>;
+  /** Where 👀 is asked for, after the delivery is answered (publish/acknowledgements.ts). */
+  acknowledgements: Acknowledgements;
   /** A new request was queued on the thread: a CI fix loop there gives way to it. */
   requestArrived?: ((repo: string, targetNumber: number, by: string) => Promise<unknown>) | undefined;
 }
@@ -65,9 +68,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
     }
     // Another delivery of the same review made the task, which reads all of its comments.
     log.info({ review: extracted.review }, "joined the task of its review");
-    await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, "eyes").catch((error: unknown) =>
-      log.warn({ err: error }, "could not add the 👀 reaction"),
-    );
+    deps.acknowledgements.eyes(context.octokit, { owner: repo.owner, repo: repo.name, targetNumber: extracted.target.number, subject: extracted.trigger.subject }, log);
     return;
   }
   const sender = extracted.input.sender;
@@ -107,11 +108,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
   await deps.requestArrived?.(repo.fullName, task.target.number, sender).catch((error: unknown) =>
     log.warn({ err: error }, "could not stop the CI fix loop the new request replaces"),
   );
-  try {
-    await addReaction(context.octokit, repo.owner, repo.name, task.target.number, task.trigger.subject, "eyes");
-  } catch (error) {
-    log.warn({ err: error }, "could not add the 👀 reaction");
-  }
+  deps.acknowledgements.eyes(context.octokit, { owner: repo.owner, repo: repo.name, targetNumber: task.target.number, subject: task.trigger.subject }, log);
 }
 
 /** `@bot stop`: cancels this thread's agent tasks instead of starting one. */

@@ -33,6 +33,7 @@ import { UsageLedger } from "../budget/ledger.js";
 import type { AgentReport } from "../agent/report.js";
 import { CiFixLoop } from "../ci/fix-loop.js";
 import type { CiReport } from "../ci/reporter.js";
+import { Acknowledgements } from "../publish/acknowledgements.js";
 import { LoopNarrator } from "../publish/loop-narrator.js";
 import type { TaskEnd } from "../tasks/execution.js";
 import { FixLoops } from "../tasks/fix-loops.js";
@@ -194,7 +195,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
   // An ingress hands every task on and runs none: that is no reason to warn.
   const missing = (["agent", "ci"] as const).filter((kind) => !kinds[kind]);
   if (missing.length && sink === pool) log.warn({ kinds: missing }, "no runner for these task kinds in this process: their tasks stay queued in the journal");
+  const acknowledgements = new Acknowledgements();
   const app = createApp({
+    acknowledgements,
     bot,
     allowedOwners: settings.allowedOwners,
     authorizedUsers: settings.authorizedTriggerUsers,
@@ -298,6 +301,8 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     metrics,
     deliveries,
     close: async () => {
+      // The 👀 already asked for are written before the process goes, within a few seconds.
+      await Promise.race([acknowledgements.idle(), new Promise((resolve) => setTimeout(resolve, ACKNOWLEDGEMENTS_GRACE_MS).unref())]);
       await pool.close();
       await built?.model.close();
       if (pruneLogs) clearInterval(pruneLogs);
@@ -306,6 +311,9 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     },
   };
 }
+
+/** How long a shutdown waits for the 👀 reactions still on their way. */
+const ACKNOWLEDGEMENTS_GRACE_MS = 5_000;
 
 /** Deletes task logs past their retention now and then once a day. */
 function pruneEveryDay(taskLogs: TaskLogs, days: number, log: Logger): NodeJS.Timeout {

@@ -10,11 +10,12 @@ import { createApp } from "../../src/index.js";
 import { markerFor } from "../../src/publish/progress.js";
 import { MemoryTaskSink } from "../../src/tasks/sink.js";
 import { buildServices, type Services } from "../../src/wiring/services.js";
-import { BOT, TestOctokit, testDeps, testProbot } from "../helpers/probot.js";
+import { BOT, settledReactions, TestOctokit, testDeps, testProbot } from "../helpers/probot.js";
 import { strictNock } from "../helpers/nock.js";
 import { payload } from "../helpers/payloads.js";
 import { appPrivateKey } from "../helpers/serve-process.js";
 import { testSettings } from "../helpers/settings.js";
+import { until } from "../helpers/until.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/Codertocat/Hello-World";
@@ -457,6 +458,7 @@ describe("GitHub App mode", () => {
       log: pino({ level: "silent" }),
     });
     await probot.load(createApp(deps));
+    settledReactions(probot, deps);
     const id = (comment("").comment as { id: number }).id;
     const scope = nock(API)
       .post("/app/installations/77/access_tokens")
@@ -505,6 +507,23 @@ describe("a pull request from a fork", () => {
       sender: "maintainer",
       target: { type: "pull_request", pullRequest: { headRef: "patch-1", headSha: FORK_HEAD, headRepoFullName: "mallory/Hello-World", fromFork: true } },
     });
+  });
+});
+
+describe("the delivery is answered before the 👀 is written", () => {
+  it("a slow or throttled reaction holds nothing: the task is queued when the delivery returns", async () => {
+    const deps = testDeps();
+    const probot = new Probot({ githubToken: "test-token", Octokit: TestOctokit, log: pino({ level: "silent" }) });
+    await probot.load(createApp(deps));
+    const id = (comment("").comment as { id: number }).id;
+    const scope = nock(API).post(`${REPO}/issues/comments/${id}/reactions`, { content: "eyes" }).delay(2_000).reply(201, {});
+    const started = Date.now();
+    await deliver(probot, "issue_comment", comment(`@${BOT} go`));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(deps.sink.tasks).toHaveLength(1);
+    expect(deps.acknowledgements.pending).toBe(1);
+    await deps.acknowledgements.idle();
+    scope.done();
   });
 });
 
@@ -619,7 +638,9 @@ describe("an App whose GITHUB_MENTIONED_USER is not its login", () => {
       .post(`${REPO}/issues/comments/${id}/reactions`, { content: "eyes" })
       .reply(201, { id: 1, content: "eyes" });
     await deliver(probot, "issue_comment", comment("@devs please fix the crash", { installation: { id: 77 } }));
-    scope.done();
+    // The task is queued when the delivery is answered; the 👀 follows (publish/acknowledgements.ts).
     expect(sink.tasks.map((t) => [t.trigger.reason, t.sender])).toEqual([["mention", "Codertocat"]]);
+    await until(() => scope.isDone());
+    scope.done();
   });
 });

@@ -4,6 +4,7 @@ import { Probot, ProbotOctokit } from "probot";
 import { pino } from "pino";
 import { createApp, type AppDeps } from "../../src/index.js";
 import { PermissionCache } from "../../src/github/permissions.js";
+import { Acknowledgements } from "../../src/publish/acknowledgements.js";
 import { botNames } from "../../src/policy/bot-names.js";
 import { openDatabase } from "../../src/tasks/database.js";
 import { SqliteDeliveryMemory } from "../../src/tasks/delivery-memory.js";
@@ -29,6 +30,7 @@ export function testDeps(overrides: Partial<AppDeps> = {}): AppDeps & { sink: Me
     sink: new MemoryTaskSink(),
     memory: new SqliteDeliveryMemory(openDatabase(dir)),
     permissions: new PermissionCache(),
+    acknowledgements: new Acknowledgements(),
     now: () => new Date("2026-11-29T12:00:00Z"),
     ...overrides,
   } as AppDeps & { sink: MemoryTaskSink; memory: SqliteDeliveryMemory };
@@ -41,5 +43,18 @@ export async function testProbot(deps: AppDeps): Promise<Probot> {
     log: pino({ level: "silent" }),
   });
   await probot.load(createApp(deps));
+  return settledReactions(probot, deps);
+}
+
+/**
+ * The Probot with `receive` resolving once the 👀 the delivery asked for is written too: the
+ * handler answers GitHub first (publish/acknowledgements.ts), and tests assert on both.
+ */
+export function settledReactions(probot: Probot, deps: Pick<AppDeps, "acknowledgements">): Probot {
+  const receive = probot.receive.bind(probot);
+  probot.receive = async (event) => {
+    await receive(event);
+    await deps.acknowledgements.idle();
+  };
   return probot;
 }
