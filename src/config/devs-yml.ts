@@ -9,6 +9,9 @@
 // Every layer applies. A fresh read per task, but the repository's files are read again only
 // when the default branch's head moves, or the head of another repository they came from;
 // operator files when their mtime changes. A broken file anywhere throws a DevsConfigError.
+// Whether a push to a branch other than the default one runs CI may be decided from a head read
+// up to half a minute ago (LoadOptions): a storm of pushes costs no GitHub read each, and a change
+// to DEVS.yml arrives as a push to the default branch, which always reads the head again.
 import type { Logger } from "pino";
 import { DevsConfigError, RepositoryUnavailableError } from "./errors.js";
 import { layerDocuments, type LoadedDevsConfig } from "./layers.js";
@@ -16,6 +19,7 @@ import { OperatorFiles } from "./operator-files.js";
 import {
   defaultBranchHead,
   headKey,
+  type Head,
   readRepositoryFiles,
   type ConfigOctokit,
   type RepoId,
@@ -32,6 +36,15 @@ export interface DevsConfigLoaderOptions {
   /** Repositories whose read is kept; the least recently used goes first. */
   maxCachedRepos?: number;
   log?: Pick<Logger, "debug" | "warn">;
+  now?: () => number;
+}
+
+export interface LoadOptions {
+  /**
+   * How old a read of the default branch's head may be (default 0: read it now). Only a decision
+   * that grants nothing may use an older one: which pushes run CI, on the delivery path.
+   */
+  headMaxAgeMs?: number;
 }
 
 interface CachedRead {
@@ -44,6 +57,8 @@ interface CachedRead {
 export class DevsConfigLoader {
   private readonly operator: OperatorFiles;
   private readonly cache = new Map<string, CachedRead>();
+  /** The default branch's head per repository, and when it was read. */
+  private readonly heads = new Map<string, { head: Head; at: number }>();
   private readonly webUrl: string;
   private readonly maxCached: number;
 
@@ -58,12 +73,12 @@ export class DevsConfigLoader {
    * DevsConfigError (the user must fix a file) or RepositoryUnavailableError; other errors are
    * GitHub or the server failing and may be retried.
    */
-  async load(octokit: ConfigOctokit, id: RepoId): Promise<LoadedDevsConfig> {
+  async load(octokit: ConfigOctokit, id: RepoId, options: LoadOptions = {}): Promise<LoadedDevsConfig> {
     const fullName = `${id.owner}/${id.repo}`;
-    const [head, operator] = await Promise.all([defaultBranchHead(octokit, id), this.operator.read(id.owner, id.repo)]);
+    const [head, operator] = await Promise.all([this.headOf(octokit, id, options.headMaxAgeMs ?? 0), this.operator.read(id.owner, id.repo)]);
     if (head.kind === "missing") throw new RepositoryUnavailableError(fullName);
     const sha = head.kind === "sha" ? head.sha : null;
-    const repository = await this.repositoryRead(octokit, id, headKey(head), sha);
+    const repository = await this.repositoryRead(octokit, id, headKey(head), sha, options.headMaxAgeMs ?? 0);
     const problems = [...operator.problems, ...repository.problems];
     if (problems.length) throw new DevsConfigError(fullName, problems);
     for (const skipped of repository.ignored) {
@@ -72,10 +87,22 @@ export class DevsConfigLoader {
     return layerDocuments(fullName, sha, [...operator.documents, ...repository.documents], repository.ignored);
   }
 
-  private async repositoryRead(octokit: ConfigOctokit, id: RepoId, head: string, sha: string | null): Promise<RepositoryRead> {
+  private async headOf(octokit: ConfigOctokit, id: RepoId, maxAgeMs: number): Promise<Head> {
+    const key = `${id.owner}/${id.repo}`.toLowerCase();
+    const now = (this.options.now ?? Date.now)();
+    const known = this.heads.get(key);
+    if (known && maxAgeMs > 0 && now - known.at <= maxAgeMs) return known.head;
+    const head = await defaultBranchHead(octokit, id);
+    this.heads.delete(key);
+    this.heads.set(key, { head, at: now });
+    while (this.heads.size > this.maxCached) this.heads.delete(this.heads.keys().next().value!);
+    return head;
+  }
+
+  private async repositoryRead(octokit: ConfigOctokit, id: RepoId, head: string, sha: string | null, headMaxAgeMs: number): Promise<RepositoryRead> {
     const key = `${id.owner}/${id.repo}`.toLowerCase();
     const cached = this.cache.get(key);
-    if (cached && cached.head === head && (await this.othersUnchanged(octokit, cached))) {
+    if (cached && cached.head === head && (await this.othersUnchanged(octokit, cached, headMaxAgeMs))) {
       this.cache.delete(key); // re-inserted below: most recently used last
       this.cache.set(key, cached);
       this.options.log?.debug({ repo: key, sha }, "DEVS.yml unchanged since the last read");
@@ -84,7 +111,7 @@ export class DevsConfigLoader {
     const read = await readRepositoryFiles(octokit, id, sha, this.webUrl);
     // A broken read is not kept: the fix may land in another repository whose head we do not track.
     if (read.problems.length === 0) {
-      const others = await Promise.all(read.consulted.map(async (other) => ({ id: other, head: headKey(await defaultBranchHead(octokit, other)) })));
+      const others = await Promise.all(read.consulted.map(async (other) => ({ id: other, head: headKey(await this.headOf(octokit, other, 0)) })));
       this.cache.delete(key);
       this.cache.set(key, { head, others, read });
       while (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
@@ -93,8 +120,8 @@ export class DevsConfigLoader {
     return read;
   }
 
-  private async othersUnchanged(octokit: ConfigOctokit, cached: CachedRead): Promise<boolean> {
-    const now = await Promise.all(cached.others.map(async (o) => headKey(await defaultBranchHead(octokit, o.id)) === o.head));
+  private async othersUnchanged(octokit: ConfigOctokit, cached: CachedRead, headMaxAgeMs: number): Promise<boolean> {
+    const now = await Promise.all(cached.others.map(async (o) => headKey(await this.headOf(octokit, o.id, headMaxAgeMs)) === o.head));
     return now.every(Boolean);
   }
 }

@@ -90,13 +90,21 @@ export function ciEnvLoader(deps: TaskConfigDeps): (task: Task, octokit: GitHubC
   return async (task, octokit, slot) => slotEnv(await loadForTask(deps, task, octokit), slot, deps.log, deps.env).env;
 }
 
-/** `PoolOptions.routeHints`: single_queue for the task's repository. */
+/**
+ * `PoolOptions.routeHints`: single_queue for the task's repository. Where a task waits grants it
+ * nothing, so a head read a little while ago will do: a burst of tasks (or a restart's backlog)
+ * costs one GitHub read per repository, not one per task. The runner reads the config afresh.
+ */
 export function routeHints(loader: DevsConfigLoader, octokitFor: (task: Task) => Promise<GitHubClient>): (task: Task) => Promise<{ singleQueue: boolean }> {
   return async (task) => {
-    const loaded = await loader.load(asConfigOctokit(await octokitFor(task)), { owner: task.repo.owner, repo: task.repo.name });
+    const loaded = await loader.load(asConfigOctokit(await octokitFor(task)), { owner: task.repo.owner, repo: task.repo.name }, { headMaxAgeMs: ROUTING_HEAD_MAX_AGE_MS });
     return { singleQueue: loaded.config.single_queue };
   };
 }
+
+/** How old the default branch's head may be when a push to another branch is matched to ci_branches. */
+const CI_DECISION_HEAD_MAX_AGE_MS = 30_000;
+const ROUTING_HEAD_MAX_AGE_MS = 30_000;
 
 /** What handlers/ci.ts's LoadCiConfig answers: the CI keys, or the problems for the check run. */
 export type CiConfigAnswer =
@@ -108,10 +116,13 @@ export type CiConfigAnswer =
  * becomes `{ error }` whose `userMessage` is the list of problems without a "try again" line (the
  * check run adds its own); it is logged here. Other errors are thrown.
  */
-export function ciConfigLoader(deps: Omit<TaskConfigDeps, "env">): (context: { octokit: unknown }, repo: { owner: string; name: string }) => Promise<CiConfigAnswer> {
-  return async (context, repo) => {
+export function ciConfigLoader(
+  deps: Omit<TaskConfigDeps, "env">,
+): (context: { octokit: unknown }, repo: { owner: string; name: string }, options?: { fresh: boolean }) => Promise<CiConfigAnswer> {
+  return async (context, repo, options = { fresh: true }) => {
     try {
-      const { config } = await deps.loader.load(asConfigOctokit(context.octokit as GitHubClient), { owner: repo.owner, repo: repo.name });
+      const headMaxAgeMs = options.fresh ? 0 : CI_DECISION_HEAD_MAX_AGE_MS;
+      const { config } = await deps.loader.load(asConfigOctokit(context.octokit as GitHubClient), { owner: repo.owner, repo: repo.name }, { headMaxAgeMs });
       return {
         ciEnabled: config.ci_enabled,
         ciBranches: [...config.ci_branches],

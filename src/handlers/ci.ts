@@ -24,8 +24,12 @@ export interface CiConfigProblem {
   message?: string;
 }
 export type CiConfigResult = CiConfig | { error: CiConfigProblem };
-/** Reads ci_enabled, ci_branches and ci_test_command for the repository (default branch only). */
-export type LoadCiConfig = (context: Context, repo: TaskRepo) => Promise<CiConfigResult>;
+/**
+ * Reads ci_enabled, ci_branches and ci_test_command for the repository (default branch only).
+ * `fresh: false`: the default branch's head may have been read a little while ago (a push to
+ * another branch, decided on the delivery path); every other event reads it now.
+ */
+export type LoadCiConfig = (context: Context, repo: TaskRepo, options: { fresh: boolean }) => Promise<CiConfigResult>;
 
 /** `authorizedUsers` is AUTHORIZED_CI_TRIGGER_USERS. */
 export interface CiDeps extends TriggerAccess {
@@ -98,7 +102,9 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
     return;
   }
 
-  const config = await deps.loadCiConfig(context, repo);
+  // A push to the default branch may be the change to DEVS.yml itself: it always reads afresh.
+  const fresh = candidate.trigger !== "push" || candidate.branch === repo.defaultBranch;
+  const config = await deps.loadCiConfig(context, repo, { fresh });
   // For the handler's own answers to this delivery (DEVS.yml invalid, approval needed); a task's
   // check is its reporter's.
   const check = new CiCheck(

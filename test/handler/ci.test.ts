@@ -476,6 +476,27 @@ describe("a newer push to the same pull request cancels the older queued run", (
   });
 });
 
+describe("how fresh DEVS.yml must be for the decision", () => {
+  it("a push to another branch may use a head read a little while ago; the default branch's push and pull requests read it now", async () => {
+    const asked: Array<[string, boolean]> = [];
+    const deps = ciDeps({
+      loadCiConfig: async (context, _repo, options) => {
+        asked.push([context.name === "push" ? String((context.payload as { ref: string }).ref) : context.name, options.fresh]);
+        return CI_ENABLED;
+      },
+    });
+    const probot = await ciProbot(deps);
+    await deliver(probot, "push", push("refs/heads/feature/x", { after: "1".repeat(40) }), "d-feature");
+    await deliver(probot, "push", push("refs/heads/master", { after: "2".repeat(40) }), "d-default");
+    await deliver(probot, "pull_request", pullRequest("opened"), "d-pr");
+    expect(asked).toEqual([
+      ["refs/heads/feature/x", false],
+      ["refs/heads/master", true],
+      ["pull_request", true],
+    ]);
+  });
+});
+
 describe("a push by someone else tells the CI fix loop of the branch", () => {
   it("on any branch, CI or not, before the push's own run is decided", async () => {
     const seen: Array<[string, string, string]> = [];

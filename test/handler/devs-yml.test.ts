@@ -593,3 +593,33 @@ describe("the pool's routing hint", () => {
     scope.done();
   });
 });
+
+describe("the default branch's head, read again or not", () => {
+  it("a fresh load reads it every time; one that may be older reads it once within its age, and again after", async () => {
+    let now = 1_000_000;
+    const shared = new DevsConfigLoader({ envsDir, log: silent, now: () => now });
+    const first = nock(API);
+    head(first, "acme/widgets", SHA);
+    file(first, "acme/widgets", "DEVS.yml", SHA, "ci_enabled: true\n");
+    await shared.load(octokit, { owner: "acme", repo: "widgets" }, { headMaxAgeMs: 30_000 });
+    first.done();
+
+    // Within 30 s: no read at all (strict nock fails on any request).
+    now += 29_000;
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" }, { headMaxAgeMs: 30_000 })).config.ci_enabled).toBe(true);
+
+    // A fresh load (a task's, or a push to the default branch) reads the heads again.
+    const fresh = nock(API);
+    head(fresh, "acme/widgets", SHA);
+    await shared.load(octokit, { owner: "acme", repo: "widgets" });
+    fresh.done();
+
+    // Past its age, the head is read again, and a moved head reads the file again.
+    now += 31_000;
+    const later = nock(API);
+    head(later, "acme/widgets", NEW_SHA);
+    file(later, "acme/widgets", "DEVS.yml", NEW_SHA, "ci_enabled: false\n");
+    expect((await shared.load(octokit, { owner: "acme", repo: "widgets" }, { headMaxAgeMs: 30_000 })).config.ci_enabled).toBe(false);
+    later.done();
+  });
+});
