@@ -125,8 +125,8 @@ const settings = loadSettings({
 
 // Events of the services now open: `queued` counts what the pool holds again after a start.
 let events = { queued: 0, finished: 0 };
-let server: RunningServer;
-let services: Services;
+let server!: RunningServer;
+let services!: Services;
 const open = async () => {
   events = { queued: 0, finished: 0 };
   const mine = events;
