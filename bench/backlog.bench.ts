@@ -14,13 +14,17 @@
 // the task kinds: one executor for both kinds stands in for the agent and the CI runner (which
 // would need Docker) and returns at once, but only once a gate opens, so that the backlog is a
 // real one (the default 3 slots and MAX_CONCURRENT_TASKS=3: 3 tasks hang at the gate, the rest wait
-// in the slots' queues and in the journal). No reporter: nothing is written to GitHub (the
+// in the slots' queues and in the journal; not fewer running than slots, since ContainerPool.close
+// starts a task that waited for MAX_CONCURRENT_TASKS and waits for it to end). No reporter: nothing is written to GitHub (the
 // ingest benchmark's subject). GitHub is a stand-in in a child process (so its CPU and memory
 // are not this process's): GET /user, GET …/commits/HEAD (which the pool's routing reads for every
 // task, DEVS.yml's single_queue) and 404 for the rest (no DEVS.yml). The tasks are spread over
 // BACKLOG_REPOS repositories (default 20), a third of them agent tasks (each on its own issue or
 // pull request), the rest CI runs of distinct commits, each with an issue-sized body.
 // Targets: RSS growth under 50 MB; each route under 50 ms; a restart under 2 s.
+// The pool reads GitHub twice per task to route it (DEVS.yml's single_queue: the default branch's
+// head, and that of the owner's .github), at enqueue and again at every restart: at 10,000 tasks
+// that is 20,000 reads each time, so a full run takes minutes.
 // Run (the full size is for a quiet machine; smoke with a small N):
 //   npm run bench backlog                          (BACKLOG_TASKS=500 npm run bench backlog)
 //   node --import tsx bench/backlog.bench.ts [tasks]
