@@ -1,7 +1,7 @@
 // The task journal: every task is written here (synchronously, fsync'd) before GitHub is answered,
 // with its state and timings, so a crash or restart loses nothing. On start, tasks that were
 // queued are queued again; a running one was interrupted and is retried once.
-import type { Db } from "./database.js";
+import type { Db, Statement } from "./database.js";
 import { parsePhases, type PhaseTimings } from "./phases.js";
 import { parseTask, serializeTask, type Task } from "./task.js";
 
@@ -44,16 +44,28 @@ interface Row {
 const MAX_ATTEMPTS = 2;
 
 export class TaskJournal {
+  /** Each statement prepared once: with a backlog, preparing cost more than running most of them. */
+  private readonly statements = new Map<string, Statement>();
+
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
   ) {}
 
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   /** Records a new task as queued. False when a task with this id is already known. */
   add(task: Task): boolean {
-    const seq = (this.db.prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM task").get() as { n: number }).n;
-    const result = this.db
-      .prepare(
+    const seq = (this.sql("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM task").get() as { n: number }).n;
+    const result = this
+      .sql(
         `INSERT OR IGNORE INTO task (id, kind, repo, body, state, created_at, seq) VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
       )
       .run(task.id, task.kind, task.repo.fullName.toLowerCase(), serializeTask(task), this.now(), seq);
@@ -61,47 +73,47 @@ export class TaskJournal {
   }
 
   markRunning(id: string, slot: string): void {
-    this.db
-      .prepare("UPDATE task SET state = 'running', container = ?, started_at = ?, attempts = attempts + 1 WHERE id = ?")
+    this
+      .sql("UPDATE task SET state = 'running', container = ?, started_at = ?, attempts = attempts + 1 WHERE id = ?")
       .run(slot, this.now(), id);
   }
 
   /** Sets the slot a queued task waits for (routing), so status shows it. */
   assign(id: string, slot: string): void {
-    this.db.prepare("UPDATE task SET container = ? WHERE id = ? AND state = 'queued'").run(slot, id);
+    this.sql("UPDATE task SET container = ? WHERE id = ? AND state = 'queued'").run(slot, id);
   }
 
   /** Back to queued without counting the attempt (a graceful shutdown interrupted it). */
   requeue(id: string): void {
-    this.db.prepare("UPDATE task SET state = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'").run(id);
+    this.sql("UPDATE task SET state = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'").run(id);
   }
 
   finish(id: string, state: Exclude<TaskState, "queued" | "running">, detail: string | null = null, phases: PhaseTimings | null = null): void {
-    this.db
-      .prepare("UPDATE task SET state = ?, detail = ?, finished_at = ?, phases = ? WHERE id = ?")
+    this
+      .sql("UPDATE task SET state = ?, detail = ?, finished_at = ?, phases = ? WHERE id = ?")
       .run(state, detail, this.now(), phases ? JSON.stringify(phases) : null, id);
   }
 
   /** `active`: queued or running here; `final`: it ended here; null: never seen. */
   known(id: string): "final" | "active" | null {
-    const row = this.db.prepare("SELECT state FROM task WHERE id = ?").get(id) as { state: TaskState } | undefined;
+    const row = this.sql("SELECT state FROM task WHERE id = ?").get(id) as { state: TaskState } | undefined;
     if (!row) return null;
     return row.state === "queued" || row.state === "running" ? "active" : "final";
   }
 
   get(id: string): JournalEntry | null {
-    const row = this.db.prepare("SELECT * FROM task WHERE id = ?").get(id) as Row | undefined;
+    const row = this.sql("SELECT * FROM task WHERE id = ?").get(id) as Row | undefined;
     return row ? toEntry(row) : null;
   }
 
   /** Newest first. */
   recent(limit = 50): JournalEntry[] {
-    return (this.db.prepare("SELECT * FROM task ORDER BY seq DESC LIMIT ?").all(limit) as Row[]).map(toEntry);
+    return (this.sql("SELECT * FROM task ORDER BY seq DESC LIMIT ?").all(limit) as Row[]).map(toEntry);
   }
 
   counts(): Record<TaskState, number> {
     const counts: Record<TaskState, number> = { queued: 0, running: 0, done: 0, failed: 0, timed_out: 0, cancelled: 0 };
-    for (const row of this.db.prepare("SELECT state, COUNT(*) AS n FROM task GROUP BY state").all() as Array<{ state: TaskState; n: number }>) {
+    for (const row of this.sql("SELECT state, COUNT(*) AS n FROM task GROUP BY state").all() as Array<{ state: TaskState; n: number }>) {
       counts[row.state] = row.n;
     }
     return counts;
@@ -109,8 +121,8 @@ export class TaskJournal {
 
   /** Tasks of one kind and repository that have not started, oldest first (a newer push supersedes CI runs). */
   queued(kind: Task["kind"], repo: string): Task[] {
-    const rows = this.db
-      .prepare("SELECT body FROM task WHERE kind = ? AND repo = ? AND state = 'queued' ORDER BY seq")
+    const rows = this
+      .sql("SELECT body FROM task WHERE kind = ? AND repo = ? AND state = 'queued' ORDER BY seq")
       .all(kind, repo.toLowerCase()) as Array<{ body: string }>;
     return rows.map((row) => parseTask(row.body));
   }
@@ -118,16 +130,16 @@ export class TaskJournal {
   /** Forgets finished tasks older than the retention, so the journal stays small. */
   prune(retentionDays = 30): number {
     const cutoff = this.now() - retentionDays * 24 * 60 * 60 * 1000;
-    const result = this.db
-      .prepare("DELETE FROM task WHERE state IN ('done', 'failed', 'timed_out', 'cancelled') AND COALESCE(finished_at, created_at) < ?")
+    const result = this
+      .sql("DELETE FROM task WHERE state IN ('done', 'failed', 'timed_out', 'cancelled') AND COALESCE(finished_at, created_at) < ?")
       .run(cutoff);
     return result.changes;
   }
 
   /** Called once at start-up, before new deliveries are accepted. */
   recover(): Recovery {
-    const rows = this.db
-      .prepare("SELECT * FROM task WHERE state IN ('queued', 'running') ORDER BY seq")
+    const rows = this
+      .sql("SELECT * FROM task WHERE state IN ('queued', 'running') ORDER BY seq")
       .all() as Array<Row & { id: string }>;
     const recovery: Recovery = { requeue: [], abandoned: [] };
     this.db.transaction(() => {
@@ -139,7 +151,7 @@ export class TaskJournal {
           continue;
         }
         if (row.state === "running") {
-          this.db.prepare("UPDATE task SET state = 'queued', detail = 'interrupted by a restart; retrying' WHERE id = ?").run(row.id);
+          this.sql("UPDATE task SET state = 'queued', detail = 'interrupted by a restart; retrying' WHERE id = ?").run(row.id);
         }
         recovery.requeue.push({ task, interrupted: row.state === "running", slot: row.container });
       }
@@ -153,28 +165,28 @@ export class TaskJournal {
    * (a late copy of a finished task's message is deleted without running it again).
    */
   forgetUnfinished(): number {
-    return this.db.prepare("DELETE FROM task WHERE state IN ('queued', 'running')").run().changes;
+    return this.sql("DELETE FROM task WHERE state IN ('queued', 'running')").run().changes;
   }
 
   // --- single_queue pins: a repository's tasks all go to one slot, across restarts.
 
   pinOf(repo: string): string | null {
-    const row = this.db.prepare("SELECT container FROM queue_pin WHERE repo = ?").get(repo.toLowerCase()) as { container: string } | undefined;
+    const row = this.sql("SELECT container FROM queue_pin WHERE repo = ?").get(repo.toLowerCase()) as { container: string } | undefined;
     return row?.container ?? null;
   }
 
   pin(repo: string, slot: string): void {
-    this.db
-      .prepare("INSERT INTO queue_pin (repo, container, pinned_at) VALUES (?, ?, ?) ON CONFLICT(repo) DO UPDATE SET container = excluded.container, pinned_at = excluded.pinned_at")
+    this
+      .sql("INSERT INTO queue_pin (repo, container, pinned_at) VALUES (?, ?, ?) ON CONFLICT(repo) DO UPDATE SET container = excluded.container, pinned_at = excluded.pinned_at")
       .run(repo.toLowerCase(), slot, this.now());
   }
 
   unpin(repo: string): void {
-    this.db.prepare("DELETE FROM queue_pin WHERE repo = ?").run(repo.toLowerCase());
+    this.sql("DELETE FROM queue_pin WHERE repo = ?").run(repo.toLowerCase());
   }
 
   pins(): Record<string, string> {
-    const rows = this.db.prepare("SELECT repo, container FROM queue_pin ORDER BY repo").all() as Array<{ repo: string; container: string }>;
+    const rows = this.sql("SELECT repo, container FROM queue_pin ORDER BY repo").all() as Array<{ repo: string; container: string }>;
     return Object.fromEntries(rows.map((r) => [r.repo, r.container]));
   }
 }
