@@ -109,6 +109,12 @@ export class ContainerPool implements TaskSink {
   private closing = false;
   /** Observers that come and go (the dashboard's event streams), besides `onEvent`. */
   private readonly observers = new Set<(event: PoolEvent) => void>();
+  /**
+   * Kept with `entries` (live: placed and not cancelled), so placing a task never walks the whole
+   * backlog: per slot, how many; per thread, the slot of its agent tasks and how many.
+   */
+  private readonly liveInSlot = new Map<string, number>();
+  private readonly liveThreads = new Map<string, { slot: string; count: number }>();
 
   constructor(private readonly options: PoolOptions) {
     this.running = new Semaphore(options.maxConcurrent);
@@ -171,6 +177,7 @@ export class ContainerPool implements TaskSink {
     const entry = this.entries.get(id);
     if (!entry || entry.cancellation) return false;
     entry.cancellation = cancellation;
+    this.countLive(entry, -1);
     const { by } = cancellation;
     if (entry.controller) entry.controller.abort(new TaskAbort("cancelled", by));
     else {
@@ -289,9 +296,24 @@ export class ContainerPool implements TaskSink {
   }
 
   private load(slot: string): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.slot === slot && !e.cancellation) n++;
-    return n;
+    return this.liveInSlot.get(slot) ?? 0;
+  }
+
+  /** A live entry came (1) or left (-1): it was placed, or it was cancelled or ended uncancelled. */
+  private countLive(entry: Entry, delta: 1 | -1): void {
+    this.liveInSlot.set(entry.slot, (this.liveInSlot.get(entry.slot) ?? 0) + delta);
+    if (entry.task.kind !== "agent") return;
+    const thread = threadOf(entry.task);
+    const known = this.liveThreads.get(thread);
+    const count = (known?.count ?? 0) + delta;
+    if (count <= 0) this.liveThreads.delete(thread);
+    else this.liveThreads.set(thread, { slot: entry.slot, count });
+  }
+
+  /** The entry's task ended here (run, or left for the next start). */
+  private forget(entry: Entry): void {
+    this.entries.delete(entry.task.id);
+    if (!entry.cancellation) this.countLive(entry, -1);
   }
 
   /** A task runs in the slot (in that place's container, when one is given). */
@@ -303,9 +325,7 @@ export class ContainerPool implements TaskSink {
   /** The slot where an agent task of the same thread is queued or running, if any. */
   private slotOfThread(task: Task): string | null {
     if (task.kind !== "agent") return null;
-    const thread = threadOf(task);
-    for (const e of this.entries.values()) if (!e.cancellation && e.task.kind === "agent" && threadOf(e.task) === thread) return e.slot;
-    return null;
+    return this.liveThreads.get(threadOf(task))?.slot ?? null;
   }
 
   /** A task runs or waits for the place's container. */
@@ -357,6 +377,7 @@ export class ContainerPool implements TaskSink {
 
     const entry: Entry = { task, slot, interrupted, controller: null, cancellation: null, startedAt: null };
     this.entries.set(task.id, entry);
+    this.countLive(entry, 1);
     journal.assign(task.id, slot);
     const queue = this.queues.get(slot)!;
     const position = queue.size + queue.pending;
@@ -378,6 +399,13 @@ export class ContainerPool implements TaskSink {
       // Cancelled while it waited for MAX_CONCURRENT_TASKS: the journal and its reporter know.
       release();
       this.entries.delete(entry.task.id);
+      return;
+    }
+    if (this.closing) {
+      // The cap freed up because a shutdown stopped the task before it: this one stays queued in
+      // the journal for the next start instead of beginning work the shutdown would wait for.
+      release();
+      this.forget(entry);
       return;
     }
     const { task, slot } = entry;
@@ -424,7 +452,7 @@ export class ContainerPool implements TaskSink {
     await this.options.lifecycle
       ?.afterTask?.(slot, task)
       .catch((error: unknown) => log.warn({ err: error, task: task.id, slot }, "could not clear the container after the task"));
-    this.entries.delete(task.id);
+    this.forget(entry);
     this.lastUsed.set(placeKey(slot, placeInSlot(task)), this.now());
     release();
 

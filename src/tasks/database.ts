@@ -79,6 +79,8 @@ const MIGRATIONS: readonly string[] = [
   // DESC LIMIT), and every new task takes MAX(seq) + 1; without it both read the whole table, which
   // a backlog of thousands of tasks makes slow (bench/backlog.bench.ts).
   `CREATE INDEX task_seq ON task (seq);`,
+  // A repository's queued tasks of one kind (a newer push cancels the older CI runs it finds).
+  `CREATE INDEX task_queued_by_repo ON task (repo, kind, state, seq);`,
 ];
 
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {

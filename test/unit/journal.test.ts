@@ -81,6 +81,10 @@ describe("TaskJournal", () => {
     expect(plan("SELECT * FROM task ORDER BY seq DESC LIMIT 50")).toMatch(/USING INDEX task_seq/);
     expect(plan("SELECT * FROM task ORDER BY seq DESC LIMIT 50")).not.toMatch(/TEMP B-TREE/);
     expect(plan("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM task")).toMatch(/task_seq/);
+    // A repository's queued CI runs, which every push to a pull request looks up to supersede.
+    const queued = plan("SELECT body FROM task WHERE kind = 'ci' AND repo = 'acme/a' AND state = 'queued' ORDER BY seq");
+    expect(queued).toMatch(/USING INDEX task_queued_by_repo/);
+    expect(queued).not.toMatch(/TEMP B-TREE/);
   });
 
   it("a database from before the index gains it and keeps its tasks in their order", () => {
@@ -89,9 +93,9 @@ describe("TaskJournal", () => {
     const journal = new TaskJournal(first);
     for (let i = 1; i <= 3; i++) journal.add(makeTask("acme/a", "agent", `old${i}`));
     const version = first.pragma("user_version", { simple: true }) as number;
-    // As an older build left it: no index on seq, the version before this migration.
-    first.exec("DROP INDEX task_seq");
-    first.pragma(`user_version = ${version - 1}`);
+    // As an older build left it: neither of the last two migrations' indexes, the version before them.
+    first.exec("DROP INDEX task_seq; DROP INDEX task_queued_by_repo");
+    first.pragma(`user_version = ${version - 2}`);
     first.close();
 
     const reopened = new TaskJournal(openDatabase(dataDir));

@@ -160,6 +160,61 @@ describe("ContainerPool", () => {
     await p.idle();
   });
 
+  it("a shutdown never starts a task that was waiting for MAX_CONCURRENT_TASKS: it stays queued for the next start", async () => {
+    const started: string[] = [];
+    const executor: TaskExecutor = async (task, ctx) => {
+      started.push(task.id);
+      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      return { state: "failed", detail: "interrupted by shutdown" };
+    };
+    const { pool: p, journal } = pool({ executor, maxConcurrent: 1 });
+    const first = makeTask("acme/one");
+    const waiting = makeTask("acme/two");
+    await p.submit(first);
+    await p.submit(waiting);
+    await until(() => started.length === 1);
+    const closed = Date.now();
+    await p.close();
+    expect(Date.now() - closed).toBeLessThan(2_000);
+    expect(started).toEqual([first.id]);
+    expect(journal.get(waiting.id)!.state).toBe("queued");
+  });
+
+  it("many queued tasks spread and follow their threads as one would (the counts kept with the queue)", async () => {
+    const g = gated();
+    const { pool: p, events } = pool({ executor: g.executor, maxConcurrent: 1 });
+    const onIssue = (repo: string, number: number, id: string) => {
+      const task = makeTask(repo);
+      return { ...task, id, target: { ...task.target, number } };
+    };
+    const blocker = onIssue("acme/block", 1, "block");
+    await p.submit(blocker);
+    await until(() => g.started.length === 1);
+    for (let i = 0; i < 30; i++) await p.submit(onIssue("acme/many", i % 5, `t${i}`));
+    await until(() => events.filter((e) => e.type === "queued").length === 31);
+    const slotOf = Object.fromEntries(events.filter((e) => e.type === "queued").map((e) => [e.task.id, e.slot]));
+    // Each thread's tasks share one slot; the threads spread (eamonn holds the blocker too).
+    for (let t = 0; t < 5; t++) expect(new Set(Array.from({ length: 6 }, (_, k) => slotOf[`t${t + 5 * k}`])).size).toBe(1);
+    expect(Object.values(slotOf).filter((s) => s === "eamonn").length).toBe(1 + 6);
+    // A cancelled thread's queued task no longer holds its slot for the thread.
+    for (let k = 0; k < 6; k++) p.cancel(`t${5 * k}`);
+    const next = onIssue("acme/many", 0, "after-cancel");
+    await p.submit(next);
+    await until(() => events.some((e) => e.type === "queued" && e.task.id === "after-cancel"));
+    // It goes where the fewest live tasks are, the cancelled ones not counted.
+    const live = (slot: string) => Object.entries(slotOf).filter(([id, s]) => s === slot && !(id.startsWith("t") && Number(id.slice(1)) % 5 === 0)).length;
+    const least = ["eamonn", "harry", "darren"].reduce((a, b) => (live(b) < live(a) ? b : a));
+    expect(events.find((e) => e.type === "queued" && e.task.id === "after-cancel")!.slot).toBe(least);
+    // Drain: each task that starts is let through (MAX_CONCURRENT_TASKS 1: one at a time).
+    const total = 1 + 24 + 1;
+    for (let opened = 0; opened < total; opened++) {
+      await until(() => g.started.length > opened);
+      g.open(g.started[opened]!.id);
+    }
+    await p.idle();
+    expect(g.started.map((s) => s.id).filter((id) => /^t\d+$/.test(id) && Number(id.slice(1)) % 5 === 0)).toEqual([]);
+  });
+
   it("a CI fix goes to the slot its loop's agent worked in, however loaded, while that slot exists", async () => {
     const g = gated();
     const { pool: p } = pool({ executor: g.executor });
