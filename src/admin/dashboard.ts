@@ -123,6 +123,9 @@ function time(iso: string | null, now: number): string {
 
 const ACTIVE = new Set(["queued", "running"]);
 
+/** Queued tasks listed per slot; the count covers them all. */
+const QUEUE_SHOWN = 25;
+
 function targetText(t: { kind: string; target: number; url: string }): string {
   if (t.target) return `#${t.target}`;
   return t.kind === "ci" ? "commit" : "—";
@@ -142,8 +145,11 @@ function renderSlot(slot: SlotView, now: number): string {
   const running = slot.running
     ? `<p class="running">running ${renderSlotTask(slot.running)} <span class="age">for ${since(slot.running.started_at, now)}</span></p>`
     : `<p class="idle">idle</p>`;
+  // The next few of a long queue: a backlog of thousands must not make every refresh a megabyte.
+  const shown = slot.queued.slice(0, QUEUE_SHOWN);
+  const more = slot.queued.length - shown.length;
   const queued = slot.queued.length
-    ? `<ol class="queue">${slot.queued.map((t) => `<li>${renderSlotTask(t)}</li>`).join("")}</ol>`
+    ? `<ol class="queue">${shown.map((t) => `<li>${renderSlotTask(t)}</li>`).join("")}</ol>${more ? `<p class="more">and ${more} more</p>` : ""}`
     : "";
   return (
     `<section class="slot" data-slot="${escapeHtml(slot.name)}"><h3>${escapeHtml(slot.name)} <small>${slot.pools.join(" + ")}</small></h3>` +
