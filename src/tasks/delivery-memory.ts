@@ -16,10 +16,19 @@ export interface DeliveryMemory {
   received(deliveryId: string): void;
 }
 
+/**
+ * How long receipts gather before they are written in one transaction. Nearly every delivery is
+ * one to drop, and a commit each would cost a disk sync each; a receipt lost to a crash in this
+ * window only makes the sweep ask GitHub for a delivery that the dedupe then drops.
+ */
+const RECEIPTS_FLUSH_MS = 100;
+
 export class SqliteDeliveryMemory implements DeliveryMemory {
   private readonly retentionMs: number;
   private claims = 0;
   private receipts = 0;
+  private pendingReceipts: Array<[id: string, at: number]> = [];
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Db,
@@ -65,12 +74,32 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
   }
 
   received(deliveryId: string): void {
-    this.db.prepare("INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)").run(deliveryId, this.now());
+    this.pendingReceipts.push([deliveryId, this.now()]);
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flushReceipts(), RECEIPTS_FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes the receipts gathered so far (before the database closes, and before any is read). */
+  flushReceipts(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const batch = this.pendingReceipts;
+    if (!batch.length) return;
+    this.pendingReceipts = [];
+    const insert = this.db.prepare("INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)");
+    this.db.transaction(() => {
+      for (const [id, at] of batch) insert.run(id, at);
+    })();
     // Most deliveries are never claims (pushes, labels…), so they keep the table pruned too.
-    if (++this.receipts % 1000 === 0) this.prune();
+    const before = this.receipts;
+    this.receipts += batch.length;
+    if (Math.floor(this.receipts / 1000) > Math.floor(before / 1000)) this.prune();
   }
 
   wasReceived(deliveryId: string): boolean {
+    this.flushReceipts();
     return this.db.prepare("SELECT 1 FROM received_delivery WHERE id = ?").get(deliveryId) !== undefined;
   }
 

@@ -307,6 +307,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       await built?.model.close();
       if (pruneLogs) clearInterval(pruneLogs);
       await taskLogs?.flush();
+      memory.flushReceipts();
       db.close();
     },
   };
