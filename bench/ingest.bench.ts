@@ -26,7 +26,7 @@
 // Tasks without Docker: `serve` keeps its default sink, the pool, so a mention's delivery path is
 // exactly an operator's (permission check, journal insert, routing, the 👀), and its task is
 // journaled. One slot (CONTAINER_POOL=bench) and MAX_CONCURRENT_TASKS=1; DOCKER_HOST points at a
-// loopback port that accepts connections and never answers. The first task runs until its first
+// Unix socket that accepts connections and never answers. The first task runs until its first
 // engine call (it reads its config and clones from the sim first) and hangs there for the whole run
 // (CONTAINER_TIMEOUT_MINUTES=600); every later one waits in the slot's queue, journaled, with its
 // "Queued" comment written to GitHub as for any queued task. Not TASK_SINK=sqs: that path skips
@@ -122,8 +122,8 @@ const engine = createNetServer((socket) => {
   socket.on("close", () => engineSockets.delete(socket));
   socket.resume();
 });
-await new Promise<void>((resolve) => engine.listen(0, "127.0.0.1", resolve));
-const enginePort = (engine.address() as { port: number }).port;
+const engineSocket = join(tempDir("devs-bench-engine-"), "docker.sock");
+await new Promise<void>((resolve) => engine.listen(engineSocket, resolve));
 
 const envs = tempDir("devs-bench-envs-");
 mkdirSync(join(envs, "default"));
@@ -143,7 +143,7 @@ function serveEnv(): Record<string, string> {
     MAX_CONCURRENT_TASKS: "1",
     CONTAINER_TIMEOUT_MINUTES: "600",
     CONTAINER_NETWORK: "host",
-    DOCKER_HOST: `tcp://127.0.0.1:${enginePort}`,
+    DOCKER_HOST: `unix://${engineSocket}`,
     DEVS_ENVS_DIR: envs,
     DATA_DIR: tempDir("devs-bench-ingest-data-"),
     REPO_CACHE_DIR: tempDir("devs-bench-ingest-cache-"),
@@ -414,6 +414,11 @@ for (const kind of ["push", "comment", "labeled", "mention"] as Kind[]) {
   probe[kind] = { bare: median(times.bare), ours: median(times.ours), githubRequests: median(requests), kinds: [...seen] };
 }
 
+console.log(`probe: each kind alone, ${PROBES} deliveries one at a time, median answer time; requests our server sent GitHub while the delivery was open (progress comments' writes left out; for mentions this includes queued tasks' background reads)`);
+for (const [kind, p] of Object.entries(probe)) {
+  console.log(`  ${kind.padEnd(8)} bare ${p.bare.toFixed(2).padStart(7)} ms   ours ${p.ours.toFixed(2).padStart(8)} ms   GitHub requests: ${p.githubRequests}${p.kinds.length ? ` (${p.kinds.join(", ")})` : ""}`);
+}
+
 // Warm-up (not counted), then the rounds.
 for (const target of targets) await load(target, 16, WARMUP_S);
 interface Row {
@@ -440,8 +445,9 @@ for (const concurrency of CONCURRENCY) {
 }
 const mixMentions = rows.filter((r) => r.target === "ours").reduce((n, r) => n + r.runs.reduce((m, run) => m + run.counts.mention, 0), 0);
 const oursLog = oursProcess;
+// SIGKILL for ours: a graceful stop would wait for the task hung at the engine.
 bare.child.kill("SIGTERM");
-ours.child.kill("SIGTERM");
+ours.child.kill("SIGKILL");
 await Promise.all([new Promise((r) => bare.child.once("exit", r)), oursProcess.exited]);
 
 // ---------------------------------------------------------------------------------------------
@@ -496,7 +502,7 @@ const stormEyes = () => eyes.filter((e) => e.at >= stormStart && stormPaths.has(
 while (stormEyes().length < answered && performance.now() < lastAnswer + EYES_WAIT_S * 1000) await sleep(50);
 const eyesSeen = stormEyes();
 const lastEyes = eyesSeen.length ? Math.max(...eyesSeen.map((e) => e.at)) : NaN;
-storm.child.kill("SIGTERM");
+storm.child.kill("SIGKILL");
 await storm.exited;
 for (const socket of engineSockets) socket.destroy();
 engine.close();
@@ -513,10 +519,6 @@ const summary = (r: Row) => ({
 });
 const ok = (pass: boolean) => (pass ? "ok" : "MISSED");
 
-console.log(`\nprobe: each kind alone, ${PROBES} deliveries one at a time, median answer time; GitHub requests our server made before it answered`);
-for (const [kind, p] of Object.entries(probe)) {
-  console.log(`  ${kind.padEnd(8)} bare ${p.bare.toFixed(2).padStart(7)} ms   ours ${p.ours.toFixed(2).padStart(8)} ms   GitHub requests awaited: ${p.githubRequests}${p.kinds.length ? ` (${p.kinds.join(", ")})` : ""}`);
-}
 
 console.log(`\ningest benchmark: mix of ⅓ pushes to a non-CI branch, ⅓ comments without a mention, ⅓ issues.labeled, 1 % mentions`);
 console.log(`${SECONDS} s per round, ${ROUNDS} rounds per concurrency, bare and ours in turn; medians of the rounds, errors summed`);
