@@ -115,8 +115,9 @@ async function receive(ingress: Ingress, event: unknown): Promise<LambdaResult> 
   const delivery = verifyDelivery(request.header, request.body, secret);
   if (!delivery.ok) return refuse(log, delivery.status, delivery.error, request.header("x-github-delivery"));
   try {
-    // Awaited whole: Lambda freezes the instance once the answer is returned.
+    // Awaited whole, the 👀 included: Lambda freezes the instance once the answer is returned.
     await services.probot.receive({ id: delivery.id, name: delivery.name, payload: delivery.payload } as never);
+    await services.acknowledgements.idle();
   } catch (error) {
     // The details stay in our log; GitHub (and whoever reads its delivery log) gets no internals.
     log.error({ err: error, delivery: delivery.id, event: delivery.name }, "delivery failed");

@@ -19,9 +19,14 @@ const REDACT = [
   "request.headers.authorization",
 ];
 
+/** Set on a logger whose task logs want debug lines: taskLogger's children are made at debug. */
+const TASK_DEBUG = Symbol.for("devs-webhook.task-debug");
+
 /**
- * The console logger at LOG_LEVEL; with `taskLog`, every line at debug or above also goes there
- * (the task logs keep container output whatever the console shows), the console unchanged.
+ * The console logger at LOG_LEVEL; with `taskLog`, the task logs get every line at info or above,
+ * and the debug lines of a task's own loggers (taskLogger), the console unchanged. Debug lines
+ * about no task in particular (every delivery that is dropped says why at debug) are then not even
+ * made at LOG_LEVEL=info: that is most of what a busy server would otherwise format and throw away.
  */
 export async function createLogger(settings: Pick<Settings, "logLevel" | "logFormat">, taskLog?: NodeJS.WritableStream): Promise<Logger> {
   const options = { level: settings.logLevel, name: "devs-webhook", redact: { paths: REDACT, censor: "[redacted]" } };
@@ -30,8 +35,16 @@ export async function createLogger(settings: Pick<Settings, "logLevel" | "logFor
   if (!taskLog) return pino(options, console);
   const streams: pino.StreamEntry[] = [{ level: "debug", stream: taskLog }];
   if (settings.logLevel !== "silent") streams.push({ level: settings.logLevel, stream: console });
-  const lowest = settings.logLevel === "trace" ? "trace" : "debug";
-  return pino({ ...options, level: lowest }, pino.multistream(streams));
+  const root = settings.logLevel === "trace" || settings.logLevel === "debug" ? settings.logLevel : "info";
+  const logger = pino({ ...options, level: root }, pino.multistream(streams));
+  (logger as unknown as Record<symbol, boolean>)[TASK_DEBUG] = true;
+  return logger;
+}
+
+/** A logger for one task's lines (`bindings` name the task): at debug when the task logs keep them. */
+export function taskLogger(log: Logger, bindings: Record<string, unknown>): Logger {
+  const wantsDebug = (log as unknown as Record<symbol, boolean | undefined>)[TASK_DEBUG] === true && log.levelVal > pino.levels.values.debug!;
+  return wantsDebug ? log.child(bindings, { level: "debug" }) : log.child(bindings);
 }
 
 async function prettyConsole(): Promise<NodeJS.WritableStream> {

@@ -11,6 +11,7 @@ import { exportChanges } from "../publish/export-changes.js";
 import type { Identity } from "../workspace/repo-cache.js";
 import { runAgent } from "./claude.js";
 import type { PreparedContainer } from "./runner.js";
+import { taskLogger } from "../logging.js";
 
 export interface ContainerAgentDeps {
   docker: Docker;
@@ -31,7 +32,7 @@ export interface ContainerAgentDeps {
 export function containerAgent(deps: ContainerAgentDeps) {
   return async (input: TaskContainerInput): Promise<PreparedContainer> => {
     const { task } = input;
-    const log = deps.log.child({ task: task.id, slot: input.slot });
+    const log = taskLogger(deps.log, { task: task.id, slot: input.slot });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     return {
       workspaceFolder: spec.workspaceFolder,

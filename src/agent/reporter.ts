@@ -13,6 +13,7 @@ import type { TaskEnd, TaskReporter } from "../tasks/execution.js";
 import type { Task } from "../tasks/task.js";
 import type { AgentReport } from "./report.js";
 import { notRunFailure, serverFailure } from "./task-failure.js";
+import { taskLogger } from "../logging.js";
 
 export interface AgentReporterOptions {
   /** The task's installation client (github/probot.ts `taskGitHub`). */
@@ -60,7 +61,7 @@ export class AgentReporter implements TaskReporter<AgentReport> {
 
   async finished(task: Task, end: TaskEnd<AgentReport>): Promise<void> {
     if (task.fix) return;
-    const log = this.options.log.child({ task: task.id, repo: task.repo.fullName, slot: end.slot });
+    const log = taskLogger(this.options.log, { task: task.id, repo: task.repo.fullName, slot: end.slot });
     const { progress, reaction } = finalWords(task, end, this.options.timeoutMinutes);
     // A failed comment edit must not keep the reaction back, nor the other way round.
     const said = this.writes.write(task, (p) => p.progress(progress, this.options.loopSteps?.(task.id))).catch((error: unknown) =>

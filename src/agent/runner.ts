@@ -25,6 +25,7 @@ import { withPullRequestBranches, type BranchLookup } from "./pull-request-branc
 import { buildPrompt, overrideValues, whatFailed, type ConversationComment, type PublishMode } from "./prompt.js";
 import { earlierLoopTasks, loopPushOf } from "../ci/fix-task.js";
 import type { AgentPush } from "../policy/ci-fix.js";
+import { taskLogger } from "../logging.js";
 
 /** A configuration problem the user must fix; `markdown` names the file, key and problem. */
 export interface UserFacingError extends Error {
@@ -91,7 +92,7 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
   let task = queued;
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
+  const log = taskLogger(deps.log, { task: task.id, repo: task.repo.fullName, slot: ctx.slot });
   const { octokit, token } = await deps.github(task);
   const fail = (reason: string, costUsd?: number | null): AgentResult => {
     const safe = deps.redact(reason);

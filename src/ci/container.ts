@@ -16,6 +16,7 @@ import { execInContainer, TASK_ID_VARIABLE } from "../containers/exec.js";
 import type { LineCallback } from "../containers/stream.js";
 import { placeOf } from "../containers/naming.js";
 import type { Task } from "../tasks/task.js";
+import { taskLogger } from "../logging.js";
 
 /** Where the test command writes reports and artifacts, inside the container (never mounted). */
 export const BRIDGE_FOLDER = "/devs-bridge";
@@ -70,7 +71,7 @@ export function ciContainer(deps: CiContainerDeps) {
   const bridgeFolder = deps.bridgeFolder ?? BRIDGE_FOLDER;
   return async (input: CiContainerInput): Promise<PreparedCiContainer> => {
     const { task } = input;
-    const log = deps.log.child({ task: task.id, slot: input.slot });
+    const log = taskLogger(deps.log, { task: task.id, slot: input.slot });
     const { spec, notes, container } = await prepareTaskContainer(deps, input, log);
     const handle = deps.docker.getContainer(container.id);
     return {

@@ -12,6 +12,7 @@ import type { TaskSink } from "../tasks/sink.js";
 import type { Task } from "../tasks/task.js";
 import { fixTask, fixTaskId } from "./fix-task.js";
 import type { CiReport } from "./reporter.js";
+import { taskLogger } from "../logging.js";
 
 export interface CiFixLoopDeps {
   loops: FixLoops;
@@ -52,7 +53,7 @@ export class CiFixLoop {
       loopClosed: loop?.closed ?? true,
       attempts,
     });
-    const llog = log.child({ task: task.id, loop: push.rootTask, attempt: push.attempt });
+    const llog = taskLogger(log, { task: task.id, loop: push.rootTask, attempt: push.attempt });
     switch (decision.kind) {
       case "none":
         llog.debug({ why: decision.why }, "CI fix loop: nothing to do");

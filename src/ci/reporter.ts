@@ -14,6 +14,7 @@ import type { Task } from "../tasks/task.js";
 import { TaskWrites } from "../publish/task-writes.js";
 import { ciCheckForTask, conclusionForPoolState, type CiCheck, type CiConclusion, type CompleteInput } from "./checks.js";
 import { ciCause, endedEarlyOutput, queuedOutput, runningOutput, supersededOutput } from "./report.js";
+import { taskLogger } from "../logging.js";
 
 /** What the CI runner hands its reporter: the check's completion, judged and rendered. */
 export type CiReport = Pick<CompleteInput, "conclusion" | "output" | "annotations" | "detailsUrl"> & {
@@ -155,7 +156,7 @@ export class CiReporter implements TaskReporter<CiReport> {
   }
 
   private log(task: Task): Logger {
-    return this.options.log.child({ task: task.id, repo: task.repo.fullName });
+    return taskLogger(this.options.log, { task: task.id, repo: task.repo.fullName });
   }
 
   /** The task's check, with whether an earlier process made it; made again by the next write if no client could be had. */

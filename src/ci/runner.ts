@@ -22,6 +22,7 @@ import type { CiContainerInput, PreparedCiContainer } from "./container.js";
 import { failureLines, junitAnnotations, type JUnitReport } from "./junit.js";
 import type { CiReport, JudgedRun } from "./reporter.js";
 import { configErrorOutput, countsText, decideConclusion, errorOutput, renderCiReport, type FailureLine } from "./report.js";
+import { taskLogger } from "../logging.js";
 
 export interface CiRunnerDeps {
   repoCache: RepoCache;
@@ -78,7 +79,7 @@ async function runCiTask(deps: CiRunnerDeps, task: Task, ctx: RunContext, clock:
   if (!ci) return { state: "failed", detail: "not a CI task (it has no ci snapshot)" };
   const now = deps.now ?? Date.now;
   const started = now();
-  const log = deps.log.child({ task: task.id, repo: task.repo.fullName, slot: ctx.slot });
+  const log = taskLogger(deps.log, { task: task.id, repo: task.repo.fullName, slot: ctx.slot });
   const run: RunState = {
     prepared: null,
     commandStarted: null,

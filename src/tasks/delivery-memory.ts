@@ -22,6 +22,7 @@ export interface DeliveryMemory {
  * window only makes the sweep ask GitHub for a delivery that the dedupe then drops.
  */
 const RECEIPTS_FLUSH_MS = 100;
+const MAX_PENDING_RECEIPTS = 10_000;
 
 export class SqliteDeliveryMemory implements DeliveryMemory {
   private readonly retentionMs: number;
@@ -74,9 +75,18 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
   }
 
   received(deliveryId: string): void {
+    // Bounded while the database refuses writes: the oldest receipts go first.
+    if (this.pendingReceipts.length >= MAX_PENDING_RECEIPTS) this.pendingReceipts.shift();
     this.pendingReceipts.push([deliveryId, this.now()]);
     if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flushReceipts(), RECEIPTS_FLUSH_MS);
+      this.flushTimer = setTimeout(() => {
+        try {
+          this.flushReceipts();
+        } catch {
+          // The database refuses writes (a full or read-only disk): the receipts wait for the next
+          // flush, and the next read (the sweep's) meets the error itself.
+        }
+      }, RECEIPTS_FLUSH_MS);
       this.flushTimer.unref();
     }
   }
@@ -87,11 +97,11 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
     this.flushTimer = null;
     const batch = this.pendingReceipts;
     if (!batch.length) return;
-    this.pendingReceipts = [];
     const insert = this.db.prepare("INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)");
     this.db.transaction(() => {
       for (const [id, at] of batch) insert.run(id, at);
     })();
+    this.pendingReceipts = [];
     // Most deliveries are never claims (pushes, labels…), so they keep the table pruned too.
     const before = this.receipts;
     this.receipts += batch.length;

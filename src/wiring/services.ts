@@ -92,6 +92,8 @@ export interface Services extends GitHubParts {
   metrics: DevsMetrics;
   /** What became of each delivery: the server counts it, the handlers note their decisions. */
   deliveries: DeliveryOutcomes;
+  /** The 👀 written after deliveries are answered (a Lambda instance waits for them before it answers). */
+  acknowledgements: Acknowledgements;
   close(): Promise<void>;
 }
 
@@ -300,6 +302,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
     operations,
     metrics,
     deliveries,
+    acknowledgements,
     close: async () => {
       // The 👀 already asked for are written before the process goes, within a few seconds.
       await Promise.race([acknowledgements.idle(), new Promise((resolve) => setTimeout(resolve, ACKNOWLEDGEMENTS_GRACE_MS).unref())]);
@@ -307,7 +310,12 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
       await built?.model.close();
       if (pruneLogs) clearInterval(pruneLogs);
       await taskLogs?.flush();
-      memory.flushReceipts();
+      try {
+        memory.flushReceipts();
+      } catch (error) {
+        // Only the redelivery sweep reads them: it may ask GitHub again for these deliveries.
+        log.warn({ err: error }, "could not write the last receipts of deliveries");
+      }
       db.close();
     },
   };

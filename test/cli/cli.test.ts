@@ -138,7 +138,9 @@ describe("devs-webhook CLI", () => {
       });
       expect(res.status).toBe(200);
       const id = (JSON.parse(body).comment as { id: number }).id;
-      // Exactly one 👀, on the comment, by the time the delivery is answered.
+      // Exactly one 👀, on the comment, written once the delivery is answered (the throttle must not hold GitHub's delivery).
+      await until(() => github.requests.some((r) => r.path.endsWith("/reactions")), { what: "the 👀" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const reactions = github.requests.filter((r) => r.path.endsWith("/reactions"));
       expect(reactions.map((r) => ({ method: r.method, path: r.path, body: r.body }))).toEqual([
         { method: "POST", path: `/repos/Codertocat/Hello-World/issues/comments/${id}/reactions`, body: { content: "eyes" } },

@@ -3,7 +3,7 @@
 import { utimesSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logging.js";
+import { createLogger, taskLogger } from "../../src/logging.js";
 import { renderProgress } from "../../src/publish/progress.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import type { Env } from "../../src/settings.js";
@@ -34,7 +34,7 @@ async function start(env: Env = {}) {
   const log = await createLogger(settings, taskLogs.stream());
   services = buildServices(settings, { ...testGitHub(settings, log), taskLogs }, {
     kinds: allKinds(async (task) => {
-      const taskLog = log.child({ task: task.id });
+      const taskLog = taskLogger(log, { task: task.id });
       taskLog.debug({ stream: "stdout", line: `cloning with ${SECRET} and ghp_${"a".repeat(36)}` }, "container output");
       taskLog.info("agent ran");
       return { state: "done", detail: "ok" };
