@@ -7,7 +7,7 @@ type Stage<S extends Progress["stage"]> = Omit<Extract<Progress, { stage: S }>, 
 
 export type AgentReport =
   /** `summary` is the agent's own, already redacted; `note` says what was left out, or why a pull request replaced a push. */
-  | ({ outcome: "done" } & Stage<"done">)
+  | ({ outcome: "done" } & Stage<"done"> & { /** A fix not pushed because the branch moved on meanwhile (ci/fix-loop.ts reads it). */ branchMoved?: true })
   /** `reason` is one line for the user, already safe (task-failure.ts) and redacted. */
   | ({ outcome: "failed" } & Stage<"failed"> & { durationMs: number })
   /** A budget stopped it; `budget` is budgetStopText's line. */

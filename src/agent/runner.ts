@@ -182,7 +182,7 @@ async function runAgentTask(deps: AgentRunnerDeps, queued: Task, ctx: RunContext
     return {
       state: "done",
       detail: published.pullRequest ? `opened #${published.pullRequest.number}` : `pushed ${published.pushed?.branch ?? ""}`,
-      report: { ...done, pullRequest: published.pullRequest, pushed: published.pushed, ...(note ? { note } : {}) },
+      report: { ...done, pullRequest: published.pullRequest, pushed: published.pushed, ...(published.branchMoved ? { branchMoved: true as const } : {}), ...(note ? { note } : {}) },
     };
   } catch (error) {
     if (ctx.signal.aborted) return aborted(ctx);
@@ -338,6 +338,8 @@ type Published = {
   note?: string;
   /** The pull request's branch the commit landed on, when it did: the CI fix loop follows it. */
   landed?: { branch: string; pullNumber: number };
+  /** A fix dropped because its branch moved on. */
+  branchMoved?: true;
 };
 type Fresh = { octokit: GitHubClient; token: string };
 
@@ -407,7 +409,7 @@ async function publish(fresh: Fresh, task: Task, config: AgentConfig, mode: Publ
         return { pushed: { branch: mode.branch, url: branchUrl(mode.branch) }, landed: { branch: mode.branch, pullNumber } };
       }
       // Someone pushed while a fix was made: their commit wins, and the fix is dropped.
-      if (task.fix) return { note: `\`${mode.branch}\` moved on while the agent worked on the fix, so the fix was not pushed.` };
+      if (task.fix) return { note: `\`${mode.branch}\` moved on while the agent worked on the fix, so the fix was not pushed.`, branchMoved: true };
       return openPr(`\`${mode.branch}\` moved on while the agent worked, so the change is a pull request into it.`);
     }
     case "fork_pr":

@@ -29,7 +29,7 @@ export interface CiFixLoopDeps {
 }
 
 /** What a fix task's end says of its work: the agent reporter's report, as far as the loop reads it. */
-export type FixReport = { outcome: "done"; pushed?: unknown; note?: string | undefined } | { outcome: "failed" | "stopped" };
+export type FixReport = { outcome: "done"; pushed?: unknown; branchMoved?: true | undefined } | { outcome: "failed" | "stopped" };
 
 export class CiFixLoop {
   constructor(private readonly deps: CiFixLoopDeps) {}
@@ -105,7 +105,7 @@ export class CiFixLoop {
     const n = fix.attempt;
     const why =
       report?.outcome === "done"
-        ? report.note && /moved on/.test(report.note)
+        ? report.branchMoved
           ? `the branch moved on while attempt ${n} was made`
           : `attempt ${n} changed nothing`
         : report?.outcome === "stopped"

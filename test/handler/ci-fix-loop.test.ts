@@ -221,7 +221,7 @@ describe("what stops the loop", () => {
       slot: "harry",
       state: "done",
       detail: "no changes",
-      ran: { durationMs: 10, report: { outcome: "done", note: undefined } },
+      ran: { durationMs: 10, report: { outcome: "done" } },
     });
     end.done();
   });
