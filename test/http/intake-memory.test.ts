@@ -1,9 +1,10 @@
 // Forged deliveries cannot grow the server: `serve` in its own process receives fifty concurrent
 // 25 MiB bodies that carry no signature or a wrong one, sent with a Content-Length and chunked.
 // Each is refused with a 4xx and the process's resident memory (VmHWM, its peak, read from
-// /proc) grows by less than the intake budget (32 MiB of unverified bodies at once) plus 32 MiB of
+// /proc) grows by less than the intake budget (32 MiB of unverified bodies at once) plus 64 MiB of
 // sockets and garbage not yet collected: what fifty 25 MiB bodies would take unbounded is 1.25 GB.
-// (Measured: 16 MB on an idle machine, 53 MB with the whole suite and a build running beside it.)
+// (Measured: 16 to 62 MB on an idle machine, 66 MB with the whole suite running beside it; the
+// spread is the garbage collector, whose state at the "before" reading decides most of it.)
 // A correctly signed delivery still works afterwards.
 import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -17,7 +18,7 @@ const MiB = 1024 * 1024;
 const BODY_BYTES = 25 * MiB;
 const CHUNK = Buffer.alloc(MiB, "a");
 /** The server's MAX_BUFFERED_BODY_BYTES, and room for what is in flight besides the bodies. */
-const GROWTH_LIMIT = 32 * MiB + 32 * MiB;
+const GROWTH_LIMIT = 32 * MiB + 64 * MiB;
 
 let serve: ServeProcess;
 let pid: number;
@@ -88,7 +89,7 @@ function send(framing: Framing, signature: string | null): Promise<number | stri
 }
 
 describe("fifty concurrent forged 25 MiB bodies", () => {
-  it("are each refused with a 4xx while the server's memory grows by less than the intake budget and some slack (64 MiB)", async () => {
+  it("are each refused with a 4xx while the server's memory grows by less than the intake budget and some slack (96 MiB)", async () => {
     // Warm up the paths the burst takes, so what is measured is the bodies, not code loading.
     const warm = JSON.stringify(payload("ping", undefined));
     expect((await deliver(serve.base, SECRET, "ping", JSON.parse(warm) as Record<string, unknown>)).status).toBe(200);
