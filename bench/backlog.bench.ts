@@ -283,7 +283,7 @@ for (const [name] of ROUTES) {
   const r = routes[name]!;
   console.log(`  ${name.padEnd(30)} ${fmt(emptyRoutes[name]!.ms).padStart(7)} ms → ${fmt(r.ms).padStart(7)} ms   ${fmt(r.bytes / 1024).padStart(8)} KiB${r.ms > TARGET.routeMs ? "   MISSES" : ""}`);
 }
-console.log(`restart, median of ${RESTARTS}: ${fmt(restartMs, 0)} ms (close ${fmt(restartParts.close, 0)}, open ${fmt(restartParts.open, 0)}, every task back in the pool ${fmt(restartParts.recovered, 0)}); runs ${restarts.map((r) => fmt(r.total, 0)).join(", ")}; ${fmt(headsPerRestart, 0)} GitHub reads per restart`);
+console.log(`restart, median of ${RESTARTS}: ${fmt(restartMs, 0)} ms (close ${fmt(restartParts.close, 0)}, open ${fmt(restartParts.open, 0)}, every task back in the pool ${fmt(restartParts.recovered, 0)}); runs ${restarts.map((r) => `${fmt(r.total, 0)} (${fmt(r.close, 0)}+${fmt(r.open, 0)}+${fmt(r.recovered, 0)})`).join(", ")}; ${fmt(headsPerRestart, 0)} GitHub reads per restart`);
 console.log(`drain with the agent returning at once: ${fmt(N / (drainMs / 1000), 0)} tasks/s (${fmt(drainMs, 0)} ms); journal ${JSON.stringify(counts)}`);
 console.log(`RSS after GC after the restarts ${fmt(mb(afterRestartRss.rss))} MB, once drained ${fmt(mb(drained.rss))} MB`);
 

@@ -57,7 +57,7 @@ export interface PoolOptions {
   maxConcurrent: number;
   timeoutMs: number;
   /** Reads DEVS.yml's single_queue for the task's repository. */
-  routeHints?: (task: Task) => Promise<{ singleQueue: boolean }>;
+  routeHints?: (task: Task) => Promise<RouteHints>;
   /** Observers (logs, metrics, tests). GitHub hears of a task through its kind's reporter only. */
   onEvent?: (event: PoolEvent) => void | Promise<void>;
   lifecycle?: ContainerLifecycle;
@@ -77,7 +77,11 @@ export interface PoolOptions {
 interface TaskOrigin {
   interrupted: boolean;
   recovered: boolean;
+  /** The routing hints already read for its repository (a start reads them once per repository). */
+  hints?: Promise<RouteHints | undefined>;
 }
+
+type RouteHints = { singleQueue: boolean };
 
 interface Entry {
   task: Task;
@@ -136,7 +140,21 @@ export class ContainerPool implements TaskSink {
       this.options.log.error({ task: task.id }, "task interrupted by restarts twice; marked failed");
       void this.finished(task, { slot: "", state: "failed", detail: "interrupted by a restart twice", ran: null });
     }
-    for (const { task, interrupted } of recovery.requeue) if (this.canRun(task)) this.route(task, { interrupted, recovered: true });
+    // With a backlog, reading DEVS.yml for every task was most of a restart; a repository's
+    // hints are the same for all its tasks at one moment.
+    const hintsByRepo = new Map<string, Promise<RouteHints | undefined>>();
+    for (const { task, interrupted } of recovery.requeue) {
+      if (!this.canRun(task)) continue;
+      const repo = task.repo.fullName.toLowerCase();
+      let hints = hintsByRepo.get(repo);
+      if (!hints) {
+        hints = Promise.resolve().then(() => this.options.routeHints?.(task));
+        // Each task's placing reports a failure; this copy only must not be unhandled.
+        hints.catch(() => {});
+        hintsByRepo.set(repo, hints);
+      }
+      this.route(task, { interrupted, recovered: true, hints });
+    }
     if (this.options.cleanup?.mode === "idle") {
       const every = this.options.cleanup.checkEveryMs ?? 60_000;
       this.idleTimer = setInterval(() => void this.stopIdle(), every);
@@ -357,7 +375,7 @@ export class ContainerPool implements TaskSink {
     const { journal, log } = this.options;
     let singleQueue = false;
     try {
-      singleQueue = (await this.options.routeHints?.(task))?.singleQueue ?? false;
+      singleQueue = (await (origin.hints ?? this.options.routeHints?.(task)))?.singleQueue ?? false;
     } catch (error) {
       // The executor reads the config again and reports a broken file to the user.
       log.warn({ err: error, task: task.id }, "no routing hints (DEVS.yml unreadable); routing as usual");

@@ -316,6 +316,7 @@ export function buildServices(settings: Settings, github: GitHubParts, options: 
         // Only the redelivery sweep reads them: it may ask GitHub again for these deliveries.
         log.warn({ err: error }, "could not write the last receipts of deliveries");
       }
+      journal.flush();
       db.close();
     },
   };

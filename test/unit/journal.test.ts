@@ -74,6 +74,44 @@ describe("TaskJournal", () => {
     expect(again.get("a1")).toMatchObject({ state: "queued", detail: "interrupted by a restart; retrying", attempts: 1 });
   });
 
+  it("a slot assigned to a queued task is written with others, read back at once, and kept at a close", () => {
+    const dataDir = tempDir("devs-journal-");
+    const db = openDatabase(dataDir);
+    const journal = new TaskJournal(db);
+    for (const id of ["q1", "q2", "q3"]) journal.add(makeTask("acme/a", "agent", id));
+    let commits = 0;
+    db.function("count_commit", () => ++commits);
+    db.exec("CREATE TEMP TRIGGER counted AFTER UPDATE OF container ON task BEGIN SELECT count_commit(); END");
+    journal.assign("q1", "eamonn");
+    journal.assign("q2", "harry");
+    // Not written yet, but whoever reads the slots sees them.
+    expect(commits).toBe(0);
+    expect(journal.get("q1")?.slot).toBe("eamonn");
+    expect(commits).toBe(2);
+    journal.assign("q3", "darren");
+    journal.markRunning("q3", "darren");
+    journal.finish("q3", "done");
+    // A slot set for a task that has run since does not overwrite where it ran.
+    journal.assign("q3", "harry");
+    journal.flush();
+    db.close();
+    const reopened = new TaskJournal(openDatabase(dataDir));
+    expect(reopened.recent().map((e) => [e.task.id, e.slot])).toEqual([
+      ["q3", "darren"],
+      ["q2", "harry"],
+      ["q1", "eamonn"],
+    ]);
+  });
+
+  it("a database closed with slots still unwritten does not fail when their turn comes", async () => {
+    const db = openDatabase(tempDir("devs-journal-"));
+    const journal = new TaskJournal(db);
+    journal.add(makeTask("acme/a", "agent", "q1"));
+    journal.assign("q1", "eamonn");
+    db.close();
+    await new Promise((r) => setTimeout(r, 50));
+  });
+
   it("reads the newest tasks and the next place through an index, not the whole table", () => {
     const db = openDatabase(tempDir("devs-journal-"));
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join("; ");

@@ -32,6 +32,12 @@ function pool({ executor, ...options }: Partial<PoolOptions> & { executor: TaskE
   return { pool: p, journal, events, dataDir };
 }
 
+/** An executor whose tasks wait until the pool aborts them (a shutdown leaves them queued). */
+const untilAborted: TaskExecutor = async (_t, ctx) => {
+  await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+  return { state: "failed", detail: "aborted" };
+};
+
 /** An executor whose tasks finish when the test says so. */
 function gated() {
   const gates = new Map<string, () => void>();
@@ -277,6 +283,50 @@ describe("ContainerPool", () => {
     await until(() => g2.started.length === 2);
     g2.open(again.id);
     await second.pool.idle();
+  });
+
+  it("a restart reads each repository's routing hints once, not once per task, and still routes by them", async () => {
+    const first = pool({ executor: untilAborted, maxConcurrent: 1, routeHints: async () => ({ singleQueue: false }) });
+    const tasks = [...Array.from({ length: 6 }, () => makeTask("acme/pinned", "ci")), ...Array.from({ length: 4 }, () => makeTask("acme/free", "ci"))];
+    for (const t of tasks) await first.pool.submit(t);
+    await until(() => first.events.filter((e) => e.type === "queued").length === tasks.length);
+    await first.pool.close();
+
+    const read: string[] = [];
+    const hints = async (t: Task) => {
+      read.push(t.repo.fullName);
+      return { singleQueue: t.repo.fullName === "acme/pinned" };
+    };
+    const second = pool({ executor: async () => ({ state: "done" }), routeHints: hints }, first.dataDir);
+    await until(() => second.events.filter((e) => e.type === "queued").length === tasks.length);
+    expect(read.sort()).toEqual(["acme/free", "acme/pinned"]);
+    const slots = (repo: string) => new Set(second.events.filter((e) => e.type === "queued" && e.task.repo.fullName === repo).map((e) => (e as { slot: string }).slot));
+    expect(slots("acme/pinned").size).toBe(1);
+    expect(slots("acme/free").size).toBeGreaterThan(1);
+    await second.pool.idle();
+  });
+
+  it("after a restart, a repository whose hints cannot be read still has each of its tasks queued and run", async () => {
+    const first = pool({ executor: untilAborted, maxConcurrent: 1 });
+    const tasks = Array.from({ length: 4 }, () => makeTask("acme/broken", "ci"));
+    for (const t of tasks) await first.pool.submit(t);
+    await until(() => first.events.filter((e) => e.type === "queued").length === tasks.length);
+    await first.pool.close();
+
+    let reads = 0;
+    const second = pool(
+      {
+        executor: async () => ({ state: "done" }),
+        routeHints: async () => {
+          reads++;
+          throw new Error("DEVS.yml unreadable");
+        },
+      },
+      first.dataDir,
+    );
+    await until(() => second.events.filter((e) => e.type === "finished").length === tasks.length);
+    expect(reads).toBe(1);
+    expect(second.journal.counts()).toMatchObject({ done: tasks.length, queued: 0, failed: 0 });
   });
 
   it("turning single_queue off removes the pin", async () => {
