@@ -52,3 +52,23 @@ async function prettyConsole(): Promise<NodeJS.WritableStream> {
   transform.pipe(pino.destination(1) as unknown as NodeJS.WritableStream);
   return transform;
 }
+
+const LEVEL_METHODS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
+
+/**
+ * `log.child(bindings)`, made only when a line at an enabled level is written: a child costs more
+ * than most deliveries' whole handling, and nearly every delivery is dropped with no line above
+ * debug.
+ */
+export function deferredChild(log: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | null = null;
+  const made = () => (child ??= log.child(bindings));
+  const noop = () => {};
+  return new Proxy(log, {
+    get(target, property) {
+      if (!child && typeof property === "string" && LEVEL_METHODS.has(property) && !target.isLevelEnabled(property)) return noop;
+      const value = Reflect.get(made(), property) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(made()) : value;
+    },
+  });
+}

@@ -1,7 +1,7 @@
 // The model usage ledger: what the proxy counted for each task, by repository and month, in the
 // server's database. Monthly budgets read it, so they hold across restarts and across the tasks of
 // one repository running side by side; the admin routes and the metrics read it too.
-import type { Db } from "../tasks/database.js";
+import { statement, type Db } from "../tasks/database.js";
 import type { Usage } from "../model-proxy/proxy.js";
 
 export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, requests: 0, costUsd: 0 };
@@ -68,11 +68,11 @@ export class UsageLedger {
 
   /** The recorded month of a task, so a retried task keeps counting where it started. */
   monthOf(taskId: string): string | null {
-    return (this.db.prepare("SELECT month FROM model_usage WHERE task_id = ?").get(taskId) as { month: string } | undefined)?.month ?? null;
+    return (statement(this.db, "SELECT month FROM model_usage WHERE task_id = ?").get(taskId) as { month: string } | undefined)?.month ?? null;
   }
 
   /** Everything ever counted, for the metrics' counters. */
   totals(): Usage {
-    return toUsage(this.db.prepare(`SELECT ${SUMS} FROM model_usage`).get() as Row);
+    return toUsage(statement(this.db, `SELECT ${SUMS} FROM model_usage`).get() as Row);
   }
 }

@@ -42,7 +42,9 @@ export interface DevsConfigLoaderOptions {
 export interface LoadOptions {
   /**
    * How old a read of the default branch's head may be (default 0: read it now). Only a decision
-   * that grants nothing may use an older one: which pushes run CI, on the delivery path.
+   * that grants nothing may use an older one: which pushes run CI, on the delivery path. Such a
+   * decision may also take the whole config as loaded within that time, operator files included:
+   * read-only, for it is the same object each time.
    */
   headMaxAgeMs?: number;
 }
@@ -57,6 +59,8 @@ interface CachedRead {
 export class DevsConfigLoader {
   private readonly operator: OperatorFiles;
   private readonly cache = new Map<string, CachedRead>();
+  /** The last config loaded per repository, and when, for callers that accept an older one. */
+  private readonly recent = new Map<string, { loaded: LoadedDevsConfig; at: number }>();
   /** The default branch's head per repository, and when it was read. */
   private readonly heads = new Map<string, { head: Head; at: number }>();
   private readonly webUrl: string;
@@ -75,6 +79,20 @@ export class DevsConfigLoader {
    */
   async load(octokit: ConfigOctokit, id: RepoId, options: LoadOptions = {}): Promise<LoadedDevsConfig> {
     const fullName = `${id.owner}/${id.repo}`;
+    const key = fullName.toLowerCase();
+    const started = (this.options.now ?? Date.now)();
+    const known = this.recent.get(key);
+    const maxAgeMs = options.headMaxAgeMs ?? 0;
+    if (known && maxAgeMs > 0 && started - known.at <= maxAgeMs) return known.loaded;
+    const loaded = await this.loadNow(octokit, id, fullName, maxAgeMs);
+    this.recent.delete(key);
+    this.recent.set(key, { loaded, at: started });
+    while (this.recent.size > this.maxCached) this.recent.delete(this.recent.keys().next().value!);
+    return loaded;
+  }
+
+  private async loadNow(octokit: ConfigOctokit, id: RepoId, fullName: string, headMaxAgeMs: number): Promise<LoadedDevsConfig> {
+    const options = { headMaxAgeMs };
     const [head, operator] = await Promise.all([this.headOf(octokit, id, options.headMaxAgeMs ?? 0), this.operator.read(id.owner, id.repo)]);
     if (head.kind === "missing") throw new RepositoryUnavailableError(fullName);
     const sha = head.kind === "sha" ? head.sha : null;

@@ -2,6 +2,7 @@
 // guard clauses in the order that keeps work smallest (allowlist before anything), then one
 // Task handed to the sink and 👀 on what triggered. The work itself is never awaited here.
 import type { Context } from "probot";
+import { deferredChild } from "../logging.js";
 import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
 import { isOwnerAllowed } from "../policy/access.js";
 import { contentKey } from "../policy/dedupe.js";
@@ -34,7 +35,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
   const event = context.name as AgentTriggerEvent;
   const payload = context.payload as unknown as AgentPayload;
   const repo = repoOf(payload);
-  const log = context.log.child({ delivery: context.id, repo: repo.fullName, event: `${event}.${payload.action}` });
+  const log = deferredChild(context.log, { delivery: context.id, repo: repo.fullName, event: `${event}.${payload.action}` });
 
   if (!isOwnerAllowed(repo.owner, deps.allowedOwners)) {
     log.info("ignored: repository owner is not in ALLOWED_ORGS/ALLOWED_USERS");

@@ -5,6 +5,7 @@
 // completed check saying why instead of silence; a newer push to a pull request cancels its older
 // runs that have not started.
 import type { Context } from "probot";
+import { deferredChild } from "../logging.js";
 import { CiCheck, type CheckAction, type CiReportMode, type SupersedeRequest } from "../ci/checks.js";
 import { blockedOutput, ciCause, configErrorOutput } from "../ci/report.js";
 import { mayTrigger, type TriggerAccess } from "../github/permissions.js";
@@ -64,7 +65,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
   const event = context.name as CiEvent;
   const payload = context.payload as unknown as CiPayload;
   const repo = repoOf(payload);
-  const log = context.log.child({ delivery: context.id, repo: repo.fullName, event: payload.action ? `${event}.${payload.action}` : event });
+  const log = deferredChild(context.log, { delivery: context.id, repo: repo.fullName, event: payload.action ? `${event}.${payload.action}` : event });
 
   if (!isOwnerAllowed(repo.owner, deps.allowedOwners)) {
     log.info("ignored: repository owner is not in ALLOWED_ORGS/ALLOWED_USERS");
@@ -220,7 +221,7 @@ async function reportConfigError(
   input: { repo: TaskRepo; candidate: CiCandidate; taskId: string; check: CiCheck; problem: CiConfigProblem },
 ): Promise<void> {
   const { repo, candidate, taskId, check, problem } = input;
-  const log = context.log.child({ delivery: context.id, repo: repo.fullName });
+  const log = deferredChild(context.log, { delivery: context.id, repo: repo.fullName });
   log.warn({ problem: problem.message ?? problem.userMessage }, "DEVS.yml cannot be used for CI");
   if (candidate.trigger === "push" && candidate.branch !== repo.defaultBranch) return;
   // Once per delivery: after the file is fixed, the same commit may run.
@@ -235,7 +236,7 @@ async function reportConfigError(
 }
 
 async function supersedeOlder(context: Context, deps: CiDeps, request: SupersedeRequest): Promise<void> {
-  const log = context.log.child({ delivery: context.id, repo: request.repo.fullName, pr: request.prNumber });
+  const log = deferredChild(context.log, { delivery: context.id, repo: request.repo.fullName, pr: request.prNumber });
   try {
     for (const task of await deps.supersede!(request)) log.info({ task, newer: request.keepTaskId }, "older run cancelled: superseded");
   } catch (error) {

@@ -83,6 +83,20 @@ const MIGRATIONS: readonly string[] = [
   `CREATE INDEX task_queued_by_repo ON task (repo, kind, state, seq);`,
 ];
 
+const prepared = new WeakMap<Db, Map<string, Statement>>();
+
+/**
+ * The statement for `text`, prepared once per database: nearly every delivery runs a few of
+ * these, and preparing cost more than running them.
+ */
+export function statement(db: Db, text: string): Statement {
+  let statements = prepared.get(db);
+  if (!statements) prepared.set(db, (statements = new Map()));
+  let found = statements.get(text);
+  if (!found) statements.set(text, (found = db.prepare(text)));
+  return found;
+}
+
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, fileName));

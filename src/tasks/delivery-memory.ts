@@ -1,6 +1,6 @@
 // Remembers which deliveries and which trigger contents already became tasks, across restarts
 //, so a redelivery or a duplicate delivery does nothing.
-import type { Db } from "./database.js";
+import { statement, type Db } from "./database.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -40,19 +40,19 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
   }
 
   seenDelivery(deliveryId: string): boolean {
-    return this.db.prepare("SELECT 1 FROM seen_delivery WHERE id = ?").get(deliveryId) !== undefined;
+    return statement(this.db, "SELECT 1 FROM seen_delivery WHERE id = ?").get(deliveryId) !== undefined;
   }
 
   seenContent(key: string): boolean {
-    return this.db.prepare("SELECT 1 FROM seen_content WHERE key = ?").get(key) !== undefined;
+    return statement(this.db, "SELECT 1 FROM seen_content WHERE key = ?").get(key) !== undefined;
   }
 
   claim(deliveryId: string, contentKey: string): boolean {
     const at = this.now();
     const claimed = this.db.transaction(() => {
       if (this.seenDelivery(deliveryId) || this.seenContent(contentKey)) return false;
-      this.db.prepare("INSERT INTO seen_delivery (id, seen_at) VALUES (?, ?)").run(deliveryId, at);
-      this.db.prepare("INSERT INTO seen_content (key, delivery_id, seen_at) VALUES (?, ?, ?)").run(contentKey, deliveryId, at);
+      statement(this.db, "INSERT INTO seen_delivery (id, seen_at) VALUES (?, ?)").run(deliveryId, at);
+      statement(this.db, "INSERT INTO seen_content (key, delivery_id, seen_at) VALUES (?, ?, ?)").run(contentKey, deliveryId, at);
       return true;
     })();
     if (claimed && ++this.claims % 100 === 0) this.prune();
@@ -61,17 +61,17 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
 
   release(deliveryId: string, contentKey: string): void {
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM seen_delivery WHERE id = ?").run(deliveryId);
-      this.db.prepare("DELETE FROM seen_content WHERE key = ? AND delivery_id = ?").run(contentKey, deliveryId);
+      statement(this.db, "DELETE FROM seen_delivery WHERE id = ?").run(deliveryId);
+      statement(this.db, "DELETE FROM seen_content WHERE key = ? AND delivery_id = ?").run(contentKey, deliveryId);
     })();
   }
 
   prune(): void {
     const cutoff = this.now() - this.retentionMs;
-    this.db.prepare("DELETE FROM seen_delivery WHERE seen_at < ?").run(cutoff);
-    this.db.prepare("DELETE FROM seen_content WHERE seen_at < ?").run(cutoff);
-    this.db.prepare("DELETE FROM received_delivery WHERE received_at < ?").run(cutoff);
-    this.db.prepare("DELETE FROM redelivery_asked WHERE asked_at < ?").run(cutoff);
+    statement(this.db, "DELETE FROM seen_delivery WHERE seen_at < ?").run(cutoff);
+    statement(this.db, "DELETE FROM seen_content WHERE seen_at < ?").run(cutoff);
+    statement(this.db, "DELETE FROM received_delivery WHERE received_at < ?").run(cutoff);
+    statement(this.db, "DELETE FROM redelivery_asked WHERE asked_at < ?").run(cutoff);
   }
 
   received(deliveryId: string): void {
@@ -97,7 +97,7 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
     this.flushTimer = null;
     const batch = this.pendingReceipts;
     if (!batch.length) return;
-    const insert = this.db.prepare("INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)");
+    const insert = statement(this.db, "INSERT OR IGNORE INTO received_delivery (id, received_at) VALUES (?, ?)");
     this.db.transaction(() => {
       for (const [id, at] of batch) insert.run(id, at);
     })();
@@ -110,22 +110,22 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
 
   wasReceived(deliveryId: string): boolean {
     this.flushReceipts();
-    return this.db.prepare("SELECT 1 FROM received_delivery WHERE id = ?").get(deliveryId) !== undefined;
+    return statement(this.db, "SELECT 1 FROM received_delivery WHERE id = ?").get(deliveryId) !== undefined;
   }
 
   /** Records that GitHub was asked to redeliver `guid`; false when it already was (ask once). */
   markRedeliveryAsked(guid: string): boolean {
-    return this.db.prepare("INSERT OR IGNORE INTO redelivery_asked (guid, asked_at) VALUES (?, ?)").run(guid, this.now()).changes === 1;
+    return statement(this.db, "INSERT OR IGNORE INTO redelivery_asked (guid, asked_at) VALUES (?, ?)").run(guid, this.now()).changes === 1;
   }
 
   /** When this database first served (ms): deliveries older than that were never ours to miss. */
   servingSince(): number {
-    this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('serving_since', ?)").run(String(this.now()));
-    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'serving_since'").get() as { value: string }).value);
+    statement(this.db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('serving_since', ?)").run(String(this.now()));
+    return Number((statement(this.db, "SELECT value FROM meta WHERE key = 'serving_since'").get() as { value: string }).value);
   }
 
   stats() {
-    const count = (table: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const count = (table: string) => (statement(this.db, `SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     return { deliveries: count("seen_delivery"), contents: count("seen_content"), retentionDays: this.retentionMs / DAY_MS };
   }
 }

@@ -2,7 +2,7 @@
 // requests' branches (so a finished CI run knows whether the commit was the agent's), and each
 // loop's steps and whether it was stopped. Only the CI fix loop (ci/fix-loop.ts) writes it.
 import type { AgentPush } from "../policy/ci-fix.js";
-import type { Db } from "./database.js";
+import { statement, type Db } from "./database.js";
 
 /** One step of a loop, as its line on the root task's comment tells it (publish/loop-line.ts). */
 export type LoopStep =
@@ -76,13 +76,11 @@ export class FixLoops {
   recordPush(push: AgentPush & { threadNumber: number }): void {
     const repo = push.repo.toLowerCase();
     this.db.transaction(() => {
-      this.db
-        .prepare(
+      statement(this.db, 
           `INSERT OR IGNORE INTO agent_push (repo, sha, branch, pull_number, root_task, attempt, slot, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(repo, push.sha, push.branch, push.pullNumber, push.rootTask, push.attempt, push.slot, this.now());
-      this.db
-        .prepare(
+      statement(this.db, 
           `INSERT OR IGNORE INTO fix_loop (root_task, repo, branch, thread_number, pull_number, steps, updated_at) VALUES (?, ?, ?, ?, ?, '[]', ?)`,
         )
         .run(push.rootTask, repo, push.branch, push.threadNumber, push.pullNumber, this.now());
@@ -90,25 +88,24 @@ export class FixLoops {
   }
 
   pushOf(repo: string, sha: string): AgentPush | null {
-    const row = this.db.prepare(`SELECT * FROM agent_push WHERE repo = ? AND sha = ?`).get(repo.toLowerCase(), sha) as PushRow | undefined;
+    const row = statement(this.db, `SELECT * FROM agent_push WHERE repo = ? AND sha = ?`).get(repo.toLowerCase(), sha) as PushRow | undefined;
     return row ? toPush(row) : null;
   }
 
   loop(rootTask: string): FixLoop | null {
-    const row = this.db.prepare(`SELECT * FROM fix_loop WHERE root_task = ?`).get(rootTask) as LoopRow | undefined;
+    const row = statement(this.db, `SELECT * FROM fix_loop WHERE root_task = ?`).get(rootTask) as LoopRow | undefined;
     return row ? toLoop(row) : null;
   }
 
   /** Loops not yet ended on a branch of the repository. */
   openOnBranch(repo: string, branch: string): FixLoop[] {
-    const rows = this.db.prepare(`SELECT * FROM fix_loop WHERE repo = ? AND branch = ? AND closed = 0`).all(repo.toLowerCase(), branch) as LoopRow[];
+    const rows = statement(this.db, `SELECT * FROM fix_loop WHERE repo = ? AND branch = ? AND closed = 0`).all(repo.toLowerCase(), branch) as LoopRow[];
     return rows.map(toLoop);
   }
 
   /** Loops not yet ended whose issue or pull request is `number`. */
   openOnThread(repo: string, number: number): FixLoop[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM fix_loop WHERE repo = ? AND (thread_number = ? OR pull_number = ?) AND closed = 0`)
+    const rows = statement(this.db, `SELECT * FROM fix_loop WHERE repo = ? AND (thread_number = ? OR pull_number = ?) AND closed = 0`)
       .all(repo.toLowerCase(), number, number) as LoopRow[];
     return rows.map(toLoop);
   }
@@ -121,8 +118,7 @@ export class FixLoops {
     return this.db.transaction(() => {
       const loop = this.loop(rootTask);
       if (!loop || loop.closed) return false;
-      this.db
-        .prepare(`UPDATE fix_loop SET steps = ?, closed = ?, updated_at = ? WHERE root_task = ?`)
+      statement(this.db, `UPDATE fix_loop SET steps = ?, closed = ?, updated_at = ? WHERE root_task = ?`)
         .run(JSON.stringify([...loop.steps, ...steps]), close ? 1 : 0, this.now(), rootTask);
       return true;
     })();

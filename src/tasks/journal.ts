@@ -1,7 +1,7 @@
 // The task journal: every task is written here (synchronously, fsync'd) before GitHub is answered,
 // with its state and timings, so a crash or restart loses nothing. On start, tasks that were
 // queued are queued again; a running one was interrupted and is retried once.
-import type { Db, Statement } from "./database.js";
+import { statement, type Db, type Statement } from "./database.js";
 import { parsePhases, type PhaseTimings } from "./phases.js";
 import { parseTask, serializeTask, type Task } from "./task.js";
 
@@ -47,8 +47,6 @@ const ASSIGN_DELAY_MS = 20;
 const MAX_ATTEMPTS = 2;
 
 export class TaskJournal {
-  /** Each statement prepared once: with a backlog, preparing cost more than running most of them. */
-  private readonly statements = new Map<string, Statement>();
   /**
    * Slots set by `assign` and not yet written. Each write is its own fsync'd transaction, and a
    * restart with a backlog assigns every task within moments: they are written together a few
@@ -64,12 +62,7 @@ export class TaskJournal {
   ) {}
 
   private sql(text: string): Statement {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    return statement(this.db, text);
   }
 
   /** Records a new task as queued. False when a task with this id is already known. */

@@ -622,4 +622,30 @@ describe("the default branch's head, read again or not", () => {
     expect((await shared.load(octokit, { owner: "acme", repo: "widgets" }, { headMaxAgeMs: 30_000 })).config.ci_enabled).toBe(false);
     later.done();
   });
+
+  it("a load that may be older takes the whole config loaded within that age, operator files included; a fresh one sees an operator's edit at once", async () => {
+    let now = 2_000_000;
+    const shared = new DevsConfigLoader({ envsDir, log: silent, now: () => now });
+    operatorFile("acme/gadgets", "ci_enabled: false\n");
+    const first = nock(API);
+    head(first, "acme/gadgets", SHA);
+    file(first, "acme/gadgets", "DEVS.yml", SHA, "ci_branches: [main]\n");
+    const older = { headMaxAgeMs: 30_000 };
+    const before = await shared.load(octokit, { owner: "acme", repo: "gadgets" }, older);
+    expect(before.config.ci_enabled).toBe(false);
+    first.done();
+
+    operatorFile("acme/gadgets", "ci_enabled: true\n");
+    now += 10_000;
+    // Within the age: the same config, not even the operator file read again.
+    expect(await shared.load(octokit, { owner: "acme", repo: "gadgets" }, older)).toBe(before);
+
+    // A task's load reads the head and the operator file now.
+    const fresh = nock(API);
+    head(fresh, "acme/gadgets", SHA);
+    expect((await shared.load(octokit, { owner: "acme", repo: "gadgets" })).config.ci_enabled).toBe(true);
+    fresh.done();
+    // And what it loaded is what the next older-accepting load takes.
+    expect((await shared.load(octokit, { owner: "acme", repo: "gadgets" }, older)).config.ci_enabled).toBe(true);
+  });
 });
