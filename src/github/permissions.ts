@@ -25,6 +25,8 @@ export async function mayTrigger(octokit: GitHubClient, repo: { owner: string; n
 
 export class PermissionCache {
   private readonly answers = new Map<string, { allowed: boolean; expires: number }>();
+  /** Questions on their way: a storm of one person's mentions asks GitHub once, not once each. */
+  private readonly asking = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly ttlMs = 60_000,
@@ -35,10 +37,17 @@ export class PermissionCache {
     const key = `${owner}/${repo}#${login}`.toLowerCase();
     const cached = this.answers.get(key);
     if (cached && cached.expires > this.now()) return cached.allowed;
-    const allowed = await askGitHub(octokit, owner, repo, login);
-    this.answers.set(key, { allowed, expires: this.now() + this.ttlMs });
-    if (this.answers.size > 5000) this.evictExpired();
-    return allowed;
+    let asked = this.asking.get(key);
+    if (!asked) {
+      asked = askGitHub(octokit, owner, repo, login).then((allowed) => {
+        this.answers.set(key, { allowed, expires: this.now() + this.ttlMs });
+        if (this.answers.size > 5000) this.evictExpired();
+        return allowed;
+      });
+      this.asking.set(key, asked);
+      void asked.finally(() => this.asking.delete(key)).catch(() => {});
+    }
+    return asked;
   }
 
   private evictExpired(): void {

@@ -49,4 +49,30 @@ describe("mayTrigger", () => {
     for (let i = 0; i < 3; i++) expect(await mayTrigger(github.octokit, REPO, "carol", access)).toBe(true);
     expect(github.asked).toEqual(["carol"]);
   });
+
+  it("questions asked at once about one user share GitHub's one answer", async () => {
+    const github = fakeGitHub({ carol: "write" });
+    const access = { authorizedUsers: { kind: "write-access" } as const, bot: BOT, permissions: new PermissionCache() };
+    const answers = await Promise.all(["carol", "Carol", "dave", "carol"].map((login) => mayTrigger(github.octokit, REPO, login, access)));
+    expect(answers).toEqual([true, true, false, true]);
+    expect(github.asked).toEqual(["carol", "dave"]);
+  });
+
+  it("a question that failed is asked again next time, not answered from the failure", async () => {
+    let fail = true;
+    const asked: string[] = [];
+    const octokit = {
+      request: async (_route: string, params: { username: string }) => {
+        asked.push(params.username);
+        if (fail) throw Object.assign(new Error("Bad gateway"), { status: 502 });
+        return { data: { permission: "write", role_name: "write" } };
+      },
+    } as unknown as GitHubClient;
+    const access = { authorizedUsers: { kind: "write-access" } as const, bot: BOT, permissions: new PermissionCache() };
+    const both = await Promise.allSettled([mayTrigger(octokit, REPO, "carol", access), mayTrigger(octokit, REPO, "carol", access)]);
+    expect(both.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    fail = false;
+    expect(await mayTrigger(octokit, REPO, "carol", access)).toBe(true);
+    expect(asked).toEqual(["carol", "carol"]);
+  });
 });
