@@ -92,11 +92,10 @@ export class DevsConfigLoader {
   }
 
   private async loadNow(octokit: ConfigOctokit, id: RepoId, fullName: string, headMaxAgeMs: number): Promise<LoadedDevsConfig> {
-    const options = { headMaxAgeMs };
-    const [head, operator] = await Promise.all([this.headOf(octokit, id, options.headMaxAgeMs ?? 0), this.operator.read(id.owner, id.repo)]);
+    const [head, operator] = await Promise.all([this.headOf(octokit, id, headMaxAgeMs), this.operator.read(id.owner, id.repo)]);
     if (head.kind === "missing") throw new RepositoryUnavailableError(fullName);
     const sha = head.kind === "sha" ? head.sha : null;
-    const repository = await this.repositoryRead(octokit, id, headKey(head), sha, options.headMaxAgeMs ?? 0);
+    const repository = await this.repositoryRead(octokit, id, headKey(head), sha, headMaxAgeMs);
     const problems = [...operator.problems, ...repository.problems];
     if (problems.length) throw new DevsConfigError(fullName, problems);
     for (const skipped of repository.ignored) {

@@ -76,14 +76,14 @@ export class FixLoops {
   recordPush(push: AgentPush & { threadNumber: number }): void {
     const repo = push.repo.toLowerCase();
     this.db.transaction(() => {
-      statement(this.db, 
-          `INSERT OR IGNORE INTO agent_push (repo, sha, branch, pull_number, root_task, attempt, slot, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(repo, push.sha, push.branch, push.pullNumber, push.rootTask, push.attempt, push.slot, this.now());
-      statement(this.db, 
-          `INSERT OR IGNORE INTO fix_loop (root_task, repo, branch, thread_number, pull_number, steps, updated_at) VALUES (?, ?, ?, ?, ?, '[]', ?)`,
-        )
-        .run(push.rootTask, repo, push.branch, push.threadNumber, push.pullNumber, this.now());
+      statement(
+        this.db,
+        `INSERT OR IGNORE INTO agent_push (repo, sha, branch, pull_number, root_task, attempt, slot, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(repo, push.sha, push.branch, push.pullNumber, push.rootTask, push.attempt, push.slot, this.now());
+      statement(
+        this.db,
+        `INSERT OR IGNORE INTO fix_loop (root_task, repo, branch, thread_number, pull_number, steps, updated_at) VALUES (?, ?, ?, ?, ?, '[]', ?)`,
+      ).run(push.rootTask, repo, push.branch, push.threadNumber, push.pullNumber, this.now());
     })();
   }
 
