@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
+import type { ContainerInspectInfo } from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BRIDGE_FOLDER } from "../../src/ci/container.js";
 import type { CiReport } from "../../src/ci/reporter.js";
@@ -37,6 +38,8 @@ import { tempDir, testSettings } from "../helpers/settings.js";
 
 /** What every container of `serve`'s runtime has besides its workspace: the server's Claude Code, read-only. */
 const BUNDLED_CLI_MOUNT = [AGENT_CLI_DIR_IN_CONTAINER, expect.stringMatching(/\/agent-cli\/[^/]+$/), false];
+// Docker lists a container's mounts in no fixed order.
+const mountsOf = (info: ContainerInspectInfo) => info.Mounts.map((m) => [m.Destination, m.Source, m.RW]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
 const TOKEN = "ghs_ciRunnerTestToken000000000000000";
 const OWNER = "acme";
@@ -626,7 +629,7 @@ describe.skipIf(!docker)("CI runs on a real Docker engine", () => {
     const [container] = (await s.runtime.list({ slot: POOL })).filter((c) => c.repo === `${OWNER}/shared`);
     const info = await docker!.getContainer(container!.id).inspect();
     // Besides the workspace, only the server's Claude Code, read-only (AGENT_CLI=bundled).
-    expect(info.Mounts.map((m) => [m.Destination, m.Source, m.RW])).toEqual([["/workspaces/shared", s.workspaceFor("shared"), true], BUNDLED_CLI_MOUNT]);
+    expect(mountsOf(info)).toEqual([BUNDLED_CLI_MOUNT, ["/workspaces/shared", s.workspaceFor("shared"), true]]);
     // What the agent asks for (container-agent.ts: the same spec, image, workspace and env_vars).
     const spec = defaultSpec({ repoName: "shared", defaultImage: BUSYBOX_IMAGE });
     const image = await resolveImage(docker!, spec, s.workspaceFor("shared"), { owner: OWNER, repo: "shared" });
@@ -732,7 +735,7 @@ describe.skipIf(!docker)("a fork's pull request cannot choose its container", ()
     expect(info.Config.Env).not.toContain("CHOSEN_BY=pull-request");
     // Only the workspace is mounted, never the tree the container was defined from.
     const workspace = s.workspaceFor(name, "fork");
-    expect(info.Mounts.map((m) => [m.Destination, m.Source, m.RW])).toEqual([[`/workspaces/${name}`, workspace, true], BUNDLED_CLI_MOUNT]);
+    expect(mountsOf(info)).toEqual([BUNDLED_CLI_MOUNT, [`/workspaces/${name}`, workspace, true]]);
     expect(tmp).toEqual([]);
     expect(readFileSync(join(workspace, "version.txt"), "utf8")).toBe("from the pull request\n");
     expect(readFileSync(join(workspace, ".devcontainer/devcontainer.json"), "utf8")).toContain(OTHER_IMAGE);
