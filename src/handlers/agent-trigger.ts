@@ -92,7 +92,7 @@ export async function handleAgentTrigger(context: Context, deps: AgentTriggerDep
     trigger: { ...extracted.trigger, reason: decision.reason },
     sender,
   };
-  if (!deps.memory.claim(taskId, key)) {
+  if (!(await deps.memory.claim(taskId, key))) {
     deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: a concurrent delivery claimed the same trigger");
     return;
@@ -128,7 +128,7 @@ async function handleStop(
     log.info({ sender }, "ignored: sender may not stop the agent");
     return;
   }
-  if (!deps.memory.claim(id, key)) return;
+  if (!(await deps.memory.claim(id, key))) return;
   const cancelled = await deps.cancelTasks!(repo.fullName, extracted.target.number, `@${sender}`);
   log.info({ cancelled, target: extracted.target.number }, "stop requested");
   await addReaction(context.octokit, repo.owner, repo.name, extracted.target.number, extracted.trigger.subject, cancelled ? "+1" : "confused").catch(

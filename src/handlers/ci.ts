@@ -128,7 +128,7 @@ export async function handleCi(context: Context, deps: CiDeps): Promise<void> {
     log.info({ reason: access.reason }, "ignored: may not trigger CI");
     return;
   }
-  if (!deps.memory.claim(taskId, key)) {
+  if (!(await deps.memory.claim(taskId, key))) {
     deps.outcomes?.note(context.id, "duplicate");
     log.info("ignored: a concurrent delivery claimed the same commit");
     return;
@@ -226,7 +226,7 @@ async function reportConfigError(
   if (candidate.trigger === "push" && candidate.branch !== repo.defaultBranch) return;
   // Once per delivery: after the file is fixed, the same commit may run.
   const key = contentKey({ event: "ci-config-error", repo: repo.fullName, subjectId: 0, text: taskId });
-  if (!deps.memory.claim(taskId, key)) return;
+  if (!(await deps.memory.claim(taskId, key))) return;
   try {
     await check.complete({ conclusion: "failure", output: configErrorOutput(problem.userMessage, deps.redact) });
   } catch (error) {

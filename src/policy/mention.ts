@@ -210,9 +210,13 @@ export function newlyMentions(
   return mentions(current, handle) && !mentions(previous, handle);
 }
 
+const STOP_WORD = /stop|cancel/i;
+
 /** `@bot stop` (or `cancel`) as the whole of a comment's prose: cancel the bot's work on this thread. */
 export function isStopCommand(markdown: string | null | undefined, handle: string): boolean {
-  if (!markdown || !namesHandle(markdown, handle)) return false;
+  // Letters are never escaped, so a text without either word as written is no stop: most
+  // mentions are answered without parsing them a second time.
+  if (!markdown || !STOP_WORD.test(markdown) || !namesHandle(markdown, handle)) return false;
   const text = [...proseRuns(markdown)].join(" ").trim();
   const name = escapeRegExp(handle.replace(/\[bot\]$/i, ""));
   return new RegExp(`^@${name}(?:\\[bot\\])?[,:]?\\s+(?:please\\s+)?(?:stop|cancel)\\s*[.!]*$`, "i").test(text);

@@ -166,7 +166,9 @@ export class ContainerPool implements TaskSink {
   /** TaskSink: durable before it returns; the work runs later. */
   async submit(task: Task): Promise<SubmitResult> {
     if (this.closing) throw new Error("the pool is shutting down");
-    if (!this.options.journal.add(task)) return {};
+    if (!(await this.options.journal.addGrouped(task))) return {};
+    // A shutdown began while the commit was on its way: the journal holds it for the next start.
+    if (this.closing) return {};
     if (this.canRun(task)) this.route(task, { interrupted: false, recovered: false });
     else this.options.log.warn({ task: task.id, kind: task.kind }, "no runner for this kind of task here; it stays queued in the journal");
     return {};
@@ -400,11 +402,12 @@ export class ContainerPool implements TaskSink {
     const queue = this.queues.get(slot)!;
     const position = queue.size + queue.pending;
     // Both register what they do at once, so "queued" comes before "started" for the reporter and
-    // observers alike, and the task need not wait for GitHub to start.
-    const told = this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted, recovered }));
+    // observers alike. Neither the task nor the repository's next task waits for GitHub: in a
+    // storm, "Queued" comments are written seconds apart.
+    void this.tell(task, "queued", (r) => r.queued(task, { slot, position, interrupted, recovered }));
     const emitted = this.emit({ type: "queued", task, slot, position, interrupted, recovered });
     void queue.add(() => this.run(entry)).catch((error: unknown) => log.error({ err: error, task: task.id }, "task runner failed"));
-    await Promise.all([told, emitted]);
+    await emitted;
   }
 
   private async run(entry: Entry): Promise<void> {

@@ -97,6 +97,56 @@ export function statement(db: Db, text: string): Statement {
   return found;
 }
 
+interface Grouped {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+const groups = new WeakMap<Db, Grouped[]>();
+
+/**
+ * Runs `work` in the database's next group commit: the writes asked for in this turn of the event
+ * loop share one transaction, so a storm of deliveries pays one disk sync per turn instead of one
+ * each (synchronous = FULL syncs every commit). Each work is its own savepoint: one that throws is
+ * undone alone and rejects alone. Resolves once the commit is on disk.
+ */
+export function grouped<T>(db: Db, work: () => T): Promise<T> {
+  let group = groups.get(db);
+  if (!group) {
+    groups.set(db, (group = []));
+    setImmediate(() => commitGroup(db));
+  }
+  const pending = group;
+  return new Promise<T>((resolve, reject) => pending.push({ work, resolve: resolve as (value: unknown) => void, reject }));
+}
+
+function commitGroup(db: Db): void {
+  const group = groups.get(db) ?? [];
+  groups.delete(db);
+  const outcomes: Array<{ value: unknown } | { error: unknown }> = [];
+  try {
+    db.transaction(() => {
+      for (const { work } of group) {
+        try {
+          outcomes.push({ value: db.transaction(work)() });
+        } catch (error) {
+          outcomes.push({ error });
+        }
+      }
+    })();
+  } catch (error) {
+    // The commit itself failed (a full or read-only disk, a closed database): nothing was written.
+    for (const { reject } of group) reject(error);
+    return;
+  }
+  group.forEach(({ resolve, reject }, i) => {
+    const outcome = outcomes[i]!;
+    if ("error" in outcome) reject(outcome.error);
+    else resolve(outcome.value);
+  });
+}
+
 export function openDatabase(dataDir: string, fileName = "devs-webhook.db"): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, fileName));

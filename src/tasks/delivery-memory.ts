@@ -1,14 +1,14 @@
-// Remembers which deliveries and which trigger contents already became tasks, across restarts
-//, so a redelivery or a duplicate delivery does nothing.
-import { statement, type Db } from "./database.js";
+// Remembers which deliveries and which trigger contents already became tasks, across restarts,
+// so a redelivery or a duplicate delivery does nothing.
+import { grouped, statement, type Db } from "./database.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface DeliveryMemory {
   seenDelivery(deliveryId: string): boolean;
   seenContent(key: string): boolean;
-  /** Atomically records both; false when either was already there (a concurrent duplicate). */
-  claim(deliveryId: string, contentKey: string): boolean;
+  /** Atomically records both, on disk when it resolves; false when either was already there (a concurrent duplicate). */
+  claim(deliveryId: string, contentKey: string): Promise<boolean>;
   /** Forgets a claim whose task could not be queued, so a redelivery can try again. */
   release(deliveryId: string, contentKey: string): void;
   stats(): { deliveries: number; contents: number; retentionDays: number };
@@ -47,14 +47,16 @@ export class SqliteDeliveryMemory implements DeliveryMemory {
     return statement(this.db, "SELECT 1 FROM seen_content WHERE key = ?").get(key) !== undefined;
   }
 
-  claim(deliveryId: string, contentKey: string): boolean {
+  async claim(deliveryId: string, contentKey: string): Promise<boolean> {
     const at = this.now();
-    const claimed = this.db.transaction(() => {
+    // Checked and written in one savepoint of the group commit: of two concurrent duplicates, the
+    // second sees the first's rows.
+    const claimed = await grouped(this.db, () => {
       if (this.seenDelivery(deliveryId) || this.seenContent(contentKey)) return false;
       statement(this.db, "INSERT INTO seen_delivery (id, seen_at) VALUES (?, ?)").run(deliveryId, at);
       statement(this.db, "INSERT INTO seen_content (key, delivery_id, seen_at) VALUES (?, ?, ?)").run(contentKey, deliveryId, at);
       return true;
-    })();
+    });
     if (claimed && ++this.claims % 100 === 0) this.prune();
     return claimed;
   }

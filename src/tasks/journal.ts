@@ -1,7 +1,7 @@
 // The task journal: every task is written here (synchronously, fsync'd) before GitHub is answered,
 // with its state and timings, so a crash or restart loses nothing. On start, tasks that were
 // queued are queued again; a running one was interrupted and is retried once.
-import { statement, type Db, type Statement } from "./database.js";
+import { grouped, statement, type Db, type Statement } from "./database.js";
 import { parsePhases, type PhaseTimings } from "./phases.js";
 import { parseTask, serializeTask, type Task } from "./task.js";
 
@@ -65,7 +65,7 @@ export class TaskJournal {
     return statement(this.db, text);
   }
 
-  /** Records a new task as queued. False when a task with this id is already known. */
+  /** Records a new task as queued, in a commit of its own. False when a task with this id is already known. */
   add(task: Task): boolean {
     const seq = (this.sql("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM task").get() as { n: number }).n;
     const result = this
@@ -74,6 +74,11 @@ export class TaskJournal {
       )
       .run(task.id, task.kind, task.repo.fullName.toLowerCase(), serializeTask(task), this.now(), seq);
     return result.changes === 1;
+  }
+
+  /** As `add`, in the database's next group commit (a storm of deliveries shares its disk syncs); on disk when it resolves. */
+  addGrouped(task: Task): Promise<boolean> {
+    return grouped(this.db, () => this.add(task));
   }
 
   markRunning(id: string, slot: string): void {
