@@ -147,6 +147,31 @@ describe("ContainerPool", () => {
     await p.idle();
   });
 
+  it("a repository's tasks are placed and run while GitHub has not yet taken their Queued comments", async () => {
+    const g = gated();
+    const asked: string[] = [];
+    // GitHub's content limits hold every "Queued" write: none of them ever lands in this test.
+    const reporter: TaskReporter = {
+      queued: (task) => (asked.push(task.id), new Promise<void>(() => undefined)),
+      started: async () => undefined,
+      suspended: async () => undefined,
+      finished: async () => undefined,
+    };
+    const { pool: p, events } = pool({ executor: g.executor, kinds: { agent: { execute: g.executor, reporter }, ci: { execute: g.executor } } });
+    const onIssue = (id: string, number: number) => {
+      const task = makeTask("acme/widgets");
+      return { ...task, id, target: { ...task.target, number } };
+    };
+    for (const [id, number] of [["agent-a", 1], ["agent-b", 2], ["agent-c", 3]] as const) await p.submit(onIssue(id, number));
+    await until(() => g.started.length === 3);
+    expect({ asked, queued: events.filter((e) => e.type === "queued").map((e) => e.task.id) }).toEqual({
+      asked: ["agent-a", "agent-b", "agent-c"],
+      queued: ["agent-a", "agent-b", "agent-c"],
+    });
+    for (const id of ["agent-a", "agent-b", "agent-c"]) g.open(id);
+    await p.idle();
+  });
+
   it("once a thread's task has ended, its next task goes to whichever slot is least loaded", async () => {
     const g = gated();
     const { pool: p, events } = pool({ executor: g.executor });
