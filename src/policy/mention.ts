@@ -34,12 +34,26 @@ const ESCAPE = /\\([!-/:-@[-`{-~])/g;
 const ESCAPED_AT = "\u{FFFC}";
 
 /**
+ * What may make a text more than plain paragraphs, to the parser: markup characters (code,
+ * HTML, links, escapes, character references, emphasis, headings, tables), autolink literals,
+ * and what may start a line (indented code, lists, setext underlines, breaks). A text without
+ * any is parsed into paragraphs whose text runs say exactly what it says, line endings aside.
+ */
+const MARKUP = /[`<>[\]\\&~*_#|=+]|:\/\/|www\.|mailto:|xmpp:|^[ \t]|^\d+[.)]|^-/im;
+
+/**
  * The author's own prose in a piece of Markdown, as one string per text run. Each run is the
  * text's source with backslash escapes resolved, an escaped `@` replaced so that it cannot start a
  * mention. Character references (`&#64;`) are left as written: GitHub does not link them either.
  * `wanted` picks the sections worth parsing (the others' prose is left out).
  */
 export function* proseRuns(markdown: string, wanted: (section: string) => boolean = () => true): Generator<string> {
+  // Most comments are a sentence or two of plain text: their prose is the text itself, and a
+  // storm of mentions is answered without parsing each one.
+  if (!MARKUP.test(markdown)) {
+    yield markdown;
+    return;
+  }
   const standIns = definitionStandIns(markdown);
   // Tags such as `<a href>` alone on a line are blocks of their own around the paragraphs they
   // hold: they are kept, and what they opened stays open from one batch to the next.

@@ -175,3 +175,26 @@ describe("isStopCommand", () => {
   ];
   for (const [text, expected] of table) it(`${JSON.stringify(text)} → ${expected}`, () => expect(isStopCommand(text, "devs-bot")).toBe(expected));
 });
+
+describe("plain text is answered without the parser, as the parser would answer it", () => {
+  // A paragraph of inline code adds no prose, and makes the text go through the parser: for any
+  // plain text, the answer with it must be the answer without it.
+  const viaParser = (text: string) => `${text}\n\n\`x\``;
+  const pieces = ["@devs-bot", "@DEVS-BOT", "@devs-bot[bot]", "@devs-bot-x", "@devs-botx", "x@devs-bot", "stop", "cancel", "please", "fix", "it", "a.b", "1.", "2)", "-", "--", ".", ",", ":", "!", "?", "(", ")", "/", "'", '"', "@", "@@devs-bot", "\n", "\r\n", "\n\n", " ", "  ", "\t", "é", "日本", "www.x.io/", "https://x.io/"];
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const texts = Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(random() * 8) }, () => pieces[Math.floor(random() * pieces.length)]!).join(random() < 0.7 ? " " : ""));
+
+  it("mentions: 3000 generated texts of words, handles, punctuation and line endings", () => {
+    const differ = texts.filter((t) => mentions(t, "devs-bot") !== mentions(viaParser(t), "devs-bot"));
+    expect(differ).toEqual([]);
+    // The set is no trivial one: both answers occur.
+    expect(new Set(texts.map((t) => mentions(t, "devs-bot")))).toEqual(new Set([true, false]));
+  });
+
+  it("isStopCommand: the same texts", () => {
+    const differ = texts.filter((t) => isStopCommand(t, "devs-bot") !== isStopCommand(viaParser(t), "devs-bot"));
+    expect(differ).toEqual([]);
+    expect(texts.some((t) => isStopCommand(t, "devs-bot"))).toBe(true);
+  });
+});
